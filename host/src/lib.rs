@@ -1,0 +1,1 @@
+//! Capstan: HelmRelease reconciler with sandboxed WebAssembly post-renderers.

@@ -1,0 +1,1 @@
+//! First-party Capstan transform: policy-patch

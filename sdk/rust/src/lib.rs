@@ -1,0 +1,1 @@
+//! SDK for writing Capstan post-render transforms in Rust

@@ -1,0 +1,1 @@
+//! One integration test binary with a module per area (keeps link times down on 2 cores).

@@ -1,0 +1,1 @@
+//! Shared test support: building guest modules, golden-file comparison, servers.
