@@ -1,0 +1,1 @@
+//! Where charts and Wasm modules come from.
