@@ -23,17 +23,38 @@
 //! and, for `wasm32-wasip2`, into a component implementing the `capstan:transform` WIT world.
 //! Everything except the small [`abi`] module is plain, safe, target-independent Rust.
 
+#[cfg(target_arch = "wasm32")]
 extern crate self as capstan_sdk;
 
 pub mod abi;
 mod context;
 mod diagnostic;
+mod image;
+mod metadata;
 mod object;
+mod patch;
+mod pod_template;
+mod selector;
+mod target;
 mod transform;
 
 pub use context::Context;
 pub use diagnostic::{Diagnostic, ObjectRef, Severity};
+pub use image::{
+    ImageChange, ImageOverride, ImageRef, image_matches, rewrite_image, rewrite_object_images,
+    split_image,
+};
+pub use metadata::{Metadata, merge_string_map};
 pub use object::Object;
+pub use patch::{PatchError, PatchOperation, apply_json_patch, apply_merge_patch};
+pub use pod_template::{
+    ContainerKind, ContainerMut, ContainerRef, PodTemplateMut, PodTemplateRef, has_named,
+    has_pod_template, pod_template, pod_template_mut, pod_templates_mut,
+};
+pub use selector::{
+    Operator, Requirement, Selector, SelectorError, validate_label_key, validate_label_value,
+};
+pub use target::{Pattern, PatternError, Target, is_selected};
 pub use transform::{
     Error, NativePlugin, Output, RawOutput, Result, TransformError, parse_config, run, validate,
     validate_default,
@@ -45,7 +66,10 @@ pub use serde_json;
 
 /// Everything a transform usually needs.
 pub mod prelude {
-    pub use crate::{Context, Diagnostic, Error, Object, ObjectRef, Output, Result, Severity};
+    pub use crate::{
+        Context, Diagnostic, Error, Metadata, Object, ObjectRef, Output, Result, Severity, Target,
+        pod_template, pod_template_mut,
+    };
     pub use serde::Deserialize;
     pub use serde_json::{Value, json};
 }

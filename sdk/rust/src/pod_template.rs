@@ -1,0 +1,448 @@
+//! Finds the pod template inside every workload kind (a bare Pod, `spec.template` of Deployments,
+//! StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers and Jobs, and
+//! `spec.jobTemplate.spec.template` of CronJobs), so a transform that edits pods — injecting a
+//! sidecar, rewriting images, checking security settings — is written once, and its diagnostics
+//! carry the exact field path (`spec.jobTemplate.spec.template.spec.initContainers[0]`).
+
+use serde_json::{Map, Value};
+
+use crate::Object;
+use crate::object::ensure_map;
+
+/// Where a kind keeps its pod template: the JSON keys from the object root, and the same as a
+/// dotted field path prefix (empty for a bare Pod, whose template is the object itself).
+fn template_location(group: &str, kind: &str) -> Option<(&'static [&'static str], &'static str)> {
+    const WORKLOAD: &[&str] = &["spec", "template"];
+    const CRONJOB: &[&str] = &["spec", "jobTemplate", "spec", "template"];
+    match (group, kind) {
+        ("", "Pod") => Some((&[], "")),
+        ("", "ReplicationController")
+        | ("apps" | "extensions", "Deployment" | "DaemonSet" | "ReplicaSet")
+        | ("apps", "StatefulSet")
+        | ("batch", "Job") => Some((WORKLOAD, "spec.template.")),
+        ("batch", "CronJob") => Some((CRONJOB, "spec.jobTemplate.spec.template.")),
+        _ => None,
+    }
+}
+
+/// True if objects of this API group and kind carry a pod template.
+pub fn has_pod_template(group: &str, kind: &str) -> bool {
+    template_location(group, kind).is_some()
+}
+
+/// Which list of a pod spec a container is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ContainerKind {
+    /// `containers`.
+    Container,
+    /// `initContainers`.
+    InitContainer,
+    /// `ephemeralContainers`.
+    EphemeralContainer,
+}
+
+impl ContainerKind {
+    /// All kinds, in the order they are visited.
+    pub const ALL: [ContainerKind; 3] = [
+        ContainerKind::Container,
+        ContainerKind::InitContainer,
+        ContainerKind::EphemeralContainer,
+    ];
+
+    /// The pod spec field holding this list.
+    pub fn field(self) -> &'static str {
+        match self {
+            ContainerKind::Container => "containers",
+            ContainerKind::InitContainer => "initContainers",
+            ContainerKind::EphemeralContainer => "ephemeralContainers",
+        }
+    }
+
+    fn of_field(field: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.field() == field)
+    }
+}
+
+/// One container of a pod template, mutable.
+#[derive(Debug)]
+pub struct ContainerMut<'a> {
+    /// Which list it is in.
+    pub kind: ContainerKind,
+    /// Its index in that list.
+    pub index: usize,
+    /// Its field path, e.g. `spec.template.spec.initContainers[0]`.
+    pub path: String,
+    /// The container itself.
+    pub container: &'a mut Map<String, Value>,
+}
+
+impl ContainerMut<'_> {
+    /// `name` (empty if missing).
+    pub fn name(&self) -> &str {
+        str_field(self.container, "name")
+    }
+
+    /// `image`, if set.
+    pub fn image(&self) -> Option<&str> {
+        self.container.get("image").and_then(Value::as_str)
+    }
+}
+
+/// One container of a pod template.
+#[derive(Debug, Clone, Copy)]
+pub struct ContainerRef<'a> {
+    /// Which list it is in.
+    pub kind: ContainerKind,
+    /// Its index in that list.
+    pub index: usize,
+    /// The container itself.
+    pub container: &'a Map<String, Value>,
+    prefix: &'static str,
+}
+
+impl ContainerRef<'_> {
+    /// `name` (empty if missing).
+    pub fn name(&self) -> &str {
+        str_field(self.container, "name")
+    }
+
+    /// `image`, if set.
+    pub fn image(&self) -> Option<&str> {
+        self.container.get("image").and_then(Value::as_str)
+    }
+
+    /// Its field path, e.g. `spec.template.spec.containers[1]`.
+    pub fn path(&self) -> String {
+        format!("{}spec.{}[{}]", self.prefix, self.kind.field(), self.index)
+    }
+}
+
+fn str_field<'a>(map: &'a Map<String, Value>, key: &str) -> &'a str {
+    map.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The pod template of one object, mutable: its `metadata` and pod `spec`.
+#[derive(Debug)]
+pub struct PodTemplateMut<'a> {
+    template: &'a mut Map<String, Value>,
+    prefix: &'static str,
+}
+
+/// The pod template of one object.
+#[derive(Debug, Clone, Copy)]
+pub struct PodTemplateRef<'a> {
+    template: &'a Map<String, Value>,
+    prefix: &'static str,
+}
+
+/// The pod template of `object`, if its kind has one and it is present (a Deployment without
+/// `spec.template` has none: nothing is invented).
+pub fn pod_template(object: &Object) -> Option<PodTemplateRef<'_>> {
+    let (keys, prefix) = template_location(object.group(), object.kind())?;
+    let mut map: &Map<String, Value> = object;
+    for key in keys {
+        map = map.get(*key)?.as_object()?;
+    }
+    Some(PodTemplateRef {
+        template: map,
+        prefix,
+    })
+}
+
+/// The mutable pod template of `object`, if its kind has one and it is present.
+pub fn pod_template_mut(object: &mut Object) -> Option<PodTemplateMut<'_>> {
+    let (keys, prefix) = template_location(object.group(), object.kind())?;
+    let mut map: &mut Map<String, Value> = object;
+    for key in keys {
+        map = map.get_mut(*key)?.as_object_mut()?;
+    }
+    Some(PodTemplateMut {
+        template: map,
+        prefix,
+    })
+}
+
+/// Every pod template in `objects`, with its object index, for transforms that edit pods.
+pub fn pod_templates_mut(
+    objects: &mut [Object],
+) -> impl Iterator<Item = (usize, PodTemplateMut<'_>)> {
+    objects
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, o)| pod_template_mut(o).map(|t| (i, t)))
+}
+
+fn paths(prefix: &str) -> (String, String) {
+    (format!("{prefix}metadata"), format!("{prefix}spec"))
+}
+
+impl<'a> PodTemplateRef<'a> {
+    /// The template's field path (`spec.template`; empty for a bare Pod).
+    pub fn path(&self) -> &'static str {
+        self.prefix.strip_suffix('.').unwrap_or(self.prefix)
+    }
+
+    /// Field path of the template's metadata (`spec.template.metadata`).
+    pub fn metadata_path(&self) -> String {
+        paths(self.prefix).0
+    }
+
+    /// Field path of the pod spec (`spec.template.spec`).
+    pub fn spec_path(&self) -> String {
+        paths(self.prefix).1
+    }
+
+    /// The template's `metadata`, if present.
+    pub fn metadata(&self) -> Option<&'a Map<String, Value>> {
+        self.template.get("metadata")?.as_object()
+    }
+
+    /// The pod `spec`, if present.
+    pub fn spec(&self) -> Option<&'a Map<String, Value>> {
+        self.template.get("spec")?.as_object()
+    }
+
+    /// Every container (`containers`, then `initContainers`, then `ephemeralContainers`), skipping
+    /// list entries that are not maps.
+    pub fn containers(&self) -> Vec<ContainerRef<'a>> {
+        let Some(spec) = self.spec() else {
+            return Vec::new();
+        };
+        let prefix = self.prefix;
+        ContainerKind::ALL
+            .into_iter()
+            .filter_map(|kind| Some((kind, spec.get(kind.field())?.as_array()?)))
+            .flat_map(|(kind, list)| {
+                list.iter().enumerate().filter_map(move |(index, c)| {
+                    Some(ContainerRef {
+                        kind,
+                        index,
+                        container: c.as_object()?,
+                        prefix,
+                    })
+                })
+            })
+            .collect()
+    }
+}
+
+impl PodTemplateMut<'_> {
+    /// A read-only view of the same template.
+    pub fn as_ref(&self) -> PodTemplateRef<'_> {
+        PodTemplateRef {
+            template: self.template,
+            prefix: self.prefix,
+        }
+    }
+
+    /// The template's field path (`spec.template`; empty for a bare Pod).
+    pub fn path(&self) -> &'static str {
+        self.prefix.strip_suffix('.').unwrap_or(self.prefix)
+    }
+
+    /// Field path of the template's metadata (`spec.template.metadata`).
+    pub fn metadata_path(&self) -> String {
+        paths(self.prefix).0
+    }
+
+    /// Field path of the pod spec (`spec.template.spec`).
+    pub fn spec_path(&self) -> String {
+        paths(self.prefix).1
+    }
+
+    /// The template's `metadata`, created if missing.
+    pub fn metadata_mut(&mut self) -> &mut Map<String, Value> {
+        ensure_map(self.template, "metadata")
+    }
+
+    /// The pod `spec`, created if missing.
+    pub fn spec_mut(&mut self) -> &mut Map<String, Value> {
+        ensure_map(self.template, "spec")
+    }
+
+    /// The template's `metadata.labels`, created if missing.
+    pub fn labels_mut(&mut self) -> &mut Map<String, Value> {
+        ensure_map(self.metadata_mut(), "labels")
+    }
+
+    /// The template's `metadata.annotations`, created if missing.
+    pub fn annotations_mut(&mut self) -> &mut Map<String, Value> {
+        ensure_map(self.metadata_mut(), "annotations")
+    }
+
+    /// The pod spec list `field` (`containers`, `volumes`, …), created empty if missing (or
+    /// replaced if not a list).
+    pub fn list_mut(&mut self, field: &str) -> &mut Vec<Value> {
+        let slot = self
+            .spec_mut()
+            .entry(field.to_owned())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if !slot.is_array() {
+            *slot = Value::Array(Vec::new());
+        }
+        match slot {
+            Value::Array(list) => list,
+            _ => unreachable!("slot was just made an array"),
+        }
+    }
+
+    /// Every container, mutable, in the order of [`PodTemplateRef::containers`].
+    pub fn containers_mut(&mut self) -> Vec<ContainerMut<'_>> {
+        let prefix = self.prefix;
+        let Some(Value::Object(spec)) = self.template.get_mut("spec") else {
+            return Vec::new();
+        };
+        let mut lists: Vec<(ContainerKind, &mut Vec<Value>)> = spec
+            .iter_mut()
+            .filter_map(|(k, v)| Some((ContainerKind::of_field(k)?, v.as_array_mut()?)))
+            .collect();
+        lists.sort_by_key(|(kind, _)| *kind);
+        lists
+            .into_iter()
+            .flat_map(|(kind, list)| {
+                list.iter_mut().enumerate().filter_map(move |(index, c)| {
+                    Some(ContainerMut {
+                        kind,
+                        index,
+                        path: format!("{prefix}spec.{}[{index}]", kind.field()),
+                        container: c.as_object_mut()?,
+                    })
+                })
+            })
+            .collect()
+    }
+}
+
+/// True if the list holds a map whose `name` is `name`.
+pub fn has_named(list: &[Value], name: &str) -> bool {
+    list.iter()
+        .any(|v| v.get("name").and_then(Value::as_str) == Some(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn mk_obj(v: Value) -> Object {
+        Object::from_value(v).expect("test object is a map")
+    }
+
+    fn mk_pod_spec() -> Value {
+        json!({
+            "containers": [{"name": "app", "image": "app:1"}, {"name": "side", "image": "side:1"}],
+            "initContainers": [{"name": "init", "image": "init:1"}],
+            "ephemeralContainers": [{"name": "debug", "image": "busybox"}],
+        })
+    }
+
+    fn mk_workload(api_version: &str, kind: &str) -> Object {
+        let template = json!({"metadata": {"labels": {"app": "x"}}, "spec": mk_pod_spec()});
+        let spec = if kind == "CronJob" {
+            json!({"jobTemplate": {"spec": {"template": template}}})
+        } else {
+            json!({"template": template, "selector": {"matchLabels": {"app": "x"}}})
+        };
+        mk_obj(
+            json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": "w"}, "spec": spec}),
+        )
+    }
+
+    #[test]
+    fn finds_templates_of_every_workload_kind() {
+        for (api, kind, path) in [
+            ("apps/v1", "Deployment", "spec.template"),
+            ("apps/v1", "StatefulSet", "spec.template"),
+            ("apps/v1", "DaemonSet", "spec.template"),
+            ("apps/v1", "ReplicaSet", "spec.template"),
+            ("v1", "ReplicationController", "spec.template"),
+            ("batch/v1", "Job", "spec.template"),
+            ("batch/v1", "CronJob", "spec.jobTemplate.spec.template"),
+        ] {
+            let mut obj = mk_workload(api, kind);
+            let t = pod_template(&obj).unwrap_or_else(|| panic!("{kind} has a template"));
+            assert_eq!(t.path(), path);
+            assert_eq!(t.spec_path(), format!("{path}.spec"));
+            assert_eq!(t.containers().len(), 4, "{kind}");
+            let mut t = pod_template_mut(&mut obj).expect("mutable template");
+            t.labels_mut().insert("new".into(), json!("yes"));
+            let labels = obj
+                .pointer(&format!("/{}/metadata/labels/new", path.replace('.', "/")))
+                .cloned();
+            assert_eq!(labels, Some(json!("yes")), "{kind}");
+        }
+    }
+
+    #[test]
+    fn bare_pod_is_its_own_template() {
+        let mut pod = mk_obj(json!({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": mk_pod_spec()
+        }));
+        let t = pod_template(&pod).expect("pod template");
+        assert_eq!(t.path(), "");
+        assert_eq!(t.spec_path(), "spec");
+        assert_eq!(t.metadata_path(), "metadata");
+        let paths: Vec<String> = t.containers().iter().map(ContainerRef::path).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.containers[0]",
+                "spec.containers[1]",
+                "spec.initContainers[0]",
+                "spec.ephemeralContainers[0]"
+            ]
+        );
+        let mut t = pod_template_mut(&mut pod).expect("mutable");
+        t.labels_mut().insert("a".into(), json!("b"));
+        assert_eq!(pod.label("a"), Some("b"));
+    }
+
+    #[test]
+    fn other_kinds_and_missing_templates_have_none() {
+        let svc = mk_obj(json!({"apiVersion": "v1", "kind": "Service", "spec": {"template": {}}}));
+        assert!(pod_template(&svc).is_none());
+        let crd = mk_obj(json!({"apiVersion": "example.com/v1", "kind": "Deployment",
+            "spec": {"template": {"spec": {}}}}));
+        assert!(pod_template(&crd).is_none());
+        let mut bare = mk_obj(json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {}}));
+        assert!(pod_template_mut(&mut bare).is_none());
+        assert!(has_pod_template("batch", "CronJob"));
+        assert!(!has_pod_template("", "ConfigMap"));
+    }
+
+    #[test]
+    fn containers_mut_paths_and_edits() {
+        let mut obj = mk_workload("batch/v1", "CronJob");
+        let mut t = pod_template_mut(&mut obj).expect("template");
+        let mut seen = Vec::new();
+        for c in t.containers_mut() {
+            seen.push((c.path.clone(), c.name().to_owned()));
+            c.container.insert("image".into(), json!("rewritten"));
+        }
+        assert_eq!(
+            seen[2],
+            (
+                "spec.jobTemplate.spec.template.spec.initContainers[0]".to_owned(),
+                "init".to_owned()
+            )
+        );
+        assert_eq!(seen.len(), 4);
+        let t = pod_template(&obj).expect("template");
+        assert!(
+            t.containers()
+                .iter()
+                .all(|c| c.image() == Some("rewritten"))
+        );
+    }
+
+    #[test]
+    fn list_mut_creates_lists() {
+        let mut pod = mk_obj(json!({"apiVersion": "v1", "kind": "Pod", "spec": {"volumes": 3}}));
+        let mut t = pod_template_mut(&mut pod).expect("template");
+        t.list_mut("volumes").push(json!({"name": "v"}));
+        assert!(has_named(t.list_mut("volumes"), "v"));
+        assert!(!has_named(t.list_mut("initContainers"), "v"));
+        assert_eq!(pod.pointer("/spec/initContainers"), Some(&json!([])));
+    }
+}
