@@ -1,1 +1,3 @@
 //! Where charts and Wasm modules come from.
+
+pub mod semver;
