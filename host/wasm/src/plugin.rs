@@ -1,0 +1,332 @@
+//! One loaded plugin and its calls: a fresh store per call, limits applied, the guest's result
+//! converted to SDK types, and every failure mapped to its named [`Error`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use capstan_sdk::{Context, Diagnostic, ObjectRef, Severity};
+use serde_json::Value;
+use wasmtime::{Store, Trap};
+
+use crate::runtime::EPOCH_TICK;
+use crate::sandbox::StoreState;
+use crate::{Error, Limits, Result, Runtime};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../sdk/wit",
+        world: "transform",
+    });
+}
+
+pub(crate) use bindings::TransformPre;
+use bindings::capstan::transform::types as wit;
+
+/// A plugin's identity: the name it was referenced by and the sha256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PluginId {
+    name: String,
+    digest: [u8; 32],
+}
+
+impl PluginId {
+    /// An id from a name and a sha256 digest.
+    pub fn new(name: impl Into<String>, digest: [u8; 32]) -> Self {
+        PluginId {
+            name: name.into(),
+            digest,
+        }
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The sha256 of the module bytes.
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+
+    /// `sha256:<hex>`.
+    pub fn sha256(&self) -> String {
+        format!("sha256:{}", hex::encode(self.digest))
+    }
+}
+
+impl fmt::Display for PluginId {
+    /// `"name@sha256:<hex>"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}@sha256:{}\"", self.name, hex::encode(self.digest))
+    }
+}
+
+/// What a successful transform returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TransformOutput {
+    /// The new objects, in order.
+    pub objects: Vec<Value>,
+    /// Findings below `error` (an `error` makes the call fail with [`Error::Denied`]).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A loaded, linked plugin. Cheap to clone; calls may run concurrently.
+#[derive(Clone)]
+pub struct WasmPlugin {
+    runtime: Runtime,
+    id: PluginId,
+    limits: Limits,
+    pre: Arc<TransformPre<StoreState>>,
+}
+
+impl fmt::Debug for WasmPlugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WasmPlugin")
+            .field("id", &self.id)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl WasmPlugin {
+    pub(crate) fn new(
+        runtime: Runtime,
+        id: PluginId,
+        limits: Limits,
+        pre: Arc<TransformPre<StoreState>>,
+    ) -> Self {
+        WasmPlugin {
+            runtime,
+            id,
+            limits,
+            pre,
+        }
+    }
+
+    /// Name and digest.
+    pub fn id(&self) -> &PluginId {
+        &self.id
+    }
+
+    /// The limits every call runs under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// A store with this plugin's limits and a deadline.
+    fn store(&self) -> Store<StoreState> {
+        let mut store = Store::new(
+            self.runtime.engine(),
+            StoreState::new(self.limits.memory_bytes),
+        );
+        store.limiter(|s| &mut s.limiter);
+        let ticks = self
+            .limits
+            .timeout
+            .as_nanos()
+            .div_ceil(EPOCH_TICK.as_nanos())
+            .max(1);
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
+        store
+    }
+
+    /// Maps a wasmtime failure during instantiation or a call to the right named error.
+    fn call_error(&self, store: &Store<StoreState>, err: wasmtime::Error) -> Error {
+        let plugin = self.id.clone();
+        if store.data().limiter.hit {
+            return Error::PluginMemoryLimit {
+                plugin,
+                limit: self.limits.memory_bytes,
+            };
+        }
+        match err.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => Error::PluginTimedOut {
+                plugin,
+                limit: self.limits.timeout,
+            },
+            Some(trap) => {
+                let stderr = store.data().stderr_text();
+                let message = panic_message(&stderr).unwrap_or_else(|| trap.to_string());
+                Error::PluginTrapped {
+                    plugin,
+                    message,
+                    source: err,
+                }
+            }
+            None => Error::InstantiatePlugin {
+                plugin,
+                source: err,
+            },
+        }
+    }
+
+    /// Runs the guest's `validate-config` on a JSON config.
+    pub fn validate_config(&self, config: &Value) -> Result<Vec<Diagnostic>> {
+        let config_json = config.to_string();
+        self.check_input(config_json.len() as u64)?;
+        let mut store = self.store();
+        let instance = match self.pre.instantiate(&mut store) {
+            Ok(i) => i,
+            Err(e) => return Err(self.call_error(&store, e)),
+        };
+        let diags = match instance.call_validate_config(&mut store, &config_json) {
+            Ok(d) => d,
+            Err(e) => return Err(self.call_error(&store, e)),
+        };
+        Ok(diags.into_iter().map(diagnostic).collect())
+    }
+
+    /// Validates a config and fails with [`Error::BadConfig`] if the plugin rejects it.
+    pub fn check_config(&self, config: &Value) -> Result<Vec<Diagnostic>> {
+        let diags = self.validate_config(config)?;
+        if diags.iter().any(Diagnostic::is_error) {
+            return Err(Error::BadConfig {
+                plugin: self.id.clone(),
+                diagnostics: diags,
+            });
+        }
+        Ok(diags)
+    }
+
+    fn check_input(&self, size: u64) -> Result<()> {
+        if size > self.limits.max_input_bytes {
+            return Err(Error::InputTooLarge {
+                plugin: self.id.clone(),
+                size,
+                limit: self.limits.max_input_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs the transform on JSON objects. Fails with [`Error::Denied`] if any diagnostic is an
+    /// error; never returns partial output.
+    pub fn transform(
+        &self,
+        ctx: &Context,
+        config: &Value,
+        objects: &[Value],
+    ) -> Result<TransformOutput> {
+        let encoded: Vec<String> = objects.iter().map(Value::to_string).collect();
+        self.transform_json(ctx, &config.to_string(), &encoded)
+    }
+
+    /// Runs the transform on already JSON-encoded objects.
+    pub fn transform_json(
+        &self,
+        ctx: &Context,
+        config: &str,
+        objects: &[String],
+    ) -> Result<TransformOutput> {
+        let input_size = objects.iter().map(|o| o.len() as u64).sum::<u64>() + config.len() as u64;
+        self.check_input(input_size)?;
+        let plugin = || self.id.clone();
+        let wit_ctx = wit::ReleaseContext {
+            release_name: ctx.release_name.clone(),
+            release_namespace: ctx.release_namespace.clone(),
+            chart_name: ctx.chart_name.clone(),
+            chart_version: ctx.chart_version.clone(),
+            plugin_name: if ctx.plugin_name.is_empty() {
+                self.id.name().to_owned()
+            } else {
+                ctx.plugin_name.clone()
+            },
+        };
+        let mut store = self.store();
+        let instance = match self.pre.instantiate(&mut store) {
+            Ok(i) => i,
+            Err(e) => return Err(self.call_error(&store, e)),
+        };
+        let result = match instance.call_transform(&mut store, &wit_ctx, config, objects) {
+            Ok(r) => r,
+            Err(e) => return Err(self.call_error(&store, e)),
+        };
+        drop(store);
+        let output = match result {
+            Ok(out) => out,
+            Err(wit::TransformError::BadConfig(d)) => {
+                return Err(Error::BadConfig {
+                    plugin: plugin(),
+                    diagnostics: d.into_iter().map(diagnostic).collect(),
+                });
+            }
+            Err(wit::TransformError::BadInput(message)) => {
+                return Err(Error::BadInput {
+                    plugin: plugin(),
+                    message,
+                });
+            }
+            Err(wit::TransformError::Failed(message)) => {
+                return Err(Error::PluginFailed {
+                    plugin: plugin(),
+                    message,
+                });
+            }
+        };
+        let size = output.objects.iter().map(|o| o.len() as u64).sum::<u64>();
+        if size > self.limits.max_output_bytes {
+            return Err(Error::PluginOutputTooLarge {
+                plugin: plugin(),
+                size,
+                limit: self.limits.max_output_bytes,
+            });
+        }
+        let diagnostics: Vec<Diagnostic> = output.diagnostics.into_iter().map(diagnostic).collect();
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return Err(Error::Denied {
+                plugin: plugin(),
+                diagnostics,
+            });
+        }
+        let mut objects = Vec::with_capacity(output.objects.len());
+        for (i, text) in output.objects.iter().enumerate() {
+            let value: Value = serde_json::from_str(text).map_err(|e| Error::BadOutput {
+                plugin: plugin(),
+                message: format!("object #{i} is not valid JSON: {e}"),
+            })?;
+            if !value.is_object() {
+                return Err(Error::BadOutput {
+                    plugin: plugin(),
+                    message: format!("object #{i} is not a JSON object"),
+                });
+            }
+            objects.push(value);
+        }
+        Ok(TransformOutput {
+            objects,
+            diagnostics,
+        })
+    }
+}
+
+/// Rust guests print `panicked at src/lib.rs:3:5:\nmessage`; keep the message (and where).
+fn panic_message(stderr: &str) -> Option<String> {
+    if stderr.is_empty() {
+        return None;
+    }
+    let start = stderr.find("panicked at ").unwrap_or(0);
+    let text = &stderr[start..];
+    let text = text
+        .split("\nnote: run with `RUST_BACKTRACE")
+        .next()
+        .unwrap_or(text);
+    Some(text.replace('\n', " ").trim().to_owned())
+}
+
+fn diagnostic(d: wit::Diagnostic) -> Diagnostic {
+    Diagnostic {
+        severity: match d.severity {
+            wit::Severity::Info => Severity::Info,
+            wit::Severity::Warning => Severity::Warning,
+            wit::Severity::Error => Severity::Error,
+        },
+        message: d.message,
+        object: d.object.map(|o| ObjectRef {
+            api_version: o.api_version,
+            kind: o.kind,
+            name: o.name,
+            namespace: o.namespace,
+        }),
+        field: d.field,
+    }
+}

@@ -1,0 +1,275 @@
+//! The process-wide engine: configuration, the epoch ticker that enforces timeouts, the WASI-less
+//! linker, and the compile-once module table keyed by sha256.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::cache::DiskCache;
+use crate::plugin::{PluginId, TransformPre, WasmPlugin};
+use crate::sandbox::StoreState;
+use crate::{Error, Limits, Result};
+
+/// How often the epoch advances; timeouts are accurate to about this.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Configures a [`Runtime`].
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeBuilder {
+    cache_dir: Option<PathBuf>,
+    max_concurrent_calls: Option<u32>,
+}
+
+impl RuntimeBuilder {
+    /// Keep precompiled modules in `dir` (created if missing, mode 0700).
+    #[must_use]
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// How many plugin calls may run at once (pool slots); default 32.
+    #[must_use]
+    pub fn max_concurrent_calls(mut self, n: u32) -> Self {
+        self.max_concurrent_calls = Some(n);
+        self
+    }
+
+    /// Creates the engine and starts its epoch ticker.
+    pub fn build(self) -> Result<Runtime> {
+        let slots = self.max_concurrent_calls.unwrap_or(32).max(1);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * 8)
+            .total_memories(slots * 2)
+            .total_tables(slots * 8)
+            .total_stacks(slots)
+            .max_memory_size(usize::try_from(Limits::MAX_MEMORY).unwrap_or(usize::MAX))
+            .max_memories_per_component(4)
+            .max_tables_per_component(16);
+        let mut config = Config::new();
+        config
+            .epoch_interruption(true)
+            .cranelift_opt_level(wasmtime::OptLevel::Speed)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            .wasm_component_model(true);
+        let engine = Engine::new(&config).map_err(Error::CreateEngine)?;
+        let mut linker = Linker::<StoreState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(Error::CreateEngine)?;
+        let cache = self
+            .cache_dir
+            .map(|dir| DiskCache::open(&dir, &engine))
+            .transpose()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        spawn_ticker(engine.clone(), stop.clone());
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                cache,
+                modules: Mutex::new(HashMap::new()),
+                stop,
+            }),
+        })
+    }
+}
+
+fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    let spawned = thread::Builder::new()
+        .name("capstan-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+    // Without a ticker timeouts would never fire; a thread that cannot be spawned means the
+    // process is out of resources anyway.
+    if let Err(err) = spawned {
+        panic!("cannot start the epoch ticker thread: {err}");
+    }
+}
+
+/// The Wasm runtime: one per process. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<StoreState>,
+    cache: Option<DiskCache>,
+    modules: Mutex<HashMap<[u8; 32], Arc<TransformPre<StoreState>>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("cache", &self.inner.cache.as_ref().map(DiskCache::dir))
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// A runtime with default settings and no disk cache.
+    pub fn new() -> Result<Self> {
+        RuntimeBuilder::default().build()
+    }
+
+    /// Configure a runtime.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Loads a plugin from a `.wasm` (or `.wat`) file.
+    pub fn load_file(&self, name: &str, path: &Path, limits: Limits) -> Result<WasmPlugin> {
+        let bytes = std::fs::read(path).map_err(|source| Error::ReadModule {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            source,
+        })?;
+        self.load(name, &bytes, limits)
+    }
+
+    /// Loads a plugin from its bytes (binary component or WAT text). Compiles it once per sha256
+    /// (or loads it from the disk cache) and links it against the sandbox.
+    pub fn load(&self, name: &str, bytes: &[u8], limits: Limits) -> Result<WasmPlugin> {
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        let id = PluginId::new(name, digest);
+        if limits.memory_bytes > Limits::MAX_MEMORY || limits.memory_bytes == 0 {
+            return Err(Error::InvalidLimits {
+                plugin: id,
+                detail: format!(
+                    "memory must be between 1 and {} bytes, got {}",
+                    Limits::MAX_MEMORY,
+                    limits.memory_bytes
+                ),
+            });
+        }
+        if limits.timeout.is_zero() {
+            return Err(Error::InvalidLimits {
+                plugin: id,
+                detail: "timeout must be positive".into(),
+            });
+        }
+        let cached = self.lock_modules().get(&digest).cloned();
+        let pre = match cached {
+            Some(pre) => pre,
+            None => {
+                let pre = Arc::new(self.prepare(&id, bytes)?);
+                self.lock_modules().entry(digest).or_insert(pre).clone()
+            }
+        };
+        Ok(WasmPlugin::new(self.clone(), id, limits, pre))
+    }
+
+    fn lock_modules(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<TransformPre<StoreState>>>> {
+        // A panic while holding this lock leaves only fully inserted entries behind.
+        self.inner
+            .modules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn prepare(&self, id: &PluginId, bytes: &[u8]) -> Result<TransformPre<StoreState>> {
+        let binary = if bytes.starts_with(b"\0asm") {
+            std::borrow::Cow::Borrowed(bytes)
+        } else {
+            std::borrow::Cow::Owned(
+                wat::parse_bytes(bytes)
+                    .map_err(|e| Error::CompileModule {
+                        plugin: id.clone(),
+                        source: wasmtime::Error::new(e),
+                    })?
+                    .into_owned(),
+            )
+        };
+        if binary.len() >= 8 && binary[4..8] == [1, 0, 0, 0] {
+            return Err(Error::NotAComponent { plugin: id.clone() });
+        }
+        let component = self.compile(id, &binary)?;
+        let instance_pre =
+            self.inner
+                .linker
+                .instantiate_pre(&component)
+                .map_err(|e| Error::WrongInterface {
+                    plugin: id.clone(),
+                    detail: format!("{e:#}"),
+                })?;
+        TransformPre::new(instance_pre).map_err(|e| Error::WrongInterface {
+            plugin: id.clone(),
+            detail: format!("{e:#}"),
+        })
+    }
+
+    fn compile(&self, id: &PluginId, binary: &[u8]) -> Result<Component> {
+        let engine = &self.inner.engine;
+        if let Some(cache) = &self.inner.cache {
+            if let Some(component) = cache.load(engine, id.digest()) {
+                return Ok(component);
+            }
+            let artifact =
+                engine
+                    .precompile_component(binary)
+                    .map_err(|source| Error::CompileModule {
+                        plugin: id.clone(),
+                        source,
+                    })?;
+            cache.store(id.digest(), &artifact)?;
+            if let Some(component) = cache.load(engine, id.digest()) {
+                return Ok(component);
+            }
+        }
+        Component::new(engine, binary).map_err(|source| Error::CompileModule {
+            plugin: id.clone(),
+            source,
+        })
+    }
+
+    /// Compiles a module and writes it to the disk cache without keeping it in memory (for
+    /// measuring first-compile cost, and for warming a cache ahead of time).
+    pub fn precompile(&self, bytes: &[u8]) -> Result<usize> {
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        let id = PluginId::new("precompile", digest);
+        let artifact = self
+            .inner
+            .engine
+            .precompile_component(bytes)
+            .map_err(|source| Error::CompileModule {
+                plugin: id.clone(),
+                source,
+            })?;
+        if let Some(cache) = &self.inner.cache {
+            cache.store(&digest, &artifact)?;
+        }
+        Ok(artifact.len())
+    }
+
+    /// Loads a module from the disk cache only (None when absent or not trusted).
+    pub fn load_cached(&self, bytes: &[u8]) -> Option<usize> {
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        let cache = self.inner.cache.as_ref()?;
+        cache.load(&self.inner.engine, &digest).map(|_| 1)
+    }
+}
