@@ -1,0 +1,55 @@
+//! YAML with Go's semantics: Helm reads values with `sigs.k8s.io/yaml` (go-yaml v2 underneath, YAML
+//! 1.1 scalar resolution, then a round trip through JSON) and `toYaml` writes through the same
+//! library. Charts only render byte-identically if both directions follow those rules exactly, so
+//! this module reimplements them rather than using a YAML 1.2 library's defaults.
+
+mod emit;
+mod gofloat;
+mod parse;
+mod resolve;
+mod sort;
+
+pub use emit::{json_to_yaml, to_yaml_document};
+pub use gofloat::{format_go_g, format_json_float};
+pub use parse::{parse_documents, parse_json_like, parse_json_like_all, parse_node};
+
+/// A YAML node as go-yaml v2 decodes it into `interface{}`: typed scalars, and maps whose keys can
+/// be any node (JSON conversion turns them into strings later).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    /// `null`, `~` or an empty scalar.
+    Null,
+    /// A YAML 1.1 boolean (`true`, `yes`, `on`, …).
+    Bool(bool),
+    /// An integer that fits Go's `int`.
+    Int(i64),
+    /// An integer only `uint64` can hold.
+    Uint(u64),
+    /// A float (also `.inf` and `.nan`).
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping in document order (later duplicates win on conversion).
+    Map(Vec<(Node, Node)>),
+}
+
+/// A YAML syntax or conversion failure, worded like go-yaml / sigs.k8s.io/yaml.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum YamlError {
+    /// The text is not valid YAML.
+    #[error("yaml: line {line}: {message}")]
+    Syntax {
+        /// 1-based line of the problem.
+        line: usize,
+        /// What the parser complained about.
+        message: String,
+    },
+    /// The YAML is valid but cannot be represented as JSON.
+    #[error("{0}")]
+    Convert(String),
+    /// The document does not have the shape the caller asked for.
+    #[error("{0}")]
+    Shape(String),
+}

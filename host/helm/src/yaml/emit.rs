@@ -1,0 +1,665 @@
+//! A port of the parts of libyaml's emitter (as carried by go-yaml v2) that `yaml.Marshal` of
+//! plain data reaches: block mappings and sequences, `{}`/`[]` for empty ones, scalar style
+//! selection, quoting and escaping, and folding of long scalars at column 80.
+
+use super::resolve::{Kind, is_base60_float, resolve_plain};
+use super::sort::sort_by_key_less;
+use super::{Node, format_go_g, format_json_float};
+
+const BEST_INDENT: i32 = 2;
+const BEST_WIDTH: usize = 80;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+    Literal,
+}
+
+/// A scalar ready for the emitter: its text and the style go-yaml's encoder asks for.
+struct Scalar {
+    text: String,
+    style: Style,
+}
+
+#[derive(Default)]
+struct Analysis {
+    multiline: bool,
+    flow_plain_allowed: bool,
+    block_plain_allowed: bool,
+    single_quoted_allowed: bool,
+    block_allowed: bool,
+}
+
+fn is_printable(c: char) -> bool {
+    matches!(c as u32, 0x0A | 0x20..=0x7E | 0xA0..=0xD7FF | 0xE000..=0xFFFD) && c != '\u{FEFF}'
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+fn analyze(value: &str) -> Analysis {
+    if value.is_empty() {
+        return Analysis {
+            multiline: false,
+            flow_plain_allowed: false,
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: false,
+        };
+    }
+    let chars: Vec<char> = value.chars().collect();
+    let (mut block_ind, mut flow_ind) = (false, false);
+    if value.starts_with("---") || value.starts_with("...") {
+        block_ind = true;
+        flow_ind = true;
+    }
+    let (mut line_breaks, mut special) = (false, false);
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+        (false, false, false, false);
+    let (mut break_space, mut space_break) = (false, false);
+    let mut preceded_by_ws = true;
+    let (mut prev_space, mut prev_break) = (false, false);
+    let n = chars.len();
+    for i in 0..n {
+        let c = chars[i];
+        let followed_by_ws = i + 1 >= n || is_blank(chars[i + 1]);
+        if i == 0 {
+            match c {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => {
+                    flow_ind = true;
+                    block_ind = true;
+                }
+                '?' | ':' => {
+                    flow_ind = true;
+                    if followed_by_ws {
+                        block_ind = true;
+                    }
+                }
+                '-' if followed_by_ws => {
+                    flow_ind = true;
+                    block_ind = true;
+                }
+                _ => {}
+            }
+        } else {
+            match c {
+                ',' | '?' | '[' | ']' | '{' | '}' => flow_ind = true,
+                ':' => {
+                    flow_ind = true;
+                    if followed_by_ws {
+                        block_ind = true;
+                    }
+                }
+                '#' if preceded_by_ws => {
+                    flow_ind = true;
+                    block_ind = true;
+                }
+                _ => {}
+            }
+        }
+        if !is_printable(c) {
+            special = true;
+        }
+        if c == ' ' {
+            if i == 0 {
+                leading_space = true;
+            }
+            if i + 1 == n {
+                trailing_space = true;
+            }
+            if prev_break {
+                break_space = true;
+            }
+            prev_space = true;
+            prev_break = false;
+        } else if is_break(c) {
+            line_breaks = true;
+            if i == 0 {
+                leading_break = true;
+            }
+            if i + 1 == n {
+                trailing_break = true;
+            }
+            if prev_space {
+                space_break = true;
+            }
+            prev_space = false;
+            prev_break = true;
+        } else {
+            prev_space = false;
+            prev_break = false;
+        }
+        preceded_by_ws = is_blank(c) || is_break(c) || c == '\0';
+    }
+    let mut a = Analysis {
+        multiline: line_breaks,
+        flow_plain_allowed: true,
+        block_plain_allowed: true,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    };
+    if leading_space || leading_break || trailing_space || trailing_break {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+    }
+    if trailing_space {
+        a.block_allowed = false;
+    }
+    if break_space {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
+    if space_break || special {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+        a.block_allowed = false;
+    }
+    if line_breaks {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+    }
+    if flow_ind {
+        a.flow_plain_allowed = false;
+    }
+    if block_ind {
+        a.block_plain_allowed = false;
+    }
+    a
+}
+
+struct Emitter {
+    out: String,
+    column: usize,
+    indent: i32,
+    indents: Vec<i32>,
+    whitespace: bool,
+    indention: bool,
+    flow_level: usize,
+    mapping_context: bool,
+    simple_key_context: bool,
+}
+
+impl Emitter {
+    fn new() -> Self {
+        Emitter {
+            out: String::new(),
+            column: 0,
+            indent: -1,
+            indents: Vec::new(),
+            whitespace: true,
+            indention: true,
+            flow_level: 0,
+            mapping_context: false,
+            simple_key_context: false,
+        }
+    }
+
+    fn put(&mut self, c: char) {
+        self.out.push(c);
+        self.column += 1;
+    }
+
+    fn put_break(&mut self) {
+        self.out.push('\n');
+        self.column = 0;
+    }
+
+    fn write_break_char(&mut self, c: char) {
+        if c == '\n' {
+            self.put_break();
+        } else {
+            self.out.push(c);
+            self.column = 0;
+        }
+    }
+
+    fn increase_indent(&mut self, flow: bool, indentless: bool) {
+        self.indents.push(self.indent);
+        if self.indent < 0 {
+            self.indent = if flow { BEST_INDENT } else { 0 };
+        } else if !indentless {
+            self.indent += BEST_INDENT;
+        }
+    }
+
+    fn pop_indent(&mut self) {
+        self.indent = self.indents.pop().unwrap_or(-1);
+    }
+
+    fn write_indent(&mut self) {
+        let indent = self.indent.max(0) as usize;
+        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
+            self.put_break();
+        }
+        while self.column < indent {
+            self.put(' ');
+        }
+        self.whitespace = true;
+        self.indention = true;
+    }
+
+    fn write_indicator(&mut self, ind: &str, need_ws: bool, is_ws: bool, is_indention: bool) {
+        if need_ws && !self.whitespace {
+            self.put(' ');
+        }
+        for c in ind.chars() {
+            self.put(c);
+        }
+        self.whitespace = is_ws;
+        self.indention = self.indention && is_indention;
+    }
+
+    fn emit_node(&mut self, node: &Node, mapping: bool, simple_key: bool) {
+        self.mapping_context = mapping;
+        self.simple_key_context = simple_key;
+        match node {
+            Node::Seq(items) if items.is_empty() || self.flow_level > 0 => {
+                self.write_indicator("[", true, true, false);
+                self.write_indicator("]", false, false, false);
+            }
+            Node::Map(items) if items.is_empty() || self.flow_level > 0 => {
+                self.write_indicator("{", true, true, false);
+                self.write_indicator("}", false, false, false);
+            }
+            Node::Seq(items) => {
+                let indentless = self.mapping_context && !self.indention;
+                self.increase_indent(false, indentless);
+                for item in items {
+                    self.write_indent();
+                    self.write_indicator("-", true, false, true);
+                    self.emit_node(item, false, false);
+                }
+                self.pop_indent();
+            }
+            Node::Map(items) => {
+                self.increase_indent(false, false);
+                for (k, v) in items {
+                    self.write_indent();
+                    let key = scalar_of(k);
+                    let simple = match &key {
+                        Some(s) => !analyze(&s.text).multiline && s.text.len() <= 128,
+                        None => {
+                            matches!(k, Node::Seq(x) if x.is_empty())
+                                || matches!(k, Node::Map(x) if x.is_empty())
+                        }
+                    };
+                    if simple {
+                        self.emit_node(k, false, true);
+                        self.write_indicator(":", false, false, false);
+                    } else {
+                        self.write_indicator("?", true, false, true);
+                        self.emit_node(k, true, false);
+                        self.write_indent();
+                        self.write_indicator(":", true, false, true);
+                    }
+                    self.emit_node(v, true, false);
+                }
+                self.pop_indent();
+            }
+            scalar => {
+                if let Some(s) = scalar_of(scalar) {
+                    self.emit_scalar(&s);
+                }
+            }
+        }
+    }
+
+    fn emit_scalar(&mut self, s: &Scalar) {
+        let a = analyze(&s.text);
+        let mut style = s.style;
+        if self.simple_key_context && a.multiline {
+            style = Style::Double;
+        }
+        if style == Style::Plain {
+            if (self.flow_level > 0 && !a.flow_plain_allowed)
+                || (self.flow_level == 0 && !a.block_plain_allowed)
+            {
+                style = Style::Single;
+            }
+            if s.text.is_empty() && (self.flow_level > 0 || self.simple_key_context) {
+                style = Style::Single;
+            }
+        }
+        if style == Style::Single && !a.single_quoted_allowed {
+            style = Style::Double;
+        }
+        if style == Style::Literal
+            && (!a.block_allowed || self.flow_level > 0 || self.simple_key_context)
+        {
+            style = Style::Double;
+        }
+        self.increase_indent(true, false);
+        let allow_breaks = !self.simple_key_context;
+        match style {
+            Style::Plain => self.write_plain(&s.text, allow_breaks),
+            Style::Single => self.write_single(&s.text, allow_breaks),
+            Style::Double => self.write_double(&s.text, allow_breaks),
+            Style::Literal => self.write_literal(&s.text),
+        }
+        self.pop_indent();
+    }
+
+    fn write_plain(&mut self, value: &str, allow_breaks: bool) {
+        if !self.whitespace {
+            self.put(' ');
+        }
+        let chars: Vec<char> = value.chars().collect();
+        let (mut spaces, mut breaks) = (false, false);
+        for i in 0..chars.len() {
+            let c = chars[i];
+            if c == ' ' {
+                let next_space = chars.get(i + 1) == Some(&' ');
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && !next_space {
+                    self.write_indent();
+                } else {
+                    self.put(c);
+                }
+                spaces = true;
+            } else if is_break(c) {
+                if !breaks && c == '\n' {
+                    self.put_break();
+                }
+                self.write_break_char(c);
+                self.indention = true;
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.put(c);
+                self.indention = false;
+                spaces = false;
+                breaks = false;
+            }
+        }
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_single(&mut self, value: &str, allow_breaks: bool) {
+        self.write_indicator("'", true, false, false);
+        let chars: Vec<char> = value.chars().collect();
+        let n = chars.len();
+        let (mut spaces, mut breaks) = (false, false);
+        for i in 0..n {
+            let c = chars[i];
+            if c == ' ' {
+                let next_space = chars.get(i + 1) == Some(&' ');
+                if allow_breaks
+                    && !spaces
+                    && self.column > BEST_WIDTH
+                    && i > 0
+                    && i + 1 < n
+                    && !next_space
+                {
+                    self.write_indent();
+                } else {
+                    self.put(c);
+                }
+                spaces = true;
+            } else if is_break(c) {
+                if !breaks && c == '\n' {
+                    self.put_break();
+                }
+                self.write_break_char(c);
+                self.indention = true;
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                if c == '\'' {
+                    self.put('\'');
+                }
+                self.put(c);
+                self.indention = false;
+                spaces = false;
+                breaks = false;
+            }
+        }
+        self.write_indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_double(&mut self, value: &str, allow_breaks: bool) {
+        let mut spaces = false;
+        self.write_indicator("\"", true, false, false);
+        let chars: Vec<char> = value.chars().collect();
+        let n = chars.len();
+        for i in 0..n {
+            let c = chars[i];
+            if !is_printable(c) || c == '\u{FEFF}' || is_break(c) || c == '"' || c == '\\' {
+                self.put('\\');
+                let v = c as u32;
+                match v {
+                    0x00 => self.put('0'),
+                    0x07 => self.put('a'),
+                    0x08 => self.put('b'),
+                    0x09 => self.put('t'),
+                    0x0A => self.put('n'),
+                    0x0B => self.put('v'),
+                    0x0C => self.put('f'),
+                    0x0D => self.put('r'),
+                    0x1B => self.put('e'),
+                    0x22 => self.put('"'),
+                    0x5C => self.put('\\'),
+                    0x85 => self.put('N'),
+                    0xA0 => self.put('_'),
+                    0x2028 => self.put('L'),
+                    0x2029 => self.put('P'),
+                    _ => {
+                        let (letter, width) = if v <= 0xFF {
+                            ('x', 2)
+                        } else if v <= 0xFFFF {
+                            ('u', 4)
+                        } else {
+                            ('U', 8)
+                        };
+                        self.put(letter);
+                        for k in (0..width).rev() {
+                            let digit = (v >> (k * 4)) & 0xF;
+                            let ch = char::from_digit(digit, 16)
+                                .unwrap_or('0')
+                                .to_ascii_uppercase();
+                            self.put(ch);
+                        }
+                    }
+                }
+                spaces = false;
+            } else if c == ' ' {
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && i > 0 && i + 1 < n {
+                    self.write_indent();
+                    if chars.get(i + 1) == Some(&' ') {
+                        self.put('\\');
+                    }
+                } else {
+                    self.put(c);
+                }
+                spaces = true;
+            } else {
+                self.put(c);
+                spaces = false;
+            }
+        }
+        self.write_indicator("\"", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_literal(&mut self, value: &str) {
+        self.write_indicator("|", true, false, false);
+        // Block scalar hints: an indentation hint when the text starts with a space or break,
+        // then the chomping indicator.
+        let first = value.chars().next();
+        if matches!(first, Some(c) if c == ' ' || is_break(c)) {
+            let hint = char::from_digit(BEST_INDENT as u32, 10).unwrap_or('2');
+            self.write_indicator(&hint.to_string(), false, false, false);
+        }
+        let mut rev = value.chars().rev();
+        let chomp = match (rev.next(), rev.next()) {
+            (None, _) => Some('-'),
+            (Some(last), _) if !is_break(last) => Some('-'),
+            (Some(_), None) => Some('+'),
+            (Some(_), Some(prev)) if is_break(prev) => Some('+'),
+            _ => None,
+        };
+        if let Some(ch) = chomp {
+            self.write_indicator(&ch.to_string(), false, false, false);
+        }
+        self.put_break();
+        self.indention = true;
+        self.whitespace = true;
+        let mut breaks = true;
+        for c in value.chars() {
+            if is_break(c) {
+                self.write_break_char(c);
+                self.indention = true;
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.put(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+    }
+}
+
+/// The text and requested style of a scalar node, as go-yaml v2's encoder chooses them.
+fn scalar_of(node: &Node) -> Option<Scalar> {
+    let plain = |text: String| {
+        Some(Scalar {
+            text,
+            style: Style::Plain,
+        })
+    };
+    match node {
+        Node::Null => plain("null".to_owned()),
+        Node::Bool(b) => plain(b.to_string()),
+        Node::Int(i) => plain(i.to_string()),
+        Node::Uint(u) => plain(u.to_string()),
+        Node::Float(f) => plain(match format_go_g(*f).as_str() {
+            "+Inf" => ".inf".to_owned(),
+            "-Inf" => "-.inf".to_owned(),
+            "NaN" => ".nan".to_owned(),
+            s => s.to_owned(),
+        }),
+        Node::Str(s) => {
+            let (kind, _) = resolve_plain(s);
+            let can_plain = kind == Kind::Str && !is_base60_float(s);
+            let style = if s.contains('\n') {
+                Style::Literal
+            } else if can_plain {
+                Style::Plain
+            } else {
+                Style::Double
+            };
+            Some(Scalar {
+                text: s.clone(),
+                style,
+            })
+        }
+        Node::Seq(_) | Node::Map(_) => None,
+    }
+}
+
+/// Emits one YAML document the way go-yaml v2's `Marshal` does (always ends in a newline).
+/// Mapping keys are emitted in the order given.
+pub fn to_yaml_document(node: &Node) -> String {
+    let mut e = Emitter::new();
+    e.emit_node(node, false, false);
+    // Document end: an implicit end still breaks the last line.
+    e.indent = -1;
+    e.write_indent();
+    e.out
+}
+
+/// Turns JSON data into the node go-yaml v2 reads back from `json.Marshal`'s text: numbers are
+/// re-resolved from their JSON spelling (so `1000000.0` becomes the int `1000000`) and map keys
+/// are put in go-yaml's sort order.
+fn json_to_node(v: &serde_json::Value) -> Node {
+    match v {
+        serde_json::Value::Null => Node::Null,
+        serde_json::Value::Bool(b) => Node::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Node::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                Node::Uint(u)
+            } else {
+                let f = n.as_f64().unwrap_or(0.0);
+                match format_json_float(f) {
+                    Some(text) => resolve_plain(&text).1,
+                    None => Node::Float(f),
+                }
+            }
+        }
+        serde_json::Value::String(s) => Node::Str(s.clone()),
+        serde_json::Value::Array(items) => Node::Seq(items.iter().map(json_to_node).collect()),
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<(String, Node)> = map
+                .iter()
+                .map(|(k, v)| (k.clone(), json_to_node(v)))
+                .collect();
+            sort_by_key_less(&mut entries);
+            Node::Map(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (Node::Str(k), v))
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// `sigs.k8s.io/yaml.Marshal` of data that has already been through `json.Marshal`: the text
+/// `toYaml` starts from (with its trailing newline).
+pub fn json_to_yaml(v: &serde_json::Value) -> String {
+    to_yaml_document(&json_to_node(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn block_styles() {
+        let v = json!({"b": [1, "two", {"x": null}], "a": {"c": "yes", "d": "", "e": []}, "m": "l1\nl2\n"});
+        assert_eq!(
+            json_to_yaml(&v),
+            "a:\n  c: \"yes\"\n  d: \"\"\n  e: []\nb:\n- 1\n- two\n- x: null\nm: |\n  l1\n  l2\n"
+        );
+    }
+
+    #[test]
+    fn numbers_round_trip_through_json() {
+        let v = json!({"a": 1_000_000.0, "b": 1.5, "c": 1_234_567.5, "d": 1e21});
+        assert_eq!(
+            json_to_yaml(&v),
+            "a: 1000000\nb: 1.5\nc: 1.2345675e+06\nd: 1e+21\n"
+        );
+    }
+
+    #[test]
+    fn quoting() {
+        let v = json!({"a": "foo: bar", "b": "- x", "c": "tab\there", "d": " lead", "e": "0755"});
+        assert_eq!(
+            json_to_yaml(&v),
+            "a: 'foo: bar'\nb: '- x'\nc: \"tab\\there\"\nd: ' lead'\ne: \"0755\"\n"
+        );
+    }
+}

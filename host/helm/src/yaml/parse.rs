@@ -1,0 +1,340 @@
+//! Builds go-yaml v2 style [`Node`] trees from `saphyr-parser` events (anchors, aliases and `<<`
+//! merge keys included), and converts them to JSON data the way `sigs.k8s.io/yaml` does.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+
+use super::resolve::resolve_plain;
+use super::{Node, YamlError, format_go_g};
+
+struct Builder<'a> {
+    parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    anchors: HashMap<usize, Node>,
+}
+
+fn syntax(e: &saphyr_parser::ScanError) -> YamlError {
+    YamlError::Syntax {
+        line: e.marker().line(),
+        message: e.info().to_owned(),
+    }
+}
+
+fn tagged_scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Node {
+    if let Some(tag) = tag
+        && tag.is_yaml_core_schema()
+    {
+        let resolved = resolve_plain(value).1;
+        return match tag.suffix.as_str() {
+            "str" => Node::Str(value.to_owned()),
+            "null" => Node::Null,
+            "bool" | "int" | "float" => match resolved {
+                Node::Str(_) => Node::Str(value.to_owned()),
+                other => other,
+            },
+            _ => resolved,
+        };
+    }
+    match style {
+        ScalarStyle::Plain if tag.is_none() => resolve_plain(value).1,
+        _ => Node::Str(value.to_owned()),
+    }
+}
+
+impl<'a> Builder<'a> {
+    fn next(&mut self) -> Result<(Event<'a>, Span), YamlError> {
+        match self.parser.next_event() {
+            Some(Ok(ev)) => Ok(ev),
+            Some(Err(e)) => Err(syntax(&e)),
+            None => Err(YamlError::Syntax {
+                line: 0,
+                message: "unexpected end of stream".into(),
+            }),
+        }
+    }
+
+    /// Reads the node that starts with `ev`.
+    fn node(&mut self, ev: Event<'a>, span: Span) -> Result<Node, YamlError> {
+        match ev {
+            Event::Scalar(value, style, anchor, tag) => {
+                let node = tagged_scalar(&value, style, tag.as_deref());
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                Ok(node)
+            }
+            Event::Alias(id) => self
+                .anchors
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| YamlError::Syntax {
+                    line: span.start.line(),
+                    message: "unknown anchor referenced".to_owned(),
+                }),
+            Event::SequenceStart(anchor, _) => {
+                let mut items = Vec::new();
+                loop {
+                    let (ev, span) = self.next()?;
+                    if matches!(ev, Event::SequenceEnd) {
+                        break;
+                    }
+                    items.push(self.node(ev, span)?);
+                }
+                let node = Node::Seq(items);
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                Ok(node)
+            }
+            Event::MappingStart(anchor, _) => {
+                let mut entries: Vec<(Node, Node)> = Vec::new();
+                loop {
+                    let (ev, kspan) = self.next()?;
+                    if matches!(ev, Event::MappingEnd) {
+                        break;
+                    }
+                    let is_merge =
+                        matches!(&ev, Event::Scalar(v, ScalarStyle::Plain, _, _) if v == "<<");
+                    let key = self.node(ev, kspan)?;
+                    let (vev, vspan) = self.next()?;
+                    let value = self.node(vev, vspan)?;
+                    if is_merge {
+                        merge_into(&mut entries, value, kspan.start.line())?;
+                    } else {
+                        set_entry(&mut entries, key, value);
+                    }
+                }
+                let node = Node::Map(entries);
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                Ok(node)
+            }
+            other => Err(YamlError::Syntax {
+                line: span.start.line(),
+                message: format!("did not find expected node content ({other:?})"),
+            }),
+        }
+    }
+}
+
+fn set_entry(entries: &mut Vec<(Node, Node)>, key: Node, value: Node) {
+    if let Some(slot) = entries.iter_mut().find(|(k, _)| *k == key) {
+        slot.1 = value;
+    } else {
+        entries.push((key, value));
+    }
+}
+
+fn merge_into(entries: &mut Vec<(Node, Node)>, value: Node, line: usize) -> Result<(), YamlError> {
+    let bad = || YamlError::Syntax {
+        line,
+        message: "map merge requires map or sequence of maps as the value".to_owned(),
+    };
+    match value {
+        Node::Map(m) => {
+            for (k, v) in m {
+                set_entry(entries, k, v);
+            }
+            Ok(())
+        }
+        Node::Seq(items) => {
+            for item in items.into_iter().rev() {
+                match item {
+                    Node::Map(m) => {
+                        for (k, v) in m {
+                            set_entry(entries, k, v);
+                        }
+                    }
+                    _ => return Err(bad()),
+                }
+            }
+            Ok(())
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// Parses every document of a YAML stream into go-yaml v2 nodes.
+pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
+    let mut b = Builder {
+        parser: Parser::new_from_str(text),
+        anchors: HashMap::new(),
+    };
+    let mut docs = Vec::new();
+    loop {
+        let (ev, _) = b.next()?;
+        match ev {
+            Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+            Event::StreamEnd => break,
+            Event::DocumentStart(_) => {
+                let (ev, span) = b.next()?;
+                if matches!(ev, Event::DocumentEnd) {
+                    docs.push(Node::Null);
+                    continue;
+                }
+                docs.push(b.node(ev, span)?);
+            }
+            other => {
+                return Err(YamlError::Syntax {
+                    line: 0,
+                    message: format!("unexpected event {other:?}"),
+                });
+            }
+        }
+    }
+    Ok(docs)
+}
+
+/// Parses the first document of a YAML stream (go-yaml's `Unmarshal` reads only that one); an
+/// empty stream is `null`.
+pub fn parse_node(text: &str) -> Result<Node, YamlError> {
+    // go-yaml stops after the first document, so later syntax errors are not reported by Go
+    // either; parse lazily document by document.
+    let mut b = Builder {
+        parser: Parser::new_from_str(text),
+        anchors: HashMap::new(),
+    };
+    loop {
+        let (ev, _) = b.next()?;
+        match ev {
+            Event::StreamStart | Event::Nothing => {}
+            Event::StreamEnd => return Ok(Node::Null),
+            Event::DocumentStart(_) => {
+                let (ev, span) = b.next()?;
+                if matches!(ev, Event::DocumentEnd) {
+                    return Ok(Node::Null);
+                }
+                return b.node(ev, span);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn key_string(key: &Node) -> Result<String, YamlError> {
+    Ok(match key {
+        Node::Str(s) => s.clone(),
+        Node::Int(i) => i.to_string(),
+        Node::Uint(u) => u.to_string(),
+        Node::Float(f) => {
+            // FormatFloat(key, 'g', -1, 32): shortest digits of the float32 value.
+            let s = format_go_g(f64::from(*f as f32));
+            let s = if (*f as f32).is_finite() {
+                shortest_f32_g(*f as f32).unwrap_or(s)
+            } else {
+                s
+            };
+            match s.as_str() {
+                "+Inf" => ".inf".to_owned(),
+                "-Inf" => "-.inf".to_owned(),
+                "NaN" => ".nan".to_owned(),
+                _ => s,
+            }
+        }
+        Node::Bool(b) => b.to_string(),
+        other => {
+            return Err(YamlError::Convert(format!(
+                "error converting YAML to JSON: Unsupported map key of type: {}",
+                go_type_name(other)
+            )));
+        }
+    })
+}
+
+/// Go `'g'` formatting at float32 precision: reuse the float64 formatter on the shortest
+/// float32 decimal.
+fn shortest_f32_g(f: f32) -> Option<String> {
+    let text = format!("{f:e}");
+    let as64: f64 = text.parse().ok()?;
+    Some(format_go_g(as64))
+}
+
+fn go_type_name(n: &Node) -> &'static str {
+    match n {
+        Node::Null => "<nil>",
+        Node::Bool(_) => "bool",
+        Node::Int(_) => "int",
+        Node::Uint(_) => "uint64",
+        Node::Float(_) => "float64",
+        Node::Str(_) => "string",
+        Node::Seq(_) => "[]interface {}",
+        Node::Map(_) => "map[interface {}]interface {}",
+    }
+}
+
+/// Converts a node to the data `json.Unmarshal` produces after `sigs.k8s.io/yaml`'s YAML→JSON
+/// step: every number becomes a float64, every key a string.
+pub(crate) fn node_to_json(node: &Node) -> Result<serde_json::Value, YamlError> {
+    use serde_json::Value;
+    let num = |f: f64| -> Result<Value, YamlError> {
+        serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| {
+                YamlError::Convert(format!(
+                    "error converting YAML to JSON: json: unsupported value: {}",
+                    format_go_g(f)
+                ))
+            })
+    };
+    Ok(match node {
+        Node::Null => Value::Null,
+        Node::Bool(b) => Value::Bool(*b),
+        Node::Int(i) => num(*i as f64)?,
+        Node::Uint(u) => num(*u as f64)?,
+        Node::Float(f) => num(*f)?,
+        Node::Str(s) => Value::String(s.clone()),
+        Node::Seq(items) => Value::Array(items.iter().map(node_to_json).collect::<Result<_, _>>()?),
+        Node::Map(entries) => {
+            let mut map = serde_json::Map::new();
+            for (k, v) in entries {
+                map.insert(key_string(k)?, node_to_json(v)?);
+            }
+            Value::Object(map)
+        }
+    })
+}
+
+/// `sigs.k8s.io/yaml.Unmarshal(text, &interface{})`: the first document as JSON data.
+pub fn parse_json_like(text: &str) -> Result<serde_json::Value, YamlError> {
+    node_to_json(&parse_node(text)?)
+}
+
+/// Every document of a stream as JSON data.
+pub fn parse_json_like_all(text: &str) -> Result<Vec<serde_json::Value>, YamlError> {
+    parse_documents(text)?.iter().map(node_to_json).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_become_json_floats() -> Result<(), YamlError> {
+        let v = parse_json_like("a: 1\nb: yes\nc: '1'\nd: ~\ne: [0755, 1.5]\n1: x\n")?;
+        assert_eq!(
+            v,
+            json!({"a": 1.0, "b": true, "c": "1", "d": null, "e": [493.0, 1.5], "1": "x"})
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn anchors_and_merge() -> Result<(), YamlError> {
+        let v = parse_json_like("base: &b {x: 1, z: 2}\nother:\n  <<: *b\n  z: 3\n")?;
+        assert_eq!(
+            v,
+            json!({"base": {"x": 1.0, "z": 2.0}, "other": {"x": 1.0, "z": 3.0}})
+        );
+        assert_eq!(parse_json_like("y: n")?, json!({"true": false}));
+        Ok(())
+    }
+
+    #[test]
+    fn empty_is_null() -> Result<(), YamlError> {
+        assert_eq!(parse_json_like("")?, json!(null));
+        assert_eq!(parse_json_like("# only a comment\n")?, json!(null));
+        Ok(())
+    }
+}
