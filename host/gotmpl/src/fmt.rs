@@ -1,0 +1,1058 @@
+//! Go's `fmt` and `strconv` behaviour on [`Value`]s: `%v` printing of maps, slices, floats and nil,
+//! `Sprintf` with verbs, flags, width and precision (including `%!d(string=x)` style errors), and
+//! Go's quoting, unquoting, number parsing and `encoding/json` output.
+
+use crate::value::Value;
+
+// ---------------------------------------------------------------------------------------------
+// strconv
+
+/// Whether Go's `unicode.IsPrint` would call `c` printable (approximately: graphic or ASCII space).
+pub(crate) fn is_print(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    if c.is_control() || c.is_whitespace() {
+        return false;
+    }
+    !matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E000}'..='\u{F8FF}'
+            | '\u{FFFE}'
+            | '\u{FFFF}'
+    )
+}
+
+fn quote_with(s: &str, quote: char, ascii_only: bool) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        append_quoted_rune(&mut out, c, quote, ascii_only);
+    }
+    out.push(quote);
+    out
+}
+
+fn append_quoted_rune(out: &mut String, c: char, quote: char, ascii_only: bool) {
+    use std::fmt::Write;
+    if c == quote || c == '\\' {
+        out.push('\\');
+        out.push(c);
+        return;
+    }
+    if ascii_only {
+        if c.is_ascii() && is_print(c) {
+            out.push(c);
+            return;
+        }
+    } else if is_print(c) {
+        out.push(c);
+        return;
+    }
+    match c {
+        '\u{7}' => out.push_str("\\a"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{b}' => out.push_str("\\v"),
+        c if u32::from(c) < 0x20 || c == '\u{7f}' => {
+            let _ = write!(out, "\\x{:02x}", u32::from(c));
+        }
+        c if u32::from(c) < 0x10000 => {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        }
+        c => {
+            let _ = write!(out, "\\U{:08x}", u32::from(c));
+        }
+    }
+}
+
+/// Go's `strconv.Quote`.
+pub(crate) fn go_quote(s: &str) -> String {
+    quote_with(s, '"', false)
+}
+
+/// Go's `strconv.QuoteToASCII`.
+pub(crate) fn go_quote_ascii(s: &str) -> String {
+    quote_with(s, '"', true)
+}
+
+/// Go's `strconv.QuoteRune`.
+pub(crate) fn go_quote_rune(c: char) -> String {
+    let mut out = String::from("'");
+    append_quoted_rune(&mut out, c, '\'', false);
+    out.push('\'');
+    out
+}
+
+/// Go's `strconv.CanBackquote`.
+fn can_backquote(s: &str) -> bool {
+    s.chars()
+        .all(|c| c != '`' && c != '\u{FEFF}' && (c == '\t' || !(c.is_control())))
+}
+
+/// Go's `strconv.UnquoteChar`: decodes the first (possibly escaped) character of `s`.
+pub(crate) fn unquote_char(s: &str, quote: char) -> Option<(char, &str)> {
+    let mut chars = s.chars();
+    let c = chars.next()?;
+    if c == quote && (quote == '\'' || quote == '"') {
+        return None;
+    }
+    if c != '\\' {
+        return Some((c, chars.as_str()));
+    }
+    let e = chars.next()?;
+    let rest = chars.as_str();
+    let simple = match e {
+        'a' => Some('\u{7}'),
+        'b' => Some('\u{8}'),
+        'f' => Some('\u{c}'),
+        'n' => Some('\n'),
+        'r' => Some('\r'),
+        't' => Some('\t'),
+        'v' => Some('\u{b}'),
+        '\\' => Some('\\'),
+        '\'' | '"' => {
+            if e != quote {
+                return None;
+            }
+            Some(e)
+        }
+        _ => None,
+    };
+    if let Some(c) = simple {
+        return Some((c, rest));
+    }
+    match e {
+        'x' | 'u' | 'U' => {
+            let n = match e {
+                'x' => 2,
+                'u' => 4,
+                _ => 8,
+            };
+            let hex = rest.get(..n)?;
+            let v = u32::from_str_radix(hex, 16).ok()?;
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            Some((char::from_u32(v)?, &rest[n..]))
+        }
+        '0'..='7' => {
+            let oct = s.get(1..4)?;
+            if !oct.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+                return None;
+            }
+            let v = u32::from_str_radix(oct, 8).ok()?;
+            if v > 255 {
+                return None;
+            }
+            Some((char::from_u32(v)?, &s[4..]))
+        }
+        _ => None,
+    }
+}
+
+/// Go's `strconv.Unquote` for `"…"` and `` `…` `` strings.
+pub(crate) fn go_unquote(s: &str) -> Option<String> {
+    if s.len() < 2 {
+        return None;
+    }
+    let q = s.as_bytes()[0];
+    if q != s.as_bytes()[s.len() - 1] {
+        return None;
+    }
+    let inner = &s[1..s.len() - 1];
+    match q {
+        b'`' => {
+            if inner.contains('`') {
+                return None;
+            }
+            Some(inner.replace('\r', ""))
+        }
+        b'"' => {
+            let mut out = String::with_capacity(inner.len());
+            let mut rest = inner;
+            while !rest.is_empty() {
+                let (c, tail) = unquote_char(rest, '"')?;
+                if c == '\n' && !rest.starts_with('\\') {
+                    return None;
+                }
+                out.push(c);
+                rest = tail;
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+/// Splits a Go integer literal into (negative, base, digits) and validates underscores.
+fn split_int(text: &str) -> Option<(bool, u32, String)> {
+    let (neg, body) = match text.as_bytes().first()? {
+        b'+' => (false, &text[1..]),
+        b'-' => (true, &text[1..]),
+        _ => (false, text),
+    };
+    let lower = body.to_ascii_lowercase();
+    let (base, digits, prefixed) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d, true)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d, true)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d, true)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..], true)
+    } else {
+        (10, lower.as_str(), false)
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    // Go's underscoreOK: underscores only between digits (or right after a base prefix).
+    let b = digits.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'_' {
+            let prev_ok = if i == 0 { prefixed } else { b[i - 1] != b'_' };
+            let next_ok = i + 1 < b.len() && b[i + 1] != b'_';
+            if !prev_ok || !next_ok {
+                return None;
+            }
+        }
+    }
+    Some((neg, base, digits.replace('_', "")))
+}
+
+/// Go's `strconv.ParseInt(text, 0, 64)`.
+pub(crate) fn parse_go_int(text: &str) -> Option<i64> {
+    let (neg, base, digits) = split_int(text)?;
+    let mag = u64::from_str_radix(&digits, base).ok()?;
+    if neg {
+        if mag <= i64::MAX as u64 + 1 {
+            Some((mag as i64).wrapping_neg())
+        } else {
+            None
+        }
+    } else {
+        i64::try_from(mag).ok()
+    }
+}
+
+/// Go's `strconv.ParseUint(text, 0, 64)`.
+pub(crate) fn parse_go_uint(text: &str) -> Option<u64> {
+    if text.starts_with(['+', '-']) {
+        return None;
+    }
+    let (_, base, digits) = split_int(text)?;
+    u64::from_str_radix(&digits, base).ok()
+}
+
+/// Go's `strconv.ParseFloat(text, 64)` for decimal literals (hex floats are rare in templates
+/// and handled approximately).
+pub(crate) fn parse_go_float(text: &str) -> Option<f64> {
+    let t = text.replace('_', "");
+    let lower = t.to_ascii_lowercase();
+    let body = lower.trim_start_matches(['+', '-']);
+    if body.starts_with("0x") && body.len() > 2 {
+        let neg = lower.starts_with('-');
+        let hex = &body[2..];
+        let (mant, exp) = hex.split_once('p').unwrap_or((hex, "0"));
+        let (ip, fp) = mant.split_once('.').unwrap_or((mant, ""));
+        let mut v = 0f64;
+        for c in ip.chars().chain(fp.chars()) {
+            v = v * 16.0 + f64::from(c.to_digit(16)?);
+        }
+        let e: i32 = exp.parse().ok()?;
+        let frac_len = i32::try_from(fp.len()).ok()?;
+        let v = v * 2f64.powi(e - 4 * frac_len);
+        return Some(if neg { -v } else { v });
+    }
+    if body.starts_with("inf") || body.starts_with("nan") {
+        return None;
+    }
+    t.parse::<f64>().ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Float digits
+
+/// Decimal digits of `f` (no trailing zeros) and the decimal point position: value = 0.DIGITS ×
+/// 10^dp. `sig` = None for the shortest representation that round-trips.
+fn float_digits(f: f64, sig: Option<usize>) -> (String, i32) {
+    let s = match sig {
+        None => format!("{:e}", f.abs()),
+        Some(n) => format!("{:.*e}", n.saturating_sub(1), f.abs()),
+    };
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let mut digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    while digits.len() > 1 && digits.ends_with('0') {
+        digits.pop();
+    }
+    if digits == "0" {
+        return (digits, 0);
+    }
+    (digits, exp + 1)
+}
+
+fn fmt_e(out: &mut String, digits: &str, dp: i32, prec: usize, e: char) {
+    let d = digits.as_bytes();
+    out.push(char::from(*d.first().unwrap_or(&b'0')));
+    if prec > 0 {
+        out.push('.');
+        for i in 1..=prec {
+            out.push(char::from(*d.get(i).unwrap_or(&b'0')));
+        }
+    }
+    out.push(e);
+    let exp = if digits == "0" { 0 } else { dp - 1 };
+    out.push(if exp < 0 { '-' } else { '+' });
+    let a = exp.unsigned_abs();
+    if a < 10 {
+        out.push('0');
+    }
+    out.push_str(&a.to_string());
+}
+
+fn fmt_f(out: &mut String, digits: &str, dp: i32, prec: usize) {
+    let d = digits.as_bytes();
+    if dp > 0 {
+        for i in 0..dp as usize {
+            out.push(char::from(*d.get(i).unwrap_or(&b'0')));
+        }
+    } else {
+        out.push('0');
+    }
+    if prec > 0 {
+        out.push('.');
+        for i in 1..=prec as i32 {
+            let j = dp + i - 1;
+            let c = if j >= 0 {
+                d.get(j as usize).copied()
+            } else {
+                None
+            };
+            out.push(char::from(c.unwrap_or(b'0')));
+        }
+    }
+}
+
+/// Go's `strconv.FormatFloat(f, verb, prec, 64)` for verbs e, E, f, F, g, G (prec -1 = shortest),
+/// without sign handling for negatives (the sign is written).
+pub(crate) fn format_float(f: f64, verb: char, prec: i32) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    let mut out = String::new();
+    if f.is_sign_negative() {
+        out.push('-');
+    }
+    let shortest = prec < 0;
+    match verb {
+        'e' | 'E' => {
+            let (digits, dp) = if shortest {
+                float_digits(f, None)
+            } else {
+                float_digits(f, Some(prec as usize + 1))
+            };
+            let p = if shortest {
+                digits.len() - 1
+            } else {
+                prec as usize
+            };
+            fmt_e(&mut out, &digits, dp, p, verb);
+        }
+        'f' | 'F' => {
+            if shortest {
+                let (digits, dp) = float_digits(f, None);
+                let p = (digits.len() as i32 - dp).max(0) as usize;
+                fmt_f(&mut out, &digits, dp, p);
+            } else {
+                out.push_str(&format!("{:.*}", prec as usize, f.abs()));
+            }
+        }
+        _ => {
+            let upper = verb == 'G';
+            let mut p = prec;
+            if p == 0 {
+                p = 1;
+            }
+            let (digits, dp) = if shortest {
+                float_digits(f, None)
+            } else {
+                float_digits(f, Some(p as usize))
+            };
+            let nd = digits.len() as i32;
+            let mut eprec = if shortest { nd } else { p };
+            if eprec > nd && nd >= dp {
+                eprec = nd;
+            }
+            if shortest {
+                eprec = 6;
+            }
+            let exp = dp - 1;
+            let p = if shortest { nd } else { p };
+            if digits != "0" && (exp < -4 || exp >= eprec) {
+                let p = p.min(nd);
+                fmt_e(
+                    &mut out,
+                    &digits,
+                    dp,
+                    (p - 1).max(0) as usize,
+                    if upper { 'E' } else { 'e' },
+                );
+            } else {
+                let p = if p > dp { nd } else { p };
+                fmt_f(&mut out, &digits, dp, (p - dp).max(0) as usize);
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// %v printing
+
+/// Writes `v` as Go's `%v` does (`top` = printing a template action's value, where nil has
+/// already been turned into `<no value>` by the caller).
+pub(crate) fn write_v(out: &mut String, v: &Value, _top: bool) {
+    let mut p = Printer {
+        out,
+        spec: Spec::default(),
+    };
+    p.print_value(v, 'v', 0);
+}
+
+/// Go's `fmt.Sprint`.
+pub fn sprint(args: &[Value]) -> String {
+    let mut out = String::new();
+    let mut prev_string = false;
+    for (i, a) in args.iter().enumerate() {
+        let is_string = matches!(a, Value::String(_));
+        if i > 0 && !is_string && !prev_string {
+            out.push(' ');
+        }
+        write_v(&mut out, a, false);
+        prev_string = is_string;
+    }
+    out
+}
+
+/// Go's `fmt.Sprintln`.
+pub fn sprintln(args: &[Value]) -> String {
+    let mut out = String::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        write_v(&mut out, a, false);
+    }
+    out.push('\n');
+    out
+}
+
+#[derive(Clone, Copy, Default)]
+struct Spec {
+    plus: bool,
+    minus: bool,
+    sharp: bool,
+    space: bool,
+    zero: bool,
+    width: Option<usize>,
+    prec: Option<usize>,
+}
+
+struct Printer<'a> {
+    out: &'a mut String,
+    spec: Spec,
+}
+
+impl Printer<'_> {
+    fn pad(&mut self, s: &str) {
+        let Some(w) = self.spec.width else {
+            self.out.push_str(s);
+            return;
+        };
+        let n = s.chars().count();
+        if n >= w {
+            self.out.push_str(s);
+            return;
+        }
+        let fill = w - n;
+        if self.spec.minus {
+            self.out.push_str(s);
+            self.out.extend(std::iter::repeat_n(' ', fill));
+        } else if self.spec.zero {
+            // Zero padding goes after a sign.
+            let (sign, rest) = match s.as_bytes().first() {
+                Some(b'+' | b'-' | b' ') if !s[1..].starts_with(|c: char| c.is_alphabetic()) => {
+                    s.split_at(1)
+                }
+                _ => ("", s),
+            };
+            self.out.push_str(sign);
+            self.out.extend(std::iter::repeat_n('0', fill));
+            self.out.push_str(rest);
+        } else {
+            self.out.extend(std::iter::repeat_n(' ', fill));
+            self.out.push_str(s);
+        }
+    }
+
+    fn pad_spaces_only(&mut self, s: &str) {
+        let zero = self.spec.zero;
+        self.spec.zero = false;
+        self.pad(s);
+        self.spec.zero = zero;
+    }
+
+    fn fmt_integer(&mut self, i: i64, base: u32, verb: char) {
+        let neg = i < 0;
+        let mag = i.unsigned_abs();
+        let mut digits = match base {
+            2 => format!("{mag:b}"),
+            8 => format!("{mag:o}"),
+            16 if verb == 'X' => format!("{mag:X}"),
+            16 => format!("{mag:x}"),
+            _ => mag.to_string(),
+        };
+        if let Some(p) = self.spec.prec {
+            if p == 0 && mag == 0 {
+                digits.clear();
+            }
+            while digits.len() < p {
+                digits.insert(0, '0');
+            }
+        }
+        let mut prefix = String::new();
+        if neg {
+            prefix.push('-');
+        } else if self.spec.plus {
+            prefix.push('+');
+        } else if self.spec.space {
+            prefix.push(' ');
+        }
+        if self.spec.sharp {
+            match base {
+                2 => prefix.push_str("0b"),
+                8 if !digits.starts_with('0') => prefix.push('0'),
+                16 if verb == 'X' => prefix.push_str("0X"),
+                16 => prefix.push_str("0x"),
+                _ => {}
+            }
+        }
+        if verb == 'O' {
+            prefix.push_str("0o");
+        }
+        if self.spec.prec.is_none()
+            && self.spec.zero
+            && !self.spec.minus
+            && let Some(w) = self.spec.width
+        {
+            while prefix.len() + digits.len() < w {
+                digits.insert(0, '0');
+            }
+        }
+        let s = format!("{prefix}{digits}");
+        self.pad_spaces_only(&s);
+    }
+
+    fn fmt_float(&mut self, f: f64, verb: char) {
+        let prec = self.spec.prec.map_or(-1, |p| p as i32);
+        let (verb, prec) = match verb {
+            'v' => ('g', prec),
+            'e' | 'E' | 'f' | 'F' => (verb, if prec < 0 { 6 } else { prec }),
+            _ => (verb, prec),
+        };
+        let mut num = format_float(f, verb, prec);
+        if self.spec.sharp && verb != 'b' && !f.is_infinite() && !f.is_nan() {
+            // Keep a decimal point; %g keeps trailing zeros.
+            if !num.contains('.') {
+                let at = num.find(['e', 'E']).unwrap_or(num.len());
+                num.insert(at, '.');
+            }
+        }
+        let num = if num.starts_with(['-', '+']) {
+            num
+        } else {
+            format!("+{num}")
+        };
+        if num[1..].starts_with(['I', 'N']) {
+            let num = if num[1..].starts_with('N') && !self.spec.space && !self.spec.plus {
+                num[1..].to_owned()
+            } else if self.spec.space && num.starts_with('+') && !self.spec.plus {
+                format!(" {}", &num[1..])
+            } else {
+                num
+            };
+            self.pad_spaces_only(&num);
+            return;
+        }
+        if self.spec.plus || !num.starts_with('+') {
+            self.pad(&num);
+        } else if self.spec.space {
+            self.pad(&format!(" {}", &num[1..]));
+        } else {
+            self.pad(&num[1..]);
+        }
+    }
+
+    fn fmt_string(&mut self, s: &str, verb: char) -> bool {
+        match verb {
+            'v' | 's' => {
+                let s = match self.spec.prec {
+                    Some(p) => s.chars().take(p).collect::<String>(),
+                    None => s.to_owned(),
+                };
+                self.pad(&s);
+            }
+            'q' => {
+                let q = if self.spec.sharp && can_backquote(s) {
+                    format!("`{s}`")
+                } else if self.spec.plus {
+                    go_quote_ascii(s)
+                } else {
+                    go_quote(s)
+                };
+                self.pad(&q);
+            }
+            'x' | 'X' => {
+                let bytes = match self.spec.prec {
+                    Some(p) => &s.as_bytes()[..p.min(s.len())],
+                    None => s.as_bytes(),
+                };
+                let mut h = String::new();
+                for (i, b) in bytes.iter().enumerate() {
+                    if self.spec.space && i > 0 {
+                        h.push(' ');
+                    }
+                    if self.spec.sharp && (self.spec.space || i == 0) {
+                        h.push_str(if verb == 'x' { "0x" } else { "0X" });
+                    }
+                    if verb == 'x' {
+                        h.push_str(&format!("{b:02x}"));
+                    } else {
+                        h.push_str(&format!("{b:02X}"));
+                    }
+                }
+                self.pad(&h);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn bad_verb(&mut self, v: &Value, verb: char) {
+        self.out.push_str("%!");
+        self.out.push(verb);
+        self.out.push('(');
+        if v.is_nil() {
+            self.out.push_str("<nil>");
+        } else {
+            self.out.push_str(v.type_name());
+            self.out.push('=');
+            let spec = std::mem::take(&mut self.spec);
+            self.print_value(v, 'v', 0);
+            self.spec = spec;
+        }
+        self.out.push(')');
+    }
+
+    fn print_value(&mut self, v: &Value, verb: char, depth: usize) {
+        match v {
+            Value::Nil => {
+                if depth > 0 || verb == 'v' {
+                    self.pad_spaces_only("<nil>");
+                } else {
+                    self.bad_verb(v, verb);
+                }
+            }
+            Value::Bool(b) => match verb {
+                't' | 'v' => self.pad(if *b { "true" } else { "false" }),
+                _ => self.bad_verb(v, verb),
+            },
+            Value::Int(i) => match verb {
+                'v' | 'd' => self.fmt_integer(*i, 10, verb),
+                'b' => self.fmt_integer(*i, 2, verb),
+                'o' | 'O' => self.fmt_integer(*i, 8, verb),
+                'x' | 'X' => self.fmt_integer(*i, 16, verb),
+                'c' => {
+                    let c = u32::try_from(*i)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .unwrap_or('\u{FFFD}');
+                    self.pad(&c.to_string());
+                }
+                'q' => {
+                    let c = u32::try_from(*i)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .unwrap_or('\u{FFFD}');
+                    self.pad(&go_quote_rune(c));
+                }
+                'U' => {
+                    let mut s = format!("U+{:04X}", i);
+                    if self.spec.sharp
+                        && let Some(c) = u32::try_from(*i).ok().and_then(char::from_u32)
+                        && is_print(c)
+                    {
+                        s.push_str(&format!(" '{c}'"));
+                    }
+                    self.pad_spaces_only(&s);
+                }
+                'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 's' | 't' => self.bad_verb(v, verb),
+                _ => self.bad_verb(v, verb),
+            },
+            Value::Float(f) => match verb {
+                'v' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G' => self.fmt_float(*f, verb),
+                _ => self.bad_verb(v, verb),
+            },
+            Value::String(s) => {
+                if !self.fmt_string(s, verb) {
+                    self.bad_verb(v, verb);
+                }
+            }
+            Value::List(l) => {
+                self.out.push('[');
+                for (i, e) in l.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(' ');
+                    }
+                    self.print_value(e, verb, depth + 1);
+                }
+                self.out.push(']');
+            }
+            Value::Map(m) => {
+                self.out.push_str("map[");
+                for (i, (k, e)) in m.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(' ');
+                    }
+                    if !self.fmt_string(k, verb) {
+                        self.bad_verb(&Value::string(k.as_str()), verb);
+                    }
+                    self.out.push(':');
+                    self.print_value(e, verb, depth + 1);
+                }
+                self.out.push(']');
+            }
+            Value::Object(o) => {
+                if let Some(inner) = o.as_value() {
+                    self.print_value(&inner, verb, depth);
+                } else {
+                    let mut s = String::new();
+                    o.format_go(&mut s);
+                    self.pad(&s);
+                }
+            }
+        }
+    }
+}
+
+/// Go's `fmt.Sprintf` over template values.
+pub fn sprintf(format: &str, args: &[Value]) -> String {
+    let mut out = String::with_capacity(format.len() + 16);
+    let mut argn = 0usize;
+    let b = format.as_bytes();
+    let mut i = 0usize;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && b[i] != b'%' {
+            i += 1;
+        }
+        out.push_str(&format[start..i]);
+        if i >= b.len() {
+            break;
+        }
+        i += 1; // skip %
+        let mut spec = Spec::default();
+        // flags
+        while i < b.len() {
+            match b[i] {
+                b'+' => spec.plus = true,
+                b'-' => {
+                    spec.minus = true;
+                    spec.zero = false;
+                }
+                b'#' => spec.sharp = true,
+                b' ' => spec.space = true,
+                b'0' => spec.zero = !spec.minus,
+                _ => break,
+            }
+            i += 1;
+        }
+        // width
+        if i < b.len() && b[i] == b'*' {
+            i += 1;
+            match args.get(argn) {
+                Some(Value::Int(w)) => {
+                    if *w < 0 {
+                        spec.minus = true;
+                        spec.zero = false;
+                    }
+                    spec.width = Some(w.unsigned_abs() as usize);
+                }
+                _ => out.push_str("%!(BADWIDTH)"),
+            }
+            argn += 1;
+        } else {
+            let s = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i > s {
+                spec.width = format[s..i].parse().ok();
+            }
+        }
+        // precision
+        if i < b.len() && b[i] == b'.' {
+            i += 1;
+            if i < b.len() && b[i] == b'*' {
+                i += 1;
+                match args.get(argn) {
+                    Some(Value::Int(p)) if *p >= 0 => spec.prec = Some(*p as usize),
+                    _ => out.push_str("%!(BADPREC)"),
+                }
+                argn += 1;
+            } else {
+                let s = i;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                spec.prec = Some(format[s..i].parse().unwrap_or(0));
+            }
+        }
+        if i >= b.len() {
+            out.push_str("%!(NOVERB)");
+            break;
+        }
+        let verb = match format[i..].chars().next() {
+            Some(c) => c,
+            None => break,
+        };
+        i += verb.len_utf8();
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let Some(arg) = args.get(argn) else {
+            out.push_str("%!");
+            out.push(verb);
+            out.push_str("(MISSING)");
+            continue;
+        };
+        argn += 1;
+        let mut p = Printer {
+            out: &mut out,
+            spec,
+        };
+        match verb {
+            'T' => {
+                let t = if arg.is_nil() {
+                    "<nil>"
+                } else {
+                    arg.type_name()
+                };
+                p.fmt_string(t, 's');
+            }
+            'v' if spec.sharp => {
+                let s = go_syntax(arg);
+                p.pad(&s);
+            }
+            _ => p.print_value(arg, verb, 0),
+        }
+    }
+    if argn < args.len() {
+        out.push_str("%!(EXTRA ");
+        for (k, a) in args[argn..].iter().enumerate() {
+            if k > 0 {
+                out.push_str(", ");
+            }
+            if a.is_nil() {
+                out.push_str("<nil>");
+            } else {
+                out.push_str(a.type_name());
+                out.push('=');
+                write_v(&mut out, a, false);
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// Go's `%#v` (Go-syntax representation) for template values.
+fn go_syntax(v: &Value) -> String {
+    match v {
+        Value::Nil => "<nil>".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => format_float(*f, 'g', -1),
+        Value::String(s) => go_quote(s),
+        Value::List(l) => {
+            let items: Vec<String> = l.iter().map(go_syntax_elem).collect();
+            format!("[]interface {{}}{{{}}}", items.join(", "))
+        }
+        Value::Map(m) => {
+            let items: Vec<String> = m
+                .iter()
+                .map(|(k, e)| format!("{}:{}", go_quote(k), go_syntax_elem(e)))
+                .collect();
+            format!("map[string]interface {{}}{{{}}}", items.join(", "))
+        }
+        Value::Object(o) => {
+            let mut s = String::new();
+            o.format_go(&mut s);
+            s
+        }
+    }
+}
+
+fn go_syntax_elem(v: &Value) -> String {
+    match v {
+        Value::Nil => "interface {}(nil)".into(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => format_float(*f, 'g', -1),
+        _ => go_syntax(v),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// encoding/json
+
+fn write_json_string(out: &mut String, s: &str) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Go's `encoding/json` float64 formatting.
+pub(crate) fn json_float(f: f64) -> String {
+    let abs = f.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let mut s = format_float(f, 'e', -1);
+        // Go cleans up e-09 to e-9.
+        let n = s.len();
+        if n >= 4 && &s[n - 4..n - 1] == "e-0" {
+            s.remove(n - 2);
+        }
+        s
+    } else {
+        format_float(f, 'f', -1)
+    }
+}
+
+fn write_json_value(out: &mut String, v: &serde_json::Value) {
+    use serde_json::Value as J;
+    match v {
+        J::Null => out.push_str("null"),
+        J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        J::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => out.push_str(&i.to_string()),
+            (_, Some(u)) => out.push_str(&u.to_string()),
+            _ => out.push_str(&json_float(n.as_f64().unwrap_or(0.0))),
+        },
+        J::String(s) => write_json_string(out, s),
+        J::Array(a) => {
+            out.push('[');
+            for (i, e) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_value(out, e);
+            }
+            out.push(']');
+        }
+        J::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(out, k);
+                out.push(':');
+                if let Some(e) = o.get(k) {
+                    write_json_value(out, e);
+                }
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Writes Go's `json.Marshal` of `v`.
+pub(crate) fn write_json(out: &mut String, v: &Value) {
+    match v {
+        Value::Nil => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => {
+            if f.is_finite() {
+                out.push_str(&json_float(*f));
+            } else {
+                out.push_str("null");
+            }
+        }
+        Value::String(s) => write_json_string(out, s),
+        Value::List(l) => {
+            out.push('[');
+            for (i, e) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(out, e);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push('{');
+            for (i, (k, e)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(out, k);
+                out.push(':');
+                write_json(out, e);
+            }
+            out.push('}');
+        }
+        Value::Object(o) => write_json_value(out, &o.to_json()),
+    }
+}

@@ -1,0 +1,390 @@
+//! Go's value model as seen through `interface{}`: the handful of kinds Helm's data can hold, plus
+//! host objects. Collections are behind `Arc` so passing `.Values` around never copies it.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt as stdfmt;
+use std::sync::Arc;
+
+use crate::func::{CallContext, FuncResult, Signature};
+
+/// A Go value held in an `interface{}`.
+///
+/// Integers are one variant: Go's `int` and `int64` are not distinguished. Maps iterate in sorted key
+/// order, as Go's `text/template` and `fmt` do.
+#[derive(Clone, Default)]
+pub enum Value {
+    /// Go's `nil` (a nil `interface{}`, a missing map key under `missingkey=zero`).
+    #[default]
+    Nil,
+    /// `bool`.
+    Bool(bool),
+    /// `int` / `int64`.
+    Int(i64),
+    /// `float64`.
+    Float(f64),
+    /// `string`.
+    String(Arc<str>),
+    /// `[]interface{}` (also stands for typed slices such as `[]string`).
+    List(Arc<Vec<Value>>),
+    /// `map[string]interface{}`.
+    Map(Arc<BTreeMap<String, Value>>),
+    /// A host object with fields and methods (a Go struct or named type).
+    Object(Arc<dyn Object>),
+}
+
+/// A host object: a Go struct or named type with fields and methods, e.g. Helm's `.Files` or
+/// `.Capabilities`. Templates reach it through `.Field` and `.Method arg…`.
+pub trait Object: Send + Sync + stdfmt::Debug {
+    /// Go's type name used in error messages, e.g. `*chart.Metadata` or `chartutil.Files`.
+    fn type_name(&self) -> &str;
+
+    /// The value of field (or map key) `name`, if the object has one.
+    fn field(&self, name: &str) -> Option<Value> {
+        let _ = name;
+        None
+    }
+
+    /// The signature of method `name`, if the object has such a method. Methods take precedence
+    /// over fields, as in Go.
+    fn method(&self, name: &str) -> Option<Signature> {
+        let _ = name;
+        None
+    }
+
+    /// Calls method `name` (only called when [`Object::method`] returned a signature); `args`
+    /// have been converted to that signature.
+    fn call_method(&self, name: &str, args: &[Value], cx: &mut CallContext<'_>) -> FuncResult {
+        let _ = (args, cx);
+        Err(format!("method {name} not implemented").into())
+    }
+
+    /// Writes the object as Go's `%v` would print it.
+    fn format_go(&self, out: &mut String) {
+        out.push_str("{}");
+    }
+
+    /// The object as `encoding/json` would marshal it.
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
+    /// Go truthiness (`if`): structs are always true, named maps/slices are true when non-empty.
+    fn is_true(&self) -> bool {
+        true
+    }
+
+    /// Length for `len`, when the object is a map, slice or string type.
+    fn length(&self) -> Option<usize> {
+        None
+    }
+
+    /// The object as a plain value (for objects that are named maps/slices, so `index`, `range`,
+    /// `eq` and friends can work on them); `None` for struct-like objects.
+    fn as_value(&self) -> Option<Value> {
+        None
+    }
+
+    /// Downcasting support for host functions that receive their own objects back.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl Value {
+    /// A string value.
+    pub fn string(s: impl Into<Arc<str>>) -> Value {
+        Value::String(s.into())
+    }
+
+    /// A list value.
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Arc::new(items))
+    }
+
+    /// A map value.
+    pub fn map(entries: BTreeMap<String, Value>) -> Value {
+        Value::Map(Arc::new(entries))
+    }
+
+    /// An empty map value.
+    pub fn empty_map() -> Value {
+        Value::Map(Arc::new(BTreeMap::new()))
+    }
+
+    /// A host object value.
+    pub fn object(obj: impl Object + 'static) -> Value {
+        Value::Object(Arc::new(obj))
+    }
+
+    /// Whether this is `nil`.
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Value::Nil)
+    }
+
+    /// The string, if this is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is an integer.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The map, if this is a map.
+    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+        match self {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The list, if this is a list.
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Field or key lookup as a plain map; `None` when absent or not a map.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.as_map().and_then(|m| m.get(key))
+    }
+
+    /// Go's truthiness as used by `if`, `with`, `and`, `or`, `not`.
+    pub fn is_true(&self) -> bool {
+        match self {
+            Value::Nil => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::String(s) => !s.is_empty(),
+            Value::List(l) => !l.is_empty(),
+            Value::Map(m) => !m.is_empty(),
+            Value::Object(o) => o.is_true(),
+        }
+    }
+
+    /// Go's dynamic type name, e.g. `string`, `float64`, `[]interface {}`,
+    /// `map[string]interface {}`; `<nil>` for nil.
+    pub fn type_name(&self) -> &str {
+        match self {
+            Value::Nil => "<nil>",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float64",
+            Value::String(_) => "string",
+            Value::List(_) => "[]interface {}",
+            Value::Map(_) => "map[string]interface {}",
+            Value::Object(o) => o.type_name(),
+        }
+    }
+
+    /// Go's `reflect.Kind` name, e.g. `string`, `int`, `float64`, `slice`, `map`, `struct`,
+    /// `invalid` for nil.
+    pub fn kind_name(&self) -> &str {
+        match self {
+            Value::Nil => "invalid",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float64",
+            Value::String(_) => "string",
+            Value::List(_) => "slice",
+            Value::Map(_) => "map",
+            Value::Object(o) => match o.as_value() {
+                Some(Value::List(_)) => "slice",
+                Some(Value::Map(_)) => "map",
+                Some(Value::String(_)) => "string",
+                _ => "ptr",
+            },
+        }
+    }
+
+    /// The value formatted as Go's `fmt.Sprint` / `%v` formats it (nil prints `<nil>`).
+    pub fn to_go_string(&self) -> String {
+        let mut out = String::new();
+        crate::fmt::write_v(&mut out, self, false);
+        out
+    }
+
+    /// Converts to `serde_json::Value` following Go's `encoding/json.Marshal`: integral floats
+    /// become integers, NaN/Inf become null (Go would fail), objects use [`Object::to_json`].
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Nil => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => {
+                if f.fract() == 0.0 && f.abs() < 1e18 {
+                    #[expect(
+                        clippy::cast_possible_truncation,
+                        reason = "checked integral and in range"
+                    )]
+                    J::from(*f as i64)
+                } else {
+                    serde_json::Number::from_f64(*f).map_or(J::Null, J::Number)
+                }
+            }
+            Value::String(s) => J::String(s.to_string()),
+            Value::List(l) => J::Array(l.iter().map(Value::to_json).collect()),
+            Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Value::Object(o) => o.to_json(),
+        }
+    }
+
+    /// Converts JSON the way Go's `json.Unmarshal` into `interface{}` does: every number becomes a
+    /// `float64` (this is how Helm's `.Values` hold numbers).
+    pub fn from_json_go(j: &serde_json::Value) -> Value {
+        use serde_json::Value as J;
+        match j {
+            J::Null => Value::Nil,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
+            J::String(s) => Value::string(s.as_str()),
+            J::Array(a) => Value::list(a.iter().map(Value::from_json_go).collect()),
+            J::Object(o) => Value::map(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json_go(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Writes Go's `encoding/json.Marshal` output for this value (sorted keys, HTML-safe escapes
+    /// `\u003c \u003e \u0026`, Go float formatting).
+    pub fn write_go_json(&self, out: &mut String) {
+        crate::fmt::write_json(out, self);
+    }
+}
+
+impl From<&serde_json::Value> for Value {
+    /// JSON integers become `Int`, other numbers `Float`.
+    fn from(j: &serde_json::Value) -> Value {
+        use serde_json::Value as J;
+        match j {
+            J::Null => Value::Nil,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(n.as_f64().unwrap_or(0.0)),
+            },
+            J::String(s) => Value::string(s.as_str()),
+            J::Array(a) => Value::list(a.iter().map(Value::from).collect()),
+            J::Object(o) => {
+                Value::map(o.iter().map(|(k, v)| (k.clone(), Value::from(v))).collect())
+            }
+        }
+    }
+}
+
+impl From<serde_json::Value> for Value {
+    fn from(j: serde_json::Value) -> Value {
+        Value::from(&j)
+    }
+}
+
+impl From<&Value> for serde_json::Value {
+    fn from(v: &Value) -> serde_json::Value {
+        v.to_json()
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(i: i64) -> Value {
+        Value::Int(i)
+    }
+}
+
+impl From<i32> for Value {
+    fn from(i: i32) -> Value {
+        Value::Int(i64::from(i))
+    }
+}
+
+impl From<usize> for Value {
+    fn from(i: usize) -> Value {
+        Value::Int(i64::try_from(i).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<f64> for Value {
+    fn from(f: f64) -> Value {
+        Value::Float(f)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::string(s)
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::string(s)
+    }
+}
+
+impl From<Vec<Value>> for Value {
+    fn from(l: Vec<Value>) -> Value {
+        Value::list(l)
+    }
+}
+
+impl From<BTreeMap<String, Value>> for Value {
+    fn from(m: BTreeMap<String, Value>) -> Value {
+        Value::map(m)
+    }
+}
+
+impl stdfmt::Debug for Value {
+    fn fmt(&self, f: &mut stdfmt::Formatter<'_>) -> stdfmt::Result {
+        match self {
+            Value::Nil => f.write_str("Nil"),
+            Value::Bool(b) => write!(f, "Bool({b})"),
+            Value::Int(i) => write!(f, "Int({i})"),
+            Value::Float(x) => write!(f, "Float({x})"),
+            Value::String(s) => write!(f, "String({s:?})"),
+            Value::List(l) => f.debug_list().entries(l.iter()).finish(),
+            Value::Map(m) => f.debug_map().entries(m.iter()).finish(),
+            Value::Object(o) => write!(f, "Object({o:?})"),
+        }
+    }
+}
+
+impl stdfmt::Display for Value {
+    /// Go's `%v`.
+    fn fmt(&self, f: &mut stdfmt::Formatter<'_>) -> stdfmt::Result {
+        f.write_str(&self.to_go_string())
+    }
+}
+
+impl PartialEq for Value {
+    /// Structural equality (not Go's `eq`, which has its own rules).
+    fn eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Nil, Value::Nil) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::String(a), Value::String(b)) => a == b,
+            (Value::List(a), Value::List(b)) => a == b,
+            (Value::Map(a), Value::Map(b)) => a == b,
+            (Value::Object(a), Value::Object(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
