@@ -1,0 +1,284 @@
+//! Strategic merge patch over `serde_json::Value` objects, with the Kubernetes semantics that
+//! matter for rendered manifests: maps merge, `null` deletes a field, lists of known types merge
+//! by their patch merge key (see [`schema`]), other lists are replaced, and the `$patch:
+//! delete|replace|merge`, `$retainKeys` and `$deleteFromPrimitiveList/<field>` directives work.
+//! `$setElementOrder/<field>` directives are accepted and dropped (order is not significant for
+//! apply). Everything is pure so it can be tested with small builders.
+
+mod schema;
+
+use serde_json::{Map, Value};
+
+pub use schema::ListStrategy;
+
+/// Why a strategic merge patch could not be applied; `path` is the field path in the patch.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MergeError {
+    /// A `$patch` directive has a value other than `delete`, `replace` or `merge`.
+    #[error("{path}: unknown $patch directive {value:?} (expected delete, replace or merge)")]
+    ParseDirective {
+        /// Field path of the directive.
+        path: String,
+        /// The directive as written.
+        value: String,
+    },
+    /// An element of a list that merges by key lacks that key.
+    #[error("{path}: list element has no merge key {key:?}")]
+    FindMergeKey {
+        /// Field path of the list.
+        path: String,
+        /// The merge key the list uses.
+        key: String,
+    },
+    /// `$retainKeys` or `$deleteFromPrimitiveList` is not a list.
+    #[error("{path}: {directive} must be a list")]
+    ParseDirectiveList {
+        /// Field path of the directive.
+        path: String,
+        /// The directive name.
+        directive: String,
+    },
+    /// The patch is not an object.
+    #[error("{path}: a strategic merge patch must be an object")]
+    PatchNotObject {
+        /// Field path.
+        path: String,
+    },
+}
+
+/// The object kind a patch applies to: decides which lists merge by key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TypeContext<'a> {
+    /// API group (`""` for core, `apps`, …).
+    pub group: &'a str,
+    /// Kind (`Deployment`).
+    pub kind: &'a str,
+}
+
+impl<'a> TypeContext<'a> {
+    /// The context of an object from its `apiVersion` and `kind`.
+    pub fn of(object: &'a Value) -> Self {
+        let api_version = object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let group = api_version
+            .rsplit_once('/')
+            .map(|(g, _)| g)
+            .unwrap_or_default();
+        let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+        TypeContext { group, kind }
+    }
+}
+
+/// Applies `patch` to `original` (both whole objects) and returns the patched object. The type
+/// (for list merge keys) is taken from the original's `apiVersion`/`kind`.
+pub fn strategic_merge(original: &Value, patch: &Value) -> Result<Value, MergeError> {
+    let ctx = TypeContext::of(original);
+    let Some(patch) = patch.as_object() else {
+        return Err(MergeError::PatchNotObject {
+            path: String::new(),
+        });
+    };
+    let mut out = original.as_object().cloned().unwrap_or_default();
+    let mut path = Vec::new();
+    match merge_map(&mut out, patch, &ctx, &mut path)? {
+        MapOutcome::Keep => Ok(Value::Object(out)),
+        // `$patch: delete` at the top level deletes the object; the caller drops it.
+        MapOutcome::Delete => Ok(Value::Null),
+    }
+}
+
+enum MapOutcome {
+    Keep,
+    Delete,
+}
+
+fn show(path: &[String]) -> String {
+    path.join(".")
+}
+
+fn merge_map(
+    orig: &mut Map<String, Value>,
+    patch: &Map<String, Value>,
+    ctx: &TypeContext<'_>,
+    path: &mut Vec<String>,
+) -> Result<MapOutcome, MergeError> {
+    if let Some(directive) = patch.get("$patch") {
+        match directive.as_str() {
+            Some("delete") => return Ok(MapOutcome::Delete),
+            Some("replace") => {
+                let mut fresh = Map::new();
+                let mut rest = patch.clone();
+                rest.remove("$patch");
+                merge_map(&mut fresh, &rest, ctx, path)?;
+                *orig = fresh;
+                return Ok(MapOutcome::Keep);
+            }
+            Some("merge") => {}
+            _ => {
+                return Err(MergeError::ParseDirective {
+                    path: show(path),
+                    value: directive.to_string(),
+                });
+            }
+        }
+    }
+    for (key, value) in patch {
+        if key == "$patch" || key == "$retainKeys" || key.starts_with("$setElementOrder/") {
+            continue;
+        }
+        if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/") {
+            let Some(remove) = value.as_array() else {
+                return Err(MergeError::ParseDirectiveList {
+                    path: show(path),
+                    directive: key.clone(),
+                });
+            };
+            if let Some(Value::Array(list)) = orig.get_mut(field) {
+                list.retain(|v| !remove.contains(v));
+            }
+            continue;
+        }
+        path.push(key.clone());
+        match (orig.get_mut(key), value) {
+            (_, Value::Null) => {
+                orig.remove(key);
+            }
+            (Some(Value::Object(o)), Value::Object(p)) => {
+                if let MapOutcome::Delete = merge_map(o, p, ctx, path)? {
+                    orig.remove(key);
+                }
+            }
+            (Some(Value::Array(o)), Value::Array(p)) => {
+                merge_list(o, p, ctx, path)?;
+            }
+            (_, v) => {
+                if let Some(fresh) = clean(v, ctx, path)? {
+                    orig.insert(key.clone(), fresh);
+                } else {
+                    orig.remove(key);
+                }
+            }
+        }
+        path.pop();
+    }
+    if let Some(retain) = patch.get("$retainKeys") {
+        let Some(retain) = retain.as_array() else {
+            return Err(MergeError::ParseDirectiveList {
+                path: show(path),
+                directive: "$retainKeys".into(),
+            });
+        };
+        orig.retain(|k, _| retain.iter().any(|r| r.as_str() == Some(k)));
+    }
+    Ok(MapOutcome::Keep)
+}
+
+/// A patch value placed where the original has nothing (or something of another shape): merged
+/// into emptiness, so directives and `null`s inside it are resolved rather than copied.
+fn clean(
+    value: &Value,
+    ctx: &TypeContext<'_>,
+    path: &mut Vec<String>,
+) -> Result<Option<Value>, MergeError> {
+    match value {
+        Value::Object(p) => {
+            let mut fresh = Map::new();
+            match merge_map(&mut fresh, p, ctx, path)? {
+                MapOutcome::Keep => Ok(Some(Value::Object(fresh))),
+                MapOutcome::Delete => Ok(None),
+            }
+        }
+        Value::Array(p) => {
+            let mut fresh = Vec::new();
+            merge_list(&mut fresh, p, ctx, path)?;
+            Ok(Some(Value::Array(fresh)))
+        }
+        other => Ok(Some(other.clone())),
+    }
+}
+
+fn is_directive_element(v: &Value, directive: &str) -> bool {
+    v.as_object()
+        .and_then(|m| m.get("$patch"))
+        .and_then(Value::as_str)
+        == Some(directive)
+}
+
+fn merge_list(
+    orig: &mut Vec<Value>,
+    patch: &[Value],
+    ctx: &TypeContext<'_>,
+    path: &mut Vec<String>,
+) -> Result<(), MergeError> {
+    // `- $patch: replace` as an element: the rest of the patch list replaces the original.
+    if patch.iter().any(|v| is_directive_element(v, "replace")) {
+        let mut fresh = Vec::new();
+        for v in patch.iter().filter(|v| !is_directive_element(v, "replace")) {
+            if let Some(c) = clean(v, ctx, path)? {
+                fresh.push(c);
+            }
+        }
+        *orig = fresh;
+        return Ok(());
+    }
+    match schema::list_strategy(ctx, path, orig, patch) {
+        ListStrategy::MergeByKey(key) => {
+            for item in patch {
+                let Some(p) = item.as_object() else {
+                    // Not an object: nothing to key on, keep it as a new element.
+                    orig.push(item.clone());
+                    continue;
+                };
+                let Some(wanted) = p.get(key) else {
+                    return Err(MergeError::FindMergeKey {
+                        path: show(path),
+                        key: key.to_owned(),
+                    });
+                };
+                let found = orig.iter().position(|o| o.get(key) == Some(wanted));
+                if is_directive_element(item, "delete") {
+                    orig.retain(|o| o.get(key) != Some(wanted));
+                    continue;
+                }
+                match found {
+                    Some(i) => {
+                        if let Some(Value::Object(o)) = orig.get_mut(i) {
+                            if let MapOutcome::Delete = merge_map(o, p, ctx, path)? {
+                                orig.remove(i);
+                            }
+                        } else if let Some(slot) = orig.get_mut(i) {
+                            *slot = item.clone();
+                        }
+                    }
+                    None => {
+                        if let Some(c) = clean(item, ctx, path)? {
+                            orig.push(c);
+                        }
+                    }
+                }
+            }
+        }
+        ListStrategy::MergePrimitives => {
+            for item in patch {
+                if !orig.contains(item) {
+                    orig.push(item.clone());
+                }
+            }
+        }
+        ListStrategy::Replace => {
+            let mut fresh = Vec::new();
+            for v in patch {
+                if let Some(c) = clean(v, ctx, path)? {
+                    fresh.push(c);
+                }
+            }
+            *orig = fresh;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
