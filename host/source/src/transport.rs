@@ -1,0 +1,325 @@
+//! The one blocking HTTP client every source uses, so timeouts, size limits, redirects and
+//! credentials are decided in a single place.
+//!
+//! Responses of any status are returned as data (the OCI client needs to see `401` challenges
+//! and `404`s); only transport failures are errors. Bodies are read whole, bounded by
+//! [`MAX_BODY`]. Plain `http://` always works; `https://` needs the crate's `https` feature.
+
+use std::time::Duration;
+
+use ureq::http;
+
+/// Largest response body read into memory (chart archives, modules, big `index.yaml`s).
+pub(crate) const MAX_BODY: u64 = 256 * 1024 * 1024;
+
+/// An HTTP exchange failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The request could not be sent or no response arrived (DNS, connect, TLS, timeout).
+    #[error("request failed")]
+    Send(#[source] ureq::Error),
+    /// The response body could not be read (or was larger than the limit).
+    #[error("reading the response body failed")]
+    ReadBody(#[source] ureq::Error),
+    /// The server answered with an unexpected status.
+    #[error("server answered HTTP {status}{}", detail(.body))]
+    Status {
+        /// HTTP status code.
+        status: u16,
+        /// The start of the response body, for the server's explanation.
+        body: String,
+    },
+}
+
+fn detail(body: &str) -> String {
+    if body.trim().is_empty() {
+        String::new()
+    } else {
+        format!(": {}", body.trim())
+    }
+}
+
+/// Username and password for HTTP basic auth (Helm repositories, registries, token realms).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// User name.
+    pub username: String,
+    /// Password or token.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// Basic-auth credentials.
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials {
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+
+    /// The `Authorization` header value.
+    pub(crate) fn basic_header(&self) -> String {
+        let raw = format!("{}:{}", self.username, self.password);
+        format!("Basic {}", base64(raw.as_bytes()))
+    }
+}
+
+/// Standard base64 with padding (RFC 4648), for basic auth; too small to warrant a dependency.
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A response read whole.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Response {
+    pub(crate) fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Turn a non-success response into an error carrying the start of its body.
+    pub(crate) fn into_status_error(self) -> HttpError {
+        let mut body = String::from_utf8_lossy(&self.body).into_owned();
+        if body.len() > 512 {
+            let mut end = 512;
+            while !body.is_char_boundary(end) {
+                end -= 1;
+            }
+            body.truncate(end);
+            body.push('…');
+        }
+        HttpError::Status {
+            status: self.status,
+            body,
+        }
+    }
+
+    /// `Ok(self)` for 2xx, the status error otherwise.
+    pub(crate) fn success(self) -> Result<Self, HttpError> {
+        if self.is_success() {
+            Ok(self)
+        } else {
+            Err(self.into_status_error())
+        }
+    }
+}
+
+/// The shared blocking client.
+#[derive(Debug, Clone)]
+pub(crate) struct Http {
+    agent: ureq::Agent,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http::new()
+    }
+}
+
+impl Http {
+    pub(crate) fn new() -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(30)))
+            .timeout_global(Some(Duration::from_secs(600)))
+            .user_agent(concat!("capstan/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Http {
+            agent: ureq::Agent::new_with_config(config),
+        }
+    }
+
+    /// Send a request and read the whole response, whatever its status.
+    pub(crate) fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<Response, HttpError> {
+        let mut builder = http::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let result = match body {
+            None => builder
+                .body(())
+                .map_err(|e| HttpError::Send(ureq::Error::Http(e)))
+                .and_then(|req| self.agent.run(req).map_err(HttpError::Send)),
+            Some(bytes) => builder
+                .body(bytes)
+                .map_err(|e| HttpError::Send(ureq::Error::Http(e)))
+                .and_then(|req| self.agent.run(req).map_err(HttpError::Send)),
+        };
+        let mut response = result?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = if method == "HEAD" {
+            Vec::new()
+        } else {
+            response
+                .body_mut()
+                .with_config()
+                .limit(MAX_BODY)
+                .read_to_vec()
+                .map_err(HttpError::ReadBody)?
+        };
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    pub(crate) fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, HttpError> {
+        self.send("GET", url, headers, None)
+    }
+}
+
+/// The `scheme://authority` part of a URL (`None` when there is no scheme).
+pub(crate) fn origin(url: &str) -> Option<&str> {
+    let scheme_end = url.find("://")?;
+    let rest = &url[scheme_end + 3..];
+    let end = rest
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| scheme_end + 3 + i);
+    Some(&url[..end])
+}
+
+/// Resolve a possibly relative reference against a base URL the way Helm resolves chart
+/// `urls` against a repository URL: the base is treated as a directory.
+pub(crate) fn resolve_reference(base: &str, reference: &str) -> String {
+    if reference.contains("://") {
+        return reference.to_owned();
+    }
+    let (base, query) = match base.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (base, None),
+    };
+    let Some(origin) = origin(base) else {
+        return reference.to_owned();
+    };
+    let base_path = &base[origin.len()..];
+    let mut segments: Vec<&str> = if reference.starts_with('/') {
+        Vec::new()
+    } else {
+        base_path.split('/').filter(|s| !s.is_empty()).collect()
+    };
+    for segment in reference.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut url = format!("{origin}/{}", segments.join("/"));
+    if reference.ends_with('/') && !url.ends_with('/') {
+        url.push('/');
+    }
+    if let Some(q) = query
+        && !url.contains('?')
+    {
+        url.push('?');
+        url.push_str(q);
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(base64(input.as_bytes()), want, "{input:?}");
+        }
+        assert_eq!(
+            Credentials::new("aladdin", "opensesame").basic_header(),
+            "Basic YWxhZGRpbjpvcGVuc2VzYW1l"
+        );
+    }
+
+    #[test]
+    fn resolves_chart_urls_like_helm() {
+        let base = "https://charts.example.com/stable";
+        assert_eq!(
+            resolve_reference(base, "redis-1.0.0.tgz"),
+            "https://charts.example.com/stable/redis-1.0.0.tgz"
+        );
+        assert_eq!(
+            resolve_reference(
+                "https://charts.example.com/stable/",
+                "charts/redis-1.0.0.tgz"
+            ),
+            "https://charts.example.com/stable/charts/redis-1.0.0.tgz"
+        );
+        assert_eq!(
+            resolve_reference(base, "/dl/redis-1.0.0.tgz"),
+            "https://charts.example.com/dl/redis-1.0.0.tgz"
+        );
+        assert_eq!(
+            resolve_reference(base, "../other/redis-1.0.0.tgz"),
+            "https://charts.example.com/other/redis-1.0.0.tgz"
+        );
+        assert_eq!(
+            resolve_reference(base, "http://mirror.example.org/redis-1.0.0.tgz"),
+            "http://mirror.example.org/redis-1.0.0.tgz"
+        );
+        assert_eq!(
+            resolve_reference("http://127.0.0.1:8080?token=x", "a.tgz"),
+            "http://127.0.0.1:8080/a.tgz?token=x"
+        );
+        assert_eq!(
+            origin("http://127.0.0.1:8080/x/y"),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(origin("oci://host:5000"), Some("oci://host:5000"));
+    }
+}
