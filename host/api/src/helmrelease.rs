@@ -409,7 +409,11 @@ pub struct Install {
     #[serde(default, skip_serializing_if = "is_false")]
     pub disable_hooks: bool,
     /// Skip OpenAPI validation of the rendered manifests.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        rename = "disableOpenAPIValidation",
+        skip_serializing_if = "is_false"
+    )]
     pub disable_open_api_validation: bool,
     /// Skip JSON schema validation of the values.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -421,7 +425,7 @@ pub struct Install {
     #[serde(default, skip_serializing_if = "is_false")]
     pub replace: bool,
     /// Deprecated: use `crds: Skip`.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, rename = "skipCRDs", skip_serializing_if = "is_false")]
     pub skip_crds: bool,
     /// CRD policy; defaults to `Create`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -497,7 +501,11 @@ pub struct Upgrade {
     #[serde(default, skip_serializing_if = "is_false")]
     pub disable_hooks: bool,
     /// Skip OpenAPI validation of the rendered manifests.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        rename = "disableOpenAPIValidation",
+        skip_serializing_if = "is_false"
+    )]
     pub disable_open_api_validation: bool,
     /// Skip JSON schema validation of the values.
     #[serde(default, skip_serializing_if = "is_false")]
