@@ -1,1 +1,5 @@
-fn main() {}
+//! The `capstan` command: parse arguments, run, map errors to exit codes.
+
+fn main() -> std::process::ExitCode {
+    capstan::cli::main()
+}

@@ -1,1 +1,5 @@
 //! One integration test binary with a module per area (keeps link times down on 2 cores).
+
+mod cli;
+mod golden;
+mod sandbox;

@@ -1,1 +1,147 @@
-//! Shared test support: building guest modules, golden-file comparison, servers.
+//! Shared test support: building guest modules from source (once per process), a process-wide
+//! Wasm runtime with an on-disk compile cache (so tests do not recompile modules on every run),
+//! golden-file comparison with unified diffs, and the first-party plugins' native twins.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use anyhow::{Context as _, bail};
+use capstan_sdk::NativePlugin;
+use capstan_wasm::{Limits, Runtime, WasmPlugin};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
+}
+
+/// Guest crates built for every test run: the first-party plugins and the hostile guest.
+pub const GUESTS: &[(&str, &str)] = &[
+    ("set-labels", "capstan-plugin-set-labels"),
+    ("inject-sidecar", "capstan-plugin-inject-sidecar"),
+    ("policy-patch", "capstan-plugin-policy-patch"),
+    ("image-rewrite", "capstan-plugin-image-rewrite"),
+    ("hostile", "capstan-hostile-guest"),
+];
+
+/// Where guest builds go (separate from the outer `cargo test` target dir, whose lock it holds).
+pub fn guest_target_dir() -> PathBuf {
+    root().join("target").join("guests")
+}
+
+/// Builds every guest for wasm32-wasip2 (release) once per process; name → component path.
+pub fn guests() -> &'static BTreeMap<String, PathBuf> {
+    static GUESTS_BUILT: OnceLock<BTreeMap<String, PathBuf>> = OnceLock::new();
+    GUESTS_BUILT.get_or_init(|| {
+        build_guests().unwrap_or_else(|e| panic!("building guest modules failed: {e:#}"))
+    })
+}
+
+fn build_guests() -> anyhow::Result<BTreeMap<String, PathBuf>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root())
+        .args(["build", "--release", "--target", "wasm32-wasip2"]);
+    for (_, package) in GUESTS {
+        cmd.args(["-p", package]);
+    }
+    cmd.env("CARGO_TARGET_DIR", guest_target_dir());
+    let status = cmd.status().context("cannot run cargo")?;
+    if !status.success() {
+        bail!("cargo build of the guest modules failed: {status}");
+    }
+    let dir = guest_target_dir().join("wasm32-wasip2").join("release");
+    let mut out = BTreeMap::new();
+    for (name, package) in GUESTS {
+        let path = dir.join(format!("{}.wasm", package.replace('-', "_")));
+        if !path.is_file() {
+            bail!("{} was not built", path.display());
+        }
+        out.insert((*name).to_owned(), path);
+    }
+    Ok(out)
+}
+
+/// The path of one guest component.
+pub fn guest(name: &str) -> PathBuf {
+    guests()
+        .get(name)
+        .unwrap_or_else(|| panic!("no guest named {name}"))
+        .clone()
+}
+
+/// The process-wide runtime (one engine per process), caching compiled modules on disk.
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        Runtime::builder()
+            .cache_dir(guest_target_dir().join("cwasm-cache"))
+            .build()
+            .expect("the Wasm runtime starts")
+    })
+}
+
+/// Loads a guest by name with the given limits.
+pub fn load(name: &str, limits: Limits) -> WasmPlugin {
+    runtime()
+        .load_file(name, &guest(name), limits)
+        .unwrap_or_else(|e| panic!("loading {name}: {e:#}"))
+}
+
+/// The native build of a first-party plugin.
+pub fn native(name: &str) -> Option<NativePlugin> {
+    Some(match name {
+        "set-labels" => capstan_plugin_set_labels::NATIVE,
+        "inject-sidecar" => capstan_plugin_inject_sidecar::NATIVE,
+        "policy-patch" => capstan_plugin_policy_patch::NATIVE,
+        "image-rewrite" => capstan_plugin_image_rewrite::NATIVE,
+        _ => return None,
+    })
+}
+
+/// The `capstan` binary built by cargo for this test run.
+pub fn capstan_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(root())
+            .args(["build", "-p", "capstan", "--bin", "capstan"])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the capstan binary failed");
+        root().join("target").join("debug").join("capstan")
+    })
+    .clone()
+}
+
+/// Normalises a YAML stream for comparison: parsed and re-written (sorted keys, one style).
+pub fn normalize(yaml: &str) -> anyhow::Result<String> {
+    let docs = capstan_yaml::parse_stream(yaml).context("not a YAML stream")?;
+    Ok(capstan_yaml::to_stream(&docs))
+}
+
+/// Compares `actual` with the golden file at `path`; with `BLESS=1` rewrites the file instead.
+/// On mismatch the error carries a unified diff.
+pub fn check_golden(path: &Path, actual: &str) -> anyhow::Result<()> {
+    if std::env::var_os("BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(path, actual).with_context(|| format!("cannot write {}", path.display()))?;
+        return Ok(());
+    }
+    let expected_raw =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let expected = normalize(&expected_raw)?;
+    let actual = normalize(actual)?;
+    if expected != actual {
+        let diff = similar::TextDiff::from_lines(&expected, &actual)
+            .unified_diff()
+            .header(&path.display().to_string(), "actual")
+            .to_string();
+        bail!("golden mismatch for {}:\n{diff}", path.display());
+    }
+    Ok(())
+}

@@ -118,7 +118,10 @@ fn deserialize(engine: &Engine, artifact: &[u8]) -> Option<Component> {
 }
 
 fn load_or_create_key(path: &Path) -> std::io::Result<[u8; 32]> {
-    if let Some(key) = fs::read(path).ok().and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok()) {
+    if let Some(key) = fs::read(path)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+    {
         check_private(path)?;
         return Ok(key);
     }

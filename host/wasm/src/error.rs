@@ -104,7 +104,7 @@ pub enum Error {
         source: wasmtime::Error,
     },
     /// The plugin rejected its config.
-    #[error("plugin {plugin}: bad config: {}", join(.diagnostics))]
+    #[error("plugin {plugin}: bad config: {}", join_config(.diagnostics))]
     BadConfig {
         /// The plugin.
         plugin: PluginId,
@@ -174,6 +174,14 @@ fn join(diags: &[Diagnostic]) -> String {
         .map(|d| d.to_string())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+fn join_config(diags: &[Diagnostic]) -> String {
+    let one = |d: &Diagnostic| match &d.field {
+        Some(field) => format!("config.{field}: {}", d.message),
+        None => format!("config: {}", d.message),
+    };
+    diags.iter().map(one).collect::<Vec<_>>().join("; ")
 }
 
 fn join_errors(diags: &[Diagnostic]) -> String {

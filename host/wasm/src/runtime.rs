@@ -266,10 +266,13 @@ impl Runtime {
         Ok(artifact.len())
     }
 
-    /// Loads a module from the disk cache only (None when absent or not trusted).
-    pub fn load_cached(&self, bytes: &[u8]) -> Option<usize> {
+    /// True if the disk cache holds a trusted, loadable artifact for these module bytes (this
+    /// deserializes it, so it also measures a cache load).
+    pub fn is_cached(&self, bytes: &[u8]) -> bool {
         let digest: [u8; 32] = Sha256::digest(bytes).into();
-        let cache = self.inner.cache.as_ref()?;
-        cache.load(&self.inner.engine, &digest).map(|_| 1)
+        self.inner
+            .cache
+            .as_ref()
+            .is_some_and(|cache| cache.load(&self.inner.engine, &digest).is_some())
     }
 }

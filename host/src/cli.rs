@@ -1,0 +1,307 @@
+//! The `capstan` command line. Thin: parses arguments, calls the library, prints results, and maps
+//! failures to exit codes (1 error, 2 usage, 3 denied by a post-renderer).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use capstan_sdk::Context;
+use capstan_wasm::{Limits, Runtime};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use serde_json::Value;
+
+use crate::postrender::{Pipeline, PostRenderer, StepDiagnostic};
+
+/// Exit code for a release denied by a post-renderer.
+pub const EXIT_DENIED: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "capstan",
+    version,
+    about = "HelmRelease reconciler with sandboxed WebAssembly post-renderers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a manifest stream through Wasm transforms and print the result.
+    Transform(TransformArgs),
+    /// Build and scaffold transform plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct TransformArgs {
+    /// Manifest stream to read (`-` for stdin).
+    #[arg(short = 'f', long = "filename", default_value = "-")]
+    file: PathBuf,
+    /// A transform (`.wasm` component); repeat for a chain, applied in order.
+    #[arg(long = "plugin", value_name = "PATH.wasm")]
+    plugins: Vec<PathBuf>,
+    /// Config (YAML or JSON) for the preceding `--plugin`.
+    #[arg(long = "config", value_name = "FILE")]
+    configs: Vec<PathBuf>,
+    /// Release name passed to transforms.
+    #[arg(long, default_value = "release")]
+    release_name: String,
+    /// Release namespace passed to transforms.
+    #[arg(short = 'n', long, default_value = "default")]
+    namespace: String,
+    /// Chart name passed to transforms.
+    #[arg(long, default_value = "")]
+    chart_name: String,
+    /// Chart version passed to transforms.
+    #[arg(long, default_value = "")]
+    chart_version: String,
+    /// Per-call timeout for every plugin, e.g. `500ms`, `2s`.
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    timeout: std::time::Duration,
+    /// Memory limit for every plugin, in MiB.
+    #[arg(long, default_value_t = Limits::DEFAULT_MEMORY >> 20)]
+    memory_mib: u64,
+    /// Keep compiled modules here (default: `$XDG_CACHE_HOME/capstan/modules`; `none` to disable).
+    #[arg(long)]
+    cache_dir: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Build transform crates to Wasm components: OUTDIR/<name>.wasm.
+    Build {
+        /// Crate directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the components.
+        #[arg(short = 'o', long = "out-dir", default_value = "target/plugins")]
+        out_dir: PathBuf,
+    },
+    /// Scaffold a new transform crate.
+    New {
+        /// Plugin (crate) name.
+        name: String,
+        /// Parent directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Path to the capstan-sdk crate (default: the SDK this binary was built from).
+        #[arg(long)]
+        sdk_path: Option<PathBuf>,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("invalid duration unit in {s:?} (use ms, s or m)")),
+    };
+    if !(secs > 0.0 && secs.is_finite()) {
+        return Err(format!("duration must be positive: {s:?}"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// Runs the command line; the process exit code.
+pub fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let result = match cli.command {
+        Command::Transform(args) => {
+            let sub = matches
+                .subcommand_matches("transform")
+                .cloned()
+                .unwrap_or_default();
+            transform(&args, &sub)
+        }
+        Command::Plugin(cmd) => plugin(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            let denied = err.chain().any(|e| {
+                e.downcast_ref::<crate::postrender::Error>()
+                    .is_some_and(|e| e.denial().is_some())
+            });
+            ExitCode::from(if denied { EXIT_DENIED } else { 1 })
+        }
+    }
+}
+
+/// Pairs each `--config` with the `--plugin` before it, using argument positions.
+fn plugin_configs(
+    args: &TransformArgs,
+    matches: &ArgMatches,
+) -> anyhow::Result<Vec<(PathBuf, Option<PathBuf>)>> {
+    let plugin_idx: Vec<usize> = matches
+        .indices_of("plugins")
+        .map(Iterator::collect)
+        .unwrap_or_default();
+    let config_idx: Vec<usize> = matches
+        .indices_of("configs")
+        .map(Iterator::collect)
+        .unwrap_or_default();
+    let mut pairs: Vec<(PathBuf, Option<PathBuf>)> =
+        args.plugins.iter().map(|p| (p.clone(), None)).collect();
+    for (ci, &pos) in config_idx.iter().enumerate() {
+        let owner = plugin_idx.iter().rposition(|&p| p < pos);
+        let Some(owner) = owner else {
+            bail!(
+                "--config {} comes before any --plugin",
+                args.configs[ci].display()
+            );
+        };
+        if pairs[owner].1.is_some() {
+            bail!(
+                "--plugin {} has more than one --config",
+                pairs[owner].0.display()
+            );
+        }
+        pairs[owner].1 = Some(args.configs[ci].clone());
+    }
+    Ok(pairs)
+}
+
+/// The runtime for CLI use, with the default on-disk cache unless disabled.
+pub fn runtime(cache_dir: Option<&str>) -> anyhow::Result<Runtime> {
+    let dir = match cache_dir {
+        Some("none") => None,
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => default_cache_dir(),
+    };
+    let builder = Runtime::builder();
+    let builder = match dir {
+        Some(dir) => builder.cache_dir(dir),
+        None => builder,
+    };
+    Ok(builder.build()?)
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("capstan").join("modules"))
+}
+
+/// Reads a config file (YAML or JSON) into a value.
+pub fn read_config(path: &Path) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config {}", path.display()))?;
+    capstan_yaml::parse_one(&text)
+        .with_context(|| format!("config {} is not valid YAML", path.display()))
+}
+
+fn transform(args: &TransformArgs, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
+    let pairs = plugin_configs(args, matches)?;
+    let input = if args.file == Path::new("-") {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("cannot read stdin")?;
+        s
+    } else {
+        std::fs::read_to_string(&args.file)
+            .with_context(|| format!("cannot read {}", args.file.display()))?
+    };
+    let limits = Limits {
+        memory_bytes: args.memory_mib << 20,
+        timeout: args.timeout,
+        ..Limits::default()
+    };
+    let mut steps = Vec::new();
+    if !pairs.is_empty() {
+        let rt = runtime(args.cache_dir.as_deref())?;
+        for (path, config) in &pairs {
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let plugin = rt.load_file(&name, path, limits)?;
+            let config = config
+                .as_deref()
+                .map(read_config)
+                .transpose()?
+                .unwrap_or(Value::Null);
+            steps.push(PostRenderer::wasm(plugin, config));
+        }
+    }
+    let pipeline = Pipeline::new(steps);
+    let mut stderr = std::io::stderr().lock();
+    for d in pipeline.validate()? {
+        print_diagnostic(&mut stderr, &d);
+    }
+    let ctx = Context {
+        release_name: args.release_name.clone(),
+        release_namespace: args.namespace.clone(),
+        chart_name: args.chart_name.clone(),
+        chart_version: args.chart_version.clone(),
+        plugin_name: String::new(),
+    };
+    let (text, output) = match pipeline.run_stream(&ctx, &input) {
+        Ok(ok) => ok,
+        Err(err) => {
+            if let Some(diags) = err.denial() {
+                for d in diags {
+                    let _ = writeln!(stderr, "{d}");
+                }
+            }
+            return Err(err.into());
+        }
+    };
+    for d in &output.diagnostics {
+        print_diagnostic(&mut stderr, d);
+    }
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("cannot write to stdout")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_diagnostic(out: &mut impl Write, d: &StepDiagnostic) {
+    let _ = writeln!(out, "{} (from {})", d.diagnostic, d.step);
+}
+
+fn plugin(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        PluginCommand::Build { dirs, out_dir } => {
+            for built in crate::plugin::build(&dirs, &out_dir)? {
+                println!("{}\t{}\t{}", built.name, built.path.display(), built.sha256);
+            }
+        }
+        PluginCommand::New {
+            name,
+            dir,
+            sdk_path,
+        } => {
+            let sdk = match sdk_path {
+                Some(p) => p,
+                None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sdk/rust"),
+            };
+            let sdk = sdk
+                .canonicalize()
+                .with_context(|| format!("capstan-sdk not found at {}", sdk.display()))?;
+            let root = crate::plugin::scaffold(&name, &dir, &sdk)?;
+            println!("created {}", root.display());
+            println!(
+                "next: cd {} && cargo test && capstan plugin build .",
+                root.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,402 @@
+//! The post-render pipeline: a manifest stream in, split into objects, through N post-renderers in
+//! order, a stream out. All-or-nothing: any failure (a trap, a timeout, a denial, bad output) returns
+//! an error and no objects, so a partial stream can never be applied.
+
+use std::time::{Duration, Instant};
+
+use capstan_sdk::{Context, Diagnostic, NativePlugin, TransformError};
+use capstan_wasm::WasmPlugin;
+use serde_json::Value;
+
+/// A post-render pipeline failed; nothing should be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input stream is not YAML.
+    #[error("cannot parse the manifest stream")]
+    ParseManifests(#[source] capstan_yaml::Error),
+    /// A document is not a map (so not a Kubernetes object).
+    #[error("document #{index} of the manifest stream is not a Kubernetes object (got {found})")]
+    NotAnObject {
+        /// 0-based document index (empty documents not counted).
+        index: usize,
+        /// What it was instead.
+        found: &'static str,
+    },
+    /// A post-renderer's config was rejected before anything ran.
+    #[error("post-renderer #{index} ({name}): invalid config")]
+    ValidateConfig {
+        /// 0-based position in the chain.
+        index: usize,
+        /// Its name.
+        name: String,
+        /// Why.
+        #[source]
+        source: Box<capstan_wasm::Error>,
+    },
+    /// A Wasm post-renderer failed.
+    #[error("post-renderer #{index} ({name})")]
+    RunPostRenderer {
+        /// 0-based position in the chain.
+        index: usize,
+        /// Its name.
+        name: String,
+        /// Why.
+        #[source]
+        source: Box<capstan_wasm::Error>,
+    },
+    /// A native post-renderer failed.
+    #[error("post-renderer #{index} ({name}): {source}")]
+    RunNative {
+        /// 0-based position in the chain.
+        index: usize,
+        /// Its name.
+        name: String,
+        /// Why.
+        source: Box<TransformError>,
+    },
+    /// A native post-renderer denied the release.
+    #[error("post-renderer #{index} ({name}) denied the release: {}", errors(.diagnostics))]
+    DeniedNative {
+        /// 0-based position in the chain.
+        index: usize,
+        /// Its name.
+        name: String,
+        /// Its findings.
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// A native post-renderer returned something that is not JSON objects.
+    #[error("post-renderer #{index} ({name}) returned bad output: {message}")]
+    BadNativeOutput {
+        /// 0-based position in the chain.
+        index: usize,
+        /// Its name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn errors(diags: &[Diagnostic]) -> String {
+    diags
+        .iter()
+        .filter(|d| d.is_error())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    /// The diagnostics of a denial, if this is one.
+    pub fn denial(&self) -> Option<&[Diagnostic]> {
+        match self {
+            Error::RunPostRenderer { source, .. } => match source.as_ref() {
+                capstan_wasm::Error::Denied { diagnostics, .. } => Some(diagnostics),
+                _ => None,
+            },
+            Error::DeniedNative { diagnostics, .. } => Some(diagnostics),
+            _ => None,
+        }
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How a post-renderer runs.
+#[derive(Debug, Clone)]
+pub enum Transform {
+    /// A sandboxed Wasm plugin.
+    Wasm(WasmPlugin),
+    /// A transform compiled into this binary (benchmarks, tests, built-ins).
+    Native(NativePlugin),
+}
+
+/// One step of the chain: a transform plus its config.
+#[derive(Debug, Clone)]
+pub struct PostRenderer {
+    /// The name it is referenced by.
+    pub name: String,
+    /// Its per-use config (`null` if none).
+    pub config: Value,
+    /// What runs.
+    pub transform: Transform,
+}
+
+impl PostRenderer {
+    /// A Wasm post-renderer.
+    pub fn wasm(plugin: WasmPlugin, config: Value) -> Self {
+        PostRenderer {
+            name: plugin.id().name().to_owned(),
+            config,
+            transform: Transform::Wasm(plugin),
+        }
+    }
+
+    /// A native post-renderer.
+    pub fn native(name: impl Into<String>, plugin: NativePlugin, config: Value) -> Self {
+        PostRenderer {
+            name: name.into(),
+            config,
+            transform: Transform::Native(plugin),
+        }
+    }
+}
+
+/// A finding from one step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepDiagnostic {
+    /// The step's name.
+    pub step: String,
+    /// The finding.
+    pub diagnostic: Diagnostic,
+}
+
+/// What the pipeline produced.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineOutput {
+    /// The final objects.
+    pub objects: Vec<Value>,
+    /// Non-fatal findings, in step order.
+    pub diagnostics: Vec<StepDiagnostic>,
+    /// How long each step took.
+    pub timings: Vec<(String, Duration)>,
+}
+
+/// An ordered chain of post-renderers.
+#[derive(Debug, Clone, Default)]
+pub struct Pipeline {
+    steps: Vec<PostRenderer>,
+}
+
+impl Pipeline {
+    /// A chain of these steps, applied in order.
+    pub fn new(steps: Vec<PostRenderer>) -> Self {
+        Pipeline { steps }
+    }
+
+    /// The steps.
+    pub fn steps(&self) -> &[PostRenderer] {
+        &self.steps
+    }
+
+    /// Checks every step's config before anything renders; returns the non-error findings.
+    pub fn validate(&self) -> Result<Vec<StepDiagnostic>> {
+        let mut out = Vec::new();
+        for (index, step) in self.steps.iter().enumerate() {
+            let diags = match &step.transform {
+                Transform::Wasm(plugin) => {
+                    plugin
+                        .check_config(&step.config)
+                        .map_err(|source| Error::ValidateConfig {
+                            index,
+                            name: step.name.clone(),
+                            source: Box::new(source),
+                        })?
+                }
+                Transform::Native(plugin) => {
+                    let diags = (plugin.validate_config)(&step.config.to_string());
+                    if diags.iter().any(Diagnostic::is_error) {
+                        return Err(Error::RunNative {
+                            index,
+                            name: step.name.clone(),
+                            source: Box::new(TransformError::BadConfig(diags)),
+                        });
+                    }
+                    diags
+                }
+            };
+            out.extend(diags.into_iter().map(|diagnostic| StepDiagnostic {
+                step: step.name.clone(),
+                diagnostic,
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Runs every step in order over the objects.
+    pub fn run(&self, ctx: &Context, objects: Vec<Value>) -> Result<PipelineOutput> {
+        let mut output = PipelineOutput {
+            objects,
+            ..PipelineOutput::default()
+        };
+        for (index, step) in self.steps.iter().enumerate() {
+            let ctx = Context {
+                plugin_name: step.name.clone(),
+                ..ctx.clone()
+            };
+            let started = Instant::now();
+            let (objects, diags) = match &step.transform {
+                Transform::Wasm(plugin) => {
+                    let out = plugin
+                        .transform(&ctx, &step.config, &output.objects)
+                        .map_err(|source| Error::RunPostRenderer {
+                            index,
+                            name: step.name.clone(),
+                            source: Box::new(source),
+                        })?;
+                    (out.objects, out.diagnostics)
+                }
+                Transform::Native(plugin) => {
+                    run_native(index, step, plugin, &ctx, &output.objects)?
+                }
+            };
+            output.timings.push((step.name.clone(), started.elapsed()));
+            output.objects = objects;
+            output
+                .diagnostics
+                .extend(diags.into_iter().map(|diagnostic| StepDiagnostic {
+                    step: step.name.clone(),
+                    diagnostic,
+                }));
+        }
+        Ok(output)
+    }
+
+    /// Parses a stream, runs the chain, writes a stream.
+    pub fn run_stream(&self, ctx: &Context, manifests: &str) -> Result<(String, PipelineOutput)> {
+        let objects = parse_manifests(manifests)?;
+        let output = self.run(ctx, objects)?;
+        Ok((capstan_yaml::to_stream(&output.objects), output))
+    }
+}
+
+fn run_native(
+    index: usize,
+    step: &PostRenderer,
+    plugin: &NativePlugin,
+    ctx: &Context,
+    objects: &[Value],
+) -> Result<(Vec<Value>, Vec<Diagnostic>)> {
+    let encoded: Vec<String> = objects.iter().map(Value::to_string).collect();
+    let raw = (plugin.transform)(ctx, &step.config.to_string(), &encoded).map_err(|source| {
+        Error::RunNative {
+            index,
+            name: step.name.clone(),
+            source: Box::new(source),
+        }
+    })?;
+    if raw.diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(Error::DeniedNative {
+            index,
+            name: step.name.clone(),
+            diagnostics: raw.diagnostics,
+        });
+    }
+    let mut out = Vec::with_capacity(raw.objects.len());
+    for (i, text) in raw.objects.iter().enumerate() {
+        let value: Value = serde_json::from_str(text).map_err(|e| Error::BadNativeOutput {
+            index,
+            name: step.name.clone(),
+            message: format!("object #{i}: {e}"),
+        })?;
+        out.push(value);
+    }
+    Ok((out, raw.diagnostics))
+}
+
+/// Splits a YAML stream into Kubernetes objects (empty documents skipped).
+pub fn parse_manifests(text: &str) -> Result<Vec<Value>> {
+    let docs = capstan_yaml::parse_stream(text).map_err(Error::ParseManifests)?;
+    for (index, doc) in docs.iter().enumerate() {
+        let found = match doc {
+            Value::Object(_) => continue,
+            Value::Array(_) => "a list",
+            Value::String(_) => "a string",
+            Value::Number(_) => "a number",
+            Value::Bool(_) => "a boolean",
+            Value::Null => "null",
+        };
+        return Err(Error::NotAnObject { index, found });
+    }
+    Ok(docs)
+}
+
+#[cfg(test)]
+mod tests {
+    use capstan_sdk::{Object, Output};
+    use serde_json::json;
+
+    use super::*;
+
+    fn mk_stream() -> &'static str {
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: b\n"
+    }
+
+    fn label_all(_: &Context, cfg: Value, mut objs: Vec<Object>) -> capstan_sdk::Result<Output> {
+        for o in &mut objs {
+            o.set_label("step", cfg["value"].as_str().unwrap_or("none"));
+        }
+        Ok(Output::new(objs))
+    }
+
+    fn deny_all(_: &Context, _: Value, objs: Vec<Object>) -> capstan_sdk::Result<Output> {
+        let d = Diagnostic::error("no").on(&objs[0]).at("metadata.name");
+        Ok(Output::new(objs).with_diagnostic(d))
+    }
+
+    const LABEL_ALL: NativePlugin = NativePlugin {
+        transform: |c, cfg, o| capstan_sdk::run::<Value>(c, cfg, o, label_all),
+        validate_config: |_| Vec::new(),
+    };
+
+    const DENY_ALL: NativePlugin = NativePlugin {
+        transform: |c, cfg, o| capstan_sdk::run::<Value>(c, cfg, o, deny_all),
+        validate_config: |_| Vec::new(),
+    };
+
+    #[test]
+    fn steps_run_in_order() {
+        let p = Pipeline::new(vec![
+            PostRenderer::native("one", LABEL_ALL, json!({"value": "1"})),
+            PostRenderer::native("two", LABEL_ALL, json!({"value": "2"})),
+        ]);
+        let (text, out) = p
+            .run_stream(&Context::default(), mk_stream())
+            .expect("runs");
+        assert_eq!(out.objects.len(), 2);
+        assert_eq!(out.objects[0]["metadata"]["labels"]["step"], "2");
+        assert_eq!(out.timings.len(), 2);
+        assert!(
+            text.starts_with("---\napiVersion: v1\nkind: ConfigMap\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_denial_yields_no_output() {
+        let p = Pipeline::new(vec![
+            PostRenderer::native("one", LABEL_ALL, json!({"value": "1"})),
+            PostRenderer::native("deny", DENY_ALL, Value::Null),
+        ]);
+        let err = p
+            .run_stream(&Context::default(), mk_stream())
+            .expect_err("denied");
+        let diags = err.denial().expect("is a denial");
+        assert_eq!(
+            diags[0].to_string(),
+            "error: ConfigMap/a: metadata.name: no"
+        );
+        assert!(
+            err.to_string()
+                .contains("post-renderer #1 (deny) denied the release"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn non_objects_are_rejected_with_their_index() {
+        let err = parse_manifests("a: 1\n---\n- x\n").expect_err("list");
+        assert_eq!(
+            err.to_string(),
+            "document #1 of the manifest stream is not a Kubernetes object (got a list)"
+        );
+    }
+
+    #[test]
+    fn zero_steps_reserialize() {
+        let (text, _) = Pipeline::default()
+            .run_stream(&Context::default(), "b: 1\na: yes\n")
+            .expect("runs");
+        assert_eq!(text, "---\na: true\nb: 1\n");
+    }
+}

@@ -1,0 +1,2 @@
+//! Placeholder; replaced by the transform benchmarks.
+fn main() {}

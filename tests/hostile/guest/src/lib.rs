@@ -1,0 +1,100 @@
+//! A hostile transform, built from source by the test harness. Its config picks the misbehaviour,
+//! so one component covers every case the sandbox must contain:
+//!
+//! - `loop`: spins forever (must time out);
+//! - `memory-bomb`: allocates until it dies (must hit the memory limit);
+//! - `output-bomb`: returns far more bytes than allowed (must be cut off as too large);
+//! - `panic`: panics with a message (must trap, and the message must reach the user);
+//! - `probe`: tries the filesystem, environment, clock and randomness, and reports what it saw in a
+//!   ConfigMap (must see nothing, and fixed values);
+//! - `deny`: denies with an error diagnostic on the first object.
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hasher};
+
+use capstan_sdk::prelude::*;
+
+/// Which misbehaviour.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `loop`, `memory-bomb`, `output-bomb`, `panic`, `probe` or `deny`.
+    pub mode: String,
+}
+
+/// Misbehaves as configured.
+pub fn transform(_ctx: &Context, config: Config, objects: Vec<Object>) -> Result<Output> {
+    match config.mode.as_str() {
+        "loop" => {
+            let mut n: u64 = 0;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        "memory-bomb" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![7u8; 1 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        "output-bomb" => {
+            let big = "x".repeat(1 << 20);
+            let mut out = Vec::new();
+            for i in 0..40 {
+                let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("bomb-{i}")}, "data": {"x": big}});
+                out.push(Object::from_value(obj).ok_or_else(|| Error::failed("not an object"))?);
+            }
+            Ok(Output::new(out))
+        }
+        "panic" => panic!("hostile guest panicked on purpose"),
+        "probe" => Ok(Output::new(vec![probe()?])),
+        "deny" => {
+            let diag = match objects.first() {
+                Some(o) => Diagnostic::error("denied on purpose")
+                    .on(o)
+                    .at("metadata.name"),
+                None => Diagnostic::error("denied on purpose"),
+            };
+            Ok(Output::new(objects).with_diagnostic(diag))
+        }
+        other => Err(Error::bad_config("mode", format!("unknown mode {other:?}"))),
+    }
+}
+
+fn probe() -> Result<Object> {
+    let mut data = BTreeMap::new();
+    let file = match std::fs::read_to_string("/etc/passwd") {
+        Ok(text) => format!("read {} bytes", text.len()),
+        Err(e) => format!("error: {e}"),
+    };
+    data.insert("file", file);
+    let dir = match std::fs::read_dir(".") {
+        Ok(entries) => format!("listed {} entries", entries.count()),
+        Err(e) => format!("error: {e}"),
+    };
+    data.insert("dir", dir);
+    data.insert(
+        "env",
+        std::env::vars()
+            .map(|(k, _)| k)
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    data.insert("args", std::env::args().collect::<Vec<_>>().join(","));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos().to_string())
+        .unwrap_or_else(|e| format!("before epoch: {e}"));
+    data.insert("clock", now);
+    let started = std::time::Instant::now();
+    data.insert("elapsed", started.elapsed().as_nanos().to_string());
+    // HashMap keys come from the host's randomness source: fixed randomness, fixed hash.
+    let mut hasher = std::hash::RandomState::new().build_hasher();
+    hasher.write(b"capstan");
+    data.insert("random", hasher.finish().to_string());
+    let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "probe"}, "data": data});
+    Object::from_value(obj).ok_or_else(|| Error::failed("not an object"))
+}
+
+capstan_sdk::export_transform!(Config, transform);

@@ -1,0 +1,2 @@
+;; A valid component that exports nothing: must be rejected as WrongInterface.
+(component)
