@@ -4,8 +4,11 @@ mod cache;
 mod chart;
 mod digest;
 mod error;
+mod oci;
 mod repo;
 pub mod semver;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod transport;
 
 pub use cache::{ArtifactKind, Cache, CacheError};
@@ -15,5 +18,11 @@ pub use chart::{
 };
 pub use digest::{Digest, ParseDigestError};
 pub use error::{Error, IndexError, Result};
+pub use oci::{
+    DOCKER_MANIFEST_MEDIA_TYPE, Descriptor, FetchedModule, HELM_CHART_LAYER_MEDIA_TYPE,
+    HELM_CONFIG_MEDIA_TYPE, HELM_LEGACY_CHART_LAYER_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, Manifest,
+    OciClient, OciReference, Pushed, WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE,
+    WASM_LAYER_MEDIA_TYPES,
+};
 pub use repo::{ChartVersion, FetchedChart, HelmRepository, IndexFile};
 pub use transport::{Credentials, HttpError};

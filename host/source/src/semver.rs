@@ -230,6 +230,20 @@ fn numeric(identifier: &str) -> Option<u64> {
     identifier.parse().ok()
 }
 
+/// Which Masterminds/semver release's prerelease rule to follow. They differ in one place:
+/// whether a prerelease version may match an AND group when only *some* of the group's
+/// comparisons name a prerelease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compat {
+    /// Masterminds v3.4 (Helm 4, current Flux): a prerelease in any comparison of an AND group
+    /// lets prereleases match the whole group, so `>=1.0.0-0 <2` admits `1.5.0-beta`.
+    #[default]
+    Helm4,
+    /// Masterminds v3.3 (Helm 3.17): each comparison admits prereleases only when it names one
+    /// itself, so `>=1.0.0-0 <2` rejects `1.5.0-beta` (the `<2` refuses it).
+    Helm3,
+}
+
 /// A version range: alternatives (`||`) of AND groups of single comparisons.
 #[derive(Debug, Clone)]
 pub struct Constraints {
@@ -281,13 +295,21 @@ impl Constraints {
         })
     }
 
-    /// Whether `version` satisfies the range (Masterminds' `Constraints.Check`).
+    /// Whether `version` satisfies the range (Masterminds' `Constraints.Check`, v3.4 rules).
     pub fn matches(&self, version: &Version) -> bool {
+        self.matches_as(version, Compat::Helm4)
+    }
+
+    /// Whether `version` satisfies the range under the given release's prerelease rule.
+    pub fn matches_as(&self, version: &Version, compat: Compat) -> bool {
         self.groups.iter().any(|group| {
-            group
-                .items
-                .iter()
-                .all(|c| c.check(version, group.has_prerelease))
+            group.items.iter().all(|c| {
+                let include_prerelease = match compat {
+                    Compat::Helm4 => group.has_prerelease,
+                    Compat::Helm3 => c.version.is_prerelease(),
+                };
+                c.check(version, include_prerelease)
+            })
         })
     }
 
@@ -323,6 +345,15 @@ pub fn select<'a>(
     range: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Result<Option<&'a str>> {
+    select_as(range, candidates, Compat::Helm4)
+}
+
+/// [`select`] under the given release's prerelease rule.
+pub fn select_as<'a>(
+    range: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    compat: Compat,
+) -> Result<Option<&'a str>> {
     let candidates: Vec<&'a str> = candidates.into_iter().collect();
     let range = range.trim();
     if !range.is_empty()
@@ -336,7 +367,7 @@ pub fn select<'a>(
         let Ok(version) = Version::parse(candidate) else {
             continue;
         };
-        if !constraints.matches(&version) {
+        if !constraints.matches_as(&version, compat) {
             continue;
         }
         if best.as_ref().is_none_or(|(b, _)| version > *b) {

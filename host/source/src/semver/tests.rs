@@ -369,3 +369,36 @@ fn sorts_descending_like_helm_index() {
         ["2.0.0", "2.0.0-rc.1", "1.10.0", "1.9.0", "1.0.0", "junk"]
     );
 }
+
+#[test]
+fn helm3_prerelease_rule_is_per_comparison() {
+    let cases = [
+        (">=1.0.0-0 <2", "1.5.0-beta", true, false),
+        (">=1.0.0-0", "1.5.0-beta", true, true),
+        ("^1.1.1-alpha", "1.1.1-beta", true, true),
+        ("<2 || >=1.0.0-0", "1.5.0-beta", true, true),
+        (">=1.0.0 <2", "1.5.0-beta", false, false),
+    ];
+    for (range, version, helm4, helm3) in cases {
+        let constraints = Constraints::parse(range).expect("range parses");
+        assert_eq!(
+            constraints.matches_as(&v(version), Compat::Helm4),
+            helm4,
+            "{range} {version} helm4"
+        );
+        assert_eq!(
+            constraints.matches_as(&v(version), Compat::Helm3),
+            helm3,
+            "{range} {version} helm3"
+        );
+    }
+    let candidates = ["1.5.0-beta", "1.4.0", "2.0.0"];
+    assert_eq!(
+        select_as(">=1.0.0-0 <2", candidates, Compat::Helm4).expect("parses"),
+        Some("1.5.0-beta")
+    );
+    assert_eq!(
+        select_as(">=1.0.0-0 <2", candidates, Compat::Helm3).expect("parses"),
+        Some("1.4.0")
+    );
+}

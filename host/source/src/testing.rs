@@ -1,0 +1,322 @@
+//! Real servers for tests, on loopback: a tiny HTTP Helm repository that serves a directory,
+//! and a `docker-registry` (CNCF distribution 2.8, Debian's package) started on a free port.
+//!
+//! Both stop when dropped. [`Registry::start`] returns `Ok(None)` (after a loud message) when
+//! the registry binary is missing on a developer machine, and an error when `CI` is set, so CI
+//! can never silently skip the OCI tests.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Component, Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::oci::OciReference;
+use crate::transport::Credentials;
+
+/// An HTTP server for a directory (`index.yaml` + `*.tgz`), on `127.0.0.1:<free port>`.
+#[derive(Debug)]
+pub struct HelmRepoServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    requests: Arc<Mutex<Vec<String>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl HelmRepoServer {
+    /// Serve `dir` anonymously.
+    pub fn serve(dir: impl Into<PathBuf>) -> std::io::Result<Self> {
+        Self::start(dir.into(), None)
+    }
+
+    /// Serve `dir`, answering `401` to requests without these basic-auth credentials.
+    pub fn serve_with_basic_auth(
+        dir: impl Into<PathBuf>,
+        credentials: Credentials,
+    ) -> std::io::Result<Self> {
+        Self::start(dir.into(), Some(credentials.basic_header()))
+    }
+
+    fn start(dir: PathBuf, auth: Option<String>) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            let requests = Arc::clone(&requests);
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let dir = dir.clone();
+                    let auth = auth.clone();
+                    let requests = Arc::clone(&requests);
+                    std::thread::spawn(move || {
+                        // A broken client connection is the client's problem; nothing to report.
+                        let _ = handle(stream, &dir, auth.as_deref(), &requests);
+                    });
+                }
+            })
+        };
+        Ok(HelmRepoServer {
+            addr,
+            stop,
+            requests,
+            thread: Some(thread),
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests served so far, as `"GET /path"`.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for HelmRepoServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn handle(
+    stream: TcpStream,
+    dir: &Path,
+    auth: Option<&str>,
+    requests: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut authorization = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.trim().eq_ignore_ascii_case("authorization")
+        {
+            authorization = Some(value.trim().to_owned());
+        }
+    }
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_owned();
+    let target = parts.next().unwrap_or("/").to_owned();
+    let path = target.split('?').next().unwrap_or("/").to_owned();
+    if let Ok(mut log) = requests.lock() {
+        log.push(format!("{method} {path}"));
+    }
+    let mut out = stream;
+    if let Some(expected) = auth
+        && authorization.as_deref() != Some(expected)
+    {
+        return respond(
+            &mut out,
+            "401 Unauthorized",
+            &[("WWW-Authenticate", "Basic realm=\"charts\"")],
+            b"unauthorized\n",
+            &method,
+        );
+    }
+    if method != "GET" && method != "HEAD" {
+        return respond(&mut out, "405 Method Not Allowed", &[], b"", &method);
+    }
+    let relative = Path::new(path.trim_start_matches('/'));
+    let safe = relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)));
+    let file = dir.join(relative);
+    match std::fs::read(&file) {
+        Ok(body) if safe && file.is_file() => {
+            let content_type = if path.ends_with(".yaml") {
+                "application/x-yaml"
+            } else {
+                "application/gzip"
+            };
+            respond(
+                &mut out,
+                "200 OK",
+                &[("Content-Type", content_type)],
+                &body,
+                &method,
+            )
+        }
+        _ => respond(&mut out, "404 Not Found", &[], b"not found\n", &method),
+    }
+}
+
+fn respond(
+    out: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    method: &str,
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    out.write_all(head.as_bytes())?;
+    if method != "HEAD" {
+        out.write_all(body)?;
+    }
+    out.flush()
+}
+
+/// Where the `docker-registry` binary is: `$CAPSTAN_DOCKER_REGISTRY` or
+/// `/usr/bin/docker-registry`.
+pub fn registry_binary() -> PathBuf {
+    std::env::var_os("CAPSTAN_DOCKER_REGISTRY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/docker-registry"))
+}
+
+fn running_in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A `docker-registry` process with its own storage, on `127.0.0.1:<free port>`; killed on drop.
+#[derive(Debug)]
+pub struct Registry {
+    child: Child,
+    address: String,
+    dir: tempfile::TempDir,
+}
+
+impl Registry {
+    /// Start a registry and wait until `/v2/` answers. `Ok(None)` when the binary is missing
+    /// and `CI` is unset (a warning is printed); an error when it is missing under CI.
+    pub fn start() -> std::io::Result<Option<Registry>> {
+        let binary = registry_binary();
+        if !binary.is_file() {
+            let message = format!(
+                "{} not found: install it with `apt-get install docker-registry` or run .ci/start-registry",
+                binary.display()
+            );
+            if running_in_ci() {
+                return Err(std::io::Error::new(std::io::ErrorKind::NotFound, message));
+            }
+            eprintln!("\n*** SKIPPING OCI REGISTRY TEST: {message} ***\n");
+            return Ok(None);
+        }
+        let dir = tempfile::tempdir()?;
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let address = format!("127.0.0.1:{port}");
+        let config = format!(
+            "version: 0.1\n\
+             log:\n  level: warn\n  accesslog:\n    disabled: true\n\
+             storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+             http:\n  addr: {address}\n  secret: capstan-test-secret\n\
+             health:\n  storagedriver:\n    enabled: false\n",
+            dir.path().join("data").display()
+        );
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config)?;
+        let log = std::fs::File::create(dir.path().join("registry.log"))?;
+        let child = Command::new(&binary)
+            .arg("serve")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        let mut registry = Registry {
+            child,
+            address,
+            dir,
+        };
+        registry.wait_ready(Duration::from_secs(30))?;
+        Ok(Some(registry))
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) -> std::io::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Err(std::io::Error::other(format!(
+                    "docker-registry exited with {status}: {}",
+                    self.log()
+                )));
+            }
+            if probe(&self.address).unwrap_or(false) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "docker-registry did not answer on {} within {timeout:?}: {}",
+                        self.address,
+                        self.log()
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// `oci://127.0.0.1:<port>/<repository>`.
+    pub fn reference(&self, repository: &str) -> OciReference {
+        OciReference {
+            registry: self.address.clone(),
+            repository: repository.to_owned(),
+            tag: None,
+            digest: None,
+        }
+    }
+
+    /// The registry's storage directory (to tamper with blobs in tests).
+    pub fn storage(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// What the registry has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether `GET /v2/` answers 200 (anonymous registry ready).
+fn probe(address: &str) -> std::io::Result<bool> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    stream.write_all(
+        format!("GET /v2/ HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"))
+}
