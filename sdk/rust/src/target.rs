@@ -4,12 +4,15 @@
 //!
 //! As in kustomize (`types.SelectorRegex`), `group`, `version`, `kind`, `name` and `namespace` are
 //! regular expressions anchored as `^(?:…)$`, and an empty or missing field matches everything.
+//! The regex dialect is `regex-lite`'s, which like Go's RE2 (kustomize's engine) has ASCII-only
+//! `\d`, `\w`, `\s` and no backreferences; Unicode classes (`\p{L}`) are not supported, which
+//! keeps the Wasm guest small and costs nothing for Kubernetes names (ASCII by definition).
 //! Everything is compiled while the config is deserialized, so a bad regex or selector comes back
 //! from [`crate::parse_config`] as a config diagnostic at its field path (`target.name`).
 
 use std::fmt;
 
-use regex::Regex;
+use regex_lite::Regex;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{Object, Selector};
@@ -31,7 +34,7 @@ pub enum PatternError {
         pattern: String,
         /// What the regex compiler said.
         #[source]
-        source: regex::Error,
+        source: regex_lite::Error,
     },
 }
 
