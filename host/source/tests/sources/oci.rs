@@ -1,0 +1,181 @@
+//! The OCI client against a real `docker-registry` (distribution 2.8).
+
+use capstan_source::testing::Registry;
+use capstan_source::{
+    Cache, Digest, Error, HttpError, OciClient, OciReference, package_simple_chart,
+};
+
+/// A small but valid Wasm module (the `(module)` header plus a custom section).
+fn module_bytes(tag: &str) -> Vec<u8> {
+    let mut bytes = b"\0asm\x01\0\0\0".to_vec();
+    let name = b"capstan-test";
+    let payload_len = 1 + name.len() + tag.len();
+    bytes.push(0); // custom section id
+    bytes.push(u8::try_from(payload_len).expect("small section"));
+    bytes.push(u8::try_from(name.len()).expect("small name"));
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(tag.as_bytes());
+    bytes
+}
+
+fn chart(version: &str) -> Vec<u8> {
+    package_simple_chart("redis", version, "replicas: 1\n", &[]).expect("package chart")
+}
+
+fn start() -> Option<Registry> {
+    Registry::start().expect("start docker-registry")
+}
+
+#[test]
+fn push_then_pull_a_chart_by_range() {
+    let Some(registry) = start() else { return };
+    let client = OciClient::new();
+    let repo = registry.reference("charts/redis");
+    for version in ["16.0.1", "16.13.2", "16.13.3+build.1", "17.0.0-rc.1"] {
+        let pushed = client.push_chart(&repo, &chart(version)).expect("push chart");
+        assert_eq!(
+            pushed.reference.tag.as_deref(),
+            Some(version.replace('+', "_").as_str())
+        );
+        assert_eq!(pushed.layer_digest, Digest::of(&chart(version)));
+    }
+    let mut tags = client.list_tags(&repo).expect("list tags");
+    tags.sort();
+    assert_eq!(tags, ["16.0.1", "16.13.2", "16.13.3_build.1", "17.0.0-rc.1"]);
+
+    let cache_dir = tempfile::tempdir().expect("cache dir");
+    let cache = Cache::new(cache_dir.path());
+    let pulled = client
+        .pull_chart(&repo, "16.x.x", Some(&cache))
+        .expect("pull 16.x.x");
+    assert_eq!(pulled.version, "16.13.3+build.1");
+    assert_eq!(pulled.bytes, chart("16.13.3+build.1"));
+    assert!(!pulled.cached);
+    assert!(
+        pulled.location.starts_with(&format!(
+            "oci://{}/charts/redis:16.13.3_build.1@sha256:",
+            registry.address()
+        )),
+        "{}",
+        pulled.location
+    );
+    let again = client
+        .pull_chart(&repo, "~16.13", Some(&cache))
+        .expect("pull again");
+    assert!(again.cached);
+    assert_eq!(again.digest, pulled.digest);
+
+    assert_eq!(
+        client.pull_chart(&repo, "", None).expect("latest").version,
+        "16.13.3+build.1"
+    );
+    assert_eq!(
+        client.pull_chart(&repo.with_tag("16.0.1"), "", None).expect("by tag").version,
+        "16.0.1"
+    );
+    let pinned = OciReference::parse(&pulled.location).expect("pinned reference");
+    assert_eq!(
+        client.pull_chart(&pinned, "", None).expect("by digest").version,
+        "16.13.3+build.1"
+    );
+}
+
+#[test]
+fn version_not_found_lists_tags() {
+    let Some(registry) = start() else { return };
+    let client = OciClient::new();
+    let repo = registry.reference("charts/redis");
+    for version in ["16.0.1", "15.7.6"] {
+        client.push_chart(&repo, &chart(version)).expect("push chart");
+    }
+    let err = client.pull_chart(&repo, "18.x.x", None).expect_err("no 18");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "chart \"redis\" version \"18.x.x\" not found in oci://{}/charts/redis; available: 16.0.1, 15.7.6",
+            registry.address()
+        )
+    );
+    let err = client
+        .pull_chart(&registry.reference("charts/none"), "1.x", None)
+        .expect_err("unknown repository");
+    assert!(
+        err.to_string().ends_with("; no versions available"),
+        "{err}"
+    );
+}
+
+#[test]
+fn push_then_pull_a_wasm_module() {
+    let Some(registry) = start() else { return };
+    let client = OciClient::new();
+    let module = module_bytes("v1");
+    let repo = registry.reference("plugins/set-labels").with_tag("v1");
+    let pushed = client.push_module(&repo, &module).expect("push module");
+    assert_eq!(pushed.layer_digest, Digest::of(&module));
+
+    let cache_dir = tempfile::tempdir().expect("cache dir");
+    let cache = Cache::new(cache_dir.path());
+    let pulled = client.pull_module(&repo, Some(&cache)).expect("pull by tag");
+    assert_eq!(pulled.bytes, module);
+    assert_eq!(pulled.digest, Digest::of(&module));
+    assert_eq!(pulled.reference, pushed.reference);
+    assert!(!pulled.cached);
+    assert!(
+        cache_dir
+            .path()
+            .join(format!("modules/sha256/{}.wasm", pulled.digest.hex()))
+            .is_file()
+    );
+    let by_digest = client
+        .pull_module(&pushed.reference, Some(&cache))
+        .expect("pull by digest");
+    assert!(by_digest.cached);
+    assert_eq!(by_digest.bytes, module);
+
+    // A module is not a chart, and a chart is not a module.
+    let err = client.pull_chart(&repo, "", None).expect_err("not a chart");
+    assert!(matches!(err, Error::FindLayer { wanted: "Helm chart", .. }), "{err:?}");
+    assert!(err.to_string().contains("found: application/wasm"), "{err}");
+    let charts = registry.reference("charts/redis");
+    let chart_ref = client.push_chart(&charts, &chart("1.0.0")).expect("push chart").reference;
+    let err = client.pull_module(&chart_ref, None).expect_err("not a module");
+    assert!(matches!(err, Error::FindLayer { wanted: "Wasm module", .. }), "{err:?}");
+}
+
+#[test]
+fn pinned_digest_must_exist_and_blobs_are_verified() {
+    let Some(registry) = start() else { return };
+    let client = OciClient::new();
+    let module = module_bytes("tamper-me");
+    let repo = registry.reference("plugins/tampered").with_tag("v1");
+    let pushed = client.push_module(&repo, &module).expect("push module");
+
+    // A digest the registry does not have.
+    let wrong = repo.with_digest(Digest::of(b"something else"));
+    let err = client.pull_module(&wrong, None).expect_err("unknown digest");
+    assert!(
+        matches!(&err, Error::FetchManifest { source: HttpError::Status { status: 404, .. }, .. }),
+        "{err:?}"
+    );
+
+    // Corrupt the stored layer (same size, so the registry still serves it).
+    let hex = pushed.layer_digest.hex();
+    let data = registry
+        .storage()
+        .join(format!("docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]));
+    let mut bytes = std::fs::read(&data).expect("stored blob");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&data, &bytes).expect("tamper blob");
+    let err = client.pull_module(&repo, None).expect_err("tampered blob");
+    match &err {
+        Error::VerifyDigest {
+            expected, actual, ..
+        } => {
+            assert_eq!(expected, &pushed.layer_digest);
+            assert_eq!(actual, &Digest::of(&bytes));
+        }
+        other => panic!("expected VerifyDigest, got {other:?}"),
+    }
+}
