@@ -35,7 +35,10 @@ pub use capstan_kustomize::{Image, Json6902Patch, JsonPatchOperation, Kustomize,
 pub use crd::{crd_yaml, crds};
 pub use error::{Error, Result, Warning};
 pub use helmrelease::*;
-pub use names::{DEFAULT_NAMESPACE, MAX_RELEASE_NAME_LENGTH, shorten_release_name};
+pub use names::{
+    DEFAULT_NAMESPACE, MAX_RELEASE_NAME_LENGTH, ORIGIN_NAME_LABEL, ORIGIN_NAMESPACE_LABEL,
+    shorten_release_name,
+};
 pub use parse::{
     CAPSTAN_API_VERSION, NOT_YET_SUPPORTED, ParsedRelease, ReleaseApiVersion, is_helm_release,
     parse_helm_release,

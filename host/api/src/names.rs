@@ -12,6 +12,12 @@ use crate::{HelmRelease, PostRenderStrategy, units};
 /// Helm's limit on release names.
 pub const MAX_RELEASE_NAME_LENGTH: usize = 53;
 
+/// Label naming the HelmRelease an object was rendered for.
+pub const ORIGIN_NAME_LABEL: &str = "capstan.dev/name";
+
+/// Label naming the namespace of the HelmRelease an object was rendered for.
+pub const ORIGIN_NAMESPACE_LABEL: &str = "capstan.dev/namespace";
+
 /// Namespace assumed for a HelmRelease document without `metadata.namespace` (as `kubectl`).
 pub const DEFAULT_NAMESPACE: &str = "default";
 
@@ -109,6 +115,18 @@ impl HelmRelease {
             .unwrap_or(Duration::from_secs(300))
     }
 
+    /// The origin labels Capstan sets on every object it renders for this release:
+    /// `capstan.dev/name` and `capstan.dev/namespace` of the HelmRelease.
+    pub fn origin_labels(&self) -> std::collections::BTreeMap<String, String> {
+        std::collections::BTreeMap::from([
+            (ORIGIN_NAME_LABEL.to_owned(), self.name().to_owned()),
+            (
+                ORIGIN_NAMESPACE_LABEL.to_owned(),
+                self.namespace_or_default().to_owned(),
+            ),
+        ])
+    }
+
     /// `spec.postRenderStrategy`, `combined` by default.
     pub fn post_render_strategy(&self) -> PostRenderStrategy {
         self.spec.post_render_strategy.unwrap_or_default()
@@ -198,5 +216,14 @@ mod tests {
         assert_eq!(hr.timeout(), Duration::from_secs(300));
         assert_eq!(hr.max_history(), 5);
         assert_eq!(hr.post_render_strategy(), PostRenderStrategy::Combined);
+        let origin = hr.origin_labels();
+        assert_eq!(
+            origin.get(ORIGIN_NAME_LABEL).map(String::as_str),
+            Some("web")
+        );
+        assert_eq!(
+            origin.get(ORIGIN_NAMESPACE_LABEL).map(String::as_str),
+            Some("default")
+        );
     }
 }

@@ -21,6 +21,7 @@
 
 mod error;
 mod images;
+mod metadata;
 mod patches;
 mod schema;
 mod smp;
@@ -28,6 +29,7 @@ mod spec;
 
 pub use error::{Error, Result, Warning};
 pub use images::apply_images;
+pub use metadata::apply_common_metadata;
 pub use patches::{PatchKind, parse_patch};
 pub use smp::{ListStrategy, MergeError, TypeContext, strategic_merge};
 pub use spec::{Image, Json6902Patch, JsonPatchOperation, Kustomize, Patch, Selector};

@@ -39,6 +39,7 @@ fn pod_spec_path(group: &str, kind: &str) -> Option<&'static [&'static str]> {
         ("", "PodTemplate") => Some(&["template", "spec"]),
         ("", "ReplicationController")
         | ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+        | ("extensions", "Deployment" | "DaemonSet" | "ReplicaSet")
         | ("batch", "Job") => Some(&["spec", "template", "spec"]),
         ("batch", "CronJob") => Some(&["spec", "jobTemplate", "spec", "template", "spec"]),
         _ => None,
@@ -104,7 +105,6 @@ fn builtin_list(ctx: &TypeContext<'_>, path: &[String]) -> Option<ListStrategy> 
         ("", "ServiceAccount", ["secrets" | "imagePullSecrets"]) => {
             Some(ListStrategy::MergeByKey("name"))
         }
-        ("", "Node", ["spec", "taints"]) => Some(ListStrategy::MergeByKey("key")),
         _ => None,
     }
 }
