@@ -92,7 +92,7 @@ fn add_missing(
 
 /// Injects the configured container, volumes and init containers into every selected pod
 /// template.
-pub fn transform(_ctx: &Context, config: Config, mut objects: Vec<Object>) -> Result<Output> {
+pub fn transform(ctx: &Context, config: Config, mut objects: Vec<Object>) -> Result<Output> {
     let problems = check_config(&config);
     if !problems.is_empty() {
         return Err(Error::BadConfig(problems));
@@ -100,7 +100,7 @@ pub fn transform(_ctx: &Context, config: Config, mut objects: Vec<Object>) -> Re
     let container = config.container.unwrap_or_default();
     let mut diagnostics = Vec::new();
     for obj in &mut objects {
-        if !capstan_sdk::is_selected(config.target.as_ref(), obj) {
+        if !capstan_sdk::is_selected(config.target.as_ref(), obj, &ctx.release_namespace) {
             continue;
         }
         let object_ref = obj.object_ref();

@@ -108,14 +108,14 @@ pub fn check_config(config: &Config) -> Vec<Diagnostic> {
 }
 
 /// Applies the patches, then runs the checks.
-pub fn transform(_ctx: &Context, config: Config, mut objects: Vec<Object>) -> Result<Output> {
+pub fn transform(ctx: &Context, config: Config, mut objects: Vec<Object>) -> Result<Output> {
     let problems = check_config(&config);
     if !problems.is_empty() {
         return Err(Error::BadConfig(problems));
     }
     for (i, spec) in config.patches.iter().enumerate() {
         for obj in objects.iter_mut() {
-            if !is_selected(spec.target.as_ref(), obj) {
+            if !is_selected(spec.target.as_ref(), obj, &ctx.release_namespace) {
                 continue;
             }
             let result = match (&spec.patch, &spec.merge) {
@@ -133,7 +133,7 @@ pub fn transform(_ctx: &Context, config: Config, mut objects: Vec<Object>) -> Re
     }
     let mut diagnostics = Vec::new();
     for obj in &objects {
-        if !is_selected(config.checks.target.as_ref(), obj) {
+        if !is_selected(config.checks.target.as_ref(), obj, &ctx.release_namespace) {
             continue;
         }
         if let Some(template) = pod_template(obj) {

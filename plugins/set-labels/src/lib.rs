@@ -42,13 +42,13 @@ pub fn check_config(config: &Config) -> Vec<Diagnostic> {
 }
 
 /// Sets the configured labels and annotations on every selected object (and its pod template).
-pub fn transform(_ctx: &Context, config: Config, mut objects: Vec<Object>) -> Result<Output> {
+pub fn transform(ctx: &Context, config: Config, mut objects: Vec<Object>) -> Result<Output> {
     let problems = check_config(&config);
     if !problems.is_empty() {
         return Err(Error::BadConfig(problems));
     }
     for obj in &mut objects {
-        if !capstan_sdk::is_selected(config.target.as_ref(), obj) {
+        if !capstan_sdk::is_selected(config.target.as_ref(), obj, &ctx.release_namespace) {
             continue;
         }
         obj.merge_labels(&config.labels);
@@ -154,6 +154,27 @@ mod tests {
         assert_eq!(out[0].label("team"), Some("a"));
         assert_eq!(out[1].label("team"), None);
         assert_eq!(out[2].label("team"), None);
+    }
+
+    #[test]
+    fn objects_without_namespace_are_in_the_release_namespace() {
+        let ctx = Context {
+            release_namespace: "shop".into(),
+            ..Context::default()
+        };
+        let mut other = mk_service();
+        other
+            .metadata_mut()
+            .insert("namespace".into(), json!("other"));
+        let config: Config = serde_json::from_value(
+            json!({"labels": {"team": "a"}, "target": {"namespace": "shop"}}),
+        )
+        .expect("config parses");
+        let out = transform(&ctx, config, vec![mk_deploy("web"), other])
+            .expect("transform succeeds")
+            .objects;
+        assert_eq!(out[0].label("team"), Some("a"));
+        assert_eq!(out[1].label("team"), None);
     }
 
     #[test]

@@ -132,14 +132,26 @@ pub struct Target {
 }
 
 impl Target {
-    /// True if `object` is selected.
+    /// True if `object` is selected. An object without `metadata.namespace` has the empty
+    /// namespace here; see [`Target::matches_in`] for rendered charts.
     pub fn matches(&self, object: &Object) -> bool {
+        self.matches_in(object, "")
+    }
+
+    /// True if `object` is selected, taking an object without `metadata.namespace` to be in
+    /// `default_namespace`. Helm installs such objects into the release namespace, so transforms
+    /// pass [`crate::Context::release_namespace`]: `namespace: apps` then selects the chart's
+    /// objects that name no namespace when the release installs into `apps`.
+    pub fn matches_in(&self, object: &Object, default_namespace: &str) -> bool {
         let field = |p: &Option<Pattern>, v: &str| p.as_ref().is_none_or(|p| p.is_match(v));
         field(&self.group, object.group())
             && field(&self.version, object.version())
             && field(&self.kind, object.kind())
             && field(&self.name, object.name())
-            && field(&self.namespace, object.namespace().unwrap_or(""))
+            && field(
+                &self.namespace,
+                object.namespace().unwrap_or(default_namespace),
+            )
             && self
                 .label_selector
                 .as_ref()
@@ -151,9 +163,10 @@ impl Target {
     }
 }
 
-/// True if `target` is `None` (no target: everything is selected) or selects `object`.
-pub fn is_selected(target: Option<&Target>, object: &Object) -> bool {
-    target.is_none_or(|t| t.matches(object))
+/// True if `target` is `None` (no target: everything is selected) or selects `object`, an object
+/// without a namespace being taken to be in `default_namespace` (see [`Target::matches_in`]).
+pub fn is_selected(target: Option<&Target>, object: &Object, default_namespace: &str) -> bool {
+    target.is_none_or(|t| t.matches_in(object, default_namespace))
 }
 
 #[cfg(test)]
@@ -207,6 +220,15 @@ mod tests {
             None,
             json!({})
         )));
+        // Helm puts objects without a namespace into the release namespace.
+        let t = mk_target(json!({"namespace": "prod"}));
+        assert!(t.matches_in(&mk_deploy("web", None, json!({})), "prod"));
+        assert!(!t.matches_in(&mk_deploy("web", Some("dev"), json!({})), "prod"));
+        assert!(is_selected(
+            Some(&t),
+            &mk_deploy("web", None, json!({})),
+            "prod"
+        ));
         // An empty field is "not set".
         assert!(mk_target(json!({"name": "", "kind": ""})).matches(&obj));
         assert!(mk_target(json!({})).matches(&obj));
@@ -220,7 +242,7 @@ mod tests {
         assert!(!mk_target(json!({"labelSelector": "app!=web"})).matches(&obj));
         assert!(mk_target(json!({"annotationSelector": "owner=team-a"})).matches(&obj));
         assert!(!mk_target(json!({"annotationSelector": "!owner"})).matches(&obj));
-        assert!(is_selected(None, &obj));
+        assert!(is_selected(None, &obj, ""));
     }
 
     #[derive(Debug, Deserialize)]
