@@ -25,7 +25,10 @@ fn pulls_a_chart_by_range_and_caches_it() {
     assert_eq!(chart.version, "16.13.2");
     assert_eq!(chart.bytes, want);
     assert_eq!(chart.digest, Digest::of(&want));
-    assert_eq!(chart.location, format!("{}/redis-16.13.2.tgz", server.url()));
+    assert_eq!(
+        chart.location,
+        format!("{}/redis-16.13.2.tgz", server.url())
+    );
     assert!(!chart.cached);
     assert!(
         cache_dir
@@ -44,7 +47,12 @@ fn pulls_a_chart_by_range_and_caches_it() {
         .iter()
         .filter(|r| r.ends_with(".tgz"))
         .count();
-    assert_eq!(downloads, 1, "archive downloaded once: {:?}", server.requests());
+    assert_eq!(
+        downloads,
+        1,
+        "archive downloaded once: {:?}",
+        server.requests()
+    );
 
     let latest = repo.fetch_chart("redis", "", None).expect("latest stable");
     assert_eq!(latest.version, "16.13.2");
@@ -89,12 +97,19 @@ fn version_not_found_names_repository_chart_and_versions() {
             server.url()
         )
     );
-    let err = repo.fetch_chart("postgres", "", None).expect_err("no chart");
+    let err = repo
+        .fetch_chart("postgres", "", None)
+        .expect_err("no chart");
     assert_eq!(
         err.to_string(),
-        format!("chart \"postgres\" not found in {}; charts: redis", server.url())
+        format!(
+            "chart \"postgres\" not found in {}; charts: redis",
+            server.url()
+        )
     );
-    let err = repo.fetch_chart("redis", "=>>1", None).expect_err("bad range");
+    let err = repo
+        .fetch_chart("redis", "=>>1", None)
+        .expect_err("bad range");
     assert!(matches!(err, Error::ParseRange { .. }), "{err:?}");
 }
 
@@ -142,7 +157,13 @@ fn missing_archive_and_missing_index_are_http_errors() {
         .fetch_chart("redis", "", None)
         .expect_err("404 archive");
     assert!(
-        matches!(&err, Error::DownloadChart { source: HttpError::Status { status: 404, .. }, .. }),
+        matches!(
+            &err,
+            Error::DownloadChart {
+                source: HttpError::Status { status: 404, .. },
+                ..
+            }
+        ),
         "{err:?}"
     );
     let err = HelmRepository::new(format!("{}/nowhere", server.url()))
@@ -166,7 +187,13 @@ fn basic_auth_repository() {
         .fetch_chart("private", "", None)
         .expect_err("anonymous is refused");
     assert!(
-        matches!(&err, Error::FetchIndex { source: HttpError::Status { status: 401, .. }, .. }),
+        matches!(
+            &err,
+            Error::FetchIndex {
+                source: HttpError::Status { status: 401, .. },
+                ..
+            }
+        ),
         "{err:?}"
     );
     let chart = HelmRepository::new(server.url())

@@ -42,7 +42,14 @@ pub(crate) fn helm_binary(name: &str) -> Option<PathBuf> {
         return Some(path);
     }
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-    assert!(!ci, "{} missing under CI: run .ci/install-helm", path.display());
-    eprintln!("\n*** SKIPPING: {} not installed (run .ci/install-helm) ***\n", path.display());
+    assert!(
+        !ci,
+        "{} missing under CI: run .ci/install-helm",
+        path.display()
+    );
+    eprintln!(
+        "\n*** SKIPPING: {} not installed (run .ci/install-helm) ***\n",
+        path.display()
+    );
     None
 }

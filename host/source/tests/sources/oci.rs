@@ -32,7 +32,9 @@ fn push_then_pull_a_chart_by_range() {
     let client = OciClient::new();
     let repo = registry.reference("charts/redis");
     for version in ["16.0.1", "16.13.2", "16.13.3+build.1", "17.0.0-rc.1"] {
-        let pushed = client.push_chart(&repo, &chart(version)).expect("push chart");
+        let pushed = client
+            .push_chart(&repo, &chart(version))
+            .expect("push chart");
         assert_eq!(
             pushed.reference.tag.as_deref(),
             Some(version.replace('+', "_").as_str())
@@ -41,7 +43,10 @@ fn push_then_pull_a_chart_by_range() {
     }
     let mut tags = client.list_tags(&repo).expect("list tags");
     tags.sort();
-    assert_eq!(tags, ["16.0.1", "16.13.2", "16.13.3_build.1", "17.0.0-rc.1"]);
+    assert_eq!(
+        tags,
+        ["16.0.1", "16.13.2", "16.13.3_build.1", "17.0.0-rc.1"]
+    );
 
     let cache_dir = tempfile::tempdir().expect("cache dir");
     let cache = Cache::new(cache_dir.path());
@@ -70,12 +75,18 @@ fn push_then_pull_a_chart_by_range() {
         "16.13.3+build.1"
     );
     assert_eq!(
-        client.pull_chart(&repo.with_tag("16.0.1"), "", None).expect("by tag").version,
+        client
+            .pull_chart(&repo.with_tag("16.0.1"), "", None)
+            .expect("by tag")
+            .version,
         "16.0.1"
     );
     let pinned = OciReference::parse(&pulled.location).expect("pinned reference");
     assert_eq!(
-        client.pull_chart(&pinned, "", None).expect("by digest").version,
+        client
+            .pull_chart(&pinned, "", None)
+            .expect("by digest")
+            .version,
         "16.13.3+build.1"
     );
 }
@@ -86,7 +97,9 @@ fn version_not_found_lists_tags() {
     let client = OciClient::new();
     let repo = registry.reference("charts/redis");
     for version in ["16.0.1", "15.7.6"] {
-        client.push_chart(&repo, &chart(version)).expect("push chart");
+        client
+            .push_chart(&repo, &chart(version))
+            .expect("push chart");
     }
     let err = client.pull_chart(&repo, "18.x.x", None).expect_err("no 18");
     assert_eq!(
@@ -116,7 +129,9 @@ fn push_then_pull_a_wasm_module() {
 
     let cache_dir = tempfile::tempdir().expect("cache dir");
     let cache = Cache::new(cache_dir.path());
-    let pulled = client.pull_module(&repo, Some(&cache)).expect("pull by tag");
+    let pulled = client
+        .pull_module(&repo, Some(&cache))
+        .expect("pull by tag");
     assert_eq!(pulled.bytes, module);
     assert_eq!(pulled.digest, Digest::of(&module));
     assert_eq!(pulled.reference, pushed.reference);
@@ -135,12 +150,35 @@ fn push_then_pull_a_wasm_module() {
 
     // A module is not a chart, and a chart is not a module.
     let err = client.pull_chart(&repo, "", None).expect_err("not a chart");
-    assert!(matches!(err, Error::FindLayer { wanted: "Helm chart", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::FindLayer {
+                wanted: "Helm chart",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("found: application/wasm"), "{err}");
     let charts = registry.reference("charts/redis");
-    let chart_ref = client.push_chart(&charts, &chart("1.0.0")).expect("push chart").reference;
-    let err = client.pull_module(&chart_ref, None).expect_err("not a module");
-    assert!(matches!(err, Error::FindLayer { wanted: "Wasm module", .. }), "{err:?}");
+    let chart_ref = client
+        .push_chart(&charts, &chart("1.0.0"))
+        .expect("push chart")
+        .reference;
+    let err = client
+        .pull_module(&chart_ref, None)
+        .expect_err("not a module");
+    assert!(
+        matches!(
+            err,
+            Error::FindLayer {
+                wanted: "Wasm module",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -153,17 +191,26 @@ fn pinned_digest_must_exist_and_blobs_are_verified() {
 
     // A digest the registry does not have.
     let wrong = repo.with_digest(Digest::of(b"something else"));
-    let err = client.pull_module(&wrong, None).expect_err("unknown digest");
+    let err = client
+        .pull_module(&wrong, None)
+        .expect_err("unknown digest");
     assert!(
-        matches!(&err, Error::FetchManifest { source: HttpError::Status { status: 404, .. }, .. }),
+        matches!(
+            &err,
+            Error::FetchManifest {
+                source: HttpError::Status { status: 404, .. },
+                ..
+            }
+        ),
         "{err:?}"
     );
 
     // Corrupt the stored layer (same size, so the registry still serves it).
     let hex = pushed.layer_digest.hex();
-    let data = registry
-        .storage()
-        .join(format!("docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]));
+    let data = registry.storage().join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{hex}/data",
+        &hex[..2]
+    ));
     let mut bytes = std::fs::read(&data).expect("stored blob");
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
