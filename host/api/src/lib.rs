@@ -21,6 +21,7 @@ mod crd;
 mod decode;
 mod error;
 mod helmrelease;
+mod inputs;
 mod names;
 mod parse;
 mod plugin;
@@ -35,6 +36,9 @@ pub use capstan_kustomize::{Image, Json6902Patch, JsonPatchOperation, Kustomize,
 pub use crd::{crd_yaml, crds};
 pub use error::{Error, Result, Warning};
 pub use helmrelease::*;
+pub use inputs::{
+    InputWarning, Inputs, classify_documents, parse_cluster_wasm_plugin, parse_wasm_plugin,
+};
 pub use names::{
     DEFAULT_NAMESPACE, MAX_RELEASE_NAME_LENGTH, ORIGIN_NAME_LABEL, ORIGIN_NAMESPACE_LABEL,
     shorten_release_name,

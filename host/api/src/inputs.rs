@@ -1,0 +1,213 @@
+//! Sorting the documents given to `capstan build -f … -f …` into what a build needs: the
+//! HelmRelease(s), WasmPlugins, ClusterWasmPlugins, Flux sources, and the ConfigMaps/Secrets
+//! `valuesFrom` may name. Nothing is dropped silently: a document of another kind is reported.
+
+use serde_json::Value;
+
+use crate::parse::{decode_object, object_name};
+use crate::{
+    ClusterWasmPlugin, Error, HelmRepository, OciRepository, ParsedRelease, ParsedSource, Result,
+    Warning, WasmPlugin, is_helm_release, parse_helm_release, parse_helm_repository,
+    parse_oci_repository,
+};
+
+/// The Capstan apiVersion of `WasmPlugin` and `ClusterWasmPlugin`.
+const PLUGIN_API_VERSION: &str = "capstan.dev/v1alpha1";
+
+/// Reads a `WasmPlugin` document.
+pub fn parse_wasm_plugin(doc: &Value) -> Result<ParsedSource<WasmPlugin>> {
+    check(doc, "WasmPlugin")?;
+    let mut warnings = Vec::new();
+    let (metadata, spec) = decode_object(doc, "WasmPlugin", &mut warnings)?;
+    Ok(ParsedSource {
+        object: WasmPlugin { metadata, spec },
+        warnings,
+    })
+}
+
+/// Reads a `ClusterWasmPlugin` document.
+pub fn parse_cluster_wasm_plugin(doc: &Value) -> Result<ParsedSource<ClusterWasmPlugin>> {
+    check(doc, "ClusterWasmPlugin")?;
+    let mut warnings = Vec::new();
+    let (metadata, spec) = decode_object(doc, "ClusterWasmPlugin", &mut warnings)?;
+    if let Some(ns) = doc.pointer("/metadata/namespace").and_then(Value::as_str) {
+        warnings.push(Warning::new(
+            "metadata.namespace",
+            format!("ignored: ClusterWasmPlugin is cluster-scoped (found {ns:?})"),
+        ));
+    }
+    Ok(ParsedSource {
+        object: ClusterWasmPlugin { metadata, spec },
+        warnings,
+    })
+}
+
+fn check(doc: &Value, kind: &str) -> Result<()> {
+    let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let found = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+    if found == kind && api_version == PLUGIN_API_VERSION {
+        return Ok(());
+    }
+    Err(Error::UnsupportedKind {
+        expected: format!("a {kind} ({PLUGIN_API_VERSION})"),
+        api_version: api_version.into(),
+        kind: found.into(),
+    })
+}
+
+/// A warning about one input document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputWarning {
+    /// `Kind namespace/name` of the document (or `document N` when it has no kind).
+    pub object: String,
+    /// The warning.
+    pub warning: Warning,
+}
+
+impl std::fmt::Display for InputWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.object, self.warning)
+    }
+}
+
+/// The inputs of a build, sorted by kind, in document order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inputs {
+    /// HelmReleases (Capstan or Flux apiVersions), each with its own warnings.
+    pub releases: Vec<ParsedRelease>,
+    /// Namespaced plugins.
+    pub plugins: Vec<WasmPlugin>,
+    /// Cluster-scoped plugins.
+    pub cluster_plugins: Vec<ClusterWasmPlugin>,
+    /// Flux HelmRepositories.
+    pub helm_repositories: Vec<HelmRepository>,
+    /// Flux OCIRepositories.
+    pub oci_repositories: Vec<OciRepository>,
+    /// `v1` ConfigMaps and Secrets, as they are (for [`crate::compose_values`]).
+    pub values_objects: Vec<Value>,
+    /// Documents that are not inputs, unknown fields in the sources and plugins.
+    pub warnings: Vec<InputWarning>,
+}
+
+/// Sorts `docs` (e.g. every document of every `-f` file) into [`Inputs`]. Empty documents are
+/// skipped; documents of other kinds become warnings; a malformed input is an error naming it.
+pub fn classify_documents(docs: &[Value]) -> Result<Inputs> {
+    let mut inputs = Inputs::default();
+    for (i, doc) in docs.iter().enumerate() {
+        if doc.is_null() {
+            continue;
+        }
+        let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+        let object = if kind.is_empty() {
+            format!("document {}", i + 1)
+        } else {
+            format!("{kind} {}", object_name(doc))
+        };
+        let mut note = |warnings: Vec<Warning>| {
+            inputs
+                .warnings
+                .extend(warnings.into_iter().map(|warning| InputWarning {
+                    object: object.clone(),
+                    warning,
+                }));
+        };
+        match (api_version, kind) {
+            _ if is_helm_release(doc) => inputs.releases.push(parse_helm_release(doc)?),
+            (PLUGIN_API_VERSION, "WasmPlugin") => {
+                let p = parse_wasm_plugin(doc)?;
+                note(p.warnings);
+                inputs.plugins.push(p.object);
+            }
+            (PLUGIN_API_VERSION, "ClusterWasmPlugin") => {
+                let p = parse_cluster_wasm_plugin(doc)?;
+                note(p.warnings);
+                inputs.cluster_plugins.push(p.object);
+            }
+            (_, "HelmRepository") if api_version.starts_with("source.toolkit.fluxcd.io/") => {
+                let p = parse_helm_repository(doc)?;
+                note(p.warnings);
+                inputs.helm_repositories.push(p.object);
+            }
+            (_, "OCIRepository") if api_version.starts_with("source.toolkit.fluxcd.io/") => {
+                let p = parse_oci_repository(doc)?;
+                note(p.warnings);
+                inputs.oci_repositories.push(p.object);
+            }
+            ("v1", "ConfigMap" | "Secret") => inputs.values_objects.push(doc.clone()),
+            _ => note(vec![Warning::new(
+                "",
+                format!(
+                    "apiVersion {api_version:?} kind {kind:?} is not an input of a build, ignored"
+                ),
+            )]),
+        }
+    }
+    Ok(inputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn sorts_documents_by_kind_and_reports_the_rest() {
+        let docs = vec![
+            json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+                   "metadata": {"name": "web", "namespace": "apps"},
+                   "spec": {"chart": {"spec": {"chart": "web", "sourceRef": {"kind": "HelmRepository", "name": "r"}}}}}),
+            Value::Null,
+            json!({"apiVersion": "capstan.dev/v1alpha1", "kind": "WasmPlugin",
+                   "metadata": {"name": "labels", "namespace": "apps"},
+                   "spec": {"url": "https://x/p.wasm", "sha256": "ab", "colour": "red"}}),
+            json!({"apiVersion": "capstan.dev/v1alpha1", "kind": "ClusterWasmPlugin",
+                   "metadata": {"name": "policy", "namespace": "oops"}, "spec": {}}),
+            json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+                   "metadata": {"name": "r", "namespace": "apps"}, "spec": {"url": "oci://127.0.0.1:5000/charts", "type": "oci"}}),
+            json!({"apiVersion": "source.toolkit.fluxcd.io/v1beta2", "kind": "OCIRepository",
+                   "metadata": {"name": "o"}, "spec": {"url": "oci://x/y", "ref": {"semver": "1.x", "tag": "latest"}}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "vals"}, "data": {}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sec"}, "data": {}}),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "stray", "namespace": "apps"}}),
+        ];
+        let inputs = classify_documents(&docs).expect("classifies");
+        assert_eq!(inputs.releases.len(), 1);
+        assert_eq!(inputs.plugins.len(), 1);
+        assert_eq!(inputs.cluster_plugins.len(), 1);
+        assert_eq!(inputs.helm_repositories.len(), 1);
+        assert!(inputs.helm_repositories[0].spec.is_oci());
+        assert_eq!(
+            inputs.oci_repositories[0].spec.version(),
+            crate::OciVersion::Semver {
+                range: "1.x",
+                filter: None
+            }
+        );
+        assert_eq!(inputs.values_objects.len(), 2);
+        let shown: Vec<String> = inputs.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "WasmPlugin apps/labels: spec.colour: unknown field, ignored",
+                "ClusterWasmPlugin oops/policy: metadata.namespace: ignored: ClusterWasmPlugin is cluster-scoped (found \"oops\")",
+                "Deployment apps/stray: apiVersion \"apps/v1\" kind \"Deployment\" is not an input of a build, ignored",
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_inputs_are_errors_naming_them() {
+        let docs = vec![
+            json!({"apiVersion": "capstan.dev/v1alpha1", "kind": "WasmPlugin",
+            "metadata": {"name": "p", "namespace": "apps"}, "spec": {"limits": {"memory": 64}}}),
+        ];
+        let err = classify_documents(&docs).expect_err("memory must be a string");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("WasmPlugin apps/p") && msg.contains("spec.limits.memory"),
+            "{msg}"
+        );
+    }
+}
