@@ -437,6 +437,33 @@ mod tests {
     }
 
     #[test]
+    fn pod_templates_mut_visits_every_workload() {
+        let cm = mk_obj(json!({"apiVersion": "v1", "kind": "ConfigMap"}));
+        let mut objects = vec![
+            mk_workload("apps/v1", "DaemonSet"),
+            cm.clone(),
+            mk_workload("batch/v1", "CronJob"),
+        ];
+        let mut seen = Vec::new();
+        for (i, mut t) in pod_templates_mut(&mut objects) {
+            seen.push((i, t.spec_path()));
+            t.annotations_mut().insert("seen".into(), json!("yes"));
+        }
+        assert_eq!(
+            seen,
+            [
+                (0, "spec.template.spec".to_owned()),
+                (2, "spec.jobTemplate.spec.template.spec".to_owned())
+            ]
+        );
+        assert_eq!(objects[1], cm);
+        assert_eq!(
+            objects[2].pointer("/spec/jobTemplate/spec/template/metadata/annotations/seen"),
+            Some(&json!("yes"))
+        );
+    }
+
+    #[test]
     fn list_mut_creates_lists() {
         let mut pod = mk_obj(json!({"apiVersion": "v1", "kind": "Pod", "spec": {"volumes": 3}}));
         let mut t = pod_template_mut(&mut pod).expect("template");
