@@ -85,6 +85,15 @@ pub enum Error {
         #[source]
         source: HttpError,
     },
+    /// Downloading a URL failed.
+    #[error("downloading {url} failed")]
+    Download {
+        /// The URL.
+        url: String,
+        /// The HTTP failure.
+        #[source]
+        source: HttpError,
+    },
     /// Downloaded (or cached) bytes do not hash to the digest they were published with.
     #[error("digest mismatch for {what} from {location}: expected {expected}, got {actual}")]
     VerifyDigest {

@@ -3,6 +3,7 @@
 mod cache;
 mod chart;
 mod digest;
+mod download;
 mod error;
 mod oci;
 mod repo;
@@ -17,6 +18,7 @@ pub use chart::{
     read_metadata as read_chart_metadata,
 };
 pub use digest::{Digest, ParseDigestError};
+pub use download::{FetchedBlob, fetch_url};
 pub use error::{Error, IndexError, Result};
 pub use oci::{
     DOCKER_MANIFEST_MEDIA_TYPE, Descriptor, FetchedModule, HELM_CHART_LAYER_MEDIA_TYPE,

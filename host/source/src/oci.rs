@@ -250,7 +250,8 @@ pub struct FetchedModule {
     pub digest: Digest,
     /// The module (or component) bytes.
     pub bytes: Vec<u8>,
-    /// The reference, pinned to the manifest digest.
+    /// The reference, pinned to the manifest digest (as given when
+    /// [`OciClient::pull_module_verified`] served it from the cache without asking the registry).
     pub reference: OciReference,
     /// Whether the bytes came from the cache.
     pub cached: bool,
@@ -772,6 +773,44 @@ impl OciClient {
         let (manifest, manifest_digest) = self.fetch_manifest(reference)?;
         let pinned = reference.with_digest(manifest_digest);
         let layer = Self::find_layer(&manifest, &pinned, WASM_LAYER_MEDIA_TYPES, "Wasm module")?;
+        let (bytes, cached) = self.fetch_layer(&pinned, &layer, ArtifactKind::Module, cache)?;
+        Ok(FetchedModule {
+            digest: layer,
+            bytes,
+            reference: pinned,
+            cached,
+        })
+    }
+
+    /// Pull a Wasm module whose sha256 is known (a WasmPlugin's `sha256`): served from `cache`
+    /// without touching the network when present, otherwise pulled and required to match.
+    pub fn pull_module_verified(
+        &self,
+        reference: &OciReference,
+        expected: &Digest,
+        cache: Option<&Cache>,
+    ) -> Result<FetchedModule> {
+        if let Some(cache) = cache
+            && let Some(bytes) = cache.get(ArtifactKind::Module, expected)?
+        {
+            return Ok(FetchedModule {
+                digest: expected.clone(),
+                bytes,
+                reference: reference.clone(),
+                cached: true,
+            });
+        }
+        let (manifest, manifest_digest) = self.fetch_manifest(reference)?;
+        let pinned = reference.with_digest(manifest_digest);
+        let layer = Self::find_layer(&manifest, &pinned, WASM_LAYER_MEDIA_TYPES, "Wasm module")?;
+        if layer != *expected {
+            return Err(Error::VerifyDigest {
+                what: "Wasm module".to_owned(),
+                location: pinned.to_string(),
+                expected: expected.clone(),
+                actual: layer,
+            });
+        }
         let (bytes, cached) = self.fetch_layer(&pinned, &layer, ArtifactKind::Module, cache)?;
         Ok(FetchedModule {
             digest: layer,

@@ -205,9 +205,18 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Start a registry and wait until `/v2/` answers. `Ok(None)` when the binary is missing
-    /// and `CI` is unset (a warning is printed); an error when it is missing under CI.
+    /// Start an anonymous registry and wait until `/v2/` answers. `Ok(None)` when the binary
+    /// is missing and `CI` is unset (a warning is printed); an error when it is missing under CI.
     pub fn start() -> std::io::Result<Option<Registry>> {
+        Self::start_with(None)
+    }
+
+    /// Start a registry that demands HTTP basic auth, with one `user:bcrypt-hash` htpasswd line.
+    pub fn start_with_htpasswd(htpasswd: &str) -> std::io::Result<Option<Registry>> {
+        Self::start_with(Some(htpasswd))
+    }
+
+    fn start_with(htpasswd: Option<&str>) -> std::io::Result<Option<Registry>> {
         let binary = registry_binary();
         if !binary.is_file() {
             let message = format!(
@@ -223,8 +232,19 @@ impl Registry {
         let dir = tempfile::tempdir()?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let address = format!("127.0.0.1:{port}");
+        let auth = match htpasswd {
+            None => String::new(),
+            Some(line) => {
+                let path = dir.path().join("htpasswd");
+                std::fs::write(&path, format!("{line}\n"))?;
+                format!(
+                    "auth:\n  htpasswd:\n    realm: capstan-test\n    path: {}\n",
+                    path.display()
+                )
+            }
+        };
         let config = format!(
-            "version: 0.1\n\
+            "{auth}version: 0.1\n\
              log:\n  level: warn\n  accesslog:\n    disabled: true\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
              http:\n  addr: {address}\n  secret: capstan-test-secret\n\
@@ -259,7 +279,7 @@ impl Registry {
                     self.log()
                 )));
             }
-            if probe(&self.address).unwrap_or(false) {
+            if probe(&self.address).is_ok_and(|status| status == 200 || status == 401) {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -309,8 +329,8 @@ impl Drop for Registry {
     }
 }
 
-/// Whether `GET /v2/` answers 200 (anonymous registry ready).
-fn probe(address: &str) -> std::io::Result<bool> {
+/// The status `GET /v2/` answers with (200 when anonymous, 401 when auth is on).
+fn probe(address: &str) -> std::io::Result<u16> {
     let mut stream = TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
     stream.write_all(
@@ -318,5 +338,175 @@ fn probe(address: &str) -> std::io::Result<bool> {
     )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
-    Ok(response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"))
+    Ok(response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or(0))
+}
+
+/// The bearer token [`TokenGateway`] issues.
+pub const GATEWAY_TOKEN: &str = "capstan-test-token";
+
+/// A registry front door doing token auth the way Docker Hub, GHCR or Harbor do: requests
+/// without `Authorization: Bearer <token>` get `401` and a `WWW-Authenticate: Bearer realm=…`
+/// challenge; `GET /token` hands out [`GATEWAY_TOKEN`] for valid basic-auth credentials; other
+/// requests are proxied to the upstream registry.
+#[derive(Debug)]
+pub struct TokenGateway {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    token_requests: Arc<Mutex<Vec<String>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TokenGateway {
+    /// Listen on a free loopback port in front of `upstream` (`host:port`).
+    pub fn start(upstream: &str, credentials: Credentials) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let token_requests = Arc::new(Mutex::new(Vec::new()));
+        let expected_basic = credentials.basic_header();
+        let upstream = upstream.to_owned();
+        let thread = {
+            let stop = Arc::clone(&stop);
+            let token_requests = Arc::clone(&token_requests);
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let upstream = upstream.clone();
+                    let expected_basic = expected_basic.clone();
+                    let token_requests = Arc::clone(&token_requests);
+                    std::thread::spawn(move || {
+                        let _ = gateway(stream, addr, &upstream, &expected_basic, &token_requests);
+                    });
+                }
+            })
+        };
+        Ok(TokenGateway {
+            addr,
+            stop,
+            token_requests,
+            thread: Some(thread),
+        })
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn address(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The query strings of the token requests served so far.
+    pub fn token_requests(&self) -> Vec<String> {
+        self.token_requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for TokenGateway {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn gateway(
+    stream: TcpStream,
+    own: SocketAddr,
+    upstream: &str,
+    expected_basic: &str,
+    token_requests: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut headers = Vec::new();
+    let mut authorization = String::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if name.eq_ignore_ascii_case("authorization") {
+            authorization = value.to_owned();
+        } else if name.eq_ignore_ascii_case("content-length") {
+            length = value.parse().unwrap_or(0);
+        }
+        if !name.eq_ignore_ascii_case("connection") {
+            headers.push(format!("{name}: {value}"));
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let mut out = stream;
+    let target = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_owned();
+    if let Some(query) = target.strip_prefix("/token") {
+        if let Ok(mut log) = token_requests.lock() {
+            log.push(query.trim_start_matches('?').to_owned());
+        }
+        if authorization != expected_basic {
+            return respond(&mut out, "401 Unauthorized", &[], b"{\"errors\":[]}", "GET");
+        }
+        let token = format!("{{\"token\":\"{GATEWAY_TOKEN}\"}}");
+        return respond(
+            &mut out,
+            "200 OK",
+            &[("Content-Type", "application/json")],
+            token.as_bytes(),
+            "GET",
+        );
+    }
+    if authorization != format!("Bearer {GATEWAY_TOKEN}") {
+        let path = target.split('?').next().unwrap_or("/");
+        let name = ["/manifests/", "/blobs/", "/tags/"]
+            .iter()
+            .find_map(|marker| path.rfind(marker).map(|end| &path[..end]))
+            .and_then(|p| p.strip_prefix("/v2/"))
+            .unwrap_or("");
+        let challenge = format!(
+            "Bearer realm=\"http://{own}/token\",service=\"capstan-test\",scope=\"repository:{name}:pull,push\""
+        );
+        return respond(
+            &mut out,
+            "401 Unauthorized",
+            &[("WWW-Authenticate", &challenge)],
+            b"{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}",
+            "GET",
+        );
+    }
+    let mut up = TcpStream::connect(upstream)?;
+    let mut head = request_line.trim_end().to_owned();
+    head.push_str("\r\n");
+    for header in headers {
+        if !header.to_ascii_lowercase().starts_with("authorization:") {
+            head.push_str(&header);
+            head.push_str("\r\n");
+        }
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    up.write_all(head.as_bytes())?;
+    up.write_all(&body)?;
+    let mut response = Vec::new();
+    up.read_to_end(&mut response)?;
+    out.write_all(&response)?;
+    out.flush()
 }

@@ -202,3 +202,72 @@ fn basic_auth_repository() {
         .expect("authenticated fetch");
     assert_eq!(chart.bytes, want);
 }
+
+#[test]
+fn fetch_url_verifies_and_caches() {
+    use capstan_source::{ArtifactKind, fetch_url};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let module = b"\0asm\x01\0\0\0".to_vec();
+    std::fs::write(dir.path().join("plugin.wasm"), &module).expect("write module");
+    let server = HelmRepoServer::serve(dir.path()).expect("serve");
+    let url = format!("{}/plugin.wasm", server.url());
+    let expected = Digest::of(&module);
+    let cache_dir = tempfile::tempdir().expect("cache dir");
+    let cache = Cache::new(cache_dir.path());
+
+    let err = fetch_url(
+        &url,
+        Some(&Digest::of(b"x")),
+        ArtifactKind::Module,
+        Some(&cache),
+        None,
+    )
+    .expect_err("mismatch");
+    assert!(matches!(err, Error::VerifyDigest { .. }), "{err:?}");
+    let first = fetch_url(
+        &url,
+        Some(&expected),
+        ArtifactKind::Module,
+        Some(&cache),
+        None,
+    )
+    .expect("download");
+    assert!(!first.cached);
+    assert_eq!(first.bytes, module);
+    let second = fetch_url(
+        &url,
+        Some(&expected),
+        ArtifactKind::Module,
+        Some(&cache),
+        None,
+    )
+    .expect("cached");
+    assert!(second.cached);
+    let downloads = server
+        .requests()
+        .iter()
+        .filter(|r| r.ends_with(".wasm"))
+        .count();
+    assert_eq!(
+        downloads, 2,
+        "mismatch + first download; the third came from the cache"
+    );
+    let err = fetch_url(
+        &format!("{}/missing.wasm", server.url()),
+        None,
+        ArtifactKind::Module,
+        None,
+        None,
+    )
+    .expect_err("404");
+    assert!(
+        matches!(
+            &err,
+            Error::Download {
+                source: HttpError::Status { status: 404, .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

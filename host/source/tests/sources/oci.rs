@@ -226,3 +226,136 @@ fn pinned_digest_must_exist_and_blobs_are_verified() {
         other => panic!("expected VerifyDigest, got {other:?}"),
     }
 }
+
+#[test]
+fn verified_module_pull_uses_the_cache_offline() {
+    let Some(registry) = start() else { return };
+    let client = OciClient::new();
+    let module = module_bytes("verified");
+    let repo = registry.reference("plugins/verified").with_tag("1.0.0");
+    client.push_module(&repo, &module).expect("push module");
+    let expected = Digest::of(&module);
+
+    let err = client
+        .pull_module_verified(&repo, &Digest::of(b"another module"), None)
+        .expect_err("sha256 mismatch");
+    assert!(
+        matches!(&err, Error::VerifyDigest { what, actual, .. } if what == "Wasm module" && *actual == expected),
+        "{err:?}"
+    );
+
+    let cache_dir = tempfile::tempdir().expect("cache dir");
+    let cache = Cache::new(cache_dir.path());
+    let first = client
+        .pull_module_verified(&repo, &expected, Some(&cache))
+        .expect("pull");
+    assert!(!first.cached);
+    assert!(first.reference.digest.is_some());
+    drop(registry);
+    // The registry is gone: only the cache can answer now.
+    let offline = client
+        .pull_module_verified(&repo, &expected, Some(&cache))
+        .expect("served from cache");
+    assert!(offline.cached);
+    assert_eq!(offline.bytes, module);
+    let err = client
+        .pull_module(&repo, Some(&cache))
+        .expect_err("needs the registry");
+    assert!(matches!(err, Error::FetchManifest { .. }), "{err:?}");
+}
+
+const HTPASSWD_USER: &str = "capstan";
+const HTPASSWD_PASSWORD: &str = "s3cret-registry";
+/// `capstan:s3cret-registry`, bcrypt cost 4 (distribution checks it on every request).
+const HTPASSWD: &str = "capstan:$2b$04$NaSfkEAcLxg4rgZGClCiJe0ad8kV0jqfen4ZvY3DZa24KnRJ4Iraq";
+
+#[test]
+fn basic_auth_registry() {
+    let Some(registry) = Registry::start_with_htpasswd(HTPASSWD).expect("start registry") else {
+        return;
+    };
+    let repo = registry.reference("charts/private");
+    let err = OciClient::new()
+        .push_chart(&repo, &chart("1.0.0"))
+        .expect_err("anonymous push refused");
+    assert!(
+        matches!(
+            &err,
+            Error::PushBlob {
+                source: HttpError::Status { status: 401, .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let client = OciClient::new().with_credentials(capstan_source::Credentials::new(
+        HTPASSWD_USER,
+        HTPASSWD_PASSWORD,
+    ));
+    client
+        .push_chart(&repo, &chart("1.0.0"))
+        .expect("authenticated push");
+    let pulled = client
+        .pull_chart(&repo, "1.x", None)
+        .expect("authenticated pull");
+    assert_eq!(pulled.bytes, chart("1.0.0"));
+    let err = OciClient::new()
+        .pull_chart(&repo, "1.x", None)
+        .expect_err("anonymous pull refused");
+    assert!(
+        matches!(
+            &err,
+            Error::ListTags {
+                source: HttpError::Status { status: 401, .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let wrong =
+        OciClient::new().with_credentials(capstan_source::Credentials::new(HTPASSWD_USER, "wrong"));
+    assert!(wrong.pull_chart(&repo, "1.x", None).is_err());
+}
+
+#[test]
+fn bearer_token_auth() {
+    let Some(registry) = start() else { return };
+    let credentials = capstan_source::Credentials::new("robot", "token-password");
+    let gateway =
+        capstan_source::testing::TokenGateway::start(registry.address(), credentials.clone())
+            .expect("start gateway");
+    let repo = OciReference::parse(&format!(
+        "oci://{}/plugins/behind-auth:v2",
+        gateway.address()
+    ))
+    .expect("reference");
+    let module = module_bytes("bearer");
+
+    let err = OciClient::new()
+        .push_module(&repo, &module)
+        .expect_err("no credentials for the token realm");
+    assert!(
+        matches!(&err, Error::Authenticate { scope, source: HttpError::Status { status: 401, .. }, .. } if scope == "repository:plugins/behind-auth:pull,push"),
+        "{err:?}"
+    );
+
+    let client = OciClient::new().with_credentials(credentials);
+    let pushed = client
+        .push_module(&repo, &module)
+        .expect("push through token auth");
+    let pulled = client
+        .pull_module(&repo, None)
+        .expect("pull through token auth");
+    assert_eq!(pulled.bytes, module);
+    assert_eq!(pulled.reference.digest, pushed.reference.digest);
+    let requests = gateway.token_requests();
+    assert!(
+        requests
+            .iter()
+            .any(|q| q
+                == "service=capstan-test&scope=repository%3Aplugins%2Fbehind-auth%3Apull%2Cpush"),
+        "{requests:?}"
+    );
+    // Tokens are cached per repository and access: far fewer token requests than API calls.
+    assert!(requests.len() <= 4, "{requests:?}");
+}
