@@ -9,7 +9,7 @@ mod parse;
 mod resolve;
 mod sort;
 
-pub use emit::{json_to_yaml, to_yaml_document};
+pub use emit::{json_to_node, json_to_yaml, to_yaml_document};
 pub use gofloat::{format_go_g, format_json_float};
 pub use parse::{parse_documents, parse_json_like, parse_json_like_all, parse_node};
 
@@ -52,4 +52,15 @@ pub enum YamlError {
     /// The document does not have the shape the caller asked for.
     #[error("{0}")]
     Shape(String),
+}
+
+/// Sorts `(key, value)` pairs in go-yaml v2's map key order.
+pub fn sort_entries<T>(entries: &mut Vec<(String, T)>) {
+    sort::sort_by_key_less(entries);
+}
+
+/// Resolves a plain scalar's text the way go-yaml v2 types it (`1` → int, `1.5` → float,
+/// `yes` → bool, …).
+pub fn resolve_scalar(text: &str) -> Node {
+    resolve::resolve_plain(text).1
 }

@@ -590,7 +590,7 @@ pub fn to_yaml_document(node: &Node) -> String {
 /// Turns JSON data into the node go-yaml v2 reads back from `json.Marshal`'s text: numbers are
 /// re-resolved from their JSON spelling (so `1000000.0` becomes the int `1000000`) and map keys
 /// are put in go-yaml's sort order.
-fn json_to_node(v: &serde_json::Value) -> Node {
+pub fn json_to_node(v: &serde_json::Value) -> Node {
     match v {
         serde_json::Value::Null => Node::Null,
         serde_json::Value::Bool(b) => Node::Bool(*b),

@@ -1,0 +1,352 @@
+//! A loaded Helm chart and its loader: directories (honouring `.helmignore`) and `.tgz`
+//! archives, sorted into `Chart.yaml`, values, schema, templates, plain files and subcharts the
+//! way Helm's `loader.LoadFiles` does.
+
+mod ignore;
+mod metadata;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub use metadata::{Dependency, Maintainer, Metadata};
+
+pub(crate) use ignore::go_match;
+
+use crate::yaml;
+
+/// A file of a chart: its slash-separated path relative to the chart root and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartFile {
+    /// Path relative to the chart root, e.g. `templates/deployment.yaml`.
+    pub name: String,
+    /// Contents.
+    pub data: Vec<u8>,
+}
+
+/// A chart with its subcharts, as Helm holds it in memory.
+#[derive(Debug, Clone, Default)]
+pub struct Chart {
+    /// `Chart.yaml`.
+    pub metadata: Metadata,
+    /// Parsed `values.yaml` (numbers are float64, as in Helm).
+    pub values: serde_json::Map<String, serde_json::Value>,
+    /// `values.schema.json`, if present.
+    pub schema: Option<Vec<u8>>,
+    /// Files under `templates/`.
+    pub templates: Vec<ChartFile>,
+    /// Every other file (what `.Files` sees), `crds/` included.
+    pub files: Vec<ChartFile>,
+    /// Subcharts from `charts/`, sorted by name.
+    pub dependencies: Vec<Chart>,
+}
+
+/// Why a chart could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The path does not exist or cannot be read.
+    #[error("path {path:?} not found")]
+    ReadPath {
+        /// The path.
+        path: PathBuf,
+        /// The I/O failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The archive is not a gzipped tar.
+    #[error("{path}: {message}")]
+    ReadArchive {
+        /// The archive.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// `Chart.yaml` is missing.
+    #[error("Chart.yaml file is missing")]
+    MissingChartYaml,
+    /// `Chart.yaml` is not valid.
+    #[error("cannot load Chart.yaml: {0}")]
+    ParseChartYaml(String),
+    /// `values.yaml` is not valid.
+    #[error("cannot load values.yaml: {0}")]
+    ParseValues(String),
+    /// `requirements.yaml` is not valid.
+    #[error("cannot load requirements.yaml: {0}")]
+    ParseRequirements(String),
+    /// `Chart.yaml` fails Helm's validation.
+    #[error("validation: {0}")]
+    ValidateChart(String),
+    /// A subchart could not be loaded.
+    #[error("error unpacking subchart {name} in {parent}: {source}")]
+    LoadSubchart {
+        /// Subchart directory or archive name.
+        name: String,
+        /// Parent chart name.
+        parent: String,
+        /// Why.
+        #[source]
+        source: Box<LoadError>,
+    },
+}
+
+impl Chart {
+    /// Loads a chart from a directory or a `.tgz` archive.
+    pub fn load(path: impl AsRef<Path>) -> Result<Chart, LoadError> {
+        let path = path.as_ref();
+        let meta = std::fs::metadata(path).map_err(|source| LoadError::ReadPath {
+            path: path.to_owned(),
+            source,
+        })?;
+        if meta.is_dir() {
+            Chart::from_files(load_dir_files(path)?)
+        } else {
+            let data = std::fs::read(path).map_err(|source| LoadError::ReadPath {
+                path: path.to_owned(),
+                source,
+            })?;
+            Chart::from_archive(&data, &path.display().to_string())
+        }
+    }
+
+    /// Loads a chart from the bytes of a `.tgz` archive.
+    pub fn from_archive(data: &[u8], label: &str) -> Result<Chart, LoadError> {
+        Chart::from_files(archive_files(data, label)?)
+    }
+
+    /// Builds a chart from its files (paths relative to the chart root), as Helm's
+    /// `loader.LoadFiles` does.
+    pub fn from_files(files: Vec<ChartFile>) -> Result<Chart, LoadError> {
+        let mut c = Chart::default();
+        let mut have_chart_yaml = false;
+        let mut requirements: Option<Vec<Dependency>> = None;
+        let mut subcharts: std::collections::BTreeMap<String, Vec<ChartFile>> =
+            std::collections::BTreeMap::new();
+        for f in files {
+            let name = f.name.as_str();
+            if name == "Chart.yaml" {
+                let text = String::from_utf8_lossy(&f.data);
+                let json = yaml::parse_json_like(&text).map_err(|e| {
+                    LoadError::ParseChartYaml(format!("error converting YAML to JSON: {e}"))
+                })?;
+                let json = if json.is_null() {
+                    serde_json::json!({})
+                } else {
+                    json
+                };
+                c.metadata = serde_json::from_value(json)
+                    .map_err(|e| LoadError::ParseChartYaml(e.to_string()))?;
+                have_chart_yaml = true;
+            } else if name == "values.yaml" {
+                let text = String::from_utf8_lossy(&f.data);
+                let json = yaml::parse_json_like(&text).map_err(|e| {
+                    LoadError::ParseValues(format!("error converting YAML to JSON: {e}"))
+                })?;
+                c.values = match json {
+                    serde_json::Value::Object(m) => m,
+                    serde_json::Value::Null => serde_json::Map::new(),
+                    other => {
+                        return Err(LoadError::ParseValues(format!(
+                            "error unmarshaling JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+                            json_kind(&other)
+                        )));
+                    }
+                };
+            } else if name == "values.schema.json" {
+                c.schema = Some(f.data);
+            } else if name == "requirements.yaml" {
+                let text = String::from_utf8_lossy(&f.data);
+                let json = yaml::parse_json_like(&text)
+                    .map_err(|e| LoadError::ParseRequirements(e.to_string()))?;
+                let deps = json
+                    .get("dependencies")
+                    .cloned()
+                    .map(serde_json::from_value::<Vec<Dependency>>)
+                    .transpose()
+                    .map_err(|e| LoadError::ParseRequirements(e.to_string()))?;
+                requirements = Some(deps.unwrap_or_default());
+                c.files.push(f);
+            } else if name == "Chart.lock" || name == "requirements.lock" {
+                c.files.push(f);
+            } else if name.starts_with("templates/") {
+                c.templates.push(f);
+            } else if let Some(rest) = name.strip_prefix("charts/") {
+                if name.ends_with(".prov") {
+                    c.files.push(f);
+                    continue;
+                }
+                let cname = rest.split('/').next().unwrap_or(rest).to_owned();
+                subcharts.entry(cname).or_default().push(ChartFile {
+                    name: rest.to_owned(),
+                    data: f.data,
+                });
+            } else {
+                c.files.push(f);
+            }
+        }
+        if !have_chart_yaml {
+            return Err(LoadError::MissingChartYaml);
+        }
+        if c.metadata.api_version.is_empty() {
+            c.metadata.api_version = "v1".to_owned();
+        }
+        if c.metadata.api_version == "v1"
+            && let Some(deps) = requirements
+        {
+            c.metadata.dependencies = deps;
+        }
+        c.metadata.validate().map_err(LoadError::ValidateChart)?;
+        for (n, files) in subcharts {
+            if n.starts_with(['_', '.']) {
+                continue;
+            }
+            let parent = c.metadata.name.clone();
+            let wrap = |source: LoadError| LoadError::LoadSubchart {
+                name: n.clone(),
+                parent: parent.clone(),
+                source: Box::new(source),
+            };
+            let sc = if n.ends_with(".tgz") {
+                let Some(file) = files.into_iter().next() else {
+                    continue;
+                };
+                Chart::from_archive(&file.data, &n).map_err(wrap)?
+            } else {
+                let inner: Vec<ChartFile> = files
+                    .into_iter()
+                    .filter_map(|f| {
+                        let (_, rest) = f.name.split_once('/')?;
+                        Some(ChartFile {
+                            name: rest.to_owned(),
+                            data: f.data,
+                        })
+                    })
+                    .collect();
+                Chart::from_files(inner).map_err(wrap)?
+            };
+            c.dependencies.push(sc);
+        }
+        c.dependencies
+            .sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        Ok(c)
+    }
+
+    /// The chart's name (its alias once dependencies are processed).
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    /// Files under `crds/` (installed before everything else with `--include-crds`).
+    pub fn crd_files(&self) -> impl Iterator<Item = &ChartFile> {
+        self.files.iter().filter(|f| f.name.starts_with("crds/"))
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::Bool(_) => "bool",
+        _ => "object",
+    }
+}
+
+/// Reads every file of a chart directory, skipping `.helmignore`d paths.
+fn load_dir_files(root: &Path) -> Result<Vec<ChartFile>, LoadError> {
+    let rules = match std::fs::read_to_string(root.join(".helmignore")) {
+        Ok(text) => ignore::Rules::parse(&text),
+        Err(_) => ignore::Rules::parse(""),
+    };
+    let mut out = Vec::new();
+    walk(root, "", &rules, &mut out)?;
+    Ok(out)
+}
+
+fn walk(
+    dir: &Path,
+    rel: &str,
+    rules: &ignore::Rules,
+    out: &mut Vec<ChartFile>,
+) -> Result<(), LoadError> {
+    let read_err = |source| LoadError::ReadPath {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(read_err)?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    for name in entries {
+        let path = dir.join(&name);
+        let rel_path = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let meta = std::fs::metadata(&path).map_err(|source| LoadError::ReadPath {
+            path: path.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            if rules.ignored(&rel_path, true) {
+                continue;
+            }
+            walk(&path, &rel_path, rules, out)?;
+        } else {
+            if rules.ignored(&rel_path, false) {
+                continue;
+            }
+            let data = std::fs::read(&path).map_err(|source| LoadError::ReadPath {
+                path: path.clone(),
+                source,
+            })?;
+            out.push(ChartFile {
+                name: rel_path,
+                data,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Unpacks a chart archive, dropping the top-level directory as Helm does.
+fn archive_files(data: &[u8], label: &str) -> Result<Vec<ChartFile>, LoadError> {
+    let err = |message: String| LoadError::ReadArchive {
+        path: label.to_owned(),
+        message,
+    };
+    let gz = flate2::read::GzDecoder::new(data);
+    let mut archive = tar::Archive::new(gz);
+    let mut out = Vec::new();
+    let entries = archive.entries().map_err(|e| err(e.to_string()))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| err(e.to_string()))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry
+            .path()
+            .map_err(|e| err(e.to_string()))?
+            .to_string_lossy()
+            .replace('\\', "/");
+        let Some((_, rest)) = path.split_once('/') else {
+            continue;
+        };
+        if rest.is_empty() {
+            continue;
+        }
+        let mut buf = Vec::new();
+        entry
+            .read_to_end(&mut buf)
+            .map_err(|e| err(e.to_string()))?;
+        out.push(ChartFile {
+            name: rest.to_owned(),
+            data: buf,
+        });
+    }
+    if out.is_empty() {
+        return Err(err("no files in chart archive".to_owned()));
+    }
+    Ok(out)
+}

@@ -1,0 +1,146 @@
+//! `Chart.yaml` as Helm's `chart.Metadata` struct: JSON field names for parsing and `toJson`,
+//! Go field names for templates (`.Chart.AppVersion`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A maintainer entry of `Chart.yaml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Maintainer {
+    /// `name`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// `email`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub email: String,
+    /// `url`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub url: String,
+}
+
+/// A `dependencies` entry of `Chart.yaml` (or `requirements.yaml` for apiVersion v1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Dependency {
+    /// `name`: the subchart's chart name.
+    pub name: String,
+    /// `version`: a semver range the subchart's version must satisfy.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    /// `repository`.
+    #[serde(default)]
+    pub repository: String,
+    /// `condition`: comma-separated values paths, the first boolean found decides.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub condition: String,
+    /// `tags`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// `enabled`: computed from conditions and tags.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub enabled: bool,
+    /// `import-values`: strings (`exports.` children) or `{child, parent}` maps.
+    #[serde(
+        default,
+        rename = "import-values",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub import_values: Vec<serde_json::Value>,
+    /// `alias`: the name the subchart is rendered and configured under.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub alias: String,
+}
+
+/// The contents of `Chart.yaml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metadata {
+    /// `name`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// `home`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub home: String,
+    /// `sources`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+    /// `version`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    /// `description`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// `keywords`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+    /// `maintainers`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maintainers: Vec<Maintainer>,
+    /// `icon`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub icon: String,
+    /// `apiVersion` (`v1` or `v2`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
+    /// `condition`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub condition: String,
+    /// `tags`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tags: String,
+    /// `appVersion`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub app_version: String,
+    /// `deprecated`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deprecated: bool,
+    /// `annotations`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// `kubeVersion`: a semver range of supported Kubernetes versions.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kube_version: String,
+    /// `dependencies`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<Dependency>,
+    /// `type`: `application` (default) or `library`.
+    #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
+    pub chart_type: String,
+}
+
+impl Metadata {
+    /// Helm's `Metadata.Validate` checks, with Helm's messages.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.api_version.is_empty() {
+            return Err("chart.metadata.apiVersion is required".to_owned());
+        }
+        if self.name.is_empty() {
+            return Err("chart.metadata.name is required".to_owned());
+        }
+        if self.name.contains('/')
+            || self.name.contains('\\')
+            || self.name == "."
+            || self.name == ".."
+        {
+            return Err(format!("chart.metadata.name {:?} is invalid", self.name));
+        }
+        if self.version.is_empty() {
+            return Err("chart.metadata.version is required".to_owned());
+        }
+        if crate::semver::Version::parse(&self.version).is_none() {
+            return Err(format!(
+                "chart.metadata.version {:?} is invalid",
+                self.version
+            ));
+        }
+        if !matches!(self.chart_type.as_str(), "" | "application" | "library") {
+            return Err("chart.metadata.type must be application or library".to_owned());
+        }
+        Ok(())
+    }
+
+    /// Whether this is a library chart (renders no manifests of its own).
+    pub fn is_library(&self) -> bool {
+        self.chart_type == "library"
+    }
+}

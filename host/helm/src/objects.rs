@@ -1,0 +1,555 @@
+//! The host objects templates see: `.Chart` (Helm's `chart.Metadata` plus `IsRoot`), `.Files`
+//! with its methods, and `.Capabilities` (kube version, API versions, Helm version).
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use capstan_gotmpl::{CallContext, FuncResult, Object, Signature, Ty, Value};
+
+use crate::chart::{ChartFile, Metadata};
+use crate::funcs::to_yaml_string;
+
+/// `.Chart`: the chart's metadata with Go field names, plus `IsRoot`.
+#[derive(Debug)]
+pub(crate) struct ChartObject {
+    pub(crate) meta: Metadata,
+    pub(crate) is_root: bool,
+}
+
+fn strs(v: &[String]) -> Value {
+    Value::list(v.iter().map(|s| Value::from(s.as_str())).collect())
+}
+
+impl Object for ChartObject {
+    fn type_name(&self) -> &str {
+        "struct { *chart.Metadata; IsRoot bool }"
+    }
+
+    fn field(&self, name: &str) -> Option<Value> {
+        let m = &self.meta;
+        Some(match name {
+            "Name" => Value::from(m.name.as_str()),
+            "Home" => Value::from(m.home.as_str()),
+            "Sources" => strs(&m.sources),
+            "Version" => Value::from(m.version.as_str()),
+            "Description" => Value::from(m.description.as_str()),
+            "Keywords" => strs(&m.keywords),
+            "Maintainers" => Value::list(
+                m.maintainers
+                    .iter()
+                    .map(|mt| {
+                        let mut map = BTreeMap::new();
+                        map.insert("Name".to_owned(), Value::from(mt.name.as_str()));
+                        map.insert("Email".to_owned(), Value::from(mt.email.as_str()));
+                        map.insert("URL".to_owned(), Value::from(mt.url.as_str()));
+                        Value::map(map)
+                    })
+                    .collect(),
+            ),
+            "Icon" => Value::from(m.icon.as_str()),
+            "APIVersion" => Value::from(m.api_version.as_str()),
+            "Condition" => Value::from(m.condition.as_str()),
+            "Tags" => Value::from(m.tags.as_str()),
+            "AppVersion" => Value::from(m.app_version.as_str()),
+            "Deprecated" => Value::Bool(m.deprecated),
+            "Annotations" => Value::map(
+                m.annotations
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                    .collect(),
+            ),
+            "KubeVersion" => Value::from(m.kube_version.as_str()),
+            "Dependencies" => Value::list(
+                m.dependencies
+                    .iter()
+                    .map(|d| Value::from(serde_json::to_value(d).unwrap_or_default()))
+                    .collect(),
+            ),
+            "Type" => Value::from(m.chart_type.as_str()),
+            "IsRoot" => Value::Bool(self.is_root),
+            "Metadata" => Value::Nil,
+            _ => return None,
+        })
+    }
+
+    fn format_go(&self, out: &mut String) {
+        let m = &self.meta;
+        let list = |v: &[String]| format!("[{}]", v.join(" "));
+        let ann: Vec<String> = m
+            .annotations
+            .iter()
+            .map(|(k, v)| format!("{k}:{v}"))
+            .collect();
+        out.push_str(&format!(
+            "{{{{{} {} {} {} {} {} [] {} {} {} {} {} {} map[{}] {} [] {}}} {}}}",
+            m.name,
+            m.home,
+            list(&m.sources),
+            m.version,
+            m.description,
+            list(&m.keywords),
+            m.icon,
+            m.api_version,
+            m.condition,
+            m.tags,
+            m.app_version,
+            m.deprecated,
+            ann.join(" "),
+            m.kube_version,
+            m.chart_type,
+            self.is_root
+        ));
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(&self.meta).unwrap_or_default();
+        if let serde_json::Value::Object(m) = &mut v {
+            m.insert("IsRoot".to_owned(), serde_json::Value::Bool(self.is_root));
+        }
+        v
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// `.Files`: the chart's non-template files (`map[string][]byte` with methods).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FilesObject {
+    pub(crate) files: Arc<BTreeMap<String, Vec<u8>>>,
+}
+
+impl FilesObject {
+    pub(crate) fn new(files: &[ChartFile]) -> FilesObject {
+        FilesObject {
+            files: Arc::new(
+                files
+                    .iter()
+                    .map(|f| (f.name.clone(), f.data.clone()))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn string_of(&self, name: &str) -> String {
+        self.files
+            .get(name)
+            .map(|d| String::from_utf8_lossy(d).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+fn base_name(p: &str) -> &str {
+    let t = p.trim_end_matches('/');
+    t.rsplit('/').next().unwrap_or(t)
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+impl Object for FilesObject {
+    fn type_name(&self) -> &str {
+        "engine.files"
+    }
+
+    fn method(&self, name: &str) -> Option<Signature> {
+        match name {
+            "Get" | "GetBytes" | "Glob" | "Lines" => Some(Signature::new(&[Ty::String])),
+            "AsConfig" | "AsSecrets" => Some(Signature::new(&[])),
+            _ => None,
+        }
+    }
+
+    fn call_method(&self, name: &str, args: &[Value], _cx: &mut CallContext<'_>) -> FuncResult {
+        let arg = args.first().and_then(Value::as_str).unwrap_or("");
+        match name {
+            "Get" | "GetBytes" => Ok(Value::from(self.string_of(arg))),
+            "Lines" => {
+                if !self.files.contains_key(arg) {
+                    return Ok(Value::list(Vec::new()));
+                }
+                let mut s = self.string_of(arg);
+                if s.ends_with('\n') {
+                    s.pop();
+                }
+                Ok(Value::list(s.split('\n').map(Value::from).collect()))
+            }
+            "Glob" => {
+                let matched: BTreeMap<String, Vec<u8>> = self
+                    .files
+                    .iter()
+                    .filter(|(n, _)| crate::glob::matches(arg, n))
+                    .map(|(n, d)| (n.clone(), d.clone()))
+                    .collect();
+                Ok(Value::object(FilesObject {
+                    files: Arc::new(matched),
+                }))
+            }
+            "AsConfig" | "AsSecrets" => {
+                if self.files.is_empty() {
+                    return Ok(Value::from(""));
+                }
+                let m: BTreeMap<String, Value> = self
+                    .files
+                    .iter()
+                    .map(|(k, v)| {
+                        let s = if name == "AsConfig" {
+                            String::from_utf8_lossy(v).into_owned()
+                        } else {
+                            base64(v)
+                        };
+                        (base_name(k).to_owned(), Value::from(s))
+                    })
+                    .collect();
+                Ok(Value::from(to_yaml_string(&Value::map(m))))
+            }
+            _ => Err(format!("can't call method/function {name:?}").into()),
+        }
+    }
+
+    fn format_go(&self, out: &mut String) {
+        out.push_str("map[");
+        let mut first = true;
+        for (k, v) in self.files.iter() {
+            if !first {
+                out.push(' ');
+            }
+            first = false;
+            out.push_str(k);
+            out.push_str(":[");
+            let bytes: Vec<String> = v.iter().map(u8::to_string).collect();
+            out.push_str(&bytes.join(" "));
+            out.push(']');
+        }
+        out.push(']');
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.files
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(base64(v))))
+                .collect(),
+        )
+    }
+
+    fn is_true(&self) -> bool {
+        !self.files.is_empty()
+    }
+
+    fn length(&self) -> Option<usize> {
+        Some(self.files.len())
+    }
+
+    fn as_value(&self) -> Option<Value> {
+        Some(Value::map(
+            self.files
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        Value::from(String::from_utf8_lossy(v).into_owned()),
+                    )
+                })
+                .collect(),
+        ))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The Kubernetes and Helm versions and API versions a render targets (`.Capabilities`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Kubernetes version, e.g. `v1.32.0`.
+    pub kube_version: String,
+    /// Available API versions (`group/version` and `group/version/Kind`).
+    pub api_versions: Vec<String>,
+    /// Helm version reported to templates.
+    pub helm_version: String,
+    /// Helm git commit reported to templates.
+    pub helm_git_commit: String,
+    /// Go version reported to templates.
+    pub go_version: String,
+}
+
+/// Helm 3.17.3's default API versions (client-go's built-in scheme).
+pub const DEFAULT_API_VERSIONS: &[&str] = &[
+    "v1",
+    "admissionregistration.k8s.io/v1",
+    "admissionregistration.k8s.io/v1alpha1",
+    "admissionregistration.k8s.io/v1beta1",
+    "internal.apiserver.k8s.io/v1alpha1",
+    "apps/v1",
+    "apps/v1beta1",
+    "apps/v1beta2",
+    "authentication.k8s.io/v1",
+    "authentication.k8s.io/v1alpha1",
+    "authentication.k8s.io/v1beta1",
+    "authorization.k8s.io/v1",
+    "authorization.k8s.io/v1beta1",
+    "autoscaling/v1",
+    "autoscaling/v2",
+    "autoscaling/v2beta1",
+    "autoscaling/v2beta2",
+    "batch/v1",
+    "batch/v1beta1",
+    "certificates.k8s.io/v1",
+    "certificates.k8s.io/v1beta1",
+    "certificates.k8s.io/v1alpha1",
+    "coordination.k8s.io/v1alpha2",
+    "coordination.k8s.io/v1beta1",
+    "coordination.k8s.io/v1",
+    "discovery.k8s.io/v1",
+    "discovery.k8s.io/v1beta1",
+    "events.k8s.io/v1",
+    "events.k8s.io/v1beta1",
+    "extensions/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1",
+    "flowcontrol.apiserver.k8s.io/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1beta2",
+    "flowcontrol.apiserver.k8s.io/v1beta3",
+    "networking.k8s.io/v1",
+    "networking.k8s.io/v1alpha1",
+    "networking.k8s.io/v1beta1",
+    "node.k8s.io/v1",
+    "node.k8s.io/v1alpha1",
+    "node.k8s.io/v1beta1",
+    "policy/v1",
+    "policy/v1beta1",
+    "rbac.authorization.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1beta1",
+    "rbac.authorization.k8s.io/v1alpha1",
+    "resource.k8s.io/v1beta1",
+    "resource.k8s.io/v1alpha3",
+    "scheduling.k8s.io/v1alpha1",
+    "scheduling.k8s.io/v1beta1",
+    "scheduling.k8s.io/v1",
+    "storage.k8s.io/v1beta1",
+    "storage.k8s.io/v1",
+    "storage.k8s.io/v1alpha1",
+    "storagemigration.k8s.io/v1alpha1",
+    "apiextensions.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1",
+];
+
+impl Default for Capabilities {
+    /// What `helm template` 3.17.3 uses without `--kube-version`/`--api-versions`.
+    fn default() -> Self {
+        Capabilities {
+            kube_version: "v1.32.0".to_owned(),
+            api_versions: DEFAULT_API_VERSIONS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            helm_version: "v3.17.3".to_owned(),
+            helm_git_commit: "e4da49785aa6e6ee2b86efd5dd9e43400318262b".to_owned(),
+            go_version: "go1.23.7".to_owned(),
+        }
+    }
+}
+
+impl Capabilities {
+    /// Major and minor of the kube version (`v1.32.0` → `("1", "32")`).
+    pub(crate) fn kube_major_minor(&self) -> (String, String) {
+        let v = self.kube_version.trim_start_matches('v');
+        let mut it = v.split('.');
+        let major = it.next().unwrap_or("").to_owned();
+        let minor = it.next().unwrap_or("").to_owned();
+        (major, minor)
+    }
+
+    pub(crate) fn to_value(&self) -> Value {
+        let (major, minor) = self.kube_major_minor();
+        let mut m = BTreeMap::new();
+        m.insert(
+            "KubeVersion".to_owned(),
+            Value::object(KubeVersionObject {
+                version: self.kube_version.clone(),
+                major,
+                minor,
+            }),
+        );
+        m.insert(
+            "APIVersions".to_owned(),
+            Value::object(ApiVersionsObject(self.api_versions.clone())),
+        );
+        let mut hv = BTreeMap::new();
+        hv.insert(
+            "Version".to_owned(),
+            Value::from(self.helm_version.as_str()),
+        );
+        hv.insert(
+            "GitCommit".to_owned(),
+            Value::from(self.helm_git_commit.as_str()),
+        );
+        hv.insert("GitTreeState".to_owned(), Value::from("clean"));
+        hv.insert(
+            "GoVersion".to_owned(),
+            Value::from(self.go_version.as_str()),
+        );
+        m.insert(
+            "HelmVersion".to_owned(),
+            Value::object(HelmVersionObject(hv)),
+        );
+        Value::object(CapabilitiesObject(m))
+    }
+}
+
+#[derive(Debug)]
+struct CapabilitiesObject(BTreeMap<String, Value>);
+
+impl Object for CapabilitiesObject {
+    fn type_name(&self) -> &str {
+        "*chartutil.Capabilities"
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        self.0.get(name).cloned()
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect(),
+        )
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[derive(Debug)]
+struct HelmVersionObject(BTreeMap<String, Value>);
+
+impl Object for HelmVersionObject {
+    fn type_name(&self) -> &str {
+        "version.BuildInfo"
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        self.0.get(name).cloned()
+    }
+    fn format_go(&self, out: &mut String) {
+        let g = |k: &str| self.0.get(k).map(Value::to_go_string).unwrap_or_default();
+        out.push_str(&format!(
+            "{{{} {} {} {}}}",
+            g("Version"),
+            g("GitCommit"),
+            g("GitTreeState"),
+            g("GoVersion")
+        ));
+    }
+    fn to_json(&self) -> serde_json::Value {
+        let g = |k: &str| self.0.get(k).map(Value::to_json).unwrap_or_default();
+        serde_json::json!({
+            "version": g("Version"),
+            "git_commit": g("GitCommit"),
+            "git_tree_state": g("GitTreeState"),
+            "go_version": g("GoVersion"),
+        })
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[derive(Debug)]
+struct KubeVersionObject {
+    version: String,
+    major: String,
+    minor: String,
+}
+
+impl Object for KubeVersionObject {
+    fn type_name(&self) -> &str {
+        "chartutil.KubeVersion"
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "Version" => Value::from(self.version.as_str()),
+            "Major" => Value::from(self.major.as_str()),
+            "Minor" => Value::from(self.minor.as_str()),
+            _ => return None,
+        })
+    }
+    fn method(&self, name: &str) -> Option<Signature> {
+        matches!(name, "String" | "GitVersion").then(|| Signature::new(&[]))
+    }
+    fn call_method(&self, _name: &str, _args: &[Value], _cx: &mut CallContext<'_>) -> FuncResult {
+        Ok(Value::from(self.version.as_str()))
+    }
+    fn format_go(&self, out: &mut String) {
+        out.push_str(&self.version);
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"Version": self.version, "Major": self.major, "Minor": self.minor})
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[derive(Debug)]
+struct ApiVersionsObject(Vec<String>);
+
+impl Object for ApiVersionsObject {
+    fn type_name(&self) -> &str {
+        "chartutil.VersionSet"
+    }
+    fn method(&self, name: &str) -> Option<Signature> {
+        (name == "Has").then(|| Signature::new(&[Ty::String]))
+    }
+    fn call_method(&self, _name: &str, args: &[Value], _cx: &mut CallContext<'_>) -> FuncResult {
+        let want = args.first().and_then(Value::as_str).unwrap_or("");
+        Ok(Value::Bool(self.0.iter().any(|v| v == want)))
+    }
+    fn format_go(&self, out: &mut String) {
+        out.push('[');
+        out.push_str(&self.0.join(" "));
+        out.push(']');
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Array(
+            self.0
+                .iter()
+                .map(|s| serde_json::Value::String(s.clone()))
+                .collect(),
+        )
+    }
+    fn is_true(&self) -> bool {
+        !self.0.is_empty()
+    }
+    fn length(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
+    fn as_value(&self) -> Option<Value> {
+        Some(Value::list(
+            self.0.iter().map(|s| Value::from(s.as_str())).collect(),
+        ))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

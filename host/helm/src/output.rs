@@ -1,0 +1,373 @@
+//! Turns rendered template text into `helm template`'s output: documents split on `---`, parsed
+//! just enough to find kind, name and hook annotations, ordered by Helm's install order, hooks
+//! after manifests, CRDs first with `--include-crds`, and `--show-only` filtering.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use crate::error::Error;
+use crate::yaml;
+
+/// Helm's `releaseutil.InstallOrder`.
+pub const INSTALL_ORDER: &[&str] = &[
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+const HOOK_EVENTS: &[&str] = &[
+    "pre-install",
+    "post-install",
+    "pre-delete",
+    "post-delete",
+    "pre-upgrade",
+    "post-upgrade",
+    "pre-rollback",
+    "post-rollback",
+    "test",
+    "test-success",
+];
+
+/// One rendered Kubernetes document and the template it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// Template path, e.g. `mychart/templates/deployment.yaml`.
+    pub name: String,
+    /// The document text (trimmed, without `---`).
+    pub content: String,
+    /// `kind` of the document.
+    pub kind: String,
+}
+
+/// A rendered document carrying a `helm.sh/hook` annotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hook {
+    /// Template path.
+    pub path: String,
+    /// The document text.
+    pub manifest: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// Hook events (`pre-install`, `test`, …), lowercased.
+    pub events: Vec<String>,
+    /// `helm.sh/hook-weight` (0 when absent or not a number).
+    pub weight: i64,
+}
+
+impl Hook {
+    /// Whether this is a test hook (`helm template --skip-tests` drops these).
+    pub fn is_test(&self) -> bool {
+        self.events
+            .iter()
+            .any(|e| e == "test" || e == "test-success")
+    }
+}
+
+fn separator() -> &'static Regex {
+    static SEP: OnceLock<Regex> = OnceLock::new();
+    SEP.get_or_init(|| {
+        Regex::new(r"(?:^|\s*\n)---\s*").unwrap_or_else(|_| unreachable!("static regex"))
+    })
+}
+
+/// Helm's `releaseutil.SplitManifests`, in document order.
+pub fn split_manifests(big: &str) -> Vec<String> {
+    separator()
+        .split(big.trim())
+        .filter(|d| !d.is_empty())
+        .map(|d| d.trim().to_owned())
+        .collect()
+}
+
+fn kind_rank(kind: &str) -> Option<usize> {
+    INSTALL_ORDER.iter().position(|k| *k == kind)
+}
+
+/// Helm's `lessByKind`.
+fn less_by_kind(a: &str, b: &str) -> bool {
+    match (kind_rank(a), kind_rank(b)) {
+        (None, None) => a < b,
+        (None, Some(_)) => false,
+        (Some(_), None) => true,
+        (Some(x), Some(y)) => x < y,
+    }
+}
+
+struct Head {
+    kind: String,
+    name: String,
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+fn parse_head(path: &str, doc: &str) -> Result<Head, Error> {
+    let wrap = |m: String| Error::ParseManifest(format!("YAML parse error on {path}: {m}"));
+    let v = yaml::parse_json_like(doc)
+        .map_err(|e| wrap(format!("error converting YAML to JSON: {e}")))?;
+    let obj = match v {
+        serde_json::Value::Null => {
+            return Ok(Head {
+                kind: String::new(),
+                name: String::new(),
+                annotations: None,
+            });
+        }
+        serde_json::Value::Object(o) => o,
+        other => {
+            return Err(wrap(format!(
+                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type releaseutil.SimpleHead",
+                match other {
+                    serde_json::Value::Array(_) => "array",
+                    serde_json::Value::String(_) => "string",
+                    serde_json::Value::Number(_) => "number",
+                    _ => "bool",
+                }
+            )));
+        }
+    };
+    let str_field = |v: Option<&serde_json::Value>, field: &str| -> Result<String, Error> {
+        match v {
+            None | Some(serde_json::Value::Null) => Ok(String::new()),
+            Some(serde_json::Value::String(s)) => Ok(s.clone()),
+            Some(other) => Err(wrap(format!(
+                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go struct field {field} of type string",
+                if other.is_number() {
+                    "number"
+                } else if other.is_boolean() {
+                    "bool"
+                } else if other.is_array() {
+                    "array"
+                } else {
+                    "object"
+                }
+            ))),
+        }
+    };
+    str_field(obj.get("apiVersion"), "SimpleHead.apiVersion")?;
+    let kind = str_field(obj.get("kind"), "SimpleHead.kind")?;
+    let (name, annotations) = match obj.get("metadata") {
+        Some(serde_json::Value::Object(md)) => {
+            let name = str_field(md.get("name"), "SimpleHead.metadata.name")?;
+            let ann = match md.get("annotations") {
+                Some(serde_json::Value::Object(a)) => {
+                    let mut out = BTreeMap::new();
+                    for (k, v) in a {
+                        out.insert(
+                            k.clone(),
+                            str_field(Some(v), "SimpleHead.metadata.annotations")?,
+                        );
+                    }
+                    Some(out)
+                }
+                _ => None,
+            };
+            (name, ann)
+        }
+        _ => (String::new(), None),
+    };
+    Ok(Head {
+        kind,
+        name,
+        annotations,
+    })
+}
+
+/// Helm's `releaseutil.SortManifests`: hooks and plain manifests, each sorted by install order.
+pub fn sort_manifests(
+    files: &BTreeMap<String, String>,
+) -> Result<(Vec<Hook>, Vec<Manifest>), Error> {
+    let mut hooks = Vec::new();
+    let mut generic = Vec::new();
+    for (path, content) in files {
+        let base = path.rsplit('/').next().unwrap_or(path);
+        if base.starts_with('_') || content.trim().is_empty() {
+            continue;
+        }
+        for doc in split_manifests(content) {
+            let head = parse_head(path, &doc)?;
+            let hook_types = head
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("helm.sh/hook"))
+                .cloned();
+            let Some(hook_types) = hook_types else {
+                generic.push(Manifest {
+                    name: path.clone(),
+                    content: doc,
+                    kind: head.kind,
+                });
+                continue;
+            };
+            let weight = head
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("helm.sh/hook-weight"))
+                .and_then(|w| w.parse::<i64>().ok())
+                .unwrap_or(0);
+            let mut events = Vec::new();
+            let mut unknown = false;
+            for t in hook_types.split(',') {
+                let t = t.trim().to_lowercase();
+                if !HOOK_EVENTS.contains(&t.as_str()) {
+                    unknown = true;
+                    break;
+                }
+                events.push(t);
+            }
+            if unknown {
+                continue;
+            }
+            hooks.push(Hook {
+                path: path.clone(),
+                manifest: doc,
+                kind: head.kind,
+                name: head.name,
+                events,
+                weight,
+            });
+        }
+    }
+    let generic = sorted_by_kind(generic, |m| m.kind.clone());
+    let hooks = sorted_by_kind(hooks, |h| h.kind.clone());
+    Ok((hooks, generic))
+}
+
+fn sorted_by_kind<T>(items: Vec<T>, kind: impl Fn(&T) -> String) -> Vec<T> {
+    let mut keyed: Vec<(usize, String, T)> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| (i, kind(&t), t))
+        .collect();
+    keyed.sort_by(|a, b| {
+        if less_by_kind(&a.1, &b.1) {
+            std::cmp::Ordering::Less
+        } else if less_by_kind(&b.1, &a.1) {
+            std::cmp::Ordering::Greater
+        } else {
+            a.0.cmp(&b.0)
+        }
+    });
+    keyed.into_iter().map(|(_, _, t)| t).collect()
+}
+
+/// `helm template --show-only`: keeps the documents whose template path (after the chart name)
+/// matches each pattern, in the order of the patterns.
+pub(crate) fn show_only(manifests: &str, patterns: &[String]) -> Result<String, Error> {
+    let docs = split_manifests(manifests);
+    let mut out = String::new();
+    for pat in patterns {
+        let pat = pat.replace('\\', "/");
+        let mut missing = true;
+        for doc in &docs {
+            let Some(name) = source_name(doc) else {
+                continue;
+            };
+            if !crate::chart::go_match(&pat, name) {
+                continue;
+            }
+            out.push_str("---\n");
+            out.push_str(doc);
+            out.push('\n');
+            missing = false;
+        }
+        if missing {
+            return Err(Error::ShowOnly(format!(
+                "could not find template {pat} in chart"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// The part of `# Source: chart/path` after the first path segment (Helm's
+/// `# Source: [^/]+/(.+)` match).
+fn source_name(doc: &str) -> Option<&str> {
+    let idx = doc.find("# Source: ")?;
+    let rest = &doc[idx + "# Source: ".len()..];
+    let slash = rest.find('/')?;
+    if rest[..slash].contains('\n') || slash == 0 {
+        return None;
+    }
+    let tail = &rest[slash + 1..];
+    let end = tail.find('\n').unwrap_or(tail.len());
+    let name = &tail[..end];
+    if name.is_empty() { None } else { Some(name) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_like_helm() {
+        // The separator regex eats the blank line, so a `---` right after it stays in the
+        // document: exactly what Helm's `SplitManifests` does.
+        let docs = split_manifests("---\na: 1\n---\n\n---\nb: 2\n  ---\n");
+        assert_eq!(docs, ["a: 1", "---\nb: 2\n  ---"]);
+        assert_eq!(split_manifests("a: 1\n---\nb: 2\n"), ["a: 1", "b: 2"]);
+    }
+
+    #[test]
+    fn sorts_by_install_order_then_file_order() -> Result<(), Error> {
+        let mut files = BTreeMap::new();
+        files.insert(
+            "c/templates/a.yaml".to_owned(),
+            "kind: Deployment\nmetadata: {name: d}\n---\nkind: Service\n".to_owned(),
+        );
+        files.insert(
+            "c/templates/b.yaml".to_owned(),
+            "kind: Zeta\n---\nkind: Alpha\n---\nkind: ConfigMap\n".to_owned(),
+        );
+        files.insert(
+            "c/templates/h.yaml".to_owned(),
+            "kind: Pod\nmetadata:\n  annotations:\n    helm.sh/hook: test\n".to_owned(),
+        );
+        let (hooks, m) = sort_manifests(&files)?;
+        let kinds: Vec<&str> = m.iter().map(|x| x.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["ConfigMap", "Service", "Deployment", "Alpha", "Zeta"]
+        );
+        assert_eq!(hooks.len(), 1);
+        assert!(hooks[0].is_test());
+        Ok(())
+    }
+}

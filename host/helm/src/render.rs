@@ -1,0 +1,254 @@
+//! Helm's rendering engine: every template of the chart tree is parsed into one template set
+//! (deepest paths first, as Helm orders them), each non-partial template is executed with its
+//! chart's scoped data (`.Values`, `.Chart`, `.Files`, `.Release`, `.Capabilities`,
+//! `.Template`, `.Subcharts`), and errors are reworded exactly as Helm rewords them.
+
+use std::collections::BTreeMap;
+
+use capstan_gotmpl::{TemplateSet, Value};
+
+use crate::chart::Chart;
+use crate::error::Error;
+use crate::funcs::{helm_funcs, json_to_value};
+use crate::objects::{Capabilities, ChartObject, FilesObject};
+use crate::values::Values;
+
+/// `.Release`: the release a chart is rendered for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// Release name (`helm template` defaults to `release-name`).
+    pub name: String,
+    /// Namespace (`default` unless given).
+    pub namespace: String,
+    /// Revision number (1 for an install).
+    pub revision: i64,
+    /// Whether this is an install.
+    pub is_install: bool,
+    /// Whether this is an upgrade.
+    pub is_upgrade: bool,
+}
+
+impl Default for Release {
+    fn default() -> Self {
+        Release {
+            name: "release-name".to_owned(),
+            namespace: "default".to_owned(),
+            revision: 1,
+            is_install: true,
+            is_upgrade: false,
+        }
+    }
+}
+
+impl Release {
+    fn to_value(&self) -> Value {
+        let mut m = BTreeMap::new();
+        m.insert("Name".to_owned(), Value::from(self.name.as_str()));
+        m.insert("Namespace".to_owned(), Value::from(self.namespace.as_str()));
+        m.insert("IsUpgrade".to_owned(), Value::Bool(self.is_upgrade));
+        m.insert("IsInstall".to_owned(), Value::Bool(self.is_install));
+        m.insert("Revision".to_owned(), Value::Int(self.revision));
+        m.insert("Service".to_owned(), Value::from("Helm"));
+        Value::map(m)
+    }
+}
+
+struct Renderable {
+    src: String,
+    data: BTreeMap<String, Value>,
+    base_path: String,
+}
+
+/// Collects templates of `c` and its subcharts (Helm's `recAllTpls`) and returns this chart's
+/// data map (used as `.Subcharts.<name>` by the parent).
+fn collect(
+    c: &Chart,
+    parent_path: Option<&str>,
+    values: &Value,
+    release: &Value,
+    caps: &Value,
+    out: &mut BTreeMap<String, Renderable>,
+) -> BTreeMap<String, Value> {
+    let is_root = parent_path.is_none();
+    let full_path = match parent_path {
+        None => c.name().to_owned(),
+        Some(p) => format!("{p}/charts/{}", c.name()),
+    };
+    let own_values = if is_root {
+        values.clone()
+    } else {
+        match values.get(c.name()) {
+            Some(v @ Value::Map(_)) => v.clone(),
+            _ => Value::empty_map(),
+        }
+    };
+    let mut next = BTreeMap::new();
+    next.insert(
+        "Chart".to_owned(),
+        Value::object(ChartObject {
+            meta: c.metadata.clone(),
+            is_root,
+        }),
+    );
+    next.insert(
+        "Files".to_owned(),
+        Value::object(FilesObject::new(&c.files)),
+    );
+    next.insert("Release".to_owned(), release.clone());
+    next.insert("Capabilities".to_owned(), caps.clone());
+    next.insert("Values".to_owned(), own_values.clone());
+    let mut subcharts = BTreeMap::new();
+    for child in &c.dependencies {
+        let child_data = collect(child, Some(&full_path), &own_values, release, caps, out);
+        subcharts.insert(child.name().to_owned(), Value::map(child_data));
+    }
+    next.insert("Subcharts".to_owned(), Value::map(subcharts));
+    for t in &c.templates {
+        let base = t.name.rsplit('/').next().unwrap_or(&t.name);
+        if c.metadata.is_library() && !base.starts_with('_') {
+            continue;
+        }
+        out.insert(
+            format!("{full_path}/{}", t.name),
+            Renderable {
+                src: String::from_utf8_lossy(&t.data).into_owned(),
+                data: next.clone(),
+                base_path: format!("{full_path}/templates"),
+            },
+        );
+    }
+    next
+}
+
+/// Helm's `sortTemplates`: deeper paths first, then reverse lexical order.
+fn sort_templates(names: &mut [String]) {
+    names.sort_by(|a, b| {
+        let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
+        cb.cmp(&ca).then_with(|| b.cmp(a))
+    });
+}
+
+/// Rewords a template execution error as Helm's `reformatExecErrorMsg` does.
+fn reformat_exec_error(filename: &str, msg: &str) -> String {
+    let tokens: Vec<&str> = msg.splitn(3, ": ").collect();
+    if tokens.len() != 3 {
+        return format!("execution error in ({filename}): {msg}");
+    }
+    let location = tokens[1];
+    let rest = tokens[2];
+    if let Some(start) = rest.find("HELM[") {
+        let first_line = &rest[start + 5..];
+        let first_line = first_line.split('\n').next().unwrap_or(first_line);
+        if let Some(end) = first_line.rfind("]HELM") {
+            return format!("execution error at ({location}): {}", &first_line[..end]);
+        }
+    }
+    msg.to_owned()
+}
+
+/// Helm's `cleanupParseError`.
+fn cleanup_parse_error(filename: &str, msg: &str) -> String {
+    let tokens: Vec<&str> = msg.split(": ").collect();
+    if tokens.len() == 1 {
+        return format!("parse error in ({filename}): {msg}");
+    }
+    format!(
+        "parse error at ({}): {}",
+        tokens[1],
+        tokens[tokens.len() - 1]
+    )
+}
+
+/// Renders every template of `chart` with fully coalesced `values`; returns rendered text by
+/// template path (`chart/templates/x.yaml`), partials excluded. Nothing partial is returned on
+/// error.
+pub(crate) fn render_templates(
+    chart: &Chart,
+    values: &Values,
+    release: &Release,
+    caps: &Capabilities,
+) -> Result<BTreeMap<String, String>, Error> {
+    let values_v = json_to_value(&serde_json::Value::Object(values.clone()));
+    let mut tpls = BTreeMap::new();
+    collect(
+        chart,
+        None,
+        &values_v,
+        &release.to_value(),
+        &caps.to_value(),
+        &mut tpls,
+    );
+    let mut names: Vec<String> = tpls.keys().cloned().collect();
+    sort_templates(&mut names);
+
+    let mut set = TemplateSet::new(helm_funcs());
+    set.set_max_depth(100_000);
+    for name in &names {
+        if let Some(r) = tpls.get(name) {
+            set.parse(name, &r.src)
+                .map_err(|e| Error::ParseTemplate(cleanup_parse_error(name, e.message())))?;
+        }
+    }
+    let mut rendered = BTreeMap::new();
+    for name in &names {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        if base.starts_with('_') {
+            continue;
+        }
+        let Some(r) = tpls.get(name) else { continue };
+        let mut data = r.data.clone();
+        let mut tmpl = BTreeMap::new();
+        tmpl.insert("Name".to_owned(), Value::from(name.as_str()));
+        tmpl.insert("BasePath".to_owned(), Value::from(r.base_path.as_str()));
+        data.insert("Template".to_owned(), Value::map(tmpl));
+        let out = set
+            .execute(name, &Value::map(data))
+            .map_err(|e| Error::RenderTemplate(reformat_exec_error(name, e.message())))?;
+        rendered.insert(name.clone(), out.replace("<no value>", ""));
+    }
+    Ok(rendered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_order_is_deepest_first_then_reverse() {
+        let mut v: Vec<String> = [
+            "c/templates/a.yaml",
+            "c/charts/s/templates/b.yaml",
+            "c/templates/b.yaml",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        sort_templates(&mut v);
+        assert_eq!(
+            v,
+            [
+                "c/charts/s/templates/b.yaml",
+                "c/templates/b.yaml",
+                "c/templates/a.yaml"
+            ]
+        );
+    }
+
+    #[test]
+    fn helm_error_rewording() {
+        assert_eq!(
+            reformat_exec_error(
+                "c/templates/a.yaml",
+                "template: c/templates/a.yaml:1:6: executing \"c/templates/a.yaml\" at <required \"x\" .Values.a>: error calling required: HELM[need a]HELM"
+            ),
+            "execution error at (c/templates/a.yaml:1:6): need a"
+        );
+        assert_eq!(
+            cleanup_parse_error(
+                "c/templates/a.yaml",
+                "template: c/templates/a.yaml:1: function \"x\" not defined"
+            ),
+            "parse error at (c/templates/a.yaml:1): function \"x\" not defined"
+        );
+    }
+}

@@ -1,0 +1,396 @@
+//! `values.schema.json` validation (JSON Schema draft 7 core keywords) with gojsonschema's
+//! error wording, which is what Helm 3 prints (`- replicas: Invalid type. Expected: integer,
+//! given: string`). Implemented here because the common keywords are small and the wording
+//! must match.
+
+use serde_json::Value;
+
+use crate::chart::Chart;
+use crate::values::Values;
+
+struct Ctx<'a> {
+    root: &'a Value,
+    errors: Vec<String>,
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) => {
+            let f = n.as_f64().unwrap_or(0.0);
+            if n.is_i64() || n.is_u64() || (f.fract() == 0.0 && f.is_finite()) {
+                "integer"
+            } else {
+                "number"
+            }
+        }
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn type_matches(want: &str, v: &Value) -> bool {
+    let got = type_name(v);
+    want == got || (want == "number" && got == "integer")
+}
+
+fn field(path: &str) -> String {
+    if path.is_empty() {
+        "(root)".to_owned()
+    } else {
+        path.to_owned()
+    }
+}
+
+fn child(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn num_text(v: &Value) -> String {
+    match v.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+        Some(f) => crate::yaml::format_go_g(f),
+        None => v.to_string(),
+    }
+}
+
+fn json_text(v: &Value) -> String {
+    match v {
+        Value::Number(_) => num_text(v),
+        other => other.to_string(),
+    }
+}
+
+fn resolve<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
+    let ptr = r.strip_prefix('#')?;
+    if ptr.is_empty() {
+        return Some(root);
+    }
+    root.pointer(ptr)
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, path: &str, msg: String) {
+        self.errors.push(format!("- {}: {msg}", field(path)));
+    }
+
+    fn is_valid(&self, schema: &Value, v: &Value) -> bool {
+        let mut sub = Ctx {
+            root: self.root,
+            errors: Vec::new(),
+        };
+        sub.validate(schema, v, "");
+        sub.errors.is_empty()
+    }
+
+    fn validate(&mut self, schema: &Value, v: &Value, path: &str) {
+        let Value::Object(s) = schema else {
+            if schema == &Value::Bool(false) {
+                self.err(path, "False always fails validation".to_owned());
+            }
+            return;
+        };
+        if let Some(Value::String(r)) = s.get("$ref") {
+            let root = self.root;
+            if let Some(target) = resolve(root, r) {
+                self.validate(target, v, path);
+            }
+            return;
+        }
+        // Type.
+        if let Some(t) = s.get("type") {
+            let types: Vec<&str> = match t {
+                Value::String(x) => vec![x.as_str()],
+                Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            if !types.is_empty() && !types.iter().any(|t| type_matches(t, v)) {
+                let expected = if types.len() == 1 {
+                    types[0].to_owned()
+                } else {
+                    types.join("/")
+                };
+                self.err(
+                    path,
+                    format!(
+                        "Invalid type. Expected: {expected}, given: {}",
+                        type_name(v)
+                    ),
+                );
+                return;
+            }
+        }
+        // Combinators.
+        if let Some(Value::Array(all)) = s.get("allOf")
+            && !all.iter().all(|sub| self.is_valid(sub, v))
+        {
+            self.err(path, "Must validate all the schemas (allOf)".to_owned());
+        }
+        if let Some(Value::Array(any)) = s.get("anyOf")
+            && !any.iter().any(|sub| self.is_valid(sub, v))
+        {
+            self.err(path, "Must validate at least one schema (anyOf)".to_owned());
+        }
+        if let Some(Value::Array(one)) = s.get("oneOf")
+            && one.iter().filter(|sub| self.is_valid(sub, v)).count() != 1
+        {
+            self.err(
+                path,
+                "Must validate one and only one schema (oneOf)".to_owned(),
+            );
+        }
+        if let Some(not) = s.get("not")
+            && self.is_valid(not, v)
+        {
+            self.err(path, "Must not validate the schema (not)".to_owned());
+        }
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::Array(req)) = s.get("required") {
+                    for r in req.iter().filter_map(Value::as_str) {
+                        if !m.contains_key(r) {
+                            self.err(path, format!("{r} is required"));
+                        }
+                    }
+                }
+                if let Some(n) = s.get("minProperties").and_then(Value::as_u64)
+                    && (m.len() as u64) < n
+                {
+                    self.err(path, format!("Must have at least {n} properties"));
+                }
+                if let Some(n) = s.get("maxProperties").and_then(Value::as_u64)
+                    && (m.len() as u64) > n
+                {
+                    self.err(path, format!("Must have at most {n} properties"));
+                }
+                let props = s.get("properties").and_then(Value::as_object);
+                let pattern_props = s.get("patternProperties").and_then(Value::as_object);
+                if let Some(ap) = s.get("additionalProperties") {
+                    for (k, val) in m {
+                        let known = props.is_some_and(|p| p.contains_key(k))
+                            || pattern_props.is_some_and(|pp| {
+                                pp.keys()
+                                    .any(|re| regex::Regex::new(re).is_ok_and(|r| r.is_match(k)))
+                            });
+                        if known {
+                            continue;
+                        }
+                        match ap {
+                            Value::Bool(false) => {
+                                self.err(path, format!("Additional property {k} is not allowed"));
+                            }
+                            Value::Object(_) => self.validate(ap, val, &child(path, k)),
+                            _ => {}
+                        }
+                    }
+                }
+                self.common(s, v, path);
+                if let Some(props) = props {
+                    for (k, sub) in props {
+                        if let Some(val) = m.get(k) {
+                            self.validate(sub, val, &child(path, k));
+                        }
+                    }
+                }
+                if let Some(pp) = pattern_props {
+                    for (re, sub) in pp {
+                        if let Ok(r) = regex::Regex::new(re) {
+                            for (k, val) in m {
+                                if r.is_match(k) {
+                                    self.validate(sub, val, &child(path, k));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Value::Array(a) => {
+                if let Some(n) = s.get("minItems").and_then(Value::as_u64)
+                    && (a.len() as u64) < n
+                {
+                    self.err(path, format!("Array must have at least {n} items"));
+                }
+                if let Some(n) = s.get("maxItems").and_then(Value::as_u64)
+                    && (a.len() as u64) > n
+                {
+                    self.err(path, format!("Array must have at most {n} items"));
+                }
+                if s.get("uniqueItems") == Some(&Value::Bool(true)) {
+                    'outer: for i in 0..a.len() {
+                        for j in (i + 1)..a.len() {
+                            if a[i] == a[j] {
+                                self.err(path, format!("array items[{i},{j}] must be unique"));
+                                break 'outer;
+                            }
+                        }
+                    }
+                }
+                self.common(s, v, path);
+                match s.get("items") {
+                    Some(items @ Value::Object(_)) | Some(items @ Value::Bool(_)) => {
+                        for (i, item) in a.iter().enumerate() {
+                            self.validate(items, item, &child(path, &i.to_string()));
+                        }
+                    }
+                    Some(Value::Array(tuple)) => {
+                        for (i, (item, sub)) in a.iter().zip(tuple.iter()).enumerate() {
+                            self.validate(sub, item, &child(path, &i.to_string()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Value::String(st) => {
+                let len = st.chars().count() as u64;
+                if let Some(n) = s.get("minLength").and_then(Value::as_u64)
+                    && len < n
+                {
+                    self.err(
+                        path,
+                        format!("String length must be greater than or equal to {n}"),
+                    );
+                }
+                if let Some(n) = s.get("maxLength").and_then(Value::as_u64)
+                    && len > n
+                {
+                    self.err(
+                        path,
+                        format!("String length must be less than or equal to {n}"),
+                    );
+                }
+                if let Some(Value::String(p)) = s.get("pattern")
+                    && let Ok(re) = regex::Regex::new(p)
+                    && !re.is_match(st)
+                {
+                    self.err(path, format!("Does not match pattern '{p}'"));
+                }
+                self.common(s, v, path);
+            }
+            Value::Number(n) => {
+                let f = n.as_f64().unwrap_or(0.0);
+                if let Some(m) = s.get("multipleOf").and_then(Value::as_f64)
+                    && m != 0.0
+                    && (f / m).fract() != 0.0
+                {
+                    self.err(
+                        path,
+                        format!("Must be a multiple of {}", num_text(&s["multipleOf"])),
+                    );
+                }
+                if let Some(min) = s.get("minimum").and_then(Value::as_f64)
+                    && f < min
+                {
+                    self.err(
+                        path,
+                        format!(
+                            "Must be greater than or equal to {}",
+                            num_text(&s["minimum"])
+                        ),
+                    );
+                }
+                if let Some(max) = s.get("maximum").and_then(Value::as_f64)
+                    && f > max
+                {
+                    self.err(
+                        path,
+                        format!("Must be less than or equal to {}", num_text(&s["maximum"])),
+                    );
+                }
+                if let Some(min) = s.get("exclusiveMinimum").and_then(Value::as_f64)
+                    && f <= min
+                {
+                    self.err(
+                        path,
+                        format!("Must be greater than {}", num_text(&s["exclusiveMinimum"])),
+                    );
+                }
+                if let Some(max) = s.get("exclusiveMaximum").and_then(Value::as_f64)
+                    && f >= max
+                {
+                    self.err(
+                        path,
+                        format!("Must be less than {}", num_text(&s["exclusiveMaximum"])),
+                    );
+                }
+                self.common(s, v, path);
+            }
+            _ => self.common(s, v, path),
+        }
+    }
+
+    fn common(&mut self, s: &serde_json::Map<String, Value>, v: &Value, path: &str) {
+        let eq = |a: &Value, b: &Value| match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => a == b,
+        };
+        if let Some(c) = s.get("const")
+            && !eq(c, v)
+        {
+            self.err(
+                path,
+                format!("{} does not match: {}", field(path), json_text(c)),
+            );
+        }
+        if let Some(Value::Array(allowed)) = s.get("enum")
+            && !allowed.iter().any(|a| eq(a, v))
+        {
+            let list: Vec<String> = allowed.iter().map(json_text).collect();
+            self.err(
+                path,
+                format!(
+                    "{} must be one of the following: {}",
+                    field(path),
+                    list.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+/// Validates `values` against one schema; returns gojsonschema-style `- field: message` lines.
+pub(crate) fn validate_single(schema_json: &[u8], values: &Values) -> Result<Vec<String>, String> {
+    let schema: Value = serde_json::from_slice(schema_json).map_err(|e| e.to_string())?;
+    let doc = Value::Object(values.clone());
+    let mut ctx = Ctx {
+        root: &schema,
+        errors: Vec::new(),
+    };
+    ctx.validate(&schema, &doc, "");
+    Ok(ctx.errors)
+}
+
+/// Helm's `ValidateAgainstSchema` for a chart and its subcharts; empty when valid.
+pub(crate) fn validate_chart_tree(chart: &Chart, values: &Values) -> String {
+    let mut sb = String::new();
+    if let Some(schema) = &chart.schema {
+        match validate_single(schema, values) {
+            Ok(errs) if errs.is_empty() => {}
+            Ok(errs) => {
+                sb.push_str(&format!("{}:\n", chart.name()));
+                for e in errs {
+                    sb.push_str(&e);
+                    sb.push('\n');
+                }
+            }
+            Err(e) => {
+                sb.push_str(&format!("{}:\n", chart.name()));
+                sb.push_str(&e);
+            }
+        }
+    }
+    for sub in &chart.dependencies {
+        let empty = Values::new();
+        let sub_values = match values.get(sub.name()) {
+            Some(Value::Object(m)) => m,
+            _ => &empty,
+        };
+        sb.push_str(&validate_chart_tree(sub, sub_values));
+    }
+    sb
+}

@@ -1,0 +1,353 @@
+//! The `helm template` entry point: options as the CLI takes them, value assembly from files and
+//! `--set` flags, and the final manifest stream.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::chart::{Chart, ChartFile};
+use crate::error::{Error, Result};
+use crate::objects::Capabilities;
+use crate::output::{Hook, Manifest, show_only, sort_manifests};
+use crate::render::{Release, render_templates};
+use crate::values::{Values, coalesce_values, merge_maps, process_dependencies};
+use crate::{schema, strvals, yaml};
+
+/// Everything `helm template` accepts that affects its output.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateOptions {
+    /// Release name (`release-name` when empty).
+    pub release_name: String,
+    /// Namespace (`default` when empty).
+    pub namespace: String,
+    /// Chart directory or `.tgz`.
+    pub chart: PathBuf,
+    /// `-f/--values` files, in order.
+    pub value_files: Vec<PathBuf>,
+    /// `--set` arguments, in order.
+    pub set: Vec<String>,
+    /// `--set-string` arguments, in order.
+    pub set_string: Vec<String>,
+    /// `--set-file` arguments, in order.
+    pub set_file: Vec<String>,
+    /// `--kube-version` (e.g. `1.30.0` or `v1.30`).
+    pub kube_version: Option<String>,
+    /// `--api-versions`, added to the defaults.
+    pub api_versions: Vec<String>,
+    /// `--include-crds`.
+    pub include_crds: bool,
+    /// `--skip-tests`.
+    pub skip_tests: bool,
+    /// `--no-hooks`.
+    pub no_hooks: bool,
+    /// `--show-only` patterns.
+    pub show_only: Vec<String>,
+}
+
+/// A rendered release: what `helm install --dry-run` would hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// CRD files of the chart tree (`crds/`), in Helm's order.
+    pub crds: Vec<ChartFile>,
+    /// Plain manifests, sorted in install order.
+    pub manifests: Vec<Manifest>,
+    /// Hooks (including tests), sorted by kind.
+    pub hooks: Vec<Hook>,
+    /// Rendered `NOTES.txt` of the top chart (empty when there is none).
+    pub notes: String,
+}
+
+impl Rendered {
+    /// The release manifest as Helm stores it: CRDs (when asked) then manifests.
+    pub fn manifest(&self, include_crds: bool) -> String {
+        let mut b = String::new();
+        if include_crds {
+            for crd in &self.crds {
+                b.push_str(&format!(
+                    "---\n# Source: {}\n{}\n",
+                    crd.name,
+                    String::from_utf8_lossy(&crd.data)
+                ));
+            }
+        }
+        for m in &self.manifests {
+            b.push_str(&format!("---\n# Source: {}\n{}\n", m.name, m.content));
+        }
+        b
+    }
+}
+
+/// Merges values the way Helm's `values.Options.MergeValues` does: files in order, then
+/// `--set`, `--set-string`, `--set-file`.
+pub fn merge_user_values(opts: &TemplateOptions) -> Result<Values> {
+    let mut base = Values::new();
+    for f in &opts.value_files {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| Error::ReadValues(format!("open {}: {}", f.display(), io_reason(&e))))?;
+        let parsed = yaml::parse_json_like(&text).map_err(|e| {
+            Error::ReadValues(format!(
+                "failed to parse {}: error converting YAML to JSON: {e}",
+                f.display()
+            ))
+        })?;
+        let map = match parsed {
+            serde_json::Value::Object(m) => m,
+            serde_json::Value::Null => Values::new(),
+            _ => {
+                return Err(Error::ReadValues(format!(
+                    "failed to parse {}: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go value of type map[string]interface {{}}",
+                    f.display()
+                )));
+            }
+        };
+        base = merge_maps(&base, &map);
+    }
+    for s in &opts.set {
+        strvals::parse_set(s, &mut base)
+            .map_err(|e| Error::ParseSet(format!("failed parsing --set data: {e}")))?;
+    }
+    for s in &opts.set_string {
+        strvals::parse_set_string(s, &mut base)
+            .map_err(|e| Error::ParseSet(format!("failed parsing --set-string data: {e}")))?;
+    }
+    for s in &opts.set_file {
+        let read = |p: &str| {
+            std::fs::read_to_string(p).map_err(|e| format!("open {p}: {}", io_reason(&e)))
+        };
+        strvals::parse_set_file(s, &mut base, &read)
+            .map_err(|e| Error::ParseSet(format!("failed parsing --set-file data: {e}")))?;
+    }
+    Ok(base)
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => e.to_string(),
+    }
+}
+
+fn check_dependencies(chart: &Chart) -> Result<()> {
+    let missing: Vec<&str> = chart
+        .metadata
+        .dependencies
+        .iter()
+        .filter(|d| !chart.dependencies.iter().any(|c| c.name() == d.name))
+        .map(|d| d.name.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::CheckDependencies(format!(
+        "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+        missing.join(", ")
+    )))
+}
+
+fn validate_release_name(name: &str) -> Result<()> {
+    let ok_chars = !name.is_empty()
+        && name.len() <= 53
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
+    if ok_chars {
+        Ok(())
+    } else if name.len() > 53 {
+        Err(Error::ValidateReleaseName(
+            "release name exceeds max length of 53".to_owned(),
+        ))
+    } else {
+        Err(Error::ValidateReleaseName(
+            "invalid release name, must match regex ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ and the length must not be longer than 53".to_owned(),
+        ))
+    }
+}
+
+/// Parses `--kube-version` as Helm does (`1.30`, `v1.30.2`).
+pub fn parse_kube_version(v: &str) -> Option<String> {
+    let parsed = crate::semver::Version::parse(v)?;
+    Some(format!(
+        "v{}.{}.{}",
+        parsed.major, parsed.minor, parsed.patch
+    ))
+}
+
+fn crds_of(chart: &Chart, out: &mut Vec<ChartFile>, prefix: &str) {
+    let full = if prefix.is_empty() {
+        chart.name().to_owned()
+    } else {
+        format!("{prefix}/charts/{}", chart.name())
+    };
+    for f in chart.crd_files() {
+        out.push(ChartFile {
+            name: format!("{full}/{}", f.name),
+            data: f.data.clone(),
+        });
+    }
+    for d in &chart.dependencies {
+        crds_of(d, out, &full);
+    }
+}
+
+/// Renders a loaded chart with already-merged user values (files and `--set` applied): processes
+/// dependencies, coalesces with chart defaults, validates schemas and renders every template.
+pub fn render(
+    chart: &Chart,
+    user_values: &Values,
+    release: &Release,
+    caps: &Capabilities,
+) -> Result<Rendered> {
+    let mut chart = chart.clone();
+    if !chart.metadata.dependencies.is_empty() {
+        check_dependencies(&chart)?;
+    }
+    if chart.metadata.is_library() {
+        return Err(Error::CheckInstallable(
+            "library charts are not installable".to_owned(),
+        ));
+    }
+    process_dependencies(&mut chart, user_values).map_err(Error::CoalesceValues)?;
+    if !chart.metadata.kube_version.is_empty()
+        && !crate::semver::satisfies(&chart.metadata.kube_version, &caps.kube_version)
+            .unwrap_or(false)
+    {
+        return Err(Error::CheckKubeVersion(format!(
+            "chart requires kubeVersion: {} which is incompatible with Kubernetes {}",
+            chart.metadata.kube_version, caps.kube_version
+        )));
+    }
+    let values = coalesce_values(&chart, user_values).map_err(Error::CoalesceValues)?;
+    let schema_errors = schema::validate_chart_tree(&chart, &values);
+    if !schema_errors.is_empty() {
+        return Err(Error::ValidateSchema(schema_errors));
+    }
+    let files = render_templates(&chart, &values, release, caps)?;
+    let notes_name = format!("{}/templates/NOTES.txt", chart.name());
+    let notes = files.get(&notes_name).cloned().unwrap_or_default();
+    let files: BTreeMap<String, String> = files
+        .into_iter()
+        .filter(|(k, _)| !k.ends_with("NOTES.txt"))
+        .collect();
+    let (hooks, manifests) = sort_manifests(&files)?;
+    let mut crds = Vec::new();
+    crds_of(&chart, &mut crds, "");
+    Ok(Rendered {
+        crds,
+        manifests,
+        hooks,
+        notes,
+    })
+}
+
+/// `helm template`: the exact bytes it prints on stdout, or the error it prints.
+pub fn template(opts: &TemplateOptions) -> Result<String> {
+    let name = if opts.release_name.is_empty() {
+        "release-name"
+    } else {
+        opts.release_name.as_str()
+    };
+    validate_release_name(name)?;
+    let user = merge_user_values(opts)?;
+    let chart = Chart::load(&opts.chart).map_err(Error::LoadChart)?;
+    let mut caps = Capabilities::default();
+    if let Some(kv) = &opts.kube_version {
+        caps.kube_version = parse_kube_version(kv)
+            .ok_or_else(|| Error::CheckKubeVersion(format!("invalid kube version {kv:?}")))?;
+    }
+    for api in &opts.api_versions {
+        caps.api_versions.push(api.clone());
+    }
+    let release = Release {
+        name: name.to_owned(),
+        namespace: if opts.namespace.is_empty() {
+            "default".to_owned()
+        } else {
+            opts.namespace.clone()
+        },
+        ..Release::default()
+    };
+    let rendered = render(&chart, &user, &release, &caps)?;
+    let mut out = String::new();
+    out.push_str(rendered.manifest(opts.include_crds).trim());
+    out.push('\n');
+    if !opts.no_hooks {
+        for h in &rendered.hooks {
+            if opts.skip_tests && h.is_test() {
+                continue;
+            }
+            out.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.manifest));
+        }
+    }
+    if !opts.show_only.is_empty() {
+        return show_only(&out, &opts.show_only);
+    }
+    Ok(out)
+}
+
+/// Parses `helm template` arguments (`[NAME] CHART` plus the flags [`TemplateOptions`] covers,
+/// `--flag value` or `--flag=value`), for CLIs and tests that mirror Helm's command line.
+pub fn parse_template_args(args: &[String]) -> std::result::Result<TemplateOptions, String> {
+    let mut opts = TemplateOptions::default();
+    let mut positional = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with('-') => (f.to_owned(), Some(v.to_owned())),
+            _ => (a.clone(), None),
+        };
+        let value = |i: &mut usize| -> std::result::Result<String, String> {
+            if let Some(v) = &inline {
+                return Ok(v.clone());
+            }
+            *i += 1;
+            args.get(*i)
+                .cloned()
+                .ok_or_else(|| format!("flag needs an argument: {flag}"))
+        };
+        match flag.as_str() {
+            "-n" | "--namespace" => opts.namespace = value(&mut i)?,
+            "-f" | "--values" => {
+                for v in value(&mut i)?.split(',') {
+                    opts.value_files.push(PathBuf::from(v));
+                }
+            }
+            "--set" => opts.set.push(value(&mut i)?),
+            "--set-string" => opts.set_string.push(value(&mut i)?),
+            "--set-file" => opts.set_file.push(value(&mut i)?),
+            "--kube-version" => opts.kube_version = Some(value(&mut i)?),
+            "-a" | "--api-versions" => {
+                for v in value(&mut i)?.split(',') {
+                    opts.api_versions.push(v.to_owned());
+                }
+            }
+            "--include-crds" => opts.include_crds = inline.as_deref() != Some("false"),
+            "--skip-tests" => opts.skip_tests = inline.as_deref() != Some("false"),
+            "--no-hooks" => opts.no_hooks = inline.as_deref() != Some("false"),
+            "-s" | "--show-only" => {
+                for v in value(&mut i)?.split(',') {
+                    opts.show_only.push(v.to_owned());
+                }
+            }
+            f if f.starts_with('-') => return Err(format!("unknown flag: {f}")),
+            _ => positional.push(a.clone()),
+        }
+        i += 1;
+    }
+    match positional.as_slice() {
+        [chart] => opts.chart = PathBuf::from(chart),
+        [name, chart] => {
+            opts.release_name = name.clone();
+            opts.chart = PathBuf::from(chart);
+        }
+        _ => {
+            return Err(format!(
+                "expected [NAME] CHART, got {} arguments",
+                positional.len()
+            ));
+        }
+    }
+    Ok(opts)
+}

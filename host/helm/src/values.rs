@@ -1,0 +1,380 @@
+//! Value computation exactly as Helm 3 does it: merging user value files and `--set` flags,
+//! enabling subcharts by `condition`/`tags`, `import-values`, and coalescing user values with
+//! chart defaults and `global` values (a user `null` deletes a default).
+
+use serde_json::{Map, Value};
+
+use crate::chart::Chart;
+
+/// A values tree (`map[string]interface{}`).
+pub type Values = Map<String, Value>;
+
+const GLOBAL_KEY: &str = "global";
+
+/// Helm's `mergeMaps`: `b` over `a`, recursing where both sides are maps (used between values
+/// files).
+pub fn merge_maps(a: &Values, b: &Values) -> Values {
+    let mut out = a.clone();
+    for (k, v) in b {
+        if let (Value::Object(vm), Some(Value::Object(existing))) = (v, out.get(k)) {
+            let merged = merge_maps(existing, vm);
+            out.insert(k.clone(), Value::Object(merged));
+            continue;
+        }
+        out.insert(k.clone(), v.clone());
+    }
+    out
+}
+
+fn is_table(v: &Value) -> bool {
+    matches!(v, Value::Object(_))
+}
+
+/// `CoalesceValues`: user values over chart defaults, for the chart and all its subcharts.
+pub fn coalesce_values(chart: &Chart, user: &Values) -> Result<Values, String> {
+    let mut dest = user.clone();
+    coalesce(chart, &mut dest, false)?;
+    Ok(dest)
+}
+
+/// `MergeValues`: like [`coalesce_values`] but nulls are kept.
+pub(crate) fn merge_values(chart: &Chart, user: &Values) -> Result<Values, String> {
+    let mut dest = user.clone();
+    coalesce(chart, &mut dest, true)?;
+    Ok(dest)
+}
+
+fn coalesce(chart: &Chart, dest: &mut Values, merge: bool) -> Result<(), String> {
+    coalesce_chart_values(chart, dest, merge);
+    coalesce_deps(chart, dest, merge)
+}
+
+fn coalesce_deps(chart: &Chart, dest: &mut Values, merge: bool) -> Result<(), String> {
+    for sub in &chart.dependencies {
+        let name = sub.name().to_owned();
+        let mut dv = match dest.get(&name) {
+            None => Map::new(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(other) => {
+                return Err(format!(
+                    "type mismatch on {name}: %!t({}={})",
+                    go_type(other),
+                    other
+                ));
+            }
+        };
+        coalesce_globals(&mut dv, dest);
+        coalesce(sub, &mut dv, merge)?;
+        dest.insert(name, Value::Object(dv));
+    }
+    Ok(())
+}
+
+fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "string",
+        Value::Number(_) => "float64",
+        Value::Bool(_) => "bool",
+        Value::Array(_) => "[]interface {}",
+        _ => "<nil>",
+    }
+}
+
+fn coalesce_globals(dest: &mut Values, src: &Values) {
+    let mut dg = match dest.get(GLOBAL_KEY) {
+        None => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return,
+    };
+    let sg = match src.get(GLOBAL_KEY) {
+        None => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return,
+    };
+    for (key, val) in sg {
+        if let Value::Object(vm) = &val {
+            let mut vv = vm.clone();
+            match dg.get(&key) {
+                None => {
+                    dg.insert(key, Value::Object(vv));
+                }
+                Some(Value::Object(destv)) => {
+                    coalesce_tables(&mut vv, destv, true);
+                    dg.insert(key, Value::Object(vv));
+                }
+                Some(_) => {}
+            }
+        } else if dg.get(&key).is_some_and(is_table) {
+            // A table in the subchart's globals wins over a scalar from the parent.
+        } else {
+            dg.insert(key, val);
+        }
+    }
+    dest.insert(GLOBAL_KEY.to_owned(), Value::Object(dg));
+}
+
+fn coalesce_chart_values(chart: &Chart, v: &mut Values, merge: bool) {
+    for (key, val) in &chart.values {
+        match v.get_mut(key) {
+            Some(Value::Null) if !merge => {
+                v.remove(key);
+            }
+            Some(Value::Object(dest)) => {
+                if let Value::Object(src) = val {
+                    let merge = merge || chart.dependencies.iter().any(|d| d.name() == key);
+                    coalesce_tables(dest, src, merge);
+                }
+            }
+            Some(_) => {}
+            None => {
+                v.insert(key.clone(), val.clone());
+            }
+        }
+    }
+}
+
+/// `coalesceTablesFullKey`: `src` under `dst` (`dst` wins), recursively.
+pub(crate) fn coalesce_tables(dst: &mut Values, src: &Values, merge: bool) {
+    for (key, val) in src {
+        match dst.get_mut(key) {
+            Some(Value::Null) if !merge => {
+                dst.remove(key);
+            }
+            None => {
+                dst.insert(key.clone(), val.clone());
+            }
+            Some(dv) => {
+                if let Value::Object(vm) = val
+                    && let Value::Object(dm) = dv
+                {
+                    coalesce_tables(dm, vm, merge);
+                }
+            }
+        }
+    }
+}
+
+/// Looks up a dotted path (`a.b.c`) in values; `None` when any step is missing or not a map.
+pub(crate) fn path_value<'a>(vals: &'a Values, path: &str) -> Option<&'a Value> {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop()?;
+    let mut cur = vals;
+    for p in parts {
+        match cur.get(p) {
+            Some(Value::Object(m)) => cur = m,
+            _ => return None,
+        }
+    }
+    match cur.get(last) {
+        Some(v) if !v.is_object() => Some(v),
+        _ => None,
+    }
+}
+
+fn table<'a>(vals: &'a Values, path: &str) -> Option<&'a Values> {
+    let mut cur = vals;
+    for p in path.split('.') {
+        match cur.get(p) {
+            Some(Value::Object(m)) => cur = m,
+            _ => return None,
+        }
+    }
+    Some(cur)
+}
+
+/// `ProcessDependenciesWithMerge`: applies aliases, drops subcharts disabled by `condition` or
+/// `tags`, and imports child values (`import-values`) into parents.
+pub fn process_dependencies(chart: &mut Chart, user: &Values) -> Result<(), String> {
+    process_enabled(chart, user, "")?;
+    process_import_values(chart)
+}
+
+fn process_enabled(c: &mut Chart, v: &Values, path: &str) -> Result<(), String> {
+    if c.metadata.dependencies.is_empty() {
+        return Ok(());
+    }
+    // Charts in charts/ not listed in Chart.yaml stay; listed ones are matched (and aliased).
+    let existing = std::mem::take(&mut c.dependencies);
+    let mut deps: Vec<Chart> = Vec::new();
+    for ch in &existing {
+        let listed = c.metadata.dependencies.iter().any(|req| {
+            req.name == ch.name()
+                && crate::semver::satisfies(&req.version, &ch.metadata.version)
+                    .unwrap_or(req.version.is_empty())
+        });
+        if !listed {
+            deps.push(ch.clone());
+        }
+    }
+    for req in &mut c.metadata.dependencies {
+        if let Some(found) = existing.iter().find(|ch| {
+            ch.name() == req.name
+                && (req.version.is_empty()
+                    || crate::semver::satisfies(&req.version, &ch.metadata.version)
+                        .unwrap_or(false))
+        }) {
+            let mut dep = found.clone();
+            if !req.alias.is_empty() {
+                dep.metadata.name = req.alias.clone();
+            }
+            deps.push(dep);
+        }
+        if !req.alias.is_empty() {
+            req.name = req.alias.clone();
+        }
+        req.enabled = true;
+    }
+    c.dependencies = deps;
+    let cvals = coalesce_values(c, v)?;
+    // Tags, then conditions (conditions win).
+    if let Some(tags) = table(&cvals, "tags") {
+        for req in &mut c.metadata.dependencies {
+            let (mut has_true, mut has_false) = (false, false);
+            for t in &req.tags {
+                match tags.get(t) {
+                    Some(Value::Bool(true)) => has_true = true,
+                    Some(Value::Bool(false)) => has_false = true,
+                    _ => {}
+                }
+            }
+            if !has_true && has_false {
+                req.enabled = false;
+            } else if has_true || !has_false {
+                req.enabled = true;
+            }
+        }
+    }
+    for req in &mut c.metadata.dependencies {
+        for cond in req.condition.trim().split(',') {
+            let cond = cond.trim_start();
+            if cond.is_empty() {
+                continue;
+            }
+            if let Some(Value::Bool(b)) = path_value(&cvals, &format!("{path}{cond}")) {
+                req.enabled = *b;
+                break;
+            }
+        }
+    }
+    let disabled: Vec<String> = c
+        .metadata
+        .dependencies
+        .iter()
+        .filter(|r| !r.enabled)
+        .map(|r| r.name.clone())
+        .collect();
+    c.dependencies
+        .retain(|d| !disabled.contains(&d.metadata.name));
+    c.metadata
+        .dependencies
+        .retain(|r| !disabled.contains(&r.name));
+    for sub in &mut c.dependencies {
+        let subpath = format!("{path}{}.", sub.metadata.name);
+        process_enabled(sub, &cvals, &subpath)?;
+    }
+    Ok(())
+}
+
+fn path_to_map(path: &str, data: Values) -> Values {
+    if path == "." {
+        return data;
+    }
+    let parts: Vec<&str> = path.split('.').filter(|p| !p.is_empty()).collect();
+    let mut cur = data;
+    for p in parts.iter().rev() {
+        let mut m = Map::new();
+        m.insert((*p).to_owned(), Value::Object(cur));
+        cur = m;
+    }
+    cur
+}
+
+fn process_import_values(c: &mut Chart) -> Result<(), String> {
+    for d in &mut c.dependencies {
+        process_import_values(d)?;
+    }
+    if c.metadata.dependencies.is_empty() {
+        return Ok(());
+    }
+    let cvals = merge_values(c, &Map::new())?;
+    let mut b = Map::new();
+    for r in &mut c.metadata.dependencies {
+        let mut out = Vec::new();
+        for riv in &r.import_values {
+            match riv {
+                Value::Object(iv) => {
+                    let child = iv
+                        .get("child")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned();
+                    let parent = iv
+                        .get("parent")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned();
+                    out.push(serde_json::json!({"child": child, "parent": parent}));
+                    if let Some(vv) = table(&cvals, &format!("{}.{}", r.name, child)) {
+                        b = merge_tables_into(b, path_to_map(&parent, vv.clone()));
+                    }
+                }
+                Value::String(s) => {
+                    let child = format!("exports.{s}");
+                    out.push(serde_json::json!({"child": child, "parent": "."}));
+                    if let Some(vm) = table(&cvals, &format!("{}.{}", r.name, child)) {
+                        b = merge_tables_into(b, vm.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        r.import_values = out;
+    }
+    // Imported values have lower priority than the parent's own values.
+    c.values = merge_tables_into(cvals, b);
+    Ok(())
+}
+
+/// `MergeTables(dst, src)` returning dst: `src` under `dst`.
+fn merge_tables_into(mut dst: Values, src: Values) -> Values {
+    coalesce_tables(&mut dst, &src, true);
+    dst
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Values {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn null_deletes_default_and_maps_merge() -> Result<(), String> {
+        let chart = Chart {
+            values: obj(json!({"a": 1, "b": {"c": 2, "d": 3}, "e": "x"})),
+            ..Chart::default()
+        };
+        let user = obj(json!({"a": null, "b": {"c": 5}, "f": null}));
+        let out = coalesce_values(&chart, &user)?;
+        assert_eq!(
+            Value::Object(out),
+            json!({"b": {"c": 5, "d": 3}, "e": "x", "f": null})
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn merge_maps_recurses() {
+        let a = obj(json!({"x": {"y": 1, "z": 2}, "l": [1]}));
+        let b = obj(json!({"x": {"y": 3}, "l": [2]}));
+        assert_eq!(
+            Value::Object(merge_maps(&a, &b)),
+            json!({"x": {"y": 3, "z": 2}, "l": [2]})
+        );
+    }
+}

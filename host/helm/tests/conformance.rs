@@ -1,0 +1,232 @@
+//! Conformance: every chart under `tests/charts/` (repository root) is rendered by the real
+//! `helm template` (v3.17.3, the oracle) and by `capstan_helm::template` with the same
+//! arguments, and the bytes must be identical. Charts named `error-*` must fail in both, with
+//! the same first line on stderr and nothing on stdout. Helm v4 differences are reported only.
+//!
+//! Per chart: an optional `args` file (one argument per line) and an optional `values/`
+//! directory (each file passed as `-f`, in name order). Set `CAPSTAN_CHART=<name>` to run one.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use similar::TextDiff;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn helm(name: &str) -> Option<PathBuf> {
+    let root = repo_root();
+    let bin = root.join(".tools/bin").join(name);
+    if !bin.exists() {
+        let _ = Command::new("bash")
+            .arg(root.join(".ci/install-helm"))
+            .status();
+    }
+    bin.exists().then_some(bin)
+}
+
+struct Case {
+    name: String,
+    dir: PathBuf,
+    args: Vec<String>,
+}
+
+fn cases() -> Vec<Case> {
+    let charts = repo_root().join("tests/charts");
+    let only = std::env::var("CAPSTAN_CHART").ok();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&charts)
+        .expect("tests/charts exists")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("Chart.yaml").exists() || p.join("chart.tgz").exists())
+        .collect();
+    dirs.sort();
+    let mut out = Vec::new();
+    for dir in dirs {
+        let name = dir
+            .file_name()
+            .expect("dir name")
+            .to_string_lossy()
+            .into_owned();
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
+        let chart_arg = if dir.join("chart.tgz").exists() {
+            "chart.tgz"
+        } else {
+            "."
+        };
+        let mut args = vec![chart_arg.to_owned()];
+        if let Ok(text) = std::fs::read_to_string(dir.join("args")) {
+            args.extend(text.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+        }
+        if let Ok(rd) = std::fs::read_dir(dir.join("values")) {
+            let mut files: Vec<String> = rd
+                .filter_map(Result::ok)
+                .map(|e| format!("values/{}", e.file_name().to_string_lossy()))
+                .collect();
+            files.sort();
+            for f in files {
+                args.push("-f".to_owned());
+                args.push(f);
+            }
+        }
+        out.push(Case { name, dir, args });
+    }
+    out
+}
+
+struct Outcome {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_helm(bin: &Path, case: &Case) -> Outcome {
+    let out = Command::new(bin)
+        .arg("template")
+        .args(&case.args)
+        .current_dir(&case.dir)
+        .env(
+            "HELM_CACHE_HOME",
+            std::env::temp_dir().join("capstan-helm-cache"),
+        )
+        .env(
+            "HELM_CONFIG_HOME",
+            std::env::temp_dir().join("capstan-helm-config"),
+        )
+        .env(
+            "HELM_DATA_HOME",
+            std::env::temp_dir().join("capstan-helm-data"),
+        )
+        .output()
+        .expect("run helm");
+    Outcome {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn run_capstan(case: &Case) -> Outcome {
+    // Paths in args are relative to the chart directory, as for helm; this binary has a single
+    // test, so changing the working directory is safe.
+    std::env::set_current_dir(&case.dir).expect("enter chart dir");
+    match capstan_helm::parse_template_args(&case.args) {
+        Err(e) => Outcome {
+            ok: false,
+            stdout: String::new(),
+            stderr: format!("Error: {e}\n"),
+        },
+        Ok(opts) => match capstan_helm::template(&opts) {
+            Ok(s) => Outcome {
+                ok: true,
+                stdout: s,
+                stderr: String::new(),
+            },
+            Err(e) => Outcome {
+                ok: false,
+                stdout: String::new(),
+                stderr: e.helm_output(),
+            },
+        },
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// Compares one oracle outcome with ours; `None` when they agree, else a report.
+fn compare(case: &Case, want: &Outcome, got: &Outcome) -> Option<String> {
+    let expect_error = case.name.starts_with("error-");
+    if expect_error || !want.ok {
+        if want.ok {
+            return Some(format!(
+                "{}: helm succeeded but the case expects an error",
+                case.name
+            ));
+        }
+        if got.ok || !got.stdout.is_empty() {
+            return Some(format!(
+                "{}: helm failed ({}) but capstan printed output",
+                case.name,
+                first_line(&want.stderr)
+            ));
+        }
+        if first_line(&want.stderr) != first_line(&got.stderr) {
+            return Some(format!(
+                "{}: stderr differs\n  helm:    {}\n  capstan: {}",
+                case.name,
+                first_line(&want.stderr),
+                first_line(&got.stderr)
+            ));
+        }
+        return None;
+    }
+    if !got.ok {
+        return Some(format!(
+            "{}: capstan failed: {}",
+            case.name,
+            got.stderr.trim_end()
+        ));
+    }
+    if want.stdout == got.stdout {
+        return None;
+    }
+    let diff = TextDiff::from_lines(&want.stdout, &got.stdout)
+        .unified_diff()
+        .header("helm", "capstan")
+        .to_string();
+    Some(format!("{}: output differs\n{diff}", case.name))
+}
+
+#[test]
+#[ignore = "run explicitly (needs .tools/bin/helm3): cargo test -p capstan-helm --test conformance -- --ignored"]
+fn charts_render_byte_identical_to_helm() {
+    let Some(helm3) = helm("helm3") else {
+        panic!("helm3 missing: run .ci/install-helm");
+    };
+    let cases = cases();
+    assert!(!cases.is_empty(), "no charts under tests/charts");
+    let (mut same, mut reports) = (0, Vec::new());
+    let helm4 = helm("helm4");
+    let mut v4_reports = Vec::new();
+    for case in &cases {
+        let want = run_helm(&helm3, case);
+        let got = run_capstan(case);
+        match compare(case, &want, &got) {
+            None => same += 1,
+            Some(r) => reports.push(r),
+        }
+        if let Some(h4) = &helm4 {
+            let want4 = run_helm(h4, case);
+            if let Some(r) = compare(case, &want4, &got) {
+                v4_reports.push(r);
+            }
+        }
+    }
+    for r in &reports {
+        println!("{r}");
+    }
+    println!(
+        "helm v3.17.3: {same} identical, {} different",
+        reports.len()
+    );
+    if helm4.is_some() {
+        println!(
+            "helm v4.1.4 (informational): {} identical, {} different",
+            cases.len() - v4_reports.len(),
+            v4_reports.len()
+        );
+        for r in &v4_reports {
+            println!("[v4] {}", r.lines().next().unwrap_or(""));
+        }
+    }
+    assert!(
+        reports.is_empty(),
+        "{} chart(s) differ from helm v3.17.3",
+        reports.len()
+    );
+}
