@@ -743,7 +743,7 @@ impl Printer<'_> {
             }
             Value::Map(m) => {
                 self.out.push_str("map[");
-                for (i, (k, e)) in m.iter().enumerate() {
+                for (i, (k, e)) in m.entries().iter().enumerate() {
                     if i > 0 {
                         self.out.push(' ');
                     }
@@ -914,6 +914,7 @@ fn go_syntax(v: &Value) -> String {
         }
         Value::Map(m) => {
             let items: Vec<String> = m
+                .entries()
                 .iter()
                 .map(|(k, e)| format!("{}:{}", go_quote(k), go_syntax_elem(e)))
                 .collect();
@@ -1043,7 +1044,7 @@ pub(crate) fn write_json(out: &mut String, v: &Value) {
         }
         Value::Map(m) => {
             out.push('{');
-            for (i, (k, e)) in m.iter().enumerate() {
+            for (i, (k, e)) in m.entries().iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }

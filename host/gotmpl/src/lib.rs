@@ -12,9 +12,6 @@
 //! [`CallContext`] that can call back into the running template set (Helm's `include` and `tpl`).
 //! Host objects with fields and methods (Helm's `.Files`, `.Capabilities`) implement [`Object`].
 
-// Temporary while the executor is being written; removed when it lands.
-#![allow(dead_code)]
-
 mod error;
 mod exec;
 mod fmt;
@@ -29,3 +26,6 @@ pub use fmt::{sprint, sprintf, sprintln};
 pub use func::{CallContext, Func, FuncMap, FuncResult, Signature, Ty};
 pub use set::{MissingKey, TemplateSet};
 pub use value::{Object, Value};
+
+#[cfg(test)]
+mod tests;

@@ -63,8 +63,8 @@ type PResult<T> = std::result::Result<T, Error>;
 
 enum Parsed {
     Node(Node),
-    End(usize),
-    Else(usize),
+    End,
+    Else,
 }
 
 impl Parser<'_> {
@@ -183,8 +183,8 @@ impl Parser<'_> {
             }
             match self.text_or_action()? {
                 Parsed::Node(n) => root.push(n),
-                Parsed::End(_) => return Err(self.errorf("unexpected {{end}}")),
-                Parsed::Else(_) => return Err(self.errorf("unexpected {{else}}")),
+                Parsed::End => return Err(self.errorf("unexpected {{end}}")),
+                Parsed::Else => return Err(self.errorf("unexpected {{else}}")),
             }
         }
         let tree = self.new_tree(name.to_owned(), root);
@@ -201,7 +201,7 @@ impl Parser<'_> {
         let name = self.unquote(&token.val)?;
         self.expect(ItemType::RightDelim, CONTEXT)?;
         let (root, end) = self.item_list()?;
-        if let Parsed::Else(_) = end {
+        if let Parsed::Else = end {
             return Err(self.errorf(format!("unexpected {{{{else}}}} in {CONTEXT}")));
         }
         let tree = self.new_tree(name, root);
@@ -244,12 +244,12 @@ impl Parser<'_> {
         let token = self.next_non_space();
         match token.typ {
             ItemType::Block => return self.block_control().map(Parsed::Node),
-            ItemType::Break => return self.break_control(token.pos, true),
-            ItemType::Continue => return self.break_control(token.pos, false),
+            ItemType::Break => return self.break_control(true),
+            ItemType::Continue => return self.break_control(false),
             ItemType::Else => return self.else_control(),
             ItemType::End => {
-                let t = self.expect(ItemType::RightDelim, "end")?;
-                return Ok(Parsed::End(t.pos));
+                self.expect(ItemType::RightDelim, "end")?;
+                return Ok(Parsed::End);
             }
             ItemType::If => return self.if_control().map(Parsed::Node),
             ItemType::Range => return self.control("range").map(|b| Parsed::Node(Node::Range(b))),
@@ -258,15 +258,11 @@ impl Parser<'_> {
             _ => {}
         }
         self.backup();
-        let token = self.peek();
         let pipe = self.pipeline("command", ItemType::RightDelim)?;
-        Ok(Parsed::Node(Node::Action(node::Action {
-            pos: token.pos,
-            pipe,
-        })))
+        Ok(Parsed::Node(Node::Action(node::Action { pipe })))
     }
 
-    fn break_control(&mut self, pos: usize, is_break: bool) -> PResult<Parsed> {
+    fn break_control(&mut self, is_break: bool) -> PResult<Parsed> {
         let what = if is_break {
             "{{break}}"
         } else {
@@ -280,19 +276,19 @@ impl Parser<'_> {
             return Err(self.errorf(format!("{what} outside {{{{range}}}}")));
         }
         Ok(Parsed::Node(if is_break {
-            Node::Break(pos)
+            Node::Break
         } else {
-            Node::Continue(pos)
+            Node::Continue
         }))
     }
 
     fn else_control(&mut self) -> PResult<Parsed> {
         let peek = self.peek_non_space();
         if peek.typ == ItemType::If || peek.typ == ItemType::With {
-            return Ok(Parsed::Else(peek.pos));
+            return Ok(Parsed::Else);
         }
-        let token = self.expect(ItemType::RightDelim, "else")?;
-        Ok(Parsed::Else(token.pos))
+        self.expect(ItemType::RightDelim, "else")?;
+        Ok(Parsed::Else)
     }
 
     fn if_control(&mut self) -> PResult<Node> {
@@ -323,8 +319,8 @@ impl Parser<'_> {
         let (list, next) = r?;
         let mut else_list = None;
         match next {
-            Parsed::End(_) | Parsed::Node(_) => {}
-            Parsed::Else(_) => {
+            Parsed::End | Parsed::Node(_) => {}
+            Parsed::Else => {
                 if context == "if" && self.peek().typ == ItemType::If {
                     self.next();
                     else_list = Some(vec![self.if_control()?]);
@@ -333,7 +329,7 @@ impl Parser<'_> {
                     else_list = Some(vec![self.with_control()?]);
                 } else {
                     let (l, next) = self.item_list()?;
-                    if !matches!(next, Parsed::End(_)) {
+                    if !matches!(next, Parsed::End) {
                         return Err(self.errorf("expected end; found {{else}}"));
                     }
                     else_list = Some(l);
@@ -341,7 +337,6 @@ impl Parser<'_> {
             }
         }
         Ok(Branch {
-            pos: pipe.pos,
             pipe,
             list,
             else_list,
@@ -381,7 +376,7 @@ impl Parser<'_> {
         let (root, end) = self.item_list()?;
         self.vars = saved_vars;
         self.range_depth = saved_depth;
-        if let Parsed::Else(_) = end {
+        if let Parsed::Else = end {
             return Err(self.errorf(format!("unexpected {{{{else}}}} in {CONTEXT}")));
         }
         let tree = self.new_tree(name.clone(), root);
@@ -414,13 +409,13 @@ impl Parser<'_> {
                 ItemType::Assign | ItemType::Declare => {
                     pipe.is_assign = next.typ == ItemType::Assign;
                     self.next_non_space();
-                    pipe.decl.push(v.val.clone());
+                    pipe.decl.push(Arc::from(v.val.as_str()));
                     self.vars.push(v.val);
                     break 'decls;
                 }
                 ItemType::Char if next.val == "," => {
                     self.next_non_space();
-                    pipe.decl.push(v.val.clone());
+                    pipe.decl.push(Arc::from(v.val.as_str()));
                     self.vars.push(v.val);
                     if context == "range" && pipe.decl.len() < 2 {
                         match self.peek_non_space().typ {

@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt as stdfmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::func::{CallContext, FuncResult, Signature};
 
@@ -27,8 +27,9 @@ pub enum Value {
     String(Arc<str>),
     /// `[]interface{}` (also stands for typed slices such as `[]string`).
     List(Arc<Vec<Value>>),
-    /// `map[string]interface{}`.
-    Map(Arc<BTreeMap<String, Value>>),
+    /// `map[string]interface{}`: shared and mutable in place, like a Go map (Sprig's `set`,
+    /// `unset` and `merge` change it for every holder).
+    Map(Map),
     /// A host object with fields and methods (a Go struct or named type).
     Object(Arc<dyn Object>),
 }
@@ -102,12 +103,12 @@ impl Value {
 
     /// A map value.
     pub fn map(entries: BTreeMap<String, Value>) -> Value {
-        Value::Map(Arc::new(entries))
+        Value::Map(Map::from(entries))
     }
 
     /// An empty map value.
     pub fn empty_map() -> Value {
-        Value::Map(Arc::new(BTreeMap::new()))
+        Value::Map(Map::new())
     }
 
     /// A host object value.
@@ -137,7 +138,7 @@ impl Value {
     }
 
     /// The map, if this is a map.
-    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+    pub fn as_map(&self) -> Option<&Map> {
         match self {
             Value::Map(m) => Some(m),
             _ => None,
@@ -153,7 +154,7 @@ impl Value {
     }
 
     /// Field or key lookup as a plain map; `None` when absent or not a map.
-    pub fn get(&self, key: &str) -> Option<&Value> {
+    pub fn get(&self, key: &str) -> Option<Value> {
         self.as_map().and_then(|m| m.get(key))
     }
 
@@ -234,7 +235,9 @@ impl Value {
             }
             Value::String(s) => J::String(s.to_string()),
             Value::List(l) => J::Array(l.iter().map(Value::to_json).collect()),
-            Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Value::Map(m) => {
+                m.with(|m| J::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()))
+            }
             Value::Object(o) => o.to_json(),
         }
     }
@@ -359,7 +362,7 @@ impl stdfmt::Debug for Value {
             Value::Float(x) => write!(f, "Float({x})"),
             Value::String(s) => write!(f, "String({s:?})"),
             Value::List(l) => f.debug_list().entries(l.iter()).finish(),
-            Value::Map(m) => f.debug_map().entries(m.iter()).finish(),
+            Value::Map(m) => m.with(|m| f.debug_map().entries(m.iter()).finish()),
             Value::Object(o) => write!(f, "Object({o:?})"),
         }
     }
@@ -382,9 +385,129 @@ impl PartialEq for Value {
             (Value::Float(a), Value::Float(b)) => a == b,
             (Value::String(a), Value::String(b)) => a == b,
             (Value::List(a), Value::List(b)) => a == b,
-            (Value::Map(a), Value::Map(b)) => a == b,
+            (Value::Map(a), Value::Map(b)) => a.ptr_eq(b) || a.with(|x| b.with(|y| x == y)),
             (Value::Object(a), Value::Object(b)) => Arc::ptr_eq(a, b),
             _ => false,
+        }
+    }
+}
+
+/// A Go `map[string]interface{}`: a reference to one shared, mutable, key-sorted map. Cloning
+/// the handle shares the map (as assigning a Go map does); [`Map::deep_copy`] copies it.
+#[derive(Clone, Default)]
+pub struct Map(Arc<RwLock<BTreeMap<String, Value>>>);
+
+impl Map {
+    /// An empty map.
+    pub fn new() -> Map {
+        Map::default()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, Value>> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, Value>> {
+        self.0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `f` with read access (do not call back into template code from `f`).
+    pub fn with<R>(&self, f: impl FnOnce(&BTreeMap<String, Value>) -> R) -> R {
+        f(&self.read())
+    }
+
+    /// Runs `f` with write access.
+    pub fn update<R>(&self, f: impl FnOnce(&mut BTreeMap<String, Value>) -> R) -> R {
+        f(&mut self.write())
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.read().get(key).cloned()
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.read().contains_key(key)
+    }
+
+    /// Sets `key` (visible to every holder of this map).
+    pub fn insert(&self, key: impl Into<String>, value: Value) -> Option<Value> {
+        self.write().insert(key.into(), value)
+    }
+
+    /// Removes `key`.
+    pub fn remove(&self, key: &str) -> Option<Value> {
+        self.write().remove(key)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+
+    /// Sorted keys.
+    pub fn keys(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
+    /// A snapshot of the entries in key order.
+    pub fn entries(&self) -> Vec<(String, Value)> {
+        self.read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// A snapshot copy of the underlying map (values still share nested maps).
+    pub fn to_btree(&self) -> BTreeMap<String, Value> {
+        self.read().clone()
+    }
+
+    /// Whether both handles refer to the same map.
+    pub fn ptr_eq(&self, other: &Map) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// A recursive copy sharing nothing mutable with `self`.
+    pub fn deep_copy(&self) -> Map {
+        Map::from(
+            self.read()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.deep_copy()))
+                .collect::<BTreeMap<_, _>>(),
+        )
+    }
+}
+
+impl From<BTreeMap<String, Value>> for Map {
+    fn from(m: BTreeMap<String, Value>) -> Map {
+        Map(Arc::new(RwLock::new(m)))
+    }
+}
+
+impl stdfmt::Debug for Map {
+    fn fmt(&self, f: &mut stdfmt::Formatter<'_>) -> stdfmt::Result {
+        self.with(|m| f.debug_map().entries(m.iter()).finish())
+    }
+}
+
+impl Value {
+    /// A recursive copy: maps are copied so mutating the copy leaves the original alone.
+    pub fn deep_copy(&self) -> Value {
+        match self {
+            Value::Map(m) => Value::Map(m.deep_copy()),
+            Value::List(l) => Value::list(l.iter().map(Value::deep_copy).collect()),
+            other => other.clone(),
         }
     }
 }

@@ -7,7 +7,6 @@ pub(crate) enum ItemType {
     Bool,
     Char,
     CharConstant,
-    Comment,
     Complex,
     Assign,
     Declare,

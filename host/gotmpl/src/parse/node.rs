@@ -46,20 +46,18 @@ pub(crate) enum Node {
     If(Branch),
     Range(Branch),
     With(Branch),
-    Break(usize),
-    Continue(usize),
+    Break,
+    Continue,
     Template(TemplateCall),
 }
 
 #[derive(Debug)]
 pub(crate) struct Action {
-    pub(crate) pos: usize,
     pub(crate) pipe: Pipe,
 }
 
 #[derive(Debug)]
 pub(crate) struct Branch {
-    pub(crate) pos: usize,
     pub(crate) pipe: Pipe,
     pub(crate) list: Vec<Node>,
     pub(crate) else_list: Option<Vec<Node>>,
@@ -76,7 +74,7 @@ pub(crate) struct TemplateCall {
 pub(crate) struct Pipe {
     pub(crate) pos: usize,
     pub(crate) is_assign: bool,
-    pub(crate) decl: Vec<String>,
+    pub(crate) decl: Vec<Arc<str>>,
     pub(crate) cmds: Vec<Command>,
 }
 
@@ -160,8 +158,8 @@ impl Display for Node {
             Node::If(b) => b.write(f, "if"),
             Node::Range(b) => b.write(f, "range"),
             Node::With(b) => b.write(f, "with"),
-            Node::Break(_) => f.write_str("{{break}}"),
-            Node::Continue(_) => f.write_str("{{continue}}"),
+            Node::Break => f.write_str("{{break}}"),
+            Node::Continue => f.write_str("{{continue}}"),
             Node::Template(t) => write!(f, "{t}"),
         }
     }
@@ -198,7 +196,12 @@ impl Display for TemplateCall {
 impl Display for Pipe {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         if !self.decl.is_empty() {
-            f.write_str(&self.decl.join(", "))?;
+            for (i, d) in self.decl.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                f.write_str(d)?;
+            }
             f.write_str(if self.is_assign { " = " } else { " := " })?;
         }
         for (i, c) in self.cmds.iter().enumerate() {

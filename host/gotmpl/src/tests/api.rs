@@ -1,0 +1,208 @@
+//! Tests of the public API: template sets across files, host functions with context callbacks,
+//! host objects, shared map mutation, and error variants.
+
+use std::collections::BTreeMap;
+
+use super::{err, mk_data, mk_set, ok, render};
+use crate::{CallContext, Error, FuncMap, FuncResult, Object, Signature, TemplateSet, Ty, Value};
+
+#[test]
+fn later_definition_overrides_earlier_unless_empty() {
+    let set = mk_set(&[
+        (
+            "a.tpl",
+            r#"{{ define "x" }}first{{ end }}{{ define "y" }}keep{{ end }}"#,
+        ),
+        (
+            "b.tpl",
+            r#"{{ define "x" }}second{{ end }}{{ define "y" }} {{ end }}"#,
+        ),
+        ("main", r#"{{ template "x" }}/{{ template "y" }}"#),
+    ]);
+    assert_eq!(
+        set.execute("main", &Value::Nil).expect("renders"),
+        "second/keep"
+    );
+}
+
+#[test]
+fn file_template_knows_its_name_in_errors() {
+    let set = mk_set(&[("chart/templates/a.yaml", "line1\n  {{ .Values.x.y }}")]);
+    let e = set
+        .execute("chart/templates/a.yaml", &mk_data("{}"))
+        .expect_err("nil pointer");
+    assert!(matches!(e, Error::ExecuteTemplate { .. }));
+    assert_eq!(
+        e.to_string(),
+        "template: chart/templates/a.yaml:2:12: executing \"chart/templates/a.yaml\" at <.Values.x.y>: nil pointer evaluating interface {}.y"
+    );
+}
+
+#[test]
+fn missing_template_error() {
+    let set = mk_set(&[]);
+    let e = set.execute("nope", &Value::Nil).expect_err("missing");
+    assert_eq!(
+        e.to_string(),
+        "template: no template \"nope\" associated with template \"gotpl\""
+    );
+}
+
+#[test]
+fn include_and_tpl_call_back_into_the_set() {
+    let set = mk_set(&[
+        (
+            "_h.tpl",
+            r#"{{ define "name" }}{{ .Values.name | upper }}{{ end }}"#,
+        ),
+        (
+            "main",
+            r#"{{ include "name" . }}|{{ tpl "{{ define \"z\" }}Z{{ end }}{{ include \"z\" . }}-{{ .Values.name }}" . }}|{{ include "name" . | lower }}"#,
+        ),
+    ]);
+    let out = set
+        .execute("main", &mk_data(r#"{"name":"app"}"#))
+        .expect("renders");
+    assert_eq!(out, "APP|Z-app|app");
+    // The tpl-defined template does not leak out of the tpl call.
+    assert!(!set.has_template("z"));
+}
+
+#[test]
+fn include_error_is_wrapped_like_go() {
+    let set = mk_set(&[
+        ("_h.tpl", r#"{{ define "bad" }}{{ fail "boom" }}{{ end }}"#),
+        ("main", r#"{{ include "bad" . }}"#),
+    ]);
+    let e = set.execute("main", &Value::Nil).expect_err("fails");
+    assert_eq!(
+        e.to_string(),
+        "template: main:1:3: executing \"main\" at <include \"bad\" .>: error calling include: template: _h.tpl:1:21: executing \"bad\" at <fail \"boom\">: error calling fail: boom"
+    );
+    let Error::ExecuteTemplate {
+        source: Some(src), ..
+    } = &e
+    else {
+        panic!("function error kept as source")
+    };
+    assert!(src.template_error().is_some());
+}
+
+#[derive(Debug)]
+struct Files;
+
+impl Object for Files {
+    fn type_name(&self) -> &str {
+        "chartutil.Files"
+    }
+    fn method(&self, name: &str) -> Option<Signature> {
+        (name == "Get").then(|| Signature::new(&[Ty::String]))
+    }
+    fn call_method(&self, _name: &str, args: &[Value], _cx: &mut CallContext<'_>) -> FuncResult {
+        Ok(Value::from(format!(
+            "content of {}",
+            args[0].as_str().unwrap_or_default()
+        )))
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        (name == "Count").then_some(Value::Int(2))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+#[test]
+fn host_objects_have_methods_and_fields() {
+    let mut top = BTreeMap::new();
+    top.insert("Files".to_owned(), Value::object(Files));
+    let data = Value::map(top);
+    let mut set = TemplateSet::new(FuncMap::new());
+    set.parse(
+        "t",
+        r#"{{ .Files.Get "a.txt" }}|{{ .Files.Count }}|{{ .Files.Get "b" | len }}"#,
+    )
+    .expect("parses");
+    assert_eq!(
+        set.execute("t", &data).expect("renders"),
+        "content of a.txt|2|12"
+    );
+    set.parse("e", r#"{{ .Files.Get }}"#).expect("parses");
+    let e = set.execute("e", &data).expect_err("arity");
+    assert!(
+        e.to_string()
+            .ends_with("wrong number of args for Get: want 1 got 0"),
+        "{e}"
+    );
+    set.parse("f", r#"{{ .Files.Nope }}"#).expect("parses");
+    let e = set.execute("f", &data).expect_err("no field");
+    assert!(
+        e.to_string()
+            .ends_with("can't evaluate field Nope in type interface {}"),
+        "{e}"
+    );
+}
+
+#[test]
+fn set_and_merge_mutate_shared_maps_like_go() {
+    let out = render(
+        r#"{{ $d := dict "a" 1 }}{{ $_ := set $d "b" 2 }}{{ $d }}|{{ $_ := merge .Values.x (dict "n" "y" "k" "new") }}{{ .Values.x }}|{{ $c := deepCopy .Values.x }}{{ $_ := unset $c "k" }}{{ .Values.x.k }}"#,
+        r#"{"x": {"k": "v", "z": ""}}"#,
+    )
+    .expect("renders");
+    assert_eq!(out, "map[a:1 b:2]|map[k:v n:y z:]|v");
+}
+
+#[test]
+fn parse_error_variant() {
+    let mut set = TemplateSet::new(FuncMap::new());
+    let e = set.parse("p", "{{ if }}").expect_err("bad");
+    assert!(matches!(e, Error::ParseTemplate { .. }));
+    assert_eq!(e.to_string(), "template: p:1: missing value for if");
+    assert!(err("{{ nofunc }}").contains("function \"nofunc\" not defined"));
+}
+
+#[test]
+fn values_json_numbers_are_floats_like_helm() {
+    assert_eq!(
+        render(
+            "{{ .Values.n }} {{ printf \"%T\" .Values.n }}",
+            r#"{"n": 1000000}"#
+        )
+        .as_deref(),
+        Ok("1e+06 float64")
+    );
+    let j: serde_json::Value = serde_json::from_str(r#"{"n": 3, "f": 1.5}"#).expect("json");
+    let v = Value::from(&j);
+    assert_eq!(v.get("n"), Some(Value::Int(3)));
+    assert_eq!(v.get("f"), Some(Value::Float(1.5)));
+    assert_eq!(serde_json::Value::from(&Value::Float(3.0)).to_string(), "3");
+}
+
+#[test]
+fn go_json_output() {
+    let v =
+        Value::from(&serde_json::json!({"b": [1, 2.5, null], "a": "<&>", "e": 1e21, "s": 1e-7}));
+    let mut out = String::new();
+    v.write_go_json(&mut out);
+    assert_eq!(
+        out,
+        r#"{"a":"\u003c\u0026\u003e","b":[1,2.5,null],"e":1e+21,"s":1e-7}"#
+    );
+}
+
+#[test]
+fn deep_template_recursion_is_bounded() {
+    let mut set = mk_set(&[(
+        "r",
+        r#"{{ define "loop" }}{{ template "loop" . }}{{ end }}{{ template "loop" . }}"#,
+    )]);
+    set.set_max_depth(50);
+    let e = set.execute("r", &Value::Nil).expect_err("too deep");
+    assert!(
+        e.to_string()
+            .ends_with("exceeded maximum template depth (50)"),
+        "{e}"
+    );
+    assert_eq!(ok("{{ 1 }}"), "1");
+}
