@@ -23,6 +23,9 @@ pub enum StrvalsError {
     /// More than 30 nested names.
     #[error("value name nested too deeply")]
     TooDeep,
+    /// A `{…` list without its closing brace.
+    #[error("list must terminate with '}}'")]
+    UnterminatedList,
 }
 
 const MAX_INDEX: usize = 65_536;
@@ -77,8 +80,9 @@ fn typed(text: String, as_string: bool) -> Value {
     Value::String(text)
 }
 
-/// Parses `{a,b,c}` if the value starts with `{`; `None` otherwise (nothing consumed).
-fn value_list(p: &mut Parser<'_>) -> Option<Vec<Value>> {
+/// Parses `{a,b,c}` if the value starts with `{`; `None` otherwise (nothing consumed). As in
+/// Helm, `{}` is a list holding one empty string.
+fn value_list(p: &mut Parser<'_>) -> Option<Result<Vec<Value>, StrvalsError>> {
     if p.chars.peek() != Some(&'{') {
         return None;
     }
@@ -89,30 +93,32 @@ fn value_list(p: &mut Parser<'_>) -> Option<Vec<Value>> {
         match stop {
             Some(',') => list.push(typed(item, p.as_string)),
             Some('}') => {
-                if !(item.is_empty() && list.is_empty()) {
-                    list.push(typed(item, p.as_string));
-                }
+                list.push(typed(item, p.as_string));
                 // Swallow the comma that separates this assignment from the next.
                 if p.chars.peek() == Some(&',') {
                     p.chars.next();
                 }
-                return Some(list);
+                return Some(Ok(list));
             }
-            _ => {
-                list.push(typed(item, p.as_string));
-                return Some(list);
-            }
+            _ => return Some(Err(StrvalsError::UnterminatedList)),
         }
     }
 }
 
-fn scalar_or_list(p: &mut Parser<'_>) -> Value {
+fn scalar_or_list(p: &mut Parser<'_>) -> Result<Value, StrvalsError> {
     match value_list(p) {
-        Some(list) => Value::Array(list),
+        Some(list) => list.map(Value::Array),
         None => {
             let (text, _) = until(p, &[',']);
-            typed(text, p.as_string)
+            Ok(typed(text, p.as_string))
         }
+    }
+}
+
+/// Helm's `set`: an empty key is not set.
+fn set(data: &mut Map<String, Value>, key: String, value: Value) {
+    if !key.is_empty() {
+        data.insert(key, value);
     }
 }
 
@@ -151,12 +157,12 @@ fn key(
             }
         }
         Some('=') => {
-            let value = scalar_or_list(p);
-            data.insert(k, value);
+            let value = scalar_or_list(p)?;
+            set(data, k, value);
             Ok(true)
         }
         Some(',') => {
-            data.insert(k.clone(), Value::String(String::new()));
+            set(data, k.clone(), Value::String(String::new()));
             Err(StrvalsError::MissingValue(k))
         }
         Some('.') => {
@@ -172,11 +178,13 @@ fn key(
                 }
             };
             let result = key(p, &mut inner, depth + 1);
+            let inner_was_empty = inner.is_empty();
             if !inner.is_empty() {
-                data.insert(k.clone(), Value::Object(inner));
+                set(data, k.clone(), Value::Object(inner));
             }
             match result {
-                Ok(false) => Err(StrvalsError::MissingValue(k)),
+                // Helm: "key map has no value" (`a.=1`); at the end of input (`a.`) it stops.
+                Ok(true) if inner_was_empty => Err(StrvalsError::MissingValue(k)),
                 other => other,
             }
         }
@@ -191,7 +199,7 @@ fn key(
                 }
             };
             let result = list_item(p, &mut list, index, depth);
-            data.insert(k, Value::Array(list));
+            set(data, k, Value::Array(list));
             result
         }
         Some(c) => Err(StrvalsError::UnexpectedToken(c)),
@@ -206,7 +214,7 @@ fn list_item(
 ) -> Result<bool, StrvalsError> {
     match p.chars.next() {
         Some('=') => {
-            let value = scalar_or_list(p);
+            let value = scalar_or_list(p)?;
             set_index(list, index, value)?;
             Ok(true)
         }
@@ -229,10 +237,8 @@ fn list_item(
             set_index(list, index, Value::Array(inner))?;
             result
         }
-        None => {
-            set_index(list, index, Value::String(String::new()))?;
-            Ok(false)
-        }
+        // `a[0]` at the end: Helm stops without setting anything.
+        None => Ok(false),
         Some(c) => Err(StrvalsError::UnexpectedToken(c)),
     }
 }
@@ -324,6 +330,12 @@ mod tests {
         let mut m = Map::new();
         parse_into_string("a=1,b=true", &mut m).expect("parse");
         assert_eq!(Value::Object(m), json!({"a": "1", "b": "true"}));
+        let mut m = Map::new();
+        parse_into("e={},l={a, b},n=-3", &mut m).expect("parse");
+        assert_eq!(
+            Value::Object(m),
+            json!({"e": [""], "l": ["a", " b"], "n": -3})
+        );
     }
 
     #[test]
