@@ -1,4 +1,29 @@
-//! Where charts and Wasm modules come from.
+//! Where charts and Wasm modules come from: HTTP Helm repositories, OCI registries and local
+//! archives, resolved with Helm's own semver rules, verified by sha256 and cached by digest.
+//!
+//! ```text
+//!  chart.spec.repository / HelmRepository.url          WasmPlugin.spec.{oci.ref | url + sha256}
+//!        │                                                        │
+//!        ▼                                                        ▼
+//!  fetch_chart ──http(s)──► HelmRepository ─ index.yaml ─┐   OciClient::pull_module[_verified]
+//!        │                   (semver::select: Helm's     │   fetch_url
+//!        ├──oci://────────► OciClient::pull_chart        │        │
+//!        │                   (tags, `_`→`+`, manifest)   │        │
+//!        └──file://───────► local .tgz                   │        │
+//!                                 │                      │        │
+//!                                 ▼                      ▼        ▼
+//!                      sha256 verified against index / manifest / pinned digest
+//!                                 │
+//!                                 ▼
+//!                 Cache: charts/sha256/<hex>.tgz, modules/sha256/<hex>.wasm
+//!                                 │
+//!                                 ▼
+//!                 FetchedChart / FetchedModule / FetchedBlob (bytes + digest + where from)
+//! ```
+//!
+//! Everything is blocking (`ureq`); call it from `spawn_blocking` in async code. Plain HTTP is
+//! always available; enable the `https` feature for TLS. The `testing` feature adds loopback
+//! test servers ([`testing::HelmRepoServer`], [`testing::Registry`], [`testing::TokenGateway`]).
 
 mod cache;
 mod chart;
@@ -8,6 +33,7 @@ mod error;
 mod oci;
 mod repo;
 pub mod semver;
+mod source;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod transport;
@@ -27,4 +53,5 @@ pub use oci::{
     WASM_LAYER_MEDIA_TYPES,
 };
 pub use repo::{ChartVersion, FetchedChart, HelmRepository, IndexFile};
+pub use source::{FetchOptions, fetch_chart};
 pub use transport::{Credentials, HttpError};

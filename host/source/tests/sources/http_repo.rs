@@ -271,3 +271,24 @@ fn fetch_url_verifies_and_caches() {
         "{err:?}"
     );
 }
+
+#[test]
+fn fetch_chart_dispatches_on_the_url_scheme() {
+    use capstan_source::{FetchOptions, fetch_chart};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let want = add_chart(dir.path(), "web", "2.1.0");
+    add_chart(dir.path(), "web", "2.0.0");
+    write_index(dir.path(), None);
+    let server = HelmRepoServer::serve(dir.path()).expect("serve");
+    let cache_dir = tempfile::tempdir().expect("cache dir");
+    let options = FetchOptions {
+        cache: Some(Cache::new(cache_dir.path())),
+        ..FetchOptions::default()
+    };
+    let fetched = fetch_chart(&format!("{}/", server.url()), "web", "*", &options).expect("http");
+    assert_eq!(fetched.version, "2.1.0");
+    assert_eq!(fetched.bytes, want);
+    let local = dir.path().join("web-2.0.0.tgz");
+    let fetched = fetch_chart(&local.to_string_lossy(), "web", "", &options).expect("local");
+    assert_eq!(fetched.version, "2.0.0");
+}

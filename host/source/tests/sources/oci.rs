@@ -359,3 +359,16 @@ fn bearer_token_auth() {
     // Tokens are cached per repository and access: far fewer token requests than API calls.
     assert!(requests.len() <= 4, "{requests:?}");
 }
+
+#[test]
+fn fetch_chart_from_an_oci_repository_url() {
+    let Some(registry) = start() else { return };
+    OciClient::new()
+        .push_chart(&registry.reference("team/charts/redis"), &chart("3.4.5"))
+        .expect("push");
+    let url = format!("oci://{}/team/charts", registry.address());
+    let fetched = capstan_source::fetch_chart(&url, "redis", "~3.4", &Default::default())
+        .expect("fetch via oci:// repository url");
+    assert_eq!(fetched.version, "3.4.5");
+    assert_eq!(fetched.bytes, chart("3.4.5"));
+}
