@@ -363,7 +363,12 @@ impl OciClient {
             .plain_http
             .unwrap_or_else(|| is_loopback(&reference.registry));
         let scheme = if plain { "http" } else { "https" };
-        format!("{scheme}://{}", reference.registry)
+        // Docker Hub's API lives on another host than the name users write.
+        let host = match reference.registry.as_str() {
+            "docker.io" | "index.docker.io" => "registry-1.docker.io",
+            other => other,
+        };
+        format!("{scheme}://{host}")
     }
 
     fn api_url(&self, reference: &OciReference, tail: &str) -> String {
@@ -1088,6 +1093,8 @@ mod tests {
         let remote = OciReference::parse("oci://ghcr.io/a").expect("ref");
         assert_eq!(client.base_url(&local), "http://127.0.0.1:5000");
         assert_eq!(client.base_url(&remote), "https://ghcr.io");
+        let hub = OciReference::parse("oci://docker.io/bitnamicharts/redis").expect("ref");
+        assert_eq!(client.base_url(&hub), "https://registry-1.docker.io");
         assert_eq!(
             OciClient::new().plain_http(true).base_url(&remote),
             "http://ghcr.io"
