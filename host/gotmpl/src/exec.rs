@@ -608,7 +608,10 @@ impl State<'_> {
             Some(v) => Ok(V::boxed(v)),
             None => match self.set.missing_key {
                 MissingKey::Default => Ok(V::invalid()),
-                MissingKey::Zero => Ok(V::boxed(Value::Nil)),
+                MissingKey::Zero => Ok(match &receiver.v {
+                    Value::Map(m) if !m.zero_value().is_nil() => V::plain(m.zero_value()),
+                    _ => V::boxed(Value::Nil),
+                }),
                 MissingKey::Error => Err(self.errorf(
                     tree,
                     Blame::Arg(node),

@@ -25,7 +25,7 @@ pub use error::{Error, FuncError, Result};
 pub use fmt::{sprint, sprintf, sprintln};
 pub use func::{CallContext, Func, FuncMap, FuncResult, Signature, Ty};
 pub use set::{MissingKey, TemplateSet};
-pub use value::{Object, Value};
+pub use value::{Map, Object, Value};
 
 #[cfg(test)]
 mod tests;

@@ -28,7 +28,15 @@ pub(crate) fn mk_funcs() -> FuncMap {
             let src = args[0].as_str().unwrap_or_default().to_owned();
             cx.render_string("gotpl", &src, &args[1])
                 .map(|s| Value::from(s.replace("<no value>", "")))
-                .map_err(|e| FuncError::wrap("", e))
+                .map_err(|e| {
+                    let what = match e {
+                        crate::Error::ParseTemplate { .. } => "cannot parse template",
+                        crate::Error::ExecuteTemplate { .. } => {
+                            "error during tpl function execution for"
+                        }
+                    };
+                    FuncError::wrap(&format!("{what} {}", crate::fmt::go_quote(&src)), e)
+                })
         },
     );
     f
@@ -48,8 +56,12 @@ pub(crate) fn mk_set(files: &[(&str, &str)]) -> TemplateSet {
 pub(crate) fn mk_data(values_json: &str) -> Value {
     let j: serde_json::Value = serde_json::from_str(values_json).expect("test values are JSON");
     let mut top = std::collections::BTreeMap::new();
-    top.insert("Values".to_owned(), Value::from_json_go(&j));
-    Value::map(top)
+    let values = match Value::from_json_go(&j) {
+        Value::Map(m) => Value::Map(m.with_go_type("chartutil.Values", Value::Nil)),
+        other => other,
+    };
+    top.insert("Values".to_owned(), values);
+    Value::Map(crate::value::Map::from(top).with_go_type("chartutil.Values", Value::Nil))
 }
 
 /// Renders one template source with values; errors become their message.

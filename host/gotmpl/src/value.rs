@@ -182,7 +182,7 @@ impl Value {
             Value::Float(_) => "float64",
             Value::String(_) => "string",
             Value::List(_) => "[]interface {}",
-            Value::Map(_) => "map[string]interface {}",
+            Value::Map(m) => m.go_type(),
             Value::Object(o) => o.type_name(),
         }
     }
@@ -394,13 +394,52 @@ impl PartialEq for Value {
 
 /// A Go `map[string]interface{}`: a reference to one shared, mutable, key-sorted map. Cloning
 /// the handle shares the map (as assigning a Go map does); [`Map::deep_copy`] copies it.
+///
+/// A map can carry a Go type other than `map[string]interface {}` (Helm's `.Values` is a
+/// `chartutil.Values`; Sprig's `split` returns a `map[string]string` whose missing keys read as
+/// `""`), which shows in `%T`, `typeOf` and type assertions such as `dig`'s.
 #[derive(Clone, Default)]
-pub struct Map(Arc<RwLock<BTreeMap<String, Value>>>);
+pub struct Map(Arc<RwLock<BTreeMap<String, Value>>>, Option<Arc<MapType>>);
+
+#[derive(Debug)]
+struct MapType {
+    name: String,
+    zero: Value,
+}
 
 impl Map {
     /// An empty map.
     pub fn new() -> Map {
         Map::default()
+    }
+
+    /// The same map seen as the Go type `name` (e.g. `chartutil.Values`), whose missing keys
+    /// read as `zero` (nil for interface-valued maps, `""` for `map[string]string`).
+    pub fn with_go_type(self, name: &str, zero: Value) -> Map {
+        Map(
+            self.0,
+            Some(Arc::new(MapType {
+                name: name.to_owned(),
+                zero,
+            })),
+        )
+    }
+
+    /// Go's type name of this map.
+    pub fn go_type(&self) -> &str {
+        self.1
+            .as_ref()
+            .map_or("map[string]interface {}", |t| t.name.as_str())
+    }
+
+    /// Whether this is a plain `map[string]interface{}` (what Go type assertions want).
+    pub fn is_plain(&self) -> bool {
+        self.1.is_none()
+    }
+
+    /// The value a missing key reads as (`missingkey=zero`).
+    pub fn zero_value(&self) -> Value {
+        self.1.as_ref().map_or(Value::Nil, |t| t.zero.clone())
     }
 
     fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, Value>> {
@@ -491,7 +530,7 @@ impl Map {
 
 impl From<BTreeMap<String, Value>> for Map {
     fn from(m: BTreeMap<String, Value>) -> Map {
-        Map(Arc::new(RwLock::new(m)))
+        Map(Arc::new(RwLock::new(m)), None)
     }
 }
 

@@ -564,9 +564,10 @@ pub(super) fn register(r: &mut Reg<'_>) {
             })
     });
     r.f("duration", &[Ty::Any], |a| {
+        // Sprig only reads strings and int64; template integer literals are Go `int`, so
+        // they (like float64 values) count as 0.
         let n = match &a[0] {
             Value::String(s) => s.parse::<i64>().unwrap_or(0),
-            Value::Int(i) => *i,
             _ => 0,
         };
         Ok(Value::from(duration_string(i128::from(n) * 1_000_000_000)))

@@ -168,7 +168,7 @@ pub(super) fn register(r: &mut Reg<'_>) {
         if a.len() < 3 {
             return Err("dig needs at least three arguments".into());
         }
-        let Some(m) = a[a.len() - 1].as_map() else {
+        let Some(m) = a[a.len() - 1].as_map().filter(|m| m.is_plain()) else {
             return Err(format!(
                 "interface conversion: interface {{}} is {}, not map[string]interface {{}}",
                 a[a.len() - 1].type_name()

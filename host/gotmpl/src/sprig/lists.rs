@@ -68,14 +68,14 @@ pub(super) fn register(r: &mut Reg<'_>) {
     both(r, "rest", &[Ty::Any], None, |a| {
         let l = as_list(&a[0], "find rest")?;
         if l.is_empty() {
-            return Ok(Value::Nil);
+            return Ok(Value::list(Vec::new()));
         }
         Ok(Value::list(l[1..].to_vec()))
     });
     both(r, "initial", &[Ty::Any], None, |a| {
         let l = as_list(&a[0], "find initial")?;
         if l.is_empty() {
-            return Ok(Value::Nil);
+            return Ok(Value::list(Vec::new()));
         }
         Ok(Value::list(l[..l.len() - 1].to_vec()))
     });

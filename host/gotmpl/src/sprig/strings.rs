@@ -181,112 +181,226 @@ fn wrap_custom(s: &str, wrap_length: i64, newline: &str, wrap_long: bool) -> Str
     out
 }
 
-/// huandu/xstrings word splitting shared by snake/kebab case: converts camel case and
-/// separators to lower-case words joined by `sep`.
-fn to_delimited(s: &str, sep: char) -> String {
-    #[derive(Clone, Copy, PartialEq)]
-    enum K {
-        Upper,
-        Lower,
-        Digit,
-        Other,
-    }
-    fn kind(c: char) -> K {
-        if c.is_uppercase() {
-            K::Upper
-        } else if c.is_lowercase() {
-            K::Lower
-        } else if c.is_numeric() {
-            K::Digit
-        } else {
-            K::Other
-        }
-    }
-    let chars: Vec<char> = s.chars().collect();
-    let mut words: Vec<String> = Vec::new();
-    let mut cur = String::new();
-    let flush = |cur: &mut String, words: &mut Vec<String>| {
-        if !cur.is_empty() {
-            words.push(std::mem::take(cur));
-        }
-    };
-    for i in 0..chars.len() {
-        let c = chars[i];
-        let k = kind(c);
-        if k == K::Other {
-            if c.is_whitespace() || c == '_' || c == '-' || c == '.' {
-                flush(&mut cur, &mut words);
-                continue;
-            }
-            cur.push(c);
-            continue;
-        }
-        if let Some(&p) = cur.chars().last().as_ref() {
-            let pk = kind(p);
-            let next = chars.get(i + 1).map(|&n| kind(n));
-            let boundary = match (pk, k) {
-                (K::Lower, K::Upper) => true,
-                (K::Upper, K::Upper) => next == Some(K::Lower),
-                (K::Digit, K::Upper) => true,
-                (K::Lower | K::Upper, K::Digit) => {
-                    // Letters followed by digits start a new word only for an upper-case run
-                    // ("HTTP20x") or after a full lower word of 2+ letters ("http2xx").
-                    cur.chars().count() > 1
-                }
-                _ => false,
-            };
-            if boundary {
-                flush(&mut cur, &mut words);
-            }
-        }
-        cur.push(c);
-    }
-    flush(&mut cur, &mut words);
-    words
-        .iter()
-        .map(|w| w.chars().map(to_lower_rune).collect::<String>())
-        .collect::<Vec<_>>()
-        .join(&sep.to_string())
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Word {
+    Invalid,
+    Number,
+    Upper,
+    Alpha,
+    Connector,
+    Punct,
+    Other,
 }
 
-/// huandu/xstrings `ToCamelCase`: `some_words` → `SomeWords`, keeping leading/trailing `_`.
-fn camelcase(s: &str) -> String {
+fn is_connector(c: char) -> bool {
+    c == '-' || c == '_' || go_is_space(c)
+}
+
+fn is_alpha(c: char) -> bool {
+    c.is_ascii_alphabetic()
+}
+
+fn is_punct(c: char) -> bool {
+    c.is_ascii_punctuation()
+        && c != '$'
+        && c != '+'
+        && c != '<'
+        && c != '='
+        && c != '>'
+        && c != '^'
+        && c != '`'
+        && c != '|'
+        && c != '~'
+}
+
+/// huandu/xstrings `nextWord`: the next word of `s`, its kind, and the rest.
+fn next_word(s: &str) -> (Word, &str, &str) {
+    let mut it = s.char_indices().peekable();
+    let Some((_, r)) = it.next() else {
+        return (Word::Invalid, "", "");
+    };
+    let end_while = |pred: &dyn Fn(char) -> bool, start: usize| -> usize {
+        let mut end = start;
+        for (i, c) in s[start..].char_indices() {
+            if !pred(c) {
+                return start + i;
+            }
+            end = start + i + c.len_utf8();
+        }
+        end
+    };
+    let first_len = r.len_utf8();
+    let (wt, end) = if is_connector(r) {
+        (Word::Connector, end_while(&is_connector, first_len))
+    } else if is_punct(r) {
+        (Word::Punct, end_while(&is_punct, first_len))
+    } else if r.is_uppercase() {
+        match s[first_len..].chars().next() {
+            None => (Word::Upper, first_len),
+            Some(n) if n.is_uppercase() => {
+                // A run of capitals; "HTTPStatus" keeps the "S" for the next word.
+                let mut end = first_len;
+                let mut prev_size = 0;
+                let mut next = None;
+                for (i, c) in s[first_len..].char_indices() {
+                    if !c.is_uppercase() {
+                        next = Some(c);
+                        break;
+                    }
+                    prev_size = c.len_utf8();
+                    end = first_len + i + prev_size;
+                }
+                if next.is_some_and(is_alpha) {
+                    end -= prev_size;
+                }
+                (Word::Upper, end)
+            }
+            Some(n) if is_alpha(n) => (
+                Word::Upper,
+                end_while(&|c| is_alpha(c) && !c.is_uppercase(), first_len),
+            ),
+            Some(_) => (Word::Upper, first_len),
+        }
+    } else if is_alpha(r) {
+        (
+            Word::Alpha,
+            end_while(&|c| is_alpha(c) && !c.is_uppercase(), first_len),
+        )
+    } else if r.is_numeric() {
+        (
+            Word::Number,
+            end_while(&|c: char| c.is_numeric(), first_len),
+        )
+    } else {
+        (
+            Word::Other,
+            end_while(
+                &|c| !(is_connector(c) || is_alpha(c) || c.is_numeric() || is_punct(c)),
+                first_len,
+            ),
+        )
+    };
+    (wt, &s[..end], &s[end..])
+}
+
+fn to_lower_word(buf: &mut String, wt: Word, word: &str, conn: char) {
+    if wt != Word::Upper && wt != Word::Connector {
+        buf.push_str(word);
+        return;
+    }
+    for c in word.chars() {
+        if is_connector(c) {
+            buf.push(conn);
+        } else if c.is_uppercase() {
+            buf.push(to_lower_rune(c));
+        } else {
+            buf.push(c);
+        }
+    }
+}
+
+/// huandu/xstrings `camelCaseToLowerCase` (snake and kebab case).
+fn to_delimited(s: &str, conn: char) -> String {
     if s.is_empty() {
         return String::new();
     }
-    let mut out = String::with_capacity(s.len());
-    let chars: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    // Leading underscores/separators are kept as is.
-    while i < chars.len() && (chars[i] == '_' || chars[i] == '-' || chars[i] == ' ') {
-        out.push(chars[i]);
-        i += 1;
+    let mut buf = String::with_capacity(s.len() + 4);
+    let (mut wt, mut word, mut remaining) = next_word(s);
+    while !remaining.is_empty() {
+        if wt != Word::Connector {
+            to_lower_word(&mut buf, wt, word, conn);
+        }
+        let prev = wt;
+        let last = word;
+        (wt, word, remaining) = next_word(remaining);
+        match prev {
+            Word::Number => {
+                while wt == Word::Alpha || wt == Word::Number {
+                    to_lower_word(&mut buf, wt, word, conn);
+                    (wt, word, remaining) = next_word(remaining);
+                }
+                if wt != Word::Invalid && wt != Word::Punct && wt != Word::Connector {
+                    buf.push(conn);
+                }
+            }
+            Word::Connector => to_lower_word(&mut buf, prev, last, conn),
+            Word::Punct => {}
+            _ => {
+                if wt != Word::Number {
+                    if wt != Word::Connector && wt != Word::Punct {
+                        buf.push(conn);
+                    }
+                    continue;
+                }
+                if remaining.is_empty() {
+                    continue;
+                }
+                let last = word;
+                (wt, word, remaining) = next_word(remaining);
+                if wt != Word::Alpha {
+                    to_lower_word(&mut buf, Word::Number, last, conn);
+                    if wt != Word::Connector && wt != Word::Punct {
+                        buf.push(conn);
+                    }
+                    continue;
+                }
+                buf.push(conn);
+                to_lower_word(&mut buf, Word::Number, last, conn);
+                while wt == Word::Alpha || wt == Word::Number {
+                    to_lower_word(&mut buf, wt, word, conn);
+                    (wt, word, remaining) = next_word(remaining);
+                }
+                if wt != Word::Invalid && wt != Word::Connector && wt != Word::Punct {
+                    buf.push(conn);
+                }
+            }
+        }
     }
-    let mut upper_next = true;
+    to_lower_word(&mut buf, wt, word, conn);
+    buf
+}
+
+/// huandu/xstrings `ToCamelCase` as Sprig's `camelcase` uses it (`some_words` → `SomeWords`).
+fn camelcase(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.is_empty() {
+        return String::new();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let mut r0 = ' ';
+    let mut found = false;
     while i < chars.len() {
-        let c = chars[i];
-        if c == '_' || c == '-' || c == ' ' {
-            // Collapse runs; a trailing separator is kept.
-            let mut j = i;
-            while j < chars.len() && (chars[j] == '_' || chars[j] == '-' || chars[j] == ' ') {
-                j += 1;
-            }
-            if j == chars.len() {
-                out.push(c);
-                break;
-            }
-            upper_next = true;
-            i = j;
+        r0 = chars[i];
+        i += 1;
+        if !is_connector(r0) {
+            r0 = to_upper_rune(r0);
+            found = true;
+            break;
+        }
+        out.push(r0);
+    }
+    if i >= chars.len() {
+        if found {
+            out.push(r0);
+        }
+        return out;
+    }
+    while i < chars.len() {
+        let r1 = r0;
+        r0 = chars[i];
+        i += 1;
+        if is_connector(r0) && is_connector(r1) {
+            out.push(r1);
             continue;
         }
-        if upper_next {
-            out.push(to_upper_rune(c));
-            upper_next = false;
+        if is_connector(r1) {
+            r0 = to_upper_rune(r0);
         } else {
-            out.push(to_lower_rune(c));
+            out.push(r1);
         }
-        i += 1;
     }
+    out.push(r0);
     out
 }
 
@@ -351,13 +465,13 @@ fn go_splitn(s: &str, sep: &str, n: i64) -> Vec<String> {
 }
 
 fn index_map(parts: Vec<String>) -> Value {
-    Value::map(
-        parts
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| (format!("_{i}"), Value::from(p)))
-            .collect(),
-    )
+    let m: crate::value::Map = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("_{i}"), Value::from(p)))
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into();
+    Value::Map(m.with_go_type("map[string]string", Value::from("")))
 }
 
 /// Go's `strings.Trim(s, cutset)`.
