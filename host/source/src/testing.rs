@@ -229,6 +229,20 @@ impl Registry {
             eprintln!("\n*** SKIPPING OCI REGISTRY TEST: {message} ***\n");
             return Ok(None);
         }
+        // The free port is found by binding and releasing it, so another process can take it
+        // before the registry binds; try again on a new port when that happens.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::spawn(&binary, htpasswd) {
+                Ok(registry) => return Ok(Some(registry)),
+                Err(e) if attempt < 5 && e.to_string().contains("address already in use") => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn spawn(binary: &Path, htpasswd: Option<&str>) -> std::io::Result<Registry> {
         let dir = tempfile::tempdir()?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let address = format!("127.0.0.1:{port}");
@@ -254,7 +268,7 @@ impl Registry {
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config)?;
         let log = std::fs::File::create(dir.path().join("registry.log"))?;
-        let child = Command::new(&binary)
+        let child = Command::new(binary)
             .arg("serve")
             .arg(&config_path)
             .stdin(Stdio::null())
@@ -267,7 +281,7 @@ impl Registry {
             dir,
         };
         registry.wait_ready(Duration::from_secs(30))?;
-        Ok(Some(registry))
+        Ok(registry)
     }
 
     fn wait_ready(&mut self, timeout: Duration) -> std::io::Result<()> {
