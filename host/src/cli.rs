@@ -34,6 +34,13 @@ enum Command {
     /// Build and scaffold transform plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Render a chart exactly as `helm template` does (same flags, same bytes).
+    #[command(disable_help_flag = true)]
+    Template {
+        /// `[NAME] CHART [flags]`, as for `helm template`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -127,6 +134,7 @@ pub fn main() -> ExitCode {
             transform(&args, &sub)
         }
         Command::Plugin(cmd) => plugin(cmd),
+        Command::Template { args } => return template(&args),
     };
     match result {
         Ok(code) => code,
@@ -270,6 +278,29 @@ fn transform(args: &TransformArgs, matches: &ArgMatches) -> anyhow::Result<ExitC
         .write_all(text.as_bytes())
         .context("cannot write to stdout")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `capstan template`: Helm's flags, Helm's output and Helm-shaped errors; never partial output.
+fn template(args: &[String]) -> ExitCode {
+    let opts = match capstan_helm::parse_template_args(args) {
+        Ok(opts) => opts,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match capstan_helm::template(&opts) {
+        Ok(out) => {
+            if std::io::stdout().lock().write_all(out.as_bytes()).is_err() {
+                return ExitCode::from(1);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprint!("{}", e.helm_output());
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn print_diagnostic(out: &mut impl Write, d: &StepDiagnostic) {
