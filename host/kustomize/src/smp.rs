@@ -1,7 +1,8 @@
-//! Strategic merge patch over `serde_json::Value` objects, with the Kubernetes semantics that
-//! matter for rendered manifests: maps merge, `null` deletes a field, lists of known types merge
-//! by their patch merge key (see [`schema`]), other lists are replaced, and the `$patch:
-//! delete|replace|merge`, `$retainKeys` and `$deleteFromPrimitiveList/<field>` directives work.
+//! Strategic merge patch over `serde_json::Value` objects, with kustomize's semantics (kyaml
+//! `merge2`, which Flux runs): maps merge, `null` deletes a field, lists of known types merge by
+//! their merge keys (see [`schema`]) with new elements prepended, other lists are replaced, and
+//! the `$patch: delete|replace|merge` directives work on maps, list elements and whole lists
+//! (`- $patch: delete`), as do `$retainKeys` and `$deleteFromPrimitiveList/<field>`.
 //! `$setElementOrder/<field>` directives are accepted and dropped (order is not significant for
 //! apply). Everything is pure so it can be tested with small builders.
 
@@ -151,7 +152,9 @@ fn merge_map(
                 }
             }
             (Some(Value::Array(o)), Value::Array(p)) => {
-                merge_list(o, p, ctx, path)?;
+                if let MapOutcome::Delete = merge_list(o, p, ctx, path)? {
+                    orig.remove(key);
+                }
             }
             (_, v) => {
                 if let Some(fresh) = clean(v, ctx, path)? {
@@ -192,8 +195,10 @@ fn clean(
         }
         Value::Array(p) => {
             let mut fresh = Vec::new();
-            merge_list(&mut fresh, p, ctx, path)?;
-            Ok(Some(Value::Array(fresh)))
+            match merge_list(&mut fresh, p, ctx, path)? {
+                MapOutcome::Keep => Ok(Some(Value::Array(fresh))),
+                MapOutcome::Delete => Ok(None),
+            }
         }
         other => Ok(Some(other.clone())),
     }
@@ -206,43 +211,64 @@ fn is_directive_element(v: &Value, directive: &str) -> bool {
         == Some(directive)
 }
 
+/// True if `a` and `b` agree on every key (a missing key equals only a missing key).
+fn same_keys(a: &Value, b: &Value, keys: &[&str]) -> bool {
+    keys.iter().all(|k| a.get(*k) == b.get(*k))
+}
+
+/// Merges a patch list into `orig`. Returns `Delete` when the list itself is deleted
+/// (`- $patch: delete` element).
 fn merge_list(
     orig: &mut Vec<Value>,
     patch: &[Value],
     ctx: &TypeContext<'_>,
     path: &mut Vec<String>,
-) -> Result<(), MergeError> {
+) -> Result<MapOutcome, MergeError> {
+    if patch
+        .iter()
+        .any(|v| schema::is_directive_only(v) && is_directive_element(v, "delete"))
+    {
+        return Ok(MapOutcome::Delete);
+    }
     // `- $patch: replace` as an element: the rest of the patch list replaces the original.
-    if patch.iter().any(|v| is_directive_element(v, "replace")) {
+    if patch
+        .iter()
+        .any(|v| schema::is_directive_only(v) && is_directive_element(v, "replace"))
+    {
         let mut fresh = Vec::new();
-        for v in patch.iter().filter(|v| !is_directive_element(v, "replace")) {
+        for v in patch.iter().filter(|v| !schema::is_directive_only(v)) {
             if let Some(c) = clean(v, ctx, path)? {
                 fresh.push(c);
             }
         }
         *orig = fresh;
-        return Ok(());
+        return Ok(MapOutcome::Keep);
     }
+    let items: Vec<&Value> = patch
+        .iter()
+        .filter(|v| !schema::is_directive_only(v))
+        .collect();
     match schema::list_strategy(ctx, path, orig, patch) {
-        ListStrategy::MergeByKey(key) => {
-            for item in patch {
+        ListStrategy::MergeByKeys(keys) => {
+            // kustomize merges with `ListIncreaseDirection: Prepend`: elements new to the list
+            // go in front, in patch order.
+            let mut added = Vec::new();
+            for item in items {
                 let Some(p) = item.as_object() else {
-                    // Not an object: nothing to key on, keep it as a new element.
-                    orig.push(item.clone());
+                    added.push(item.clone());
                     continue;
                 };
-                let Some(wanted) = p.get(key) else {
+                if let Some(missing) = keys.first().filter(|k| !p.contains_key(**k)) {
                     return Err(MergeError::FindMergeKey {
                         path: show(path),
-                        key: key.to_owned(),
+                        key: (*missing).to_owned(),
                     });
-                };
-                let found = orig.iter().position(|o| o.get(key) == Some(wanted));
+                }
                 if is_directive_element(item, "delete") {
-                    orig.retain(|o| o.get(key) != Some(wanted));
+                    orig.retain(|o| !same_keys(o, item, keys));
                     continue;
                 }
-                match found {
+                match orig.iter().position(|o| same_keys(o, item, keys)) {
                     Some(i) => {
                         if let Some(Value::Object(o)) = orig.get_mut(i) {
                             if let MapOutcome::Delete = merge_map(o, p, ctx, path)? {
@@ -254,22 +280,26 @@ fn merge_list(
                     }
                     None => {
                         if let Some(c) = clean(item, ctx, path)? {
-                            orig.push(c);
+                            added.push(c);
                         }
                     }
                 }
             }
+            added.append(orig);
+            *orig = added;
         }
         ListStrategy::MergePrimitives => {
-            for item in patch {
-                if !orig.contains(item) {
-                    orig.push(item.clone());
-                }
-            }
+            let mut added: Vec<Value> = items
+                .into_iter()
+                .filter(|v| !orig.contains(v))
+                .cloned()
+                .collect();
+            added.append(orig);
+            *orig = added;
         }
         ListStrategy::Replace => {
             let mut fresh = Vec::new();
-            for v in patch {
+            for v in items {
                 if let Some(c) = clean(v, ctx, path)? {
                     fresh.push(c);
                 }
@@ -277,7 +307,7 @@ fn merge_list(
             *orig = fresh;
         }
     }
-    Ok(())
+    Ok(MapOutcome::Keep)
 }
 
 #[cfg(test)]

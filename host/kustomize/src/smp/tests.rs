@@ -47,7 +47,7 @@ fn maps_merge_and_null_deletes() {
 }
 
 #[test]
-fn containers_merge_by_name_and_new_ones_are_appended() {
+fn containers_merge_by_name_and_new_ones_are_prepended() {
     let orig = mk_deployment(json!([
         mk_container("app", "nginx"),
         mk_container("log", "fluent")
@@ -57,11 +57,15 @@ fn containers_merge_by_name_and_new_ones_are_appended() {
         {"name": "proxy", "image": "envoy"}
     ]}}}));
     let out = strategic_merge(&orig, &patch).expect("merge");
-    let c = containers(&out);
-    assert_eq!(c.len(), 3);
-    assert_eq!(c[0], mk_container("app", "nginx"));
-    assert_eq!(c[1], mk_container("log", "fluent:2"));
-    assert_eq!(c[2], mk_container("proxy", "envoy"));
+    // kustomize merges with ListIncreaseDirection: Prepend.
+    assert_eq!(
+        containers(&out),
+        &vec![
+            mk_container("proxy", "envoy"),
+            mk_container("app", "nginx"),
+            mk_container("log", "fluent:2"),
+        ]
+    );
 }
 
 #[test]
@@ -70,7 +74,7 @@ fn env_merges_by_name_ports_by_container_port_and_args_are_replaced() {
         "name": "app",
         "args": ["a", "b"],
         "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
-        "ports": [{"containerPort": 80, "name": "http"}],
+        "ports": [{"containerPort": 80, "name": "http", "protocol": "TCP"}],
         "volumeMounts": [{"mountPath": "/data", "name": "data"}]
     }]));
     let patch = mk_patch(json!({"template": {"spec": {"containers": [{
@@ -85,7 +89,7 @@ fn env_merges_by_name_ports_by_container_port_and_args_are_replaced() {
     assert_eq!(c["args"], json!(["c"]));
     assert_eq!(
         c["env"],
-        json!([{"name": "A", "value": "1"}, {"name": "B", "value": "3"}, {"name": "C", "value": "4"}])
+        json!([{"name": "C", "value": "4"}, {"name": "A", "value": "1"}, {"name": "B", "value": "3"}])
     );
     assert_eq!(
         c["ports"],
@@ -188,7 +192,7 @@ fn finalizers_merge_as_a_set_and_delete_from_primitive_list_removes() {
         "metadata": {"name": "c", "finalizers": ["a", "b"]}});
     let patch = json!({"metadata": {"finalizers": ["b", "c"], "$deleteFromPrimitiveList/finalizers": ["a"]}});
     let out = strategic_merge(&orig, &patch).expect("merge");
-    assert_eq!(out["metadata"]["finalizers"], json!(["b", "c"]));
+    assert_eq!(out["metadata"]["finalizers"], json!(["c", "b"]));
 }
 
 #[test]
@@ -221,4 +225,134 @@ fn top_level_delete_directive_deletes_the_object() {
     let orig = mk_deployment(json!([]));
     let out = strategic_merge(&orig, &json!({"$patch": "delete"})).expect("merge");
     assert!(out.is_null());
+}
+
+// The cases of kustomize's patchstrategicmerge filter tests.
+
+fn mk_ports(ports: Value) -> Value {
+    mk_deployment(json!([{"name": "app", "image": "img", "ports": ports}]))
+}
+
+fn ports(v: &Value) -> &Value {
+    &v["spec"]["template"]["spec"]["containers"][0]["ports"]
+}
+
+#[test]
+fn kustomize_volumes_merge_with_new_ones_first() {
+    let mut orig = mk_deployment(json!([]));
+    orig["spec"]["template"]["spec"]["volumes"] =
+        json!([{"name": "foo1"}, {"name": "foo2"}, {"name": "foo3"}]);
+    let patch = mk_patch(json!({"template": {"spec": {"volumes": [{"name": "foo0"}]}}}));
+    let out = strategic_merge(&orig, &patch).expect("merge");
+    assert_eq!(
+        out["spec"]["template"]["spec"]["volumes"],
+        json!([{"name": "foo0"}, {"name": "foo1"}, {"name": "foo2"}, {"name": "foo3"}])
+    );
+}
+
+#[test]
+fn kustomize_list_directives() {
+    let orig = mk_deployment(json!([mk_container("test", "test")]));
+    // `- $patch: delete` as an element deletes the whole list.
+    let patch =
+        mk_patch(json!({"template": {"spec": {"containers": ["whatever", {"$patch": "delete"}]}}}));
+    let out = strategic_merge(&orig, &patch).expect("merge");
+    assert_eq!(out["spec"]["template"]["spec"], json!({}));
+    // Deleting the only element leaves an empty list.
+    let patch = mk_patch(json!({"template": {"spec": {"containers": [
+        {"name": "test", "image": "test", "$patch": "delete"}
+    ]}}}));
+    let out = strategic_merge(&orig, &patch).expect("merge");
+    assert_eq!(out["spec"]["template"]["spec"]["containers"], json!([]));
+    // `- $patch: merge` is the default and is dropped.
+    let patch = mk_patch(json!({"template": {"spec": {"containers": [
+        mk_container("test2", "test2"), {"$patch": "merge"}
+    ]}}}));
+    let out = strategic_merge(&orig, &patch).expect("merge");
+    assert_eq!(
+        containers(&out),
+        &vec![mk_container("test2", "test2"), mk_container("test", "test")]
+    );
+    // `$patch: merge` inside an element merges it.
+    let patch = mk_patch(json!({"template": {"spec": {"containers": [
+        {"name": "test", "image": "test1", "$patch": "merge"}
+    ]}}}));
+    let out = strategic_merge(&orig, &patch).expect("merge");
+    assert_eq!(containers(&out), &vec![mk_container("test", "test1")]);
+}
+
+#[test]
+fn kustomize_container_ports_merge_by_port_and_protocol() {
+    let orig = mk_ports(json!([{"containerPort": 8080, "protocol": "TCP"}]));
+    let patch = mk_patch(
+        json!({"template": {"spec": {"containers": [{"name": "app", "ports": [
+            {"containerPort": 8080, "protocol": "UDP"}, {"containerPort": 80, "protocol": "UDP"}
+        ]}]}}}),
+    );
+    let out = strategic_merge(&orig, &patch).expect("merge");
+    assert_eq!(
+        ports(&out),
+        &json!([
+            {"containerPort": 8080, "protocol": "UDP"},
+            {"containerPort": 80, "protocol": "UDP"},
+            {"containerPort": 8080, "protocol": "TCP"}
+        ])
+    );
+
+    let orig = mk_ports(json!([
+        {"containerPort": 8080, "protocol": "UDP", "name": "UDP-name-original"},
+        {"containerPort": 8080, "protocol": "TCP", "name": "TCP-name-original"}
+    ]));
+    let patch = mk_patch(
+        json!({"template": {"spec": {"containers": [{"name": "app", "ports": [
+            {"containerPort": 8080, "protocol": "UDP", "name": "UDP-name-patch"}
+        ]}]}}}),
+    );
+    let out = strategic_merge(&orig, &patch).expect("merge");
+    assert_eq!(
+        ports(&out),
+        &json!([
+            {"containerPort": 8080, "protocol": "UDP", "name": "UDP-name-patch"},
+            {"containerPort": 8080, "protocol": "TCP", "name": "TCP-name-original"}
+        ])
+    );
+
+    let orig = mk_ports(json!([{"containerPort": 8080}]));
+    let patch = mk_patch(
+        json!({"template": {"spec": {"containers": [{"name": "app", "ports": [
+            {"containerPort": 80}
+        ]}]}}}),
+    );
+    let out = strategic_merge(&orig, &patch).expect("merge");
+    assert_eq!(
+        ports(&out),
+        &json!([{"containerPort": 80}, {"containerPort": 8080}])
+    );
+}
+
+#[test]
+fn kustomize_fields_outside_the_schema_infer_merge_keys() {
+    // `spec.containers` is not a Deployment field: the list is inferred associative by `name`.
+    let orig = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"containers": [{"name": "nginx", "args": ["abc"]}, {"name": "other"}]}});
+    let patch = json!({"spec": {"containers": [{"name": "nginx", "args": ["def"]}]}});
+    let out = strategic_merge(&orig, &patch).expect("merge");
+    assert_eq!(
+        out["spec"]["containers"],
+        json!([{"name": "nginx", "args": ["def"]}, {"name": "other"}])
+    );
+}
+
+#[test]
+fn atomic_builtin_lists_with_associative_looking_elements_are_replaced() {
+    let orig = json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "h"},
+        "spec": {"metrics": [{"type": "Resource", "resource": {"name": "cpu"}}, {"type": "Pods"}]}});
+    let patch =
+        json!({"spec": {"metrics": [{"type": "Resource", "resource": {"name": "memory"}}]}});
+    let out = strategic_merge(&orig, &patch).expect("merge");
+    assert_eq!(
+        out["spec"]["metrics"],
+        json!([{"type": "Resource", "resource": {"name": "memory"}}])
+    );
 }
