@@ -90,11 +90,12 @@ impl OciReference {
         if registry.is_empty() {
             return Err(bad("the registry host is empty"));
         }
-        let last_slash = path.rfind('/').map_or(0, |i| i + 1);
-        let (repository, tag) = match path[last_slash..].split_once(':') {
-            Some((_, tag)) => (
-                &path[..last_slash + path[last_slash..].len() - tag.len() - 1],
-                Some(tag),
+        // A tag can only follow the last path segment (a `:` before it belongs to the host).
+        let last_segment = path.rfind('/').map_or(0, |i| i + 1);
+        let (repository, tag) = match path[last_segment..].find(':') {
+            Some(colon) => (
+                &path[..last_segment + colon],
+                Some(&path[last_segment + colon + 1..]),
             ),
             None => (path, None),
         };
@@ -333,12 +334,6 @@ fn is_loopback(registry: &str) -> bool {
     host == "localhost" || host == "::1" || host.starts_with("127.")
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Access {
-    Pull,
-    Push,
-}
-
 impl OciClient {
     /// An anonymous client.
     pub fn new() -> Self {
@@ -383,15 +378,17 @@ impl OciClient {
     fn request(
         &self,
         reference: &OciReference,
-        access: Access,
         method: &str,
         url: &str,
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
+        fail: &dyn Fn(HttpError) -> Error,
     ) -> Result<Response> {
-        let actions = match access {
-            Access::Pull => "pull",
-            Access::Push => "pull,push",
+        // Reads need a pull token, writes a push one (which also allows pulling).
+        let actions = if matches!(method, "GET" | "HEAD") {
+            "pull"
+        } else {
+            "pull,push"
         };
         let key = format!("{}|{}|{actions}", reference.registry, reference.repository);
         let cached = self
@@ -404,9 +401,7 @@ impl OciClient {
             if let Some(auth) = auth {
                 all.push(("Authorization", auth));
             }
-            self.http
-                .send(method, url, &all, body)
-                .map_err(|source| self.transport_error(reference, method, url, source))
+            self.http.send(method, url, &all, body).map_err(fail)
         };
         let response = send(cached.as_deref())?;
         if response.status != 401 {
@@ -487,48 +482,6 @@ impl OciClient {
         })
     }
 
-    fn transport_error(
-        &self,
-        reference: &OciReference,
-        method: &str,
-        url: &str,
-        source: HttpError,
-    ) -> Error {
-        if url.contains("/tags/list") {
-            Error::ListTags {
-                repository: reference.repository_url(),
-                source,
-            }
-        } else if url.contains("/manifests/") {
-            if method == "PUT" {
-                Error::PushManifest {
-                    reference: reference.to_string(),
-                    source,
-                }
-            } else {
-                Error::FetchManifest {
-                    reference: reference.to_string(),
-                    source,
-                }
-            }
-        } else {
-            let digest = reference.digest.clone().unwrap_or_else(|| Digest::of(b""));
-            if method == "GET" {
-                Error::FetchBlob {
-                    repository: reference.repository_url(),
-                    digest,
-                    source,
-                }
-            } else {
-                Error::PushBlob {
-                    repository: reference.repository_url(),
-                    digest,
-                    source,
-                }
-            }
-        }
-    }
-
     /// Every tag of the repository (following `Link` pagination). A repository the registry
     /// does not know has no tags.
     pub fn list_tags(&self, reference: &OciReference) -> Result<Vec<String>> {
@@ -539,24 +492,23 @@ impl OciClient {
         }
         let mut tags = Vec::new();
         let mut url = self.api_url(reference, "tags/list");
+        let fail = |source| Error::ListTags {
+            repository: reference.repository_url(),
+            source,
+        };
         for _ in 0..1000 {
-            let response = self.request(reference, Access::Pull, "GET", &url, &[], None)?;
+            let response = self.request(reference, "GET", &url, &[], None, &fail)?;
             if response.status == 404 {
                 return Ok(tags);
             }
             let next = response.header("link").and_then(next_link);
-            let response = response.success().map_err(|source| Error::ListTags {
-                repository: reference.repository_url(),
-                source,
+            let response = response.success().map_err(fail)?;
+            let page: TagList = serde_json::from_slice(&response.body).map_err(|e| {
+                fail(HttpError::Status {
+                    status: response.status,
+                    body: format!("tag list is not JSON: {e}"),
+                })
             })?;
-            let page: TagList =
-                serde_json::from_slice(&response.body).map_err(|e| Error::ListTags {
-                    repository: reference.repository_url(),
-                    source: HttpError::Status {
-                        status: response.status,
-                        body: format!("tag list is not JSON: {e}"),
-                    },
-                })?;
             tags.extend(page.tags.unwrap_or_default());
             match next {
                 Some(path) if path.starts_with('/') => {
@@ -614,20 +566,14 @@ impl OciClient {
             &format!("manifests/{}", reference.manifest_reference()),
         );
         let accept = format!("{MANIFEST_MEDIA_TYPE}, {DOCKER_MANIFEST_MEDIA_TYPE}");
+        let fail = |source| Error::FetchManifest {
+            reference: reference.to_string(),
+            source,
+        };
         let response = self
-            .request(
-                reference,
-                Access::Pull,
-                "GET",
-                &url,
-                &[("Accept", &accept)],
-                None,
-            )?
+            .request(reference, "GET", &url, &[("Accept", &accept)], None, &fail)?
             .success()
-            .map_err(|source| Error::FetchManifest {
-                reference: reference.to_string(),
-                source,
-            })?;
+            .map_err(fail)?;
         let actual = Digest::of(&response.body);
         let announced = response
             .header("docker-content-digest")
@@ -654,14 +600,15 @@ impl OciClient {
     pub fn fetch_blob(&self, reference: &OciReference, digest: &Digest) -> Result<Vec<u8>> {
         let blob_ref = reference.with_digest(digest.clone());
         let url = self.api_url(reference, &format!("blobs/{digest}"));
+        let fail = |source| Error::FetchBlob {
+            repository: reference.repository_url(),
+            digest: digest.clone(),
+            source,
+        };
         let response = self
-            .request(&blob_ref, Access::Pull, "GET", &url, &[], None)?
+            .request(&blob_ref, "GET", &url, &[], None, &fail)?
             .success()
-            .map_err(|source| Error::FetchBlob {
-                repository: reference.repository_url(),
-                digest: digest.clone(),
-                source,
-            })?;
+            .map_err(fail)?;
         let actual = Digest::of(&response.body);
         if actual != *digest {
             return Err(Error::VerifyDigest {
@@ -835,13 +782,13 @@ impl OciClient {
             source,
         };
         let head_url = self.api_url(reference, &format!("blobs/{digest}"));
-        let head = self.request(&blob_ref, Access::Push, "HEAD", &head_url, &[], None)?;
+        let head = self.request(&blob_ref, "HEAD", &head_url, &[], None, &fail)?;
         if head.is_success() {
             return Ok(digest);
         }
         let start_url = self.api_url(reference, "blobs/uploads/");
         let started = self
-            .request(&blob_ref, Access::Push, "POST", &start_url, &[], Some(&[]))?
+            .request(&blob_ref, "POST", &start_url, &[], Some(&[]), &fail)?
             .success()
             .map_err(fail)?;
         let location = started.header("location").ok_or_else(|| {
@@ -859,11 +806,11 @@ impl OciClient {
         upload_url.push_str(&format!("digest={}", query_escape(&digest.to_string())));
         self.request(
             &blob_ref,
-            Access::Push,
             "PUT",
             &upload_url,
             &[("Content-Type", "application/octet-stream")],
             Some(bytes),
+            &fail,
         )?
         .success()
         .map_err(fail)?;
@@ -894,11 +841,11 @@ impl OciClient {
         let response = self
             .request(
                 reference,
-                Access::Push,
                 "PUT",
                 &url,
                 &[("Content-Type", media_type)],
                 Some(&body),
+                &fail,
             )?
             .success()
             .map_err(fail)?;
