@@ -100,15 +100,20 @@ pub(crate) fn describe(object: &Value) -> String {
     format!("{} {} {name}", s("/apiVersion"), s("/kind"))
 }
 
-/// Kustomize's rule for an untargeted strategic merge patch: same apiVersion, kind and name, and
-/// the same namespace when the patch names one.
+/// Kustomize's rule for an untargeted strategic merge patch (`ResMap.GetById`): same apiVersion,
+/// kind and name, and the same effective namespace, where a missing namespace means `default`.
 fn same_object(patch: &Value, object: &Value) -> bool {
     let get = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_owned);
     let same = |p: &str| get(patch, p) == get(object, p);
+    let effective_ns = |v: &Value| {
+        get(v, "/metadata/namespace")
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or_else(|| "default".to_owned())
+    };
     same("/apiVersion")
         && same("/kind")
         && same("/metadata/name")
-        && (get(patch, "/metadata/namespace").is_none() || same("/metadata/namespace"))
+        && effective_ns(patch) == effective_ns(object)
 }
 
 /// With a target, the patch's own identity is replaced by each selected object's (kustomize),
@@ -147,7 +152,11 @@ pub(crate) fn apply_strategic_merge_docs(
         if hits.is_empty() {
             let what = match &target {
                 Some(_) => "its target matched no object".to_owned(),
-                None => format!("no object matches {}", describe(doc)),
+                None => format!(
+                    "no object is {} (an untargeted patch matches apiVersion, kind, name and \
+                     namespace, `default` when unset; use a target to match more loosely)",
+                    describe(doc)
+                ),
             };
             warnings.push(Warning {
                 patch: name.to_owned(),

@@ -78,7 +78,7 @@ fn strategic_merge_with_target_applies_to_every_match() {
 fn strategic_merge_without_target_matches_apiversion_kind_and_name() {
     let spec = Kustomize {
         patches: vec![mk_patch(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: 3\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: NodePort\n",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: apps\nspec:\n  replicas: 3\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: apps\nspec:\n  type: NodePort\n",
             None,
         )],
         ..Default::default()
@@ -88,6 +88,25 @@ fn strategic_merge_without_target_matches_apiversion_kind_and_name() {
     assert_eq!(out.objects[1]["spec"]["replicas"], 3);
     assert_eq!(out.objects[2]["spec"]["type"], "NodePort");
     assert_eq!(out.objects[2]["spec"]["ports"], json!([{"port": 80}]));
+    assert_eq!(out.warnings, vec![]);
+
+    // Without a namespace the patch means `default`, as in kustomize: no match in `apps`.
+    let spec = Kustomize {
+        patches: vec![mk_patch(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: 3\n",
+            None,
+        )],
+        ..Default::default()
+    };
+    let out = post_render(&spec, mk_stream()).expect("renders");
+    assert!(out.objects[1]["spec"].get("replicas").is_none());
+    assert_eq!(out.warnings.len(), 1);
+    let mut unnamespaced = mk_stream();
+    if let Some(meta) = unnamespaced[1]["metadata"].as_object_mut() {
+        meta.remove("namespace");
+    }
+    let out = post_render(&spec, unnamespaced).expect("renders");
+    assert_eq!(out.objects[1]["spec"]["replicas"], 3);
 }
 
 #[test]
@@ -185,7 +204,7 @@ fn order_is_strategic_merge_then_patches_then_json6902_then_images() {
     // sets a label from which the JSON 6902 target selects, and `images` rewrites last.
     let spec = Kustomize {
         patches_strategic_merge: vec![json!({
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "apps"},
             "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "httpd:2"}]}}}
         })],
         patches: vec![mk_patch(
