@@ -302,7 +302,8 @@ fn float_digits(f: f64, sig: Option<usize>) -> (String, i32) {
         digits.pop();
     }
     if digits == "0" {
-        return (digits, 0);
+        // Go's decimal for zero has no digits.
+        return (String::new(), 0);
     }
     (digits, exp + 1)
 }
@@ -317,7 +318,7 @@ fn fmt_e(out: &mut String, digits: &str, dp: i32, prec: usize, e: char) {
         }
     }
     out.push(e);
-    let exp = if digits == "0" { 0 } else { dp - 1 };
+    let exp = if digits.is_empty() { 0 } else { dp - 1 };
     out.push(if exp < 0 { '-' } else { '+' });
     let a = exp.unsigned_abs();
     if a < 10 {
@@ -375,7 +376,7 @@ pub(crate) fn format_float(f: f64, verb: char, prec: i32) -> String {
                 float_digits(f, Some(prec as usize + 1))
             };
             let p = if shortest {
-                digits.len() - 1
+                digits.len().saturating_sub(1)
             } else {
                 prec as usize
             };
@@ -411,7 +412,7 @@ pub(crate) fn format_float(f: f64, verb: char, prec: i32) -> String {
             }
             let exp = dp - 1;
             let p = if shortest { nd } else { p };
-            if digits != "0" && (exp < -4 || exp >= eprec) {
+            if !digits.is_empty() && (exp < -4 || exp >= eprec) {
                 let p = p.min(nd);
                 fmt_e(
                     &mut out,
@@ -626,6 +627,14 @@ impl Printer<'_> {
                 self.pad(&s);
             }
             'q' => {
+                let truncated: String;
+                let s = match self.spec.prec {
+                    Some(p) => {
+                        truncated = s.chars().take(p).collect();
+                        truncated.as_str()
+                    }
+                    None => s,
+                };
                 let q = if self.spec.sharp && can_backquote(s) {
                     format!("`{s}`")
                 } else if self.spec.plus {
