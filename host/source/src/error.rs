@@ -6,7 +6,7 @@ use crate::cache::CacheError;
 use crate::chart::ChartError;
 use crate::digest::{Digest, ParseDigestError};
 use crate::semver;
-use crate::transport::HttpError;
+use crate::transport::{HttpError, TlsError};
 
 /// A source operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -221,6 +221,15 @@ pub enum Error {
         /// The HTTP failure.
         #[source]
         source: HttpError,
+    },
+    /// TLS settings could not be applied.
+    #[error("configuring TLS for {target} failed")]
+    ConfigureTls {
+        /// Repository URL or registry.
+        target: String,
+        /// What is wrong.
+        #[source]
+        source: TlsError,
     },
     /// Reading or writing the cache failed.
     #[error("using the artifact cache failed")]

@@ -54,4 +54,4 @@ pub use oci::{
 };
 pub use repo::{ChartVersion, FetchedChart, HelmRepository, IndexFile};
 pub use source::{FetchOptions, fetch_chart};
-pub use transport::{Credentials, HttpError};
+pub use transport::{Credentials, HttpError, TlsError, TlsOptions};

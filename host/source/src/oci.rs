@@ -25,7 +25,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::repo::FetchedChart;
 use crate::semver;
-use crate::transport::{Credentials, Http, HttpError, Response};
+use crate::transport::{Credentials, Http, HttpError, Response, TlsOptions};
 
 /// OCI image manifest media type.
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -344,6 +344,15 @@ impl OciClient {
     pub fn with_credentials(mut self, credentials: Credentials) -> Self {
         self.credentials = Some(credentials);
         self
+    }
+
+    /// Use these TLS settings (custom CA, client certificate) for every registry.
+    pub fn with_tls(mut self, options: &TlsOptions) -> Result<Self> {
+        self.http = Http::with_tls(options).map_err(|source| Error::ConfigureTls {
+            target: "OCI registries".to_owned(),
+            source,
+        })?;
+        Ok(self)
     }
 
     /// Force plain HTTP (`true`, like Helm's `--plain-http` / Flux's `insecure`) or HTTPS

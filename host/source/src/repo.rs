@@ -17,7 +17,7 @@ use crate::chart;
 use crate::digest::Digest;
 use crate::error::{Error, IndexError, Result};
 use crate::semver;
-use crate::transport::{self, Credentials, Http};
+use crate::transport::{self, Credentials, Http, TlsOptions};
 
 /// One chart version in an index: `Chart.yaml`'s fields plus where to download it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -322,6 +322,15 @@ impl HelmRepository {
     pub fn with_credentials(mut self, credentials: Credentials) -> Self {
         self.credentials = Some(credentials);
         self
+    }
+
+    /// Use these TLS settings (custom CA, client certificate) for `https://` requests.
+    pub fn with_tls(mut self, options: &TlsOptions) -> Result<Self> {
+        self.http = Http::with_tls(options).map_err(|source| Error::ConfigureTls {
+            target: self.url.clone(),
+            source,
+        })?;
+        Ok(self)
     }
 
     /// Also send the credentials to archive URLs on other hosts (Helm's `--pass-credentials`,

@@ -10,7 +10,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::oci::{OciClient, OciReference};
 use crate::repo::{FetchedChart, HelmRepository};
-use crate::transport::Credentials;
+use crate::transport::{Credentials, TlsOptions};
 
 /// How to reach a chart source.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +21,8 @@ pub struct FetchOptions {
     pub credentials: Option<Credentials>,
     /// Send credentials to archive URLs on other hosts (Flux `passCredentials`).
     pub pass_credentials: bool,
+    /// TLS settings (custom CA, client certificate) for `https://` and OCI sources.
+    pub tls: Option<TlsOptions>,
     /// OCI over plain HTTP (`Some(true)`, Flux `insecure`) or HTTPS (`Some(false)`); by default
     /// plain HTTP for loopback registries only.
     pub plain_http: Option<bool>,
@@ -46,6 +48,9 @@ pub fn fetch_chart(
         if let Some(credentials) = &options.credentials {
             client = client.with_credentials(credentials.clone());
         }
+        if let Some(tls) = &options.tls {
+            client = client.with_tls(tls)?;
+        }
         if let Some(plain) = options.plain_http {
             client = client.plain_http(plain);
         }
@@ -62,6 +67,9 @@ pub fn fetch_chart(
             HelmRepository::new(repository).pass_credentials_to_all_hosts(options.pass_credentials);
         if let Some(credentials) = &options.credentials {
             repo = repo.with_credentials(credentials.clone());
+        }
+        if let Some(tls) = &options.tls {
+            repo = repo.with_tls(tls)?;
         }
         return repo.fetch_chart(chart, range, cache);
     }

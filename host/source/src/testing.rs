@@ -208,15 +208,23 @@ impl Registry {
     /// Start an anonymous registry and wait until `/v2/` answers. `Ok(None)` when the binary
     /// is missing and `CI` is unset (a warning is printed); an error when it is missing under CI.
     pub fn start() -> std::io::Result<Option<Registry>> {
-        Self::start_with(None)
+        Self::start_with(None, None)
     }
 
     /// Start a registry that demands HTTP basic auth, with one `user:bcrypt-hash` htpasswd line.
     pub fn start_with_htpasswd(htpasswd: &str) -> std::io::Result<Option<Registry>> {
-        Self::start_with(Some(htpasswd))
+        Self::start_with(Some(htpasswd), None)
     }
 
-    fn start_with(htpasswd: Option<&str>) -> std::io::Result<Option<Registry>> {
+    /// Start a registry serving HTTPS with `pki`'s server certificate.
+    pub fn start_tls(pki: &TestPki) -> std::io::Result<Option<Registry>> {
+        Self::start_with(None, Some(pki))
+    }
+
+    fn start_with(
+        htpasswd: Option<&str>,
+        tls: Option<&TestPki>,
+    ) -> std::io::Result<Option<Registry>> {
         let binary = registry_binary();
         if !binary.is_file() {
             let message = format!(
@@ -234,7 +242,7 @@ impl Registry {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Self::spawn(&binary, htpasswd) {
+            match Self::spawn(&binary, htpasswd, tls) {
                 Ok(registry) => return Ok(Some(registry)),
                 Err(e) if attempt < 5 && e.to_string().contains("address already in use") => {}
                 Err(e) => return Err(e),
@@ -242,7 +250,11 @@ impl Registry {
         }
     }
 
-    fn spawn(binary: &Path, htpasswd: Option<&str>) -> std::io::Result<Registry> {
+    fn spawn(
+        binary: &Path,
+        htpasswd: Option<&str>,
+        tls: Option<&TestPki>,
+    ) -> std::io::Result<Registry> {
         let dir = tempfile::tempdir()?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let address = format!("127.0.0.1:{port}");
@@ -257,11 +269,19 @@ impl Registry {
                 )
             }
         };
+        let tls = match tls {
+            None => String::new(),
+            Some(pki) => format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                pki.server_cert.display(),
+                pki.server_key.display()
+            ),
+        };
         let config = format!(
             "{auth}version: 0.1\n\
              log:\n  level: warn\n  accesslog:\n    disabled: true\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-             http:\n  addr: {address}\n  secret: capstan-test-secret\n\
+             http:\n  addr: {address}\n  secret: capstan-test-secret\n{tls}\
              health:\n  storagedriver:\n    enabled: false\n",
             dir.path().join("data").display()
         );
@@ -293,7 +313,7 @@ impl Registry {
                     self.log()
                 )));
             }
-            if probe(&self.address).is_ok_and(|status| status == 200 || status == 401) {
+            if probe(&self.address).is_ok_and(|status| matches!(status, 200 | 400 | 401)) {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -343,7 +363,84 @@ impl Drop for Registry {
     }
 }
 
-/// The status `GET /v2/` answers with (200 when anonymous, 401 when auth is on).
+/// A throwaway certificate authority and a server certificate for `127.0.0.1`, made with the
+/// `openssl` command.
+#[derive(Debug)]
+pub struct TestPki {
+    /// The CA certificate (PEM), to trust.
+    pub ca_pem: Vec<u8>,
+    /// Server certificate file (PEM), signed by the CA, valid for IP 127.0.0.1.
+    pub server_cert: PathBuf,
+    /// Server private key file (PEM).
+    pub server_key: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TestPki {
+    /// Generate the CA and server certificate. `Ok(None)` (after a warning) when `openssl` is
+    /// missing and `CI` is unset; an error when it is missing under CI.
+    pub fn generate() -> std::io::Result<Option<TestPki>> {
+        if Command::new("openssl").arg("version").output().is_err() {
+            let message = "the openssl command is not installed";
+            if running_in_ci() {
+                return Err(std::io::Error::new(std::io::ErrorKind::NotFound, message));
+            }
+            eprintln!("\n*** SKIPPING TLS TEST: {message} ***\n");
+            return Ok(None);
+        }
+        let dir = tempfile::tempdir()?;
+        let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+        std::fs::write(
+            path("server.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+             keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )?;
+        let new_key = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+        let steps = [
+            format!(
+                "req -x509 {new_key} -keyout {} -out {} -days 2 -subj /CN=capstan-test-ca \
+                 -addext basicConstraints=critical,CA:TRUE \
+                 -addext keyUsage=critical,keyCertSign,cRLSign",
+                path("ca.key"),
+                path("ca.crt")
+            ),
+            format!(
+                "req {new_key} -keyout {} -out {} -subj /CN=127.0.0.1",
+                path("server.key"),
+                path("server.csr")
+            ),
+            format!(
+                "x509 -req -in {} -CA {} -CAkey {} -CAcreateserial -out {} -days 2 -extfile {}",
+                path("server.csr"),
+                path("ca.crt"),
+                path("ca.key"),
+                path("server.crt"),
+                path("server.ext")
+            ),
+        ];
+        for step in steps {
+            // Temp paths have no spaces, so splitting on whitespace is safe here.
+            let output = Command::new("openssl")
+                .args(step.split_whitespace())
+                .output()?;
+            if !output.status.success() {
+                return Err(std::io::Error::other(format!(
+                    "openssl {step} failed: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                )));
+            }
+        }
+        Ok(Some(TestPki {
+            ca_pem: std::fs::read(dir.path().join("ca.crt"))?,
+            server_cert: dir.path().join("server.crt"),
+            server_key: dir.path().join("server.key"),
+            _dir: dir,
+        }))
+    }
+}
+
+/// The status a plain-HTTP `GET /v2/` gets (200 when anonymous, 401 when auth is on, 400 from
+/// a TLS listener); 0 when the answer is not HTTP.
 fn probe(address: &str) -> std::io::Result<u16> {
     let mut stream = TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;

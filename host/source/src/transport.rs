@@ -17,10 +17,10 @@ pub(crate) const MAX_BODY: u64 = 256 * 1024 * 1024;
 pub enum HttpError {
     /// The request could not be sent or no response arrived (DNS, connect, TLS, timeout).
     #[error("request failed")]
-    Send(#[source] ureq::Error),
+    Send(#[source] Box<ureq::Error>),
     /// The response body could not be read (or was larger than the limit).
     #[error("reading the response body failed")]
-    ReadBody(#[source] ureq::Error),
+    ReadBody(#[source] Box<ureq::Error>),
     /// The server answered with an unexpected status.
     #[error("server answered HTTP {status}{}", detail(.body))]
     Status {
@@ -37,6 +37,62 @@ fn detail(body: &str) -> String {
     } else {
         format!(": {}", body.trim())
     }
+}
+
+/// TLS settings for a repository or registry (Flux's `certSecretRef`: `ca.crt`, `tls.crt`,
+/// `tls.key`; `insecure` skip-verify for tests). Applying them needs the `https` feature.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// PEM certificates to trust instead of the built-in web PKI roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// PEM client certificate chain (mutual TLS); needs `client_key_pem`.
+    pub client_cert_pem: Option<Vec<u8>>,
+    /// PEM private key of the client certificate.
+    pub client_key_pem: Option<Vec<u8>>,
+    /// Accept any server certificate. Never use outside tests.
+    pub insecure_skip_verify: bool,
+}
+
+impl std::fmt::Debug for TlsOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsOptions")
+            .field("ca_pem", &self.ca_pem.as_ref().map(Vec::len))
+            .field(
+                "client_cert_pem",
+                &self.client_cert_pem.as_ref().map(Vec::len),
+            )
+            .field(
+                "client_key_pem",
+                &self.client_key_pem.as_ref().map(|_| "<redacted>"),
+            )
+            .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .finish()
+    }
+}
+
+/// TLS settings could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The crate was built without the `https` feature.
+    #[error("TLS settings need capstan-source's `https` feature")]
+    Unsupported,
+    /// A PEM blob is not valid.
+    #[error("invalid PEM in {what}")]
+    ParsePem {
+        /// `ca_pem`, `client_cert_pem` or `client_key_pem`.
+        what: &'static str,
+        /// The parse failure.
+        #[source]
+        source: Box<ureq::Error>,
+    },
+    /// A PEM blob holds no certificate or key.
+    #[error("{what} holds no {expected}")]
+    EmptyPem {
+        /// Which field.
+        what: &'static str,
+        /// What was expected in it.
+        expected: &'static str,
+    },
 }
 
 /// Username and password for HTTP basic auth (Helm repositories, registries, token realms).
@@ -139,6 +195,10 @@ impl Response {
     }
 }
 
+fn send_error(error: ureq::Error) -> HttpError {
+    HttpError::Send(Box::new(error))
+}
+
 /// The shared blocking client.
 #[derive(Debug, Clone)]
 pub(crate) struct Http {
@@ -152,16 +212,68 @@ impl Default for Http {
 }
 
 impl Http {
-    pub(crate) fn new() -> Self {
-        let config = ureq::Agent::config_builder()
+    fn config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+        ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_global(Some(Duration::from_secs(600)))
             .user_agent(concat!("capstan/", env!("CARGO_PKG_VERSION")))
-            .build();
+    }
+
+    pub(crate) fn new() -> Self {
         Http {
-            agent: ureq::Agent::new_with_config(config),
+            agent: ureq::Agent::new_with_config(Self::config().build()),
         }
+    }
+
+    /// A client using `options` for every `https://` request.
+    #[cfg(feature = "https")]
+    pub(crate) fn with_tls(options: &TlsOptions) -> Result<Self, TlsError> {
+        use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
+        let certificates = |what: &'static str,
+                            pem: &[u8]|
+         -> Result<Vec<Certificate<'static>>, TlsError> {
+            let mut out = Vec::new();
+            for item in ureq::tls::parse_pem(pem) {
+                if let PemItem::Certificate(cert) = item.map_err(|source| TlsError::ParsePem {
+                    what,
+                    source: Box::new(source),
+                })? {
+                    out.push(cert);
+                }
+            }
+            if out.is_empty() {
+                return Err(TlsError::EmptyPem {
+                    what,
+                    expected: "certificate",
+                });
+            }
+            Ok(out)
+        };
+        let mut tls = TlsConfig::builder().disable_verification(options.insecure_skip_verify);
+        if let Some(pem) = &options.ca_pem {
+            tls = tls.root_certs(RootCerts::Specific(std::sync::Arc::new(certificates(
+                "ca_pem", pem,
+            )?)));
+        }
+        if let (Some(cert), Some(key)) = (&options.client_cert_pem, &options.client_key_pem) {
+            let chain = certificates("client_cert_pem", cert)?;
+            let key = PrivateKey::from_pem(key).map_err(|source| TlsError::ParsePem {
+                what: "client_key_pem",
+                source: Box::new(source),
+            })?;
+            tls = tls.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+        }
+        let config = Self::config().tls_config(tls.build()).build();
+        Ok(Http {
+            agent: ureq::Agent::new_with_config(config),
+        })
+    }
+
+    /// Without the `https` feature there is no TLS to configure.
+    #[cfg(not(feature = "https"))]
+    pub(crate) fn with_tls(_options: &TlsOptions) -> Result<Self, TlsError> {
+        Err(TlsError::Unsupported)
     }
 
     /// Send a request and read the whole response, whatever its status.
@@ -179,12 +291,12 @@ impl Http {
         let result = match body {
             None => builder
                 .body(())
-                .map_err(|e| HttpError::Send(ureq::Error::Http(e)))
-                .and_then(|req| self.agent.run(req).map_err(HttpError::Send)),
+                .map_err(|e| HttpError::Send(Box::new(ureq::Error::Http(e))))
+                .and_then(|req| self.agent.run(req).map_err(send_error)),
             Some(bytes) => builder
                 .body(bytes)
-                .map_err(|e| HttpError::Send(ureq::Error::Http(e)))
-                .and_then(|req| self.agent.run(req).map_err(HttpError::Send)),
+                .map_err(|e| HttpError::Send(Box::new(ureq::Error::Http(e))))
+                .and_then(|req| self.agent.run(req).map_err(send_error)),
         };
         let mut response = result?;
         let status = response.status().as_u16();
@@ -197,7 +309,7 @@ impl Http {
                 .with_config()
                 .limit(MAX_BODY)
                 .read_to_vec()
-                .map_err(HttpError::ReadBody)?
+                .map_err(|e| HttpError::ReadBody(Box::new(e)))?
         };
         Ok(Response {
             status,

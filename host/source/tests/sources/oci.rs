@@ -372,3 +372,86 @@ fn fetch_chart_from_an_oci_repository_url() {
     assert_eq!(fetched.version, "3.4.5");
     assert_eq!(fetched.bytes, chart("3.4.5"));
 }
+
+#[cfg(feature = "https")]
+#[test]
+fn tls_registry_with_a_private_ca() {
+    use capstan_source::TlsOptions;
+    use capstan_source::testing::TestPki;
+    let Some(pki) = TestPki::generate().expect("generate certificates") else {
+        return;
+    };
+    let Some(registry) = Registry::start_tls(&pki).expect("start TLS registry") else {
+        return;
+    };
+    let repo = registry.reference("secure/module").with_tag("v1");
+    let module = module_bytes("tls");
+
+    let err = OciClient::new()
+        .plain_http(false)
+        .push_module(&repo, &module)
+        .expect_err("the private CA is not trusted by default");
+    assert!(
+        matches!(
+            &err,
+            Error::PushBlob {
+                source: HttpError::Send(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    let trusted = OciClient::new()
+        .plain_http(false)
+        .with_tls(&TlsOptions {
+            ca_pem: Some(pki.ca_pem.clone()),
+            ..TlsOptions::default()
+        })
+        .expect("configure TLS");
+    let pushed = trusted.push_module(&repo, &module).expect("push over TLS");
+    let pulled = trusted.pull_module(&repo, None).expect("pull over TLS");
+    assert_eq!(pulled.bytes, module);
+    assert_eq!(pulled.reference.digest, pushed.reference.digest);
+
+    let insecure = OciClient::new()
+        .plain_http(false)
+        .with_tls(&TlsOptions {
+            insecure_skip_verify: true,
+            ..TlsOptions::default()
+        })
+        .expect("configure TLS");
+    assert_eq!(
+        insecure
+            .pull_module(&repo, None)
+            .expect("pull without verification")
+            .bytes,
+        module
+    );
+
+    let err = OciClient::new()
+        .with_tls(&TlsOptions {
+            ca_pem: Some(b"not a certificate".to_vec()),
+            ..TlsOptions::default()
+        })
+        .expect_err("bad PEM");
+    assert!(matches!(err, Error::ConfigureTls { .. }), "{err:?}");
+}
+
+#[cfg(not(feature = "https"))]
+#[test]
+fn tls_settings_need_the_https_feature() {
+    let err = OciClient::new()
+        .with_tls(&capstan_source::TlsOptions::default())
+        .expect_err("built without TLS");
+    assert!(
+        matches!(
+            err,
+            Error::ConfigureTls {
+                source: capstan_source::TlsError::Unsupported,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
