@@ -274,8 +274,18 @@ fn resolution_matches_helm4() {
 }
 
 #[test]
-fn oci_layout_interoperates_with_helm() {
-    let Some(helm3) = helm_binary("helm3") else {
+fn oci_layout_interoperates_with_helm3() {
+    oci_interop("helm3");
+}
+
+#[test]
+fn oci_layout_interoperates_with_helm4() {
+    oci_interop("helm4");
+}
+
+/// `helm push` → capstan pull, and capstan push → `helm pull`, on one registry.
+fn oci_interop(binary: &str) {
+    let Some(helm_bin) = helm_binary(binary) else {
         return;
     };
     let Some(registry) = Registry::start().expect("start docker-registry") else {
@@ -285,38 +295,32 @@ fn oci_layout_interoperates_with_helm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let client = OciClient::new();
 
-    // helm push → capstan pull.
     let by_helm = add_chart(dir.path(), "pushed-by-helm", "1.2.3+meta");
     let base = format!("oci://{}/charts", registry.address());
+    let archive = dir.path().join("pushed-by-helm-1.2.3+meta.tgz");
     helm(
-        &helm3,
+        &helm_bin,
         home.path(),
-        &[
-            "push",
-            &dir.path()
-                .join("pushed-by-helm-1.2.3+meta.tgz")
-                .to_string_lossy(),
-            &base,
-            "--plain-http",
-        ],
+        &["push", &archive.to_string_lossy(), &base, "--plain-http"],
     )
     .expect("helm push");
     let reference = registry.reference("charts/pushed-by-helm");
+    let tags = client.list_tags(&reference).expect("tags");
+    assert_eq!(tags, ["1.2.3_meta"], "helm writes + as _ in tags");
     let pulled = client
         .pull_chart(&reference, "^1.2", None)
         .expect("pull helm's chart");
     assert_eq!(pulled.version, "1.2.3+meta");
     assert_eq!(pulled.bytes, by_helm);
 
-    // capstan push → helm pull.
-    let ours = add_chart(dir.path(), "pushed-by-capstan", "0.4.0");
+    let ours = add_chart(dir.path(), "pushed-by-capstan", "0.4.0+b7");
     client
         .push_chart(&registry.reference("charts/pushed-by-capstan"), &ours)
         .expect("push chart");
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).expect("mkdir");
     helm(
-        &helm3,
+        &helm_bin,
         home.path(),
         &[
             "pull",
@@ -329,6 +333,20 @@ fn oci_layout_interoperates_with_helm() {
         ],
     )
     .expect("helm pull");
-    let got = std::fs::read(out.join("pushed-by-capstan-0.4.0.tgz")).expect("helm's download");
+    let got = std::fs::read(out.join("pushed-by-capstan-0.4.0+b7.tgz")).expect("helm's download");
     assert_eq!(got, ours);
+    let shown = helm(
+        &helm_bin,
+        home.path(),
+        &[
+            "show",
+            "chart",
+            &format!("{base}/pushed-by-capstan"),
+            "--version",
+            "0.4.0+b7",
+            "--plain-http",
+        ],
+    )
+    .expect("helm show chart");
+    assert!(shown.contains("name: pushed-by-capstan"), "{shown}");
 }
