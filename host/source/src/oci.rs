@@ -268,13 +268,25 @@ pub struct Pushed {
 }
 
 /// A blocking client for OCI registries.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct OciClient {
     http: Http,
     credentials: Option<Credentials>,
     plain_http: Option<bool>,
     /// Bearer tokens by `registry|repository|actions`.
     tokens: Mutex<HashMap<String, String>>,
+}
+
+impl fmt::Debug for OciClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Bearer tokens are secrets: show how many there are, not what they are.
+        let tokens = self.tokens.lock().map(|t| t.len()).unwrap_or(0);
+        f.debug_struct("OciClient")
+            .field("credentials", &self.credentials)
+            .field("plain_http", &self.plain_http)
+            .field("cached_tokens", &tokens)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A parsed `WWW-Authenticate` challenge.
