@@ -38,6 +38,9 @@ pub struct Chart {
     pub files: Vec<ChartFile>,
     /// Subcharts from `charts/`, sorted by name.
     pub dependencies: Vec<Chart>,
+    /// The chart's own name when it was copied under an alias. Helm's alias copy keeps its
+    /// subcharts' parent pointer on the original, so their template paths use this name.
+    pub(crate) unaliased_name: Option<String>,
 }
 
 /// Why a chart could not be loaded.

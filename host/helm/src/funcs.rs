@@ -30,8 +30,9 @@ pub(crate) fn value_to_node(v: &Value) -> Option<Node> {
         Value::List(l) => Node::Seq(l.iter().map(value_to_node).collect::<Option<_>>()?),
         Value::Map(m) => {
             let mut entries: Vec<(String, Node)> = Vec::with_capacity(m.len());
-            for (k, v) in m.iter() {
-                entries.push((k.clone(), value_to_node(v)?));
+            for (k, v) in m.entries() {
+                let node = value_to_node(&v)?;
+                entries.push((k, node));
             }
             yaml::sort_entries(&mut entries);
             Node::Map(
@@ -101,7 +102,7 @@ fn contains_non_finite(v: &Value) -> bool {
     match v {
         Value::Float(f) => !f.is_finite(),
         Value::List(l) => l.iter().any(contains_non_finite),
-        Value::Map(m) => m.values().any(contains_non_finite),
+        Value::Map(m) => m.entries().iter().any(|(_, v)| contains_non_finite(v)),
         _ => false,
     }
 }
@@ -269,6 +270,77 @@ pub(crate) fn go_quote(s: &str) -> String {
     out
 }
 
+/// Go's `json.Indent(dst, compact, "", "  ")` over compact JSON text.
+fn indent_json(compact: &str) -> String {
+    let mut out = String::with_capacity(compact.len() * 2);
+    let mut depth = 0usize;
+    let mut in_str = false;
+    let mut escaped = false;
+    let chars: Vec<char> = compact.chars().collect();
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str("  ");
+        }
+    };
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if in_str {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            '"' => {
+                in_str = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                let close = if c == '{' { '}' } else { ']' };
+                if chars.get(i + 1) == Some(&close) {
+                    out.push(c);
+                    out.push(close);
+                    i += 2;
+                    continue;
+                }
+                out.push(c);
+                depth += 1;
+                newline(&mut out, depth);
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `encoding/json` without HTML escaping (Sprig's `toRawJson`).
+fn raw_json_text(v: &Value) -> Option<String> {
+    json_text(v).map(|s| {
+        s.replace("\\u003c", "<")
+            .replace("\\u003e", ">")
+            .replace("\\u0026", "&")
+    })
+}
+
 /// The function map Helm gives templates: Sprig without `env`/`expandenv`, plus Helm's own.
 pub(crate) fn helm_funcs() -> FuncMap {
     let sprig = capstan_gotmpl::sprig::sprig_funcs();
@@ -313,6 +385,35 @@ pub(crate) fn helm_funcs() -> FuncMap {
             .map(Value::from)
             .ok_or_else(|| FuncError::new("json: unsupported value: NaN"))
     });
+    // Sprig JSON helpers, registered only if the Sprig library does not provide them.
+    if !m.contains("toPrettyJson") {
+        m.register("toPrettyJson", any1.clone(), |a| {
+            Ok(Value::from(
+                json_text(&a[0])
+                    .map(|s| indent_json(&s))
+                    .unwrap_or_default(),
+            ))
+        });
+    }
+    if !m.contains("mustToPrettyJson") {
+        m.register("mustToPrettyJson", any1.clone(), |a| {
+            json_text(&a[0])
+                .map(|s| Value::from(indent_json(&s)))
+                .ok_or_else(|| FuncError::new("json: unsupported value: NaN"))
+        });
+    }
+    if !m.contains("toRawJson") {
+        m.register("toRawJson", any1.clone(), |a| {
+            Ok(Value::from(raw_json_text(&a[0]).unwrap_or_default()))
+        });
+    }
+    if !m.contains("mustToRawJson") {
+        m.register("mustToRawJson", any1.clone(), |a| {
+            raw_json_text(&a[0])
+                .map(Value::from)
+                .ok_or_else(|| FuncError::new("json: unsupported value: NaN"))
+        });
+    }
     m.register("fromJson", str1.clone(), |a| {
         Ok(from_json(a[0].as_str().unwrap_or("")))
     });

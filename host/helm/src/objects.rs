@@ -60,12 +60,7 @@ impl Object for ChartObject {
                     .collect(),
             ),
             "KubeVersion" => Value::from(m.kube_version.as_str()),
-            "Dependencies" => Value::list(
-                m.dependencies
-                    .iter()
-                    .map(|d| Value::from(serde_json::to_value(d).unwrap_or_default()))
-                    .collect(),
-            ),
+            "Dependencies" => Value::list(m.dependencies.iter().map(dependency_value).collect()),
             "Type" => Value::from(m.chart_type.as_str()),
             "IsRoot" => Value::Bool(self.is_root),
             "Metadata" => Value::Nil,
@@ -113,6 +108,28 @@ impl Object for ChartObject {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// A `chart.Dependency` as templates see it (Go field names).
+fn dependency_value(d: &crate::chart::Dependency) -> Value {
+    let mut map = BTreeMap::new();
+    map.insert("Name".to_owned(), Value::from(d.name.as_str()));
+    map.insert("Version".to_owned(), Value::from(d.version.as_str()));
+    map.insert("Repository".to_owned(), Value::from(d.repository.as_str()));
+    map.insert("Condition".to_owned(), Value::from(d.condition.as_str()));
+    map.insert("Tags".to_owned(), strs(&d.tags));
+    map.insert("Enabled".to_owned(), Value::Bool(d.enabled));
+    map.insert(
+        "ImportValues".to_owned(),
+        Value::list(
+            d.import_values
+                .iter()
+                .map(crate::funcs::json_to_value)
+                .collect(),
+        ),
+    );
+    map.insert("Alias".to_owned(), Value::from(d.alias.as_str()));
+    Value::map(map)
 }
 
 /// `.Files`: the chart's non-template files (`map[string][]byte` with methods).

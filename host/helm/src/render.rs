@@ -63,16 +63,23 @@ struct Renderable {
 /// data map (used as `.Subcharts.<name>` by the parent).
 fn collect(
     c: &Chart,
-    parent_path: Option<&str>,
+    parent_path: Option<(&str, &str)>,
     values: &Value,
     release: &Value,
     caps: &Value,
     out: &mut BTreeMap<String, Renderable>,
 ) -> BTreeMap<String, Value> {
     let is_root = parent_path.is_none();
-    let full_path = match parent_path {
-        None => c.name().to_owned(),
-        Some(p) => format!("{p}/charts/{}", c.name()),
+    // (path of this chart, path its own subcharts hang under): they differ for an alias copy.
+    let (full_path, children_path) = match parent_path {
+        None => (c.name().to_owned(), c.name().to_owned()),
+        Some((_, p)) => (
+            format!("{p}/charts/{}", c.name()),
+            format!(
+                "{p}/charts/{}",
+                c.unaliased_name.as_deref().unwrap_or(c.name())
+            ),
+        ),
     };
     let own_values = if is_root {
         values.clone()
@@ -99,7 +106,14 @@ fn collect(
     next.insert("Values".to_owned(), own_values.clone());
     let mut subcharts = BTreeMap::new();
     for child in &c.dependencies {
-        let child_data = collect(child, Some(&full_path), &own_values, release, caps, out);
+        let child_data = collect(
+            child,
+            Some((&full_path, &children_path)),
+            &own_values,
+            release,
+            caps,
+            out,
+        );
         subcharts.insert(child.name().to_owned(), Value::map(child_data));
     }
     next.insert("Subcharts".to_owned(), Value::map(subcharts));
@@ -159,10 +173,38 @@ fn cleanup_parse_error(filename: &str, msg: &str) -> String {
     )
 }
 
+/// Stack for template execution: Helm allows 1000 nested `include`s of one template, and each
+/// level is several interpreter frames deep.
+const RENDER_STACK: usize = 1 << 30;
+
 /// Renders every template of `chart` with fully coalesced `values`; returns rendered text by
 /// template path (`chart/templates/x.yaml`), partials excluded. Nothing partial is returned on
-/// error.
+/// error. Runs on a dedicated thread with a large stack so deep recursion fails with Helm's
+/// error rather than overflowing.
 pub(crate) fn render_templates(
+    chart: &Chart,
+    values: &Values,
+    release: &Release,
+    caps: &Capabilities,
+) -> Result<BTreeMap<String, String>, Error> {
+    std::thread::scope(|s| {
+        let worker = std::thread::Builder::new()
+            .name("capstan-helm-render".to_owned())
+            .stack_size(RENDER_STACK)
+            .spawn_scoped(s, || render_templates_here(chart, values, release, caps));
+        match worker {
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                Err(Error::RenderTemplate(
+                    "template rendering panicked".to_owned(),
+                ))
+            }),
+            // No thread available: render on the caller's stack.
+            Err(_) => render_templates_here(chart, values, release, caps),
+        }
+    })
+}
+
+fn render_templates_here(
     chart: &Chart,
     values: &Values,
     release: &Release,

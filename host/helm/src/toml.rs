@@ -161,7 +161,8 @@ impl Enc {
     fn map(&mut self, key: &[String], v: &Value, inline: bool) -> Result<(), String> {
         let Value::Map(m) = v else { return Ok(()) };
         let (direct, sub): (Vec<_>, Vec<_>) = m
-            .iter()
+            .entries()
+            .into_iter()
             .partition(|(_, v)| !(is_table(v) || is_table_array(v)));
         if inline {
             self.w("{");
@@ -175,15 +176,15 @@ impl Enc {
                     continue;
                 }
                 if inline {
-                    self.w(&format!("{} = ", key_part(k)));
-                    self.element(val)?;
+                    self.w(&format!("{} = ", key_part(&k)));
+                    self.element(&val)?;
                     if (is_direct && has_sub) || i + 1 != n {
                         self.w(", ");
                     }
                 } else {
                     let mut k2 = key.to_vec();
-                    k2.push(k.clone());
-                    self.encode(&k2, val)?;
+                    k2.push(k);
+                    self.encode(&k2, &val)?;
                 }
             }
         }

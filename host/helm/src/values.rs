@@ -215,6 +215,7 @@ fn process_enabled(c: &mut Chart, v: &Values, path: &str) -> Result<(), String> 
         }) {
             let mut dep = found.clone();
             if !req.alias.is_empty() {
+                dep.unaliased_name = Some(dep.metadata.name.clone());
                 dep.metadata.name = req.alias.clone();
             }
             deps.push(dep);

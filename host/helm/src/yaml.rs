@@ -38,11 +38,12 @@ pub enum Node {
 /// A YAML syntax or conversion failure, worded like go-yaml / sigs.k8s.io/yaml.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum YamlError {
-    /// The text is not valid YAML.
-    #[error("yaml: line {line}: {message}")]
+    /// The text is not valid YAML; worded as go-yaml words it (`yaml: line 3: mapping values
+    /// are not allowed in this context`, the line only when go-yaml reports one).
+    #[error("yaml: {}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
     Syntax {
-        /// 1-based line of the problem.
-        line: usize,
+        /// The line go-yaml reports, if any.
+        line: Option<usize>,
         /// What the parser complained about.
         message: String,
     },

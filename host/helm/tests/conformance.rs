@@ -57,10 +57,21 @@ fn cases() -> Vec<Case> {
         } else {
             "."
         };
-        let mut args = vec![chart_arg.to_owned()];
-        if let Ok(text) = std::fs::read_to_string(dir.join("args")) {
-            args.extend(text.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+        let mut extra: Vec<String> = std::fs::read_to_string(dir.join("args"))
+            .map(|t| {
+                t.lines()
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        // A first line that is not a flag is the release name: `helm template NAME CHART …`.
+        let mut args = Vec::new();
+        if extra.first().is_some_and(|a| !a.starts_with('-')) {
+            args.push(extra.remove(0));
         }
+        args.push(chart_arg.to_owned());
+        args.extend(extra);
         if let Ok(rd) = std::fs::read_dir(dir.join("values")) {
             let mut files: Vec<String> = rd
                 .filter_map(Result::ok)
@@ -183,7 +194,6 @@ fn compare(case: &Case, want: &Outcome, got: &Outcome) -> Option<String> {
 }
 
 #[test]
-#[ignore = "run explicitly (needs .tools/bin/helm3): cargo test -p capstan-helm --test conformance -- --ignored"]
 fn charts_render_byte_identical_to_helm() {
     let Some(helm3) = helm("helm3") else {
         panic!("helm3 missing: run .ci/install-helm");

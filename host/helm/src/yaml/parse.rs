@@ -11,13 +11,56 @@ use super::{Node, YamlError, format_go_g};
 struct Builder<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
     anchors: HashMap<usize, Node>,
+    text: &'a str,
 }
 
-fn syntax(e: &saphyr_parser::ScanError) -> YamlError {
-    YamlError::Syntax {
-        line: e.marker().line(),
-        message: e.info().to_owned(),
+/// Rewords a `saphyr-parser` error as go-yaml (libyaml) reports it: libyaml's problem text
+/// without the "while parsing …" context, and go-yaml's line rule (scanner errors report the
+/// 1-based line, parser errors the 0-based one, and nothing when that is 0).
+fn syntax(e: &saphyr_parser::ScanError, text: &str) -> YamlError {
+    let info = e.info();
+    let problem = match info.find(", ") {
+        Some(i) if info.starts_with("while ") => &info[i + 2..],
+        _ => info,
+    };
+    let zero_based = e.marker().line().saturating_sub(1);
+    if problem.contains("unknown anchor") {
+        let rest = text.get(e.marker().index()..).unwrap_or("");
+        let name: String = rest
+            .trim_start_matches('*')
+            .chars()
+            .take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c))
+            .collect();
+        return YamlError::Syntax {
+            line: None,
+            message: format!("unknown anchor '{name}' referenced"),
+        };
     }
+    let (message, scanner) = if problem.starts_with("did not find expected") {
+        (problem.to_owned(), false)
+    } else if let Some(rest) = problem.strip_prefix("expected ") {
+        (format!("did not find expected {rest}"), false)
+    } else if problem.starts_with("unexpected character") || problem.starts_with("tabs disallowed")
+    {
+        (
+            "found character that cannot start any token".to_owned(),
+            true,
+        )
+    } else if problem.contains("unexpected end of stream") {
+        let lines = text.matches('\n').count();
+        return YamlError::Syntax {
+            line: (lines != 0).then_some(lines + 1),
+            message: "found unexpected end of stream".to_owned(),
+        };
+    } else {
+        (problem.to_owned(), true)
+    };
+    let line = match (scanner, zero_based) {
+        (_, 0) => None,
+        (true, l) => Some(l + 1),
+        (false, l) => Some(l),
+    };
+    YamlError::Syntax { line, message }
 }
 
 fn tagged_scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Node {
@@ -45,9 +88,9 @@ impl<'a> Builder<'a> {
     fn next(&mut self) -> Result<(Event<'a>, Span), YamlError> {
         match self.parser.next_event() {
             Some(Ok(ev)) => Ok(ev),
-            Some(Err(e)) => Err(syntax(&e)),
+            Some(Err(e)) => Err(syntax(&e, self.text)),
             None => Err(YamlError::Syntax {
-                line: 0,
+                line: None,
                 message: "unexpected end of stream".into(),
             }),
         }
@@ -68,8 +111,8 @@ impl<'a> Builder<'a> {
                 .get(&id)
                 .cloned()
                 .ok_or_else(|| YamlError::Syntax {
-                    line: span.start.line(),
-                    message: "unknown anchor referenced".to_owned(),
+                    line: None,
+                    message: format!("unknown anchor referenced (line {})", span.start.line()),
                 }),
             Event::SequenceStart(anchor, _) => {
                 let mut items = Vec::new();
@@ -111,7 +154,7 @@ impl<'a> Builder<'a> {
                 Ok(node)
             }
             other => Err(YamlError::Syntax {
-                line: span.start.line(),
+                line: Some(span.start.line()),
                 message: format!("did not find expected node content ({other:?})"),
             }),
         }
@@ -128,7 +171,7 @@ fn set_entry(entries: &mut Vec<(Node, Node)>, key: Node, value: Node) {
 
 fn merge_into(entries: &mut Vec<(Node, Node)>, value: Node, line: usize) -> Result<(), YamlError> {
     let bad = || YamlError::Syntax {
-        line,
+        line: Some(line),
         message: "map merge requires map or sequence of maps as the value".to_owned(),
     };
     match value {
@@ -160,6 +203,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
     let mut b = Builder {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
+        text,
     };
     let mut docs = Vec::new();
     loop {
@@ -177,7 +221,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
             }
             other => {
                 return Err(YamlError::Syntax {
-                    line: 0,
+                    line: None,
                     message: format!("unexpected event {other:?}"),
                 });
             }
@@ -194,6 +238,7 @@ pub fn parse_node(text: &str) -> Result<Node, YamlError> {
     let mut b = Builder {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
+        text,
     };
     loop {
         let (ev, _) = b.next()?;
@@ -329,6 +374,37 @@ mod tests {
         );
         assert_eq!(parse_json_like("y: n")?, json!({"true": false}));
         Ok(())
+    }
+
+    #[test]
+    fn errors_are_worded_like_go_yaml() {
+        let msg = |t: &str| {
+            parse_json_like(t)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            msg("a: ["),
+            "yaml: line 1: did not find expected node content"
+        );
+        assert_eq!(
+            msg("a: b: c"),
+            "yaml: mapping values are not allowed in this context"
+        );
+        assert_eq!(
+            msg("a: b\n  c: d"),
+            "yaml: line 2: mapping values are not allowed in this context"
+        );
+        assert_eq!(
+            msg("a:\n  - x\n b: y"),
+            "yaml: line 2: did not find expected key"
+        );
+        assert_eq!(
+            msg("a: @x"),
+            "yaml: found character that cannot start any token"
+        );
+        assert_eq!(msg("a: *nope"), "yaml: unknown anchor 'nope' referenced");
     }
 
     #[test]

@@ -7,11 +7,9 @@ use std::cmp::Ordering;
 pub(crate) fn key_less(a: &str, b: &str) -> bool {
     let ar: Vec<char> = a.chars().collect();
     let br: Vec<char> = b.chars().collect();
-    let mut digits = false;
     let mut i = 0;
     while i < ar.len() && i < br.len() {
         if ar[i] == br[i] {
-            digits = ar[i].is_ascii_digit();
             i += 1;
             continue;
         }
@@ -21,7 +19,8 @@ pub(crate) fn key_less(a: &str, b: &str) -> bool {
             return ar[i] < br[i];
         }
         if al || bl {
-            return if digits { al } else { bl };
+            // go-yaml v2 (unlike v3) puts non-letters first regardless of a preceding digit.
+            return bl;
         }
         let (mut an, mut bn): (i64, i64) = (0, 0);
         if ar[i] == '0' || br[i] == '0' {
@@ -108,12 +107,12 @@ mod tests {
 
     #[test]
     fn natural_order() {
-        let mut v: Vec<(String, ())> = ["b", "a10", "a2", "A", "_x", "a"]
+        let mut v: Vec<(String, ())> = ["b", "a10", "a2", "A", "_x", "a", "a1b", "a1_"]
             .iter()
             .map(|s| ((*s).to_owned(), ()))
             .collect();
         sort_by_key_less(&mut v);
         let keys: Vec<&str> = v.iter().map(|(k, ())| k.as_str()).collect();
-        assert_eq!(keys, ["_x", "A", "a", "a2", "a10", "b"]);
+        assert_eq!(keys, ["_x", "A", "a", "a1_", "a1b", "a2", "a10", "b"]);
     }
 }
