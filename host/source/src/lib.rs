@@ -21,6 +21,28 @@
 //!                 FetchedChart / FetchedModule / FetchedBlob (bytes + digest + where from)
 //! ```
 //!
+//! ```no_run
+//! use capstan_source::{Cache, Digest, FetchOptions, OciClient, OciReference, fetch_chart};
+//!
+//! # fn main() -> Result<(), capstan_source::Error> {
+//! let options = FetchOptions {
+//!     cache: Cache::default_root().map(Cache::new),
+//!     ..FetchOptions::default()
+//! };
+//! // `chart.spec.repository` + `chart.spec.chart` + `chart.spec.version`:
+//! let chart = fetch_chart("https://charts.example.com", "redis", "16.x.x", &options)?;
+//! println!("{}@{} {}", chart.name, chart.version, chart.digest);
+//!
+//! // A WasmPlugin pinned by sha256: no network once cached.
+//! let reference = OciReference::parse("oci://ghcr.io/acme/plugins/set-labels:v1")?;
+//! let sha256 = Digest::parse("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03")
+//!     .expect("valid digest");
+//! let module = OciClient::new().pull_module_verified(&reference, &sha256, options.cache.as_ref())?;
+//! # let _ = module;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Everything is blocking (`ureq`); call it from `spawn_blocking` in async code. Plain HTTP is
 //! always available; enable the `https` feature for TLS. The `testing` feature adds loopback
 //! test servers ([`testing::HelmRepoServer`], [`testing::Registry`], [`testing::TokenGateway`]).
