@@ -1,0 +1,50 @@
+//! In-process rendering time of the conformance charts: `template` (load + values + render +
+//! sort, what `capstan template` does) and `render` alone on a pre-loaded chart.
+
+use std::path::{Path, PathBuf};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn charts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/charts")
+}
+
+const CHARTS: &[&str] = &[
+    "basic",
+    "subcharts",
+    "library",
+    "tpl-include",
+    "toyaml",
+    "sprig",
+    "webapp",
+];
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("helm");
+    group.sample_size(20);
+    group.measurement_time(std::time::Duration::from_secs(2));
+    group.warm_up_time(std::time::Duration::from_millis(500));
+    for name in CHARTS {
+        let dir = charts_dir().join(name);
+        let opts = capstan_helm::TemplateOptions {
+            chart: dir.clone(),
+            ..Default::default()
+        };
+        group.bench_function(format!("template/{name}"), |b| {
+            b.iter(|| capstan_helm::template(&opts).expect("chart renders"));
+        });
+        let chart = capstan_helm::Chart::load(&dir).expect("chart loads");
+        let values = capstan_helm::Values::new();
+        let release = capstan_helm::Release::default();
+        let caps = capstan_helm::Capabilities::default();
+        group.bench_function(format!("render/{name}"), |b| {
+            b.iter(|| {
+                capstan_helm::render(&chart, &values, &release, &caps).expect("chart renders")
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
