@@ -127,9 +127,11 @@ impl Chart {
             let name = f.name.as_str();
             if name == "Chart.yaml" {
                 let text = String::from_utf8_lossy(&f.data);
-                let json = yaml::parse_json_like(&text).map_err(|e| {
-                    LoadError::ParseChartYaml(format!("error converting YAML to JSON: {e}"))
-                })?;
+                let json = yaml::parse_node(&text)
+                    .and_then(|n| yaml::node_to_json(&metadata::stringify_fields(&n)))
+                    .map_err(|e| {
+                        LoadError::ParseChartYaml(format!("error converting YAML to JSON: {e}"))
+                    })?;
                 let json = if json.is_null() {
                     serde_json::json!({})
                 } else {
@@ -237,9 +239,18 @@ impl Chart {
         &self.metadata.name
     }
 
-    /// Files under `crds/` (installed before everything else with `--include-crds`).
+    /// Manifests under `crds/` (`.yaml`, `.yml`, `.json`), installed before everything else
+    /// and printed by `helm template --include-crds`.
     pub fn crd_files(&self) -> impl Iterator<Item = &ChartFile> {
-        self.files.iter().filter(|f| f.name.starts_with("crds/"))
+        self.files.iter().filter(|f| {
+            let ext = f
+                .name
+                .rsplit('/')
+                .next()
+                .and_then(|b| b.rsplit_once('.'))
+                .map(|(_, e)| e);
+            f.name.starts_with("crds/") && matches!(ext, Some("yaml" | "yml" | "json"))
+        })
     }
 }
 

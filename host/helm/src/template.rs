@@ -145,24 +145,15 @@ fn check_dependencies(chart: &Chart) -> Result<()> {
 }
 
 fn validate_release_name(name: &str) -> Result<()> {
-    let ok_chars = !name.is_empty()
-        && name.len() <= 53
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
-    if ok_chars {
-        Ok(())
-    } else if name.len() > 53 {
-        Err(Error::ValidateReleaseName(
-            "release name exceeds max length of 53".to_owned(),
-        ))
-    } else {
-        Err(Error::ValidateReleaseName(
-            "invalid release name, must match regex ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ and the length must not be longer than 53".to_owned(),
-        ))
+    const PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+    let valid = name.len() <= 53 && regex::Regex::new(PATTERN).is_ok_and(|re| re.is_match(name));
+    if valid {
+        return Ok(());
     }
+    Err(Error::ValidateReleaseName(format!(
+        "release name {}: invalid release name, must match regex {PATTERN} and the length must not be longer than 53",
+        crate::funcs::go_quote(name)
+    )))
 }
 
 /// Parses `--kube-version` as Helm does (`1.30`, `v1.30.2`).
@@ -253,8 +244,11 @@ pub fn template(opts: &TemplateOptions) -> Result<String> {
     let chart = Chart::load(&opts.chart).map_err(Error::LoadChart)?;
     let mut caps = Capabilities::default();
     if let Some(kv) = &opts.kube_version {
-        caps.kube_version = parse_kube_version(kv)
-            .ok_or_else(|| Error::CheckKubeVersion(format!("invalid kube version {kv:?}")))?;
+        caps.kube_version = parse_kube_version(kv).ok_or_else(|| {
+            Error::CheckKubeVersion(format!(
+                "invalid kube version '{kv}': Invalid Semantic Version"
+            ))
+        })?;
     }
     for api in &opts.api_versions {
         caps.api_versions.push(api.clone());

@@ -144,3 +144,80 @@ impl Metadata {
         self.chart_type == "library"
     }
 }
+
+/// What `sigs.k8s.io/yaml` does when it decodes into `chart.Metadata`: a number or boolean
+/// written where the struct has a string becomes that string (`version: 1.10` is `"1.1"`,
+/// floats formatted at float32 precision as go-yaml → JSON does).
+pub(crate) fn stringify_fields(node: &crate::yaml::Node) -> crate::yaml::Node {
+    use crate::yaml::Node;
+    const STRING_FIELDS: &[&str] = &[
+        "name",
+        "home",
+        "version",
+        "description",
+        "icon",
+        "apiVersion",
+        "condition",
+        "tags",
+        "appVersion",
+        "kubeVersion",
+        "type",
+    ];
+    const STRING_LISTS: &[&str] = &["sources", "keywords"];
+    fn scalar_string(n: &Node) -> Node {
+        match n {
+            Node::Int(i) => Node::Str(i.to_string()),
+            Node::Uint(u) => Node::Str(u.to_string()),
+            Node::Float(f) => Node::Str(
+                crate::yaml::shortest_f32_g(*f as f32)
+                    .unwrap_or_else(|| crate::yaml::format_go_g(*f)),
+            ),
+            Node::Bool(b) => Node::Str(b.to_string()),
+            other => other.clone(),
+        }
+    }
+    fn map_with(n: &Node, f: impl Fn(&str, &Node) -> Node) -> Node {
+        match n {
+            Node::Map(entries) => Node::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        let key = match k {
+                            Node::Str(s) => s.as_str(),
+                            _ => "",
+                        };
+                        (k.clone(), f(key, v))
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    fn list_of(n: &Node, f: impl Fn(&Node) -> Node) -> Node {
+        match n {
+            Node::Seq(items) => Node::Seq(items.iter().map(f).collect()),
+            other => other.clone(),
+        }
+    }
+    map_with(node, |key, v| {
+        if STRING_FIELDS.contains(&key) {
+            scalar_string(v)
+        } else if STRING_LISTS.contains(&key) {
+            list_of(v, scalar_string)
+        } else if key == "annotations" {
+            map_with(v, |_, x| scalar_string(x))
+        } else if key == "maintainers" {
+            list_of(v, |m| map_with(m, |_, x| scalar_string(x)))
+        } else if key == "dependencies" {
+            list_of(v, |d| {
+                map_with(d, |k, x| match k {
+                    "tags" => list_of(x, scalar_string),
+                    "import-values" | "enabled" => x.clone(),
+                    _ => scalar_string(x),
+                })
+            })
+        } else {
+            v.clone()
+        }
+    })
+}

@@ -287,9 +287,8 @@ fn key_string(key: &Node) -> Result<String, YamlError> {
     })
 }
 
-/// Go `'g'` formatting at float32 precision: reuse the float64 formatter on the shortest
-/// float32 decimal.
-fn shortest_f32_g(f: f32) -> Option<String> {
+/// Go's `strconv.FormatFloat(f, 'g', -1, 32)`: the shortest float32 decimal in `'g'` form.
+pub fn shortest_f32_g(f: f32) -> Option<String> {
     let text = format!("{f:e}");
     let as64: f64 = text.parse().ok()?;
     Some(format_go_g(as64))
@@ -310,7 +309,7 @@ fn go_type_name(n: &Node) -> &'static str {
 
 /// Converts a node to the data `json.Unmarshal` produces after `sigs.k8s.io/yaml`'s YAML→JSON
 /// step: every number becomes a float64, every key a string.
-pub(crate) fn node_to_json(node: &Node) -> Result<serde_json::Value, YamlError> {
+pub fn node_to_json(node: &Node) -> Result<serde_json::Value, YamlError> {
     use serde_json::Value;
     let num = |f: f64| -> Result<Value, YamlError> {
         serde_json::Number::from_f64(f)
