@@ -666,6 +666,36 @@ pub struct PostRenderer {
     pub wasm: Option<WasmPostRenderer>,
 }
 
+/// A post-renderer entry, as the one thing it is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PostRendererRef<'a> {
+    /// The kustomize post-renderer.
+    Kustomize(&'a Kustomize),
+    /// A Wasm plugin.
+    Wasm(&'a WasmPostRenderer),
+}
+
+impl PostRenderer {
+    /// The post-renderer this entry holds; `None` unless exactly one field is set (the parser
+    /// rejects such entries).
+    pub fn as_ref(&self) -> Option<PostRendererRef<'_>> {
+        match (&self.kustomize, &self.wasm) {
+            (Some(k), None) => Some(PostRendererRef::Kustomize(k)),
+            (None, Some(w)) => Some(PostRendererRef::Wasm(w)),
+            _ => None,
+        }
+    }
+
+    /// `kustomize` or `wasm:NAME`, for summaries and history.
+    pub fn label(&self) -> String {
+        match self.as_ref() {
+            Some(PostRendererRef::Kustomize(_)) => "kustomize".into(),
+            Some(PostRendererRef::Wasm(w)) => format!("wasm:{}", w.plugin),
+            None => "invalid".into(),
+        }
+    }
+}
+
 /// A Wasm post-renderer: a `WasmPlugin` (same namespace) or `ClusterWasmPlugin`, and its config.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -102,6 +102,19 @@ fn is_default(v: &Value) -> bool {
     }
 }
 
+/// True when a not-yet-supported field only restates Flux's default (`persistentClient: true`,
+/// `reconcileStrategy: ChartVersion`, `driftDetection: {mode: disabled}`), which needs no warning.
+fn is_flux_default(pointer: &str, v: &Value) -> bool {
+    match pointer {
+        "/spec/persistentClient" => v == &Value::Bool(true),
+        "/spec/chart/spec/reconcileStrategy" => v == "ChartVersion",
+        "/spec/driftDetection" => {
+            v.get("mode").is_none_or(|m| m == "disabled") && v.get("ignore").is_none_or(is_default)
+        }
+        _ => false,
+    }
+}
+
 fn str_at<'a>(doc: &'a Value, pointer: &str) -> &'a str {
     doc.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
@@ -338,7 +351,10 @@ fn check_spec(
         ));
     }
     for (pointer, field) in NOT_YET_SUPPORTED {
-        if doc.pointer(pointer).is_some_and(|v| !is_default(v)) {
+        if doc
+            .pointer(pointer)
+            .is_some_and(|v| !is_default(v) && !is_flux_default(pointer, v))
+        {
             warnings.push(Warning::new(
                 *field,
                 "not supported by Capstan yet: accepted and ignored",

@@ -12,9 +12,11 @@
 //! `kustomize build` over the rendered manifests. Each `patches` entry holds a strategic merge
 //! patch (one or more YAML documents) or a JSON 6902 operation list, and an optional `target`
 //! selector. A strategic merge patch without a target applies to the object with its own
-//! apiVersion, kind and name (kustomize's rule). A patch that selects nothing is a [`Warning`], not
-//! an error; everything else that goes wrong is an [`Error`] naming the patch (`patches[2]`) and
-//! the field.
+//! apiVersion, kind, name and namespace (kustomize's rule; no namespace means `default`). A patch
+//! that selects nothing is a [`Warning`], not an error (where kustomize would fail); everything
+//! else that goes wrong is an [`Error`] naming the patch (`patches[2]`) and the field. Strategic
+//! merge follows kustomize's kyaml `merge2` (see [`strategic_merge`]). [`apply_common_metadata`]
+//! sets `commonMetadata` and origin labels the way Flux does after the post-renderers.
 //!
 //! Target selection and image rewriting reuse `capstan-sdk` (`Target`, `rewrite_object_images`),
 //! so the native post-renderer and Wasm plugins agree on which objects and images match.

@@ -84,13 +84,14 @@ pub fn strategic_merge(original: &Value, patch: &Value) -> Result<Value, MergeEr
     let mut out = original.as_object().cloned().unwrap_or_default();
     let mut path = Vec::new();
     match merge_map(&mut out, patch, &ctx, &mut path)? {
-        MapOutcome::Keep => Ok(Value::Object(out)),
+        Outcome::Keep => Ok(Value::Object(out)),
         // `$patch: delete` at the top level deletes the object; the caller drops it.
-        MapOutcome::Delete => Ok(Value::Null),
+        Outcome::Delete => Ok(Value::Null),
     }
 }
 
-enum MapOutcome {
+/// Whether a merged map or list stays or is deleted by a `$patch: delete` directive.
+enum Outcome {
     Keep,
     Delete,
 }
@@ -104,17 +105,17 @@ fn merge_map(
     patch: &Map<String, Value>,
     ctx: &TypeContext<'_>,
     path: &mut Vec<String>,
-) -> Result<MapOutcome, MergeError> {
+) -> Result<Outcome, MergeError> {
     if let Some(directive) = patch.get("$patch") {
         match directive.as_str() {
-            Some("delete") => return Ok(MapOutcome::Delete),
+            Some("delete") => return Ok(Outcome::Delete),
             Some("replace") => {
                 let mut fresh = Map::new();
                 let mut rest = patch.clone();
                 rest.remove("$patch");
                 merge_map(&mut fresh, &rest, ctx, path)?;
                 *orig = fresh;
-                return Ok(MapOutcome::Keep);
+                return Ok(Outcome::Keep);
             }
             Some("merge") => {}
             _ => {
@@ -147,12 +148,12 @@ fn merge_map(
                 orig.remove(key);
             }
             (Some(Value::Object(o)), Value::Object(p)) => {
-                if let MapOutcome::Delete = merge_map(o, p, ctx, path)? {
+                if let Outcome::Delete = merge_map(o, p, ctx, path)? {
                     orig.remove(key);
                 }
             }
             (Some(Value::Array(o)), Value::Array(p)) => {
-                if let MapOutcome::Delete = merge_list(o, p, ctx, path)? {
+                if let Outcome::Delete = merge_list(o, p, ctx, path)? {
                     orig.remove(key);
                 }
             }
@@ -175,7 +176,7 @@ fn merge_map(
         };
         orig.retain(|k, _| retain.iter().any(|r| r.as_str() == Some(k)));
     }
-    Ok(MapOutcome::Keep)
+    Ok(Outcome::Keep)
 }
 
 /// A patch value placed where the original has nothing (or something of another shape): merged
@@ -189,15 +190,15 @@ fn clean(
         Value::Object(p) => {
             let mut fresh = Map::new();
             match merge_map(&mut fresh, p, ctx, path)? {
-                MapOutcome::Keep => Ok(Some(Value::Object(fresh))),
-                MapOutcome::Delete => Ok(None),
+                Outcome::Keep => Ok(Some(Value::Object(fresh))),
+                Outcome::Delete => Ok(None),
             }
         }
         Value::Array(p) => {
             let mut fresh = Vec::new();
             match merge_list(&mut fresh, p, ctx, path)? {
-                MapOutcome::Keep => Ok(Some(Value::Array(fresh))),
-                MapOutcome::Delete => Ok(None),
+                Outcome::Keep => Ok(Some(Value::Array(fresh))),
+                Outcome::Delete => Ok(None),
             }
         }
         other => Ok(Some(other.clone())),
@@ -223,12 +224,12 @@ fn merge_list(
     patch: &[Value],
     ctx: &TypeContext<'_>,
     path: &mut Vec<String>,
-) -> Result<MapOutcome, MergeError> {
+) -> Result<Outcome, MergeError> {
     if patch
         .iter()
         .any(|v| schema::is_directive_only(v) && is_directive_element(v, "delete"))
     {
-        return Ok(MapOutcome::Delete);
+        return Ok(Outcome::Delete);
     }
     // `- $patch: replace` as an element: the rest of the patch list replaces the original.
     if patch
@@ -242,7 +243,7 @@ fn merge_list(
             }
         }
         *orig = fresh;
-        return Ok(MapOutcome::Keep);
+        return Ok(Outcome::Keep);
     }
     let items: Vec<&Value> = patch
         .iter()
@@ -271,7 +272,7 @@ fn merge_list(
                 match orig.iter().position(|o| same_keys(o, item, keys)) {
                     Some(i) => {
                         if let Some(Value::Object(o)) = orig.get_mut(i) {
-                            if let MapOutcome::Delete = merge_map(o, p, ctx, path)? {
+                            if let Outcome::Delete = merge_map(o, p, ctx, path)? {
                                 orig.remove(i);
                             }
                         } else if let Some(slot) = orig.get_mut(i) {
@@ -307,7 +308,7 @@ fn merge_list(
             *orig = fresh;
         }
     }
-    Ok(MapOutcome::Keep)
+    Ok(Outcome::Keep)
 }
 
 #[cfg(test)]

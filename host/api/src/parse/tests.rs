@@ -168,11 +168,17 @@ fn not_yet_supported_deprecated_and_extension_fields_are_reported() {
     assert!(find("spec.postRenderers[0].kustomize.patchesStrategicMerge").contains("deprecated"));
     assert!(find("spec.postRenderers[1].wasm").contains("Capstan extension"));
     assert!(find("status").contains("ignored"));
-    // Defaults are not noise: a disabled test section says nothing.
-    let quiet = mk_doc(
+    // Defaults are not noise: a disabled test section, Flux's default client and drift mode say
+    // nothing.
+    let mut quiet = mk_doc(
         "capstan.dev/v1alpha1",
-        with(mk_chart_spec(), json!({"test": {"enable": false}})),
+        with(
+            mk_chart_spec(),
+            json!({"test": {"enable": false}, "persistentClient": true,
+                   "driftDetection": {"mode": "disabled"}}),
+        ),
     );
+    quiet["spec"]["chart"]["spec"]["reconcileStrategy"] = json!("ChartVersion");
     assert_eq!(parse_helm_release(&quiet).expect("parses").warnings, vec![]);
 }
 
@@ -300,6 +306,11 @@ spec:
         hr.post_render_strategy(),
         crate::PostRenderStrategy::Nohooks
     );
+    assert_eq!(hr.spec.post_renderers[0].label(), "wasm:policy");
+    assert!(matches!(
+        hr.spec.post_renderers[0].as_ref(),
+        Some(crate::PostRendererRef::Wasm(_))
+    ));
     let wasm = hr.spec.post_renderers[0].wasm.as_ref().expect("wasm");
     assert_eq!(wasm.kind, Some(crate::PluginKind::ClusterWasmPlugin));
     let back = serde_json::to_value(hr).expect("serialize");
