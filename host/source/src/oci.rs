@@ -273,6 +273,8 @@ pub struct OciClient {
     http: Http,
     credentials: Option<Credentials>,
     plain_http: Option<bool>,
+    /// `n` for tag listing (the registry's default page when `None`).
+    tag_page_size: Option<usize>,
     /// Bearer tokens by `registry|repository|actions`.
     tokens: Mutex<HashMap<String, String>>,
 }
@@ -365,6 +367,13 @@ impl OciClient {
             source,
         })?;
         Ok(self)
+    }
+
+    /// Ask for tags `n` at a time (registries that paginate by default are followed through
+    /// their `Link` headers either way).
+    pub fn tag_page_size(mut self, n: usize) -> Self {
+        self.tag_page_size = Some(n.max(1));
+        self
     }
 
     /// Force plain HTTP (`true`, like Helm's `--plain-http` / Flux's `insecure`) or HTTPS
@@ -513,6 +522,9 @@ impl OciClient {
         }
         let mut tags = Vec::new();
         let mut url = self.api_url(reference, "tags/list");
+        if let Some(n) = self.tag_page_size {
+            url.push_str(&format!("?n={n}"));
+        }
         let fail = |source| Error::ListTags {
             repository: reference.repository_url(),
             source,

@@ -455,3 +455,75 @@ fn tls_settings_need_the_https_feature() {
         "{err:?}"
     );
 }
+
+/// Distribution 2.8 ignores `n` on tag lists, so pagination is checked against a minimal fake
+/// that pages strictly by `n`/`last` and links pages with `Link: <…>; rel="next"`.
+#[test]
+fn tag_lists_follow_link_pagination() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    let all = ["0.1.0", "0.2.0", "1.0.0", "1.1.0", "2.0.0-rc.1"];
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let mut stream = stream.expect("connection");
+            let mut line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            reader.read_line(&mut line).expect("request line");
+            while reader
+                .read_line(&mut String::new())
+                .map(|n| n > 2)
+                .unwrap_or(false)
+            {}
+            let target = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+            log.lock().expect("log").push(target.clone());
+            let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+            let param = |name: &str| {
+                query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                    .map(str::to_owned)
+            };
+            let n: usize = param("n").and_then(|n| n.parse().ok()).unwrap_or(2);
+            let start = param("last")
+                .and_then(|last| all.iter().position(|t| *t == last).map(|i| i + 1))
+                .unwrap_or(0);
+            let page: Vec<&str> = all.iter().skip(start).take(n).copied().collect();
+            let link = match page.last() {
+                Some(last) if start + page.len() < all.len() => {
+                    format!("Link: </v2/charts/app/tags/list?n={n}&last={last}>; rel=\"next\"\r\n")
+                }
+                _ => String::new(),
+            };
+            let body = serde_json::json!({"name": "charts/app", "tags": page}).to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{link}Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let reference = OciReference::parse(&format!("oci://{address}/charts/app")).expect("ref");
+    let tags = OciClient::new()
+        .list_tags(&reference)
+        .expect("default pages of 2");
+    assert_eq!(tags, all);
+    let tags = OciClient::new()
+        .tag_page_size(4)
+        .list_tags(&reference)
+        .expect("pages of 4");
+    assert_eq!(tags, all);
+    let requests = requests.lock().expect("log").clone();
+    assert_eq!(
+        requests,
+        [
+            "/v2/charts/app/tags/list",
+            "/v2/charts/app/tags/list?n=2&last=0.2.0",
+            "/v2/charts/app/tags/list?n=2&last=1.1.0",
+            "/v2/charts/app/tags/list?n=4",
+            "/v2/charts/app/tags/list?n=4&last=1.1.0",
+        ]
+    );
+}
