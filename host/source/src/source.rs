@@ -2,14 +2,15 @@
 //! the reconciler map `chart.spec.repository` (or a Flux `HelmRepository`'s `url`) to bytes in
 //! one call.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cache::{ArtifactKind, Cache};
 use crate::chart;
 use crate::digest::Digest;
+use crate::download::fetch_url;
 use crate::error::{Error, Result};
 use crate::oci::{OciClient, OciReference};
-use crate::repo::{FetchedChart, HelmRepository};
+use crate::repo::{FetchedChart, HelmRepository, IndexFile};
 use crate::transport::{Credentials, TlsOptions};
 
 /// How to reach a chart source.
@@ -32,10 +33,12 @@ pub struct FetchOptions {
 ///
 /// - `http://…` / `https://…`: a Helm repository with an `index.yaml`;
 /// - `oci://host/path`: a registry; the chart is the repository `path/<chart>`;
+/// - `file://…` or a path to a directory holding an `index.yaml`: a Helm repository on disk
+///   (relative archive URLs are files under it; the index's digests are checked);
 /// - `file://…` or a path to a `.tgz`: a packaged chart on disk (`chart` and `range` are then
 ///   checked against its `Chart.yaml`; an empty `chart` accepts any name).
 ///
-/// Chart directories are not handled here: load them with the Helm renderer directly.
+/// Unpacked chart directories are not handled here: load them with the Helm renderer directly.
 pub fn fetch_chart(
     repository: &str,
     chart: &str,
@@ -73,8 +76,87 @@ pub fn fetch_chart(
         }
         return repo.fetch_chart(chart, range, cache);
     }
-    let path = repository.strip_prefix("file://").unwrap_or(repository);
-    local_archive(Path::new(path), chart, range, cache)
+    let path = Path::new(repository.strip_prefix("file://").unwrap_or(repository));
+    if path.join("index.yaml").is_file() {
+        return local_repository(path, chart, range, cache);
+    }
+    local_archive(path, chart, range, cache)
+}
+
+/// A Helm repository laid out on disk: resolve in its `index.yaml`, read the archive it names,
+/// check the published digest.
+fn local_repository(
+    dir: &Path,
+    chart: &str,
+    range: &str,
+    cache: Option<&Cache>,
+) -> Result<FetchedChart> {
+    let location = format!("file://{}", dir.display());
+    let index_path = dir.join("index.yaml");
+    let text = std::fs::read_to_string(&index_path).map_err(|source| Error::ReadFile {
+        path: index_path.display().to_string(),
+        source,
+    })?;
+    let index = IndexFile::parse(&text).map_err(|source| Error::ParseIndex {
+        url: index_path.display().to_string(),
+        source,
+    })?;
+    let entry = index.lookup(&location, chart, range)?;
+    let url = entry.urls.first().ok_or_else(|| Error::FindChartUrl {
+        repository: location.clone(),
+        chart: entry.name.clone(),
+        version: entry.version.clone(),
+    })?;
+    let expected = match entry.digest.as_deref().filter(|d| !d.is_empty()) {
+        None => None,
+        Some(text) => Some(Digest::parse(text).map_err(|source| Error::ParseDigest {
+            what: format!("chart {:?} version {:?}", entry.name, entry.version),
+            location: index_path.display().to_string(),
+            source,
+        })?),
+    };
+    let what = format!("chart {:?} version {:?}", entry.name, entry.version);
+    if url.contains("://") && !url.starts_with("file://") {
+        let fetched = fetch_url(url, expected.as_ref(), ArtifactKind::Chart, cache, None)?;
+        return Ok(FetchedChart {
+            name: entry.name.clone(),
+            version: entry.version.clone(),
+            digest: fetched.digest,
+            bytes: fetched.bytes,
+            location: fetched.url,
+            cached: fetched.cached,
+        });
+    }
+    let archive = match url.strip_prefix("file://") {
+        Some(absolute) => PathBuf::from(absolute),
+        None => dir.join(url),
+    };
+    let bytes = std::fs::read(&archive).map_err(|source| Error::ReadFile {
+        path: archive.display().to_string(),
+        source,
+    })?;
+    let digest = Digest::of(&bytes);
+    if let Some(expected) = expected
+        && expected != digest
+    {
+        return Err(Error::VerifyDigest {
+            what,
+            location: archive.display().to_string(),
+            expected,
+            actual: digest,
+        });
+    }
+    if let Some(cache) = cache {
+        cache.put_verified(ArtifactKind::Chart, &digest, &bytes)?;
+    }
+    Ok(FetchedChart {
+        name: entry.name.clone(),
+        version: entry.version.clone(),
+        digest,
+        bytes,
+        location: archive.display().to_string(),
+        cached: false,
+    })
 }
 
 fn local_archive(
@@ -131,6 +213,33 @@ fn local_archive(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_repositories_resolve_and_verify() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for version in ["1.0.0", "1.1.0", "2.0.0"] {
+            let bytes = chart::package_simple("demo", version, "", &[]).expect("package");
+            std::fs::write(dir.path().join(format!("demo-{version}.tgz")), bytes).expect("write");
+        }
+        let index = IndexFile::from_directory(dir.path(), None).expect("index");
+        std::fs::write(dir.path().join("index.yaml"), index.to_yaml()).expect("write index");
+        let options = FetchOptions::default();
+        let location = format!("file://{}", dir.path().display());
+        let fetched = fetch_chart(&location, "demo", "^1", &options).expect("fetch");
+        assert_eq!(fetched.version, "1.1.0");
+        assert!(fetched.location.ends_with("demo-1.1.0.tgz"));
+        let err = fetch_chart(&location, "demo", "3.x", &options).expect_err("no 3.x");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "chart \"demo\" version \"3.x\" not found in {location}; available: 2.0.0, 1.1.0, 1.0.0"
+            )
+        );
+        let tampered = chart::package_simple("demo", "2.0.0", "x: 1\n", &[]).expect("package");
+        std::fs::write(dir.path().join("demo-2.0.0.tgz"), tampered).expect("tamper");
+        let err = fetch_chart(&location, "demo", "", &options).expect_err("digest mismatch");
+        assert!(matches!(err, Error::VerifyDigest { .. }), "{err:?}");
+    }
 
     #[test]
     fn local_archives_are_checked_against_chart_and_range() {
