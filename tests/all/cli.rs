@@ -176,6 +176,20 @@ fn failures_exit_1_and_print_nothing_on_stdout() {
 }
 
 #[test]
+fn guest_output_never_reaches_stdout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_temp(&dir, "probe.yaml", "mode: probe\n");
+    let hostile = guest("hostile").display().to_string();
+    let out = capstan(&["transform", "--plugin", &hostile, "--config", &cfg], DEPLOYMENT);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("hostile guest writes"), "{stdout}");
+    assert!(!text(&out.stderr).contains("hostile guest writes"), "{}", text(&out.stderr));
+    let docs = capstan_yaml::parse_stream(&stdout).expect("only YAML on stdout");
+    assert_eq!(docs[0]["metadata"]["name"], "probe");
+}
+
+#[test]
 fn plugin_build_writes_named_components_with_digests() {
     let out_dir = tempfile::tempdir().expect("tempdir");
     let plugin_dir = root().join("plugins/set-labels").display().to_string();
