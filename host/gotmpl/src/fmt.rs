@@ -949,7 +949,7 @@ fn go_syntax_elem(v: &Value) -> String {
 // ---------------------------------------------------------------------------------------------
 // encoding/json
 
-fn write_json_string(out: &mut String, s: &str) {
+fn write_json_string(out: &mut String, s: &str, escape_html: bool) {
     use std::fmt::Write;
     out.push('"');
     for c in s.chars() {
@@ -959,7 +959,10 @@ fn write_json_string(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+            '<' | '>' | '&' if escape_html => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            '\u{2028}' | '\u{2029}' => {
                 let _ = write!(out, "\\u{:04x}", u32::from(c));
             }
             c if u32::from(c) < 0x20 => {
@@ -987,48 +990,57 @@ pub(crate) fn json_float(f: f64) -> String {
     }
 }
 
-fn write_json_value(out: &mut String, v: &serde_json::Value) {
-    use serde_json::Value as J;
-    match v {
-        J::Null => out.push_str("null"),
-        J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        J::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => out.push_str(&i.to_string()),
-            (_, Some(u)) => out.push_str(&u.to_string()),
-            _ => out.push_str(&json_float(n.as_f64().unwrap_or(0.0))),
-        },
-        J::String(s) => write_json_string(out, s),
-        J::Array(a) => {
-            out.push('[');
-            for (i, e) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json_value(out, e);
-            }
-            out.push(']');
-        }
-        J::Object(o) => {
-            let mut keys: Vec<&String> = o.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json_string(out, k);
-                out.push(':');
-                if let Some(e) = o.get(k) {
-                    write_json_value(out, e);
-                }
-            }
-            out.push('}');
+/// How to write JSON: Go's `json.Marshal` escapes HTML; `MarshalIndent` adds indentation.
+#[derive(Clone, Copy)]
+pub(crate) struct JsonStyle {
+    pub(crate) escape_html: bool,
+    pub(crate) indent: bool,
+}
+
+impl JsonStyle {
+    const COMPACT: JsonStyle = JsonStyle {
+        escape_html: true,
+        indent: false,
+    };
+}
+
+fn newline(out: &mut String, style: JsonStyle, depth: usize) {
+    if style.indent {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str("  ");
         }
     }
 }
 
 /// Writes Go's `json.Marshal` of `v`.
 pub(crate) fn write_json(out: &mut String, v: &Value) {
+    write_json_with(out, v, JsonStyle::COMPACT, 0);
+}
+
+/// Writes `v` as Go's `encoding/json` would with the given style; `Err` for NaN/Inf
+/// (Go's `json: unsupported value`).
+pub(crate) fn try_write_json(out: &mut String, v: &Value, style: JsonStyle) -> Result<(), String> {
+    if let Some(bad) = non_finite(v) {
+        return Err(format!(
+            "json: unsupported value: {}",
+            format_float(bad, 'g', -1)
+        ));
+    }
+    write_json_with(out, v, style, 0);
+    Ok(())
+}
+
+fn non_finite(v: &Value) -> Option<f64> {
+    match v {
+        Value::Float(f) if !f.is_finite() => Some(*f),
+        Value::List(l) => l.iter().find_map(non_finite),
+        Value::Map(m) => m.with(|m| m.values().find_map(non_finite)),
+        _ => None,
+    }
+}
+
+fn write_json_with(out: &mut String, v: &Value, style: JsonStyle, depth: usize) {
     match v {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -1040,29 +1052,41 @@ pub(crate) fn write_json(out: &mut String, v: &Value) {
                 out.push_str("null");
             }
         }
-        Value::String(s) => write_json_string(out, s),
+        Value::String(s) => write_json_string(out, s, style.escape_html),
         Value::List(l) => {
             out.push('[');
-            for (i, e) in l.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+            if !l.is_empty() {
+                for (i, e) in l.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    newline(out, style, depth + 1);
+                    write_json_with(out, e, style, depth + 1);
                 }
-                write_json(out, e);
+                newline(out, style, depth);
             }
             out.push(']');
         }
         Value::Map(m) => {
+            let entries = m.entries();
             out.push('{');
-            for (i, (k, e)) in m.entries().iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+            if !entries.is_empty() {
+                for (i, (k, e)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    newline(out, style, depth + 1);
+                    write_json_string(out, k, style.escape_html);
+                    out.push(':');
+                    if style.indent {
+                        out.push(' ');
+                    }
+                    write_json_with(out, e, style, depth + 1);
                 }
-                write_json_string(out, k);
-                out.push(':');
-                write_json(out, e);
+                newline(out, style, depth);
             }
             out.push('}');
         }
-        Value::Object(o) => write_json_value(out, &o.to_json()),
+        Value::Object(o) => write_json_with(out, &Value::from(&o.to_json()), style, depth),
     }
 }

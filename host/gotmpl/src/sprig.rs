@@ -13,6 +13,7 @@ mod math;
 mod regex;
 mod semver;
 mod strings;
+mod url;
 
 use crate::func::{FuncMap, FuncResult, Signature, Ty};
 use crate::value::Value;
@@ -75,6 +76,8 @@ pub fn sprig_funcs() -> FuncMap {
     regex::register(&mut r);
     semver::register(&mut r);
     encoding::register(&mut r);
+    encoding::register_json(&mut r);
+    url::register(&mut r);
     date::register(&mut r);
     crypto::register(&mut r);
     m

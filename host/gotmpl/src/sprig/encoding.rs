@@ -173,3 +173,48 @@ pub(super) fn register(r: &mut Reg<'_>) {
     });
     r.s2s("adler32sum", |s| adler32(s.as_bytes()).to_string());
 }
+
+fn json_style(escape_html: bool, indent: bool) -> crate::fmt::JsonStyle {
+    crate::fmt::JsonStyle {
+        escape_html,
+        indent,
+    }
+}
+
+fn to_json(v: &crate::value::Value, escape_html: bool, indent: bool) -> Result<String, String> {
+    let mut out = String::new();
+    crate::fmt::try_write_json(&mut out, v, json_style(escape_html, indent))?;
+    Ok(out)
+}
+
+/// Registers Sprig's JSON functions (Helm replaces `toJson`, `mustToJson` and `fromJson` with
+/// its own versions, which behave the same for marshalling).
+pub(super) fn register_json(r: &mut Reg<'_>) {
+    use crate::func::Ty;
+    use crate::value::Value;
+    for (name, html, indent, must) in [
+        ("toJson", true, false, false),
+        ("mustToJson", true, false, true),
+        ("toPrettyJson", true, true, false),
+        ("mustToPrettyJson", true, true, true),
+        ("toRawJson", false, false, false),
+        ("mustToRawJson", false, false, true),
+    ] {
+        r.f(name, &[Ty::Any], move |a| {
+            match to_json(&a[0], html, indent) {
+                Ok(s) => Ok(Value::from(s)),
+                Err(e) if must => Err(e.into()),
+                Err(_) => Ok(Value::from("")),
+            }
+        });
+    }
+    for (name, must) in [("fromJson", false), ("mustFromJson", true)] {
+        r.f(name, &[Ty::String], move |a| {
+            match serde_json::from_str::<serde_json::Value>(super::str_arg(a, 0)) {
+                Ok(j) => Ok(Value::from_json_go(&j)),
+                Err(e) if must => Err(e.to_string().into()),
+                Err(_) => Ok(Value::Nil),
+            }
+        });
+    }
+}

@@ -206,3 +206,39 @@ fn deep_template_recursion_is_bounded() {
     );
     assert_eq!(ok("{{ 1 }}"), "1");
 }
+
+#[test]
+fn sprig_names_registered() {
+    let f = crate::sprig::sprig_funcs();
+    // Sprig's function names as of the version Helm 3.17 ships, minus `env`/`expandenv` (Helm
+    // removes them).
+    let mut missing: Vec<&str> = SPRIG_NAMES
+        .split_whitespace()
+        .filter(|n| !f.contains(n))
+        .collect();
+    missing.sort_unstable();
+    assert!(missing.is_empty(), "missing: {missing:?}");
+}
+
+const SPRIG_NAMES: &str = "hello ago date date_in_zone date_modify dateInZone dateModify duration durationRound \
+    htmlDate htmlDateInZone must_date_modify mustDateModify mustToDate now toDate unixEpoch \
+    abbrev abbrevboth trunc trim upper lower title untitle substr repeat trimall trimAll \
+    trimSuffix trimPrefix nospace initials randAlphaNum randAlpha randAscii randNumeric \
+    swapcase shuffle snakecase camelcase kebabcase wrap wrapWith contains hasPrefix hasSuffix \
+    quote squote cat indent nindent replace plural sha1sum sha256sum adler32sum toString atoi \
+    int64 int float64 seq toDecimal split splitList splitn toStrings until untilStep add1 add \
+    sub div mod mul randInt add1f addf subf divf mulf biggest max min maxf minf ceil floor \
+    round join sortAlpha default empty coalesce all any compact mustCompact fromJson toJson \
+    toPrettyJson toRawJson mustFromJson mustToJson mustToPrettyJson mustToRawJson ternary \
+    deepCopy mustDeepCopy typeOf typeIs typeIsLike kindOf kindIs deepEqual getHostByName base \
+    dir clean ext isAbs osBase osClean osDir osExt osIsAbs b64enc b64dec b32enc b32dec tuple \
+    list dict get set unset hasKey pluck keys pick omit merge mergeOverwrite mustMerge \
+    mustMergeOverwrite values append push mustAppend mustPush prepend mustPrepend first \
+    mustFirst rest mustRest last mustLast initial mustInitial reverse mustReverse uniq \
+    mustUniq without mustWithout has mustHas slice mustSlice concat dig chunk mustChunk bcrypt \
+    htpasswd genPrivateKey derivePassword buildCustomCert genCA genCAWithKey genSelfSignedCert \
+    genSelfSignedCertWithKey genSignedCert genSignedCertWithKey encryptAES decryptAES \
+    randBytes uuidv4 semver semverCompare fail regexMatch mustRegexMatch regexFindAll \
+    mustRegexFindAll regexFind mustRegexFind regexReplaceAll mustRegexReplaceAll \
+    regexReplaceAllLiteral mustRegexReplaceAllLiteral regexSplit mustRegexSplit regexQuoteMeta \
+    urlParse urlJoin sha512sum";
