@@ -28,7 +28,9 @@ pub use funcs::json_to_value;
 pub use objects::{Capabilities, DEFAULT_API_VERSIONS};
 pub use output::{Hook, INSTALL_ORDER, Manifest, sort_manifests, split_manifests};
 pub use render::Release;
-pub use strvals::{StrvalsError, parse_set, parse_set_file, parse_set_string};
+pub use strvals::{
+    StrvalsError, parse_set, parse_set_file, parse_set_json, parse_set_literal, parse_set_string,
+};
 pub use template::{
     Rendered, TemplateOptions, merge_user_values, parse_kube_version, parse_template_args, render,
     template,

@@ -21,12 +21,16 @@ enum Stop {
 }
 
 /// How a value's runes become a value.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
     /// `--set`: typed.
     Typed,
     /// `--set-string`: always strings.
     Str,
+    /// `--set-json`: values are JSON documents.
+    Json,
+    /// `--set-literal`: no escapes, the value is the rest of the argument.
+    Literal,
 }
 
 struct Parser<'a> {
@@ -75,11 +79,12 @@ impl Parser<'_> {
 
     fn runes_until(&mut self, stop: &[char]) -> (String, Stop) {
         let mut v = String::new();
+        let literal = self.mode == Mode::Literal;
         loop {
             match self.read() {
                 None => return (v, Stop::Eof),
                 Some(c) if stop.contains(&c) => return (v, Stop::Rune(c)),
-                Some('\\') => match self.read() {
+                Some('\\') if !literal => match self.read() {
                     None => return (v, Stop::Eof),
                     Some(n) => v.push(n),
                 },
@@ -95,9 +100,66 @@ impl Parser<'_> {
         }
     }
 
+    /// Skips blanks; true (and consumes it) when the value is empty (`,` or end of input).
+    fn empty_val(&mut self) -> bool {
+        loop {
+            match self.read() {
+                None | Some(',') => return true,
+                Some(c) if c.is_whitespace() => {}
+                Some(_) => {
+                    self.pos -= 1;
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Decodes one JSON value at the cursor (Go's `json.Decoder` then `InputOffset`).
+    fn json_value(&mut self) -> Result<Value, StrvalsError> {
+        let rest: String = self.chars[self.pos..].iter().collect();
+        let mut stream = serde_json::Deserializer::from_str(&rest).into_iter::<Value>();
+        let v = match stream.next() {
+            Some(Ok(v)) => v,
+            Some(Err(e)) => return Err(StrvalsError(e.to_string())),
+            None => return Err(StrvalsError("unexpected end of JSON input".to_owned())),
+        };
+        let consumed = rest[..stream.byte_offset()].chars().count();
+        self.pos += consumed;
+        Ok(json_floats(v))
+    }
+
+    /// The value after `=`: JSON, literal rest, or the usual list/scalar forms.
+    fn value_after_eq(&mut self) -> Result<(Option<Value>, bool), StrvalsError> {
+        match self.mode {
+            Mode::Json => {
+                if self.empty_val() {
+                    return Ok((Some(Value::Null), !self.at_end()));
+                }
+                let v = self.json_value()?;
+                self.empty_val();
+                Ok((Some(v), !self.at_end()))
+            }
+            Mode::Literal => {
+                let rest: String = self.chars[self.pos..].iter().collect();
+                self.pos = self.chars.len();
+                Ok((Some(Value::String(rest)), false))
+            }
+            _ => Ok((None, true)),
+        }
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos >= self.chars.len()
+    }
+
     /// Returns Ok(true) to continue, Ok(false) at end of input.
     fn key(&mut self, data: &mut Map<String, Value>, level: usize) -> Result<bool, StrvalsError> {
-        let (k, last) = self.runes_until(&['=', '[', ',', '.']);
+        let stops: &[char] = if self.mode == Mode::Literal {
+            &['=', '[', '.']
+        } else {
+            &['=', '[', ',', '.']
+        };
+        let (k, last) = self.runes_until(stops);
         match last {
             Stop::Eof => {
                 if k.is_empty() {
@@ -119,6 +181,11 @@ impl Parser<'_> {
                 let res = self.list_item(&mut list, i, level);
                 set(data, &k, Value::Array(list));
                 res
+            }
+            Stop::Rune('=') if self.mode == Mode::Json || self.mode == Mode::Literal => {
+                let (v, more) = self.value_after_eq()?;
+                set(data, &k, v.unwrap_or(Value::Null));
+                Ok(more)
             }
             Stop::Rune('=') => match self.val_list()? {
                 ValList::List(vl) => {
@@ -207,6 +274,11 @@ impl Parser<'_> {
         }
         match last {
             Stop::Eof => Ok(false),
+            Stop::Rune('=') if self.mode == Mode::Json || self.mode == Mode::Literal => {
+                let (v, more) = self.value_after_eq()?;
+                set_index(list, i, v.unwrap_or(Value::Null));
+                Ok(more)
+            }
             Stop::Rune('=') => match self.val_list()? {
                 ValList::List(vl) => {
                     set_index(list, i, Value::Array(vl));
@@ -286,6 +358,21 @@ enum ValList {
     NotList,
 }
 
+/// Go decodes JSON numbers into `interface{}` as float64.
+fn json_floats(v: Value) -> Value {
+    match v {
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Null, Value::Number),
+        Value::Array(a) => Value::Array(a.into_iter().map(json_floats).collect()),
+        Value::Object(o) => {
+            Value::Object(o.into_iter().map(|(k, v)| (k, json_floats(v))).collect())
+        }
+        other => other,
+    }
+}
+
 fn set(data: &mut Map<String, Value>, key: &str, val: Value) {
     if key.is_empty() {
         return;
@@ -319,6 +406,16 @@ fn parse_into(
 /// `strvals.ParseInto`: applies one `--set` argument to `dest`.
 pub fn parse_set(s: &str, dest: &mut Map<String, Value>) -> Result<(), StrvalsError> {
     parse_into(s, dest, Mode::Typed, None)
+}
+
+/// `strvals.ParseJSON`: applies one `--set-json` argument (`key=<json>`) to `dest`.
+pub fn parse_set_json(s: &str, dest: &mut Map<String, Value>) -> Result<(), StrvalsError> {
+    parse_into(s, dest, Mode::Json, None)
+}
+
+/// `strvals.ParseLiteralInto`: applies one `--set-literal` argument (value taken verbatim).
+pub fn parse_set_literal(s: &str, dest: &mut Map<String, Value>) -> Result<(), StrvalsError> {
+    parse_into(s, dest, Mode::Literal, None)
 }
 
 /// `strvals.ParseIntoString`: applies one `--set-string` argument to `dest`.
@@ -363,6 +460,20 @@ mod tests {
             json!({"list": [{"name": "x", "v": 1}]})
         );
         assert_eq!(set_all(&["a="])?, json!({"a": ""}));
+        Ok(())
+    }
+
+    #[test]
+    fn json_and_literal() -> Result<(), StrvalsError> {
+        let mut m = Map::new();
+        parse_set_json(r#"a={"b": [1, "x"]} ,c=true,d="s""#, &mut m)?;
+        assert_eq!(
+            Value::Object(m),
+            json!({"a": {"b": [1.0, "x"]}, "c": true, "d": "s"})
+        );
+        let mut m = Map::new();
+        parse_set_literal("a.b=x,y\\z=1", &mut m)?;
+        assert_eq!(Value::Object(m), json!({"a": {"b": "x,y\\z=1"}}));
         Ok(())
     }
 

@@ -29,6 +29,10 @@ pub struct TemplateOptions {
     pub set_string: Vec<String>,
     /// `--set-file` arguments, in order.
     pub set_file: Vec<String>,
+    /// `--set-json` arguments, in order.
+    pub set_json: Vec<String>,
+    /// `--set-literal` arguments, in order.
+    pub set_literal: Vec<String>,
     /// `--kube-version` (e.g. `1.30.0` or `v1.30`).
     pub kube_version: Option<String>,
     /// `--api-versions`, added to the defaults.
@@ -77,7 +81,7 @@ impl Rendered {
 }
 
 /// Merges values the way Helm's `values.Options.MergeValues` does: files in order, then
-/// `--set`, `--set-string`, `--set-file`.
+/// `--set-json`, `--set`, `--set-string`, `--set-file`, `--set-literal`.
 pub fn merge_user_values(opts: &TemplateOptions) -> Result<Values> {
     let mut base = Values::new();
     for f in &opts.value_files {
@@ -101,6 +105,10 @@ pub fn merge_user_values(opts: &TemplateOptions) -> Result<Values> {
         };
         base = merge_maps(&base, &map);
     }
+    for s in &opts.set_json {
+        strvals::parse_set_json(s, &mut base)
+            .map_err(|e| Error::ParseSet(format!("failed parsing --set-json data {s}: {e}")))?;
+    }
     for s in &opts.set {
         strvals::parse_set(s, &mut base)
             .map_err(|e| Error::ParseSet(format!("failed parsing --set data: {e}")))?;
@@ -115,6 +123,10 @@ pub fn merge_user_values(opts: &TemplateOptions) -> Result<Values> {
         };
         strvals::parse_set_file(s, &mut base, &read)
             .map_err(|e| Error::ParseSet(format!("failed parsing --set-file data: {e}")))?;
+    }
+    for s in &opts.set_literal {
+        strvals::parse_set_literal(s, &mut base)
+            .map_err(|e| Error::ParseSet(format!("failed parsing --set-literal data: {e}")))?;
     }
     Ok(base)
 }
@@ -311,6 +323,8 @@ pub fn parse_template_args(args: &[String]) -> std::result::Result<TemplateOptio
             "--set" => opts.set.push(value(&mut i)?),
             "--set-string" => opts.set_string.push(value(&mut i)?),
             "--set-file" => opts.set_file.push(value(&mut i)?),
+            "--set-json" => opts.set_json.push(value(&mut i)?),
+            "--set-literal" => opts.set_literal.push(value(&mut i)?),
             "--kube-version" => opts.kube_version = Some(value(&mut i)?),
             "-a" | "--api-versions" => {
                 for v in value(&mut i)?.split(',') {
