@@ -27,6 +27,9 @@ pub enum Error {
     /// The chart's `kubeVersion` does not accept the target Kubernetes version.
     #[error("{0}")]
     CheckKubeVersion(String),
+    /// `--kube-version` is not a semantic version.
+    #[error("{0}")]
+    ParseKubeVersion(String),
     /// The release name is not valid.
     #[error("{0}")]
     ValidateReleaseName(String),
@@ -57,7 +60,10 @@ impl Error {
     pub fn helm_output(&self) -> String {
         let hint = matches!(
             self,
-            Error::ParseTemplate(_) | Error::RenderTemplate(_) | Error::ParseManifest(_)
+            Error::ParseTemplate(_)
+                | Error::RenderTemplate(_)
+                | Error::ParseManifest(_)
+                | Error::CheckKubeVersion(_)
         );
         if hint {
             format!("Error: {self}\n\nUse --debug flag to render out invalid YAML\n")

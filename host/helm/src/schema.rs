@@ -114,7 +114,7 @@ impl Ctx<'_> {
                 let expected = if types.len() == 1 {
                     types[0].to_owned()
                 } else {
-                    types.join("/")
+                    format!("[{}]", types.join(","))
                 };
                 self.err(
                     path,

@@ -257,7 +257,7 @@ pub fn template(opts: &TemplateOptions) -> Result<String> {
     let mut caps = Capabilities::default();
     if let Some(kv) = &opts.kube_version {
         caps.kube_version = parse_kube_version(kv).ok_or_else(|| {
-            Error::CheckKubeVersion(format!(
+            Error::ParseKubeVersion(format!(
                 "invalid kube version '{kv}': Invalid Semantic Version"
             ))
         })?;

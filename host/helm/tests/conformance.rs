@@ -149,6 +149,11 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
 
+/// The `Error: …` part of stderr (helm logs warnings before it).
+fn error_block(s: &str) -> &str {
+    s.find("Error:").map_or(s, |i| &s[i..])
+}
+
 /// Compares one oracle outcome with ours; `None` when they agree, else a report.
 fn compare(case: &Case, want: &Outcome, got: &Outcome) -> Option<String> {
     let expect_error = case.name.starts_with("error-");
@@ -166,13 +171,21 @@ fn compare(case: &Case, want: &Outcome, got: &Outcome) -> Option<String> {
                 first_line(&want.stderr)
             ));
         }
-        if first_line(&want.stderr) != first_line(&got.stderr) {
+        if first_line(error_block(&want.stderr)) != first_line(&got.stderr) {
             return Some(format!(
                 "{}: stderr differs\n  helm:    {}\n  capstan: {}",
                 case.name,
-                first_line(&want.stderr),
+                first_line(error_block(&want.stderr)),
                 first_line(&got.stderr)
             ));
+        }
+        // Beyond the first line (the required check), report the rest of the message too.
+        if error_block(&want.stderr) != got.stderr {
+            let diff = TextDiff::from_lines(error_block(&want.stderr), got.stderr.as_str())
+                .unified_diff()
+                .header("helm", "capstan")
+                .to_string();
+            return Some(format!("{}: full error message differs\n{diff}", case.name));
         }
         return None;
     }
