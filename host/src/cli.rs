@@ -34,6 +34,8 @@ enum Command {
     /// Build and scaffold transform plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Build a HelmRelease offline: fetch, render, post-render, print the objects it would apply.
+    Build(BuildArgs),
     /// Render a chart exactly as `helm template` does (same flags, same bytes).
     #[command(disable_help_flag = true)]
     Template {
@@ -75,6 +77,30 @@ struct TransformArgs {
     /// Keep compiled modules here (default: `$XDG_CACHE_HOME/capstan/modules`; `none` to disable).
     #[arg(long)]
     cache_dir: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct BuildArgs {
+    /// Files with the HelmRelease and what it refers to (WasmPlugins, Flux sources, ConfigMaps,
+    /// Secrets); repeatable.
+    #[arg(short = 'f', long = "filename", required = true)]
+    files: Vec<PathBuf>,
+    /// Directory of `<plugin name>.wasm` modules (e.g. from `capstan plugin build`).
+    #[arg(long)]
+    plugin_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "yaml")]
+    output: BuildOutput,
+    /// Cache for charts, modules and compiled modules (default `$XDG_CACHE_HOME/capstan`;
+    /// `none` to disable).
+    #[arg(long)]
+    cache_dir: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum BuildOutput {
+    Yaml,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,6 +160,7 @@ pub fn main() -> ExitCode {
             transform(&args, &sub)
         }
         Command::Plugin(cmd) => plugin(cmd),
+        Command::Build(args) => build(&args),
         Command::Template { args } => return template(&args),
     };
     match result {
@@ -300,6 +327,82 @@ fn template(args: &[String]) -> ExitCode {
             eprint!("{}", e.helm_output());
             ExitCode::from(1)
         }
+    }
+}
+
+/// `capstan build`: warnings first (even when the build then fails), the objects on stdout
+/// only when everything succeeded, the summary on stderr.
+fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
+    use crate::build;
+    let docs = build::read_files(&args.files)?;
+    let values: Vec<Value> = docs.iter().map(|(_, d)| d.clone()).collect();
+    let prepared = build::prepare(&values)?;
+    let mut stderr = std::io::stderr().lock();
+    for w in &prepared.warnings {
+        let _ = writeln!(stderr, "warning: {w}");
+    }
+    let release_file = docs
+        .iter()
+        .find(|(_, d)| capstan_api::is_helm_release(d))
+        .map_or(0, |(i, _)| *i);
+    let base_dir = args.files[release_file]
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let (cache, compiled) = match args.cache_dir.as_deref() {
+        Some("none") => (None, "none".to_owned()),
+        Some(dir) => (
+            Some(capstan_source::Cache::new(dir)),
+            Path::new(dir).join("compiled").display().to_string(),
+        ),
+        None => (
+            capstan_source::Cache::default_root().map(capstan_source::Cache::new),
+            String::new(),
+        ),
+    };
+    let rt = runtime(if compiled.is_empty() {
+        None
+    } else {
+        Some(compiled.as_str())
+    })?;
+    let options = build::BuildOptions {
+        plugin_dir: args.plugin_dir.clone(),
+        cache,
+        base_dir,
+    };
+    let built = match prepared.build(&rt, &options) {
+        Ok(b) => b,
+        Err(err) => {
+            print_denial(&mut stderr, &err);
+            return Err(err.into());
+        }
+    };
+    let json = matches!(args.output, BuildOutput::Json);
+    let mut all = built.objects.clone();
+    all.extend(built.hooks.iter().cloned());
+    let text = build::render_output(&all, json);
+    let _ = write!(stderr, "{}", built.summary());
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("cannot write to stdout")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a denial's diagnostics one per line, so each finding is readable on its own.
+fn print_denial(out: &mut impl Write, err: &(dyn std::error::Error + 'static)) {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(diags) = e
+            .downcast_ref::<crate::postrender::Error>()
+            .and_then(crate::postrender::Error::denial)
+        {
+            for d in diags {
+                let _ = writeln!(out, "{d}");
+            }
+            return;
+        }
+        cur = e.source();
     }
 }
 

@@ -9,6 +9,7 @@
 //! This crate is the product: the [`postrender`] pipeline over the Wasm runtime
 //! ([`capstan_wasm`]), plugin tooling ([`plugin`]) and the command line ([`cli`]).
 
+pub mod build;
 pub mod cli;
 pub mod plugin;
 pub mod postrender;

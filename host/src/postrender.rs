@@ -64,6 +64,17 @@ pub enum Error {
         /// Its findings.
         diagnostics: Vec<Diagnostic>,
     },
+    /// A kustomize post-renderer failed (bad patch, failed merge).
+    #[error("post-renderer #{index} ({name})")]
+    RunKustomize {
+        /// 0-based position in the chain.
+        index: usize,
+        /// Its name.
+        name: String,
+        /// Why, naming the patch entry and object.
+        #[source]
+        source: Box<capstan_kustomize::Error>,
+    },
     /// A native post-renderer returned something that is not JSON objects.
     #[error("post-renderer #{index} ({name}) returned bad output: {message}")]
     BadNativeOutput {
@@ -109,6 +120,8 @@ pub enum Transform {
     Wasm(WasmPlugin),
     /// A transform compiled into this binary (benchmarks, tests, built-ins).
     Native(NativePlugin),
+    /// Flux's kustomize post-renderer (patches and images), run natively.
+    Kustomize(Box<capstan_kustomize::Kustomize>),
 }
 
 /// One step of the chain: a transform plus its config.
@@ -129,6 +142,15 @@ impl PostRenderer {
             name: plugin.id().name().to_owned(),
             config,
             transform: Transform::Wasm(plugin),
+        }
+    }
+
+    /// A kustomize post-renderer (no config: the spec is the config).
+    pub fn kustomize(name: impl Into<String>, spec: capstan_kustomize::Kustomize) -> Self {
+        PostRenderer {
+            name: name.into(),
+            config: Value::Null,
+            transform: Transform::Kustomize(Box::new(spec)),
         }
     }
 
@@ -204,6 +226,9 @@ impl Pipeline {
                     }
                     diags
                 }
+                // The spec was decoded and checked by the HelmRelease parser; patches are parsed
+                // when they run, and their errors name the entry.
+                Transform::Kustomize(_) => Vec::new(),
             };
             out.extend(diags.into_iter().map(|diagnostic| StepDiagnostic {
                 step: step.name.clone(),
@@ -238,6 +263,23 @@ impl Pipeline {
                 }
                 Transform::Native(plugin) => {
                     run_native(index, step, plugin, &ctx, &output.objects)?
+                }
+                Transform::Kustomize(spec) => {
+                    let objects = std::mem::take(&mut output.objects);
+                    let rendered =
+                        capstan_kustomize::post_render(spec, objects).map_err(|source| {
+                            Error::RunKustomize {
+                                index,
+                                name: step.name.clone(),
+                                source: Box::new(source),
+                            }
+                        })?;
+                    let diags = rendered
+                        .warnings
+                        .iter()
+                        .map(|w| Diagnostic::warning(w.to_string()))
+                        .collect();
+                    (rendered.objects, diags)
                 }
             };
             output.timings.push((step.name.clone(), started.elapsed()));
@@ -398,5 +440,56 @@ mod tests {
             .run_stream(&Context::default(), "b: 1\na: yes\n")
             .expect("runs");
         assert_eq!(text, "---\na: true\nb: 1\n");
+    }
+
+    #[test]
+    fn kustomize_steps_patch_and_warn_about_unmatched_targets() {
+        let spec: capstan_kustomize::Kustomize = serde_json::from_value(json!({
+            "patches": [
+                {"target": {"kind": "Service"},
+                 "patch": "- op: add\n  path: /metadata/labels\n  value: {patched: \"yes\"}\n"},
+                {"target": {"kind": "Deployment"},
+                 "patch": "- op: add\n  path: /metadata/labels\n  value: {}\n"}
+            ]
+        }))
+        .expect("kustomize spec");
+        let p = Pipeline::new(vec![
+            PostRenderer::kustomize("kustomize", spec),
+            PostRenderer::native("two", LABEL_ALL, json!({"value": "2"})),
+        ]);
+        assert!(p.validate().expect("no config to check").is_empty());
+        let (_, out) = p
+            .run_stream(&Context::default(), mk_stream())
+            .expect("runs");
+        assert_eq!(out.objects[1]["metadata"]["labels"]["patched"], "yes");
+        assert_eq!(out.objects[1]["metadata"]["labels"]["step"], "2");
+        assert_eq!(out.diagnostics.len(), 1, "{:?}", out.diagnostics);
+        assert_eq!(out.diagnostics[0].step, "kustomize");
+        assert!(
+            out.diagnostics[0]
+                .diagnostic
+                .to_string()
+                .contains("patches[1]"),
+            "{}",
+            out.diagnostics[0].diagnostic
+        );
+    }
+
+    #[test]
+    fn a_failing_kustomize_patch_names_the_step() {
+        let spec: capstan_kustomize::Kustomize = serde_json::from_value(json!({
+            "patches": [{"target": {"kind": "Service"},
+                         "patch": "- op: replace\n  path: /spec/nothing/here\n  value: 1\n"}]
+        }))
+        .expect("kustomize spec");
+        let p = Pipeline::new(vec![PostRenderer::kustomize("kustomize", spec)]);
+        let err = p
+            .run_stream(&Context::default(), mk_stream())
+            .expect_err("patch fails");
+        assert!(
+            matches!(err, Error::RunKustomize { index: 0, .. }),
+            "{err:?}"
+        );
+        assert!(err.denial().is_none());
     }
 }
