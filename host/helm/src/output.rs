@@ -2,13 +2,9 @@
 //! just enough to find kind, name and hook annotations, ordered by Helm's install order, hooks
 //! after manifests, CRDs first with `--include-crds`, and `--show-only` filtering.
 
-use std::collections::BTreeMap;
-use std::sync::OnceLock;
-
-use regex::Regex;
-
 use crate::error::Error;
 use crate::yaml;
+use std::collections::BTreeMap;
 
 /// Helm's `releaseutil.InstallOrder`.
 pub const INSTALL_ORDER: &[&str] = &[
@@ -102,17 +98,52 @@ impl Hook {
     }
 }
 
-fn separator() -> &'static Regex {
-    static SEP: OnceLock<Regex> = OnceLock::new();
-    SEP.get_or_init(|| {
-        Regex::new(r"(?:^|\s*\n)---\s*").unwrap_or_else(|_| unreachable!("static regex"))
-    })
+/// Go's `\s` (RE2): ASCII whitespace only.
+fn is_go_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ')
+}
+
+/// The next match of Helm's separator regex `(?:^|\s*\n)---\s*` at or after `from`, with
+/// RE2's leftmost-first semantics. Hand-written because the regex engine available here
+/// (no DFA features) makes this hot path needlessly slow.
+fn find_separator(s: &[u8], from: usize) -> Option<(usize, usize)> {
+    let skip_ws = |mut i: usize| {
+        while i < s.len() && is_go_space(s[i]) {
+            i += 1;
+        }
+        i
+    };
+    if from == 0 && s.starts_with(b"---") {
+        return Some((0, skip_ws(3)));
+    }
+    let mut p = from;
+    while p < s.len() {
+        if s[p] == b'\n' && s[p + 1..].starts_with(b"---") {
+            let mut q = p;
+            while q > from && is_go_space(s[q - 1]) {
+                q -= 1;
+            }
+            return Some((q, skip_ws(p + 4)));
+        }
+        p += 1;
+    }
+    None
 }
 
 /// Helm's `releaseutil.SplitManifests`, in document order.
 pub fn split_manifests(big: &str) -> Vec<String> {
-    separator()
-        .split(big.trim())
+    let text = big.trim();
+    let bytes = text.as_bytes();
+    let mut docs = Vec::new();
+    let mut beg = 0;
+    let mut from = 0;
+    while let Some((start, end)) = find_separator(bytes, from) {
+        docs.push(&text[beg..start]);
+        beg = end;
+        from = end.max(start + 1);
+    }
+    docs.push(&text[beg..]);
+    docs.into_iter()
         .filter(|d| !d.is_empty())
         .map(|d| d.trim().to_owned())
         .collect()
@@ -343,6 +374,12 @@ mod tests {
         let docs = split_manifests("---\na: 1\n---\n\n---\nb: 2\n  ---\n");
         assert_eq!(docs, ["a: 1", "---\nb: 2\n  ---"]);
         assert_eq!(split_manifests("a: 1\n---\nb: 2\n"), ["a: 1", "b: 2"]);
+        assert_eq!(
+            split_manifests("a: 1  \n\n--- \n \nb: 2\n---"),
+            ["a: 1", "b: 2"]
+        );
+        assert_eq!(split_manifests("---\n---\na"), ["---\na"]);
+        assert_eq!(split_manifests("x ---y\n---z"), ["x ---y", "z"]);
     }
 
     #[test]

@@ -158,7 +158,9 @@ fn check_dependencies(chart: &Chart) -> Result<()> {
 
 fn validate_release_name(name: &str) -> Result<()> {
     const PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
-    let valid = name.len() <= 53 && regex::Regex::new(PATTERN).is_ok_and(|re| re.is_match(name));
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| regex::Regex::new(PATTERN).ok());
+    let valid = name.len() <= 53 && re.as_ref().is_some_and(|re| re.is_match(name));
     if valid {
         return Ok(());
     }
