@@ -90,10 +90,22 @@ pub struct Inputs {
 }
 
 /// Sorts `docs` (e.g. every document of every `-f` file) into [`Inputs`]. Empty documents are
-/// skipped; documents of other kinds become warnings; a malformed input is an error naming it.
+/// skipped, `v1` `List` documents are unpacked, documents of other kinds become warnings, and a
+/// malformed input is an error naming it.
 pub fn classify_documents(docs: &[Value]) -> Result<Inputs> {
+    let mut flat = Vec::with_capacity(docs.len());
+    for doc in docs {
+        match (
+            doc.get("apiVersion").and_then(Value::as_str),
+            doc.get("kind").and_then(Value::as_str),
+            doc.get("items").and_then(Value::as_array),
+        ) {
+            (Some("v1"), Some("List"), Some(items)) => flat.extend(items.iter()),
+            _ => flat.push(doc),
+        }
+    }
     let mut inputs = Inputs::default();
-    for (i, doc) in docs.iter().enumerate() {
+    for (i, doc) in flat.into_iter().enumerate() {
         if doc.is_null() {
             continue;
         }
@@ -146,6 +158,96 @@ pub fn classify_documents(docs: &[Value]) -> Result<Inputs> {
     Ok(inputs)
 }
 
+/// Why the chart source a HelmRelease names is not among the inputs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "HelmRelease {release}: {field}: {kind} {source} not found among the inputs (known: {})",
+    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+)]
+pub struct FindSourceError {
+    /// `namespace/name` of the HelmRelease.
+    pub release: String,
+    /// The field naming the source (`spec.chart.spec.sourceRef`, `spec.chartRef`).
+    pub field: String,
+    /// `HelmRepository` or `OCIRepository`.
+    pub kind: String,
+    /// `namespace/name` searched.
+    pub source: String,
+    /// `namespace/name` of the sources of that kind that exist.
+    pub known: Vec<String>,
+}
+
+fn find_by_name<'a, T>(
+    items: &'a [T],
+    meta: impl Fn(&T) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    namespace: &str,
+    name: &str,
+) -> std::result::Result<&'a T, Vec<String>> {
+    let ns_of = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        m.namespace.clone().filter(|n| !n.is_empty())
+    };
+    let named = || {
+        items
+            .iter()
+            .filter(|i| meta(i).name.as_deref() == Some(name))
+    };
+    // An exact namespace wins; an object read from a file without a namespace matches any.
+    named()
+        .find(|i| ns_of(meta(i)).as_deref() == Some(namespace))
+        .or_else(|| named().find(|i| ns_of(meta(i)).is_none()))
+        .ok_or_else(|| {
+            items
+                .iter()
+                .map(|i| {
+                    let m = meta(i);
+                    format!(
+                        "{}/{}",
+                        ns_of(m).unwrap_or_else(|| "-".into()),
+                        m.name.as_deref().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+}
+
+impl Inputs {
+    /// The `HelmRepository` `namespace/name`, for a release's `chart.spec.sourceRef`.
+    pub fn helm_repository(
+        &self,
+        release: &crate::HelmRelease,
+        namespace: &str,
+        name: &str,
+    ) -> std::result::Result<&HelmRepository, FindSourceError> {
+        find_by_name(&self.helm_repositories, |r| &r.metadata, namespace, name).map_err(|known| {
+            FindSourceError {
+                release: release.full_name(),
+                field: "spec.chart.spec.sourceRef".into(),
+                kind: "HelmRepository".into(),
+                source: format!("{namespace}/{name}"),
+                known,
+            }
+        })
+    }
+
+    /// The `OCIRepository` `namespace/name`, for a release's `chartRef`.
+    pub fn oci_repository(
+        &self,
+        release: &crate::HelmRelease,
+        namespace: &str,
+        name: &str,
+    ) -> std::result::Result<&OciRepository, FindSourceError> {
+        find_by_name(&self.oci_repositories, |r| &r.metadata, namespace, name).map_err(|known| {
+            FindSourceError {
+                release: release.full_name(),
+                field: "spec.chartRef".into(),
+                kind: "OCIRepository".into(),
+                source: format!("{namespace}/{name}"),
+                known,
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -195,6 +297,46 @@ mod tests {
                 "Deployment apps/stray: apiVersion \"apps/v1\" kind \"Deployment\" is not an input of a build, ignored",
             ]
         );
+    }
+
+    #[test]
+    fn lists_are_unpacked_and_sources_are_found_for_a_release() {
+        let docs = vec![json!({"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "capstan.dev/v1alpha1", "kind": "HelmRelease",
+             "metadata": {"name": "web", "namespace": "apps"},
+             "spec": {"chart": {"spec": {"chart": "web",
+                "sourceRef": {"kind": "HelmRepository", "name": "charts", "namespace": "flux-system"}}}}},
+            {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+             "metadata": {"name": "charts", "namespace": "flux-system"}, "spec": {"url": "https://c.test"}},
+            {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+             "metadata": {"name": "local"}, "spec": {"url": "https://l.test"}}
+        ]})];
+        let inputs = classify_documents(&docs).expect("classifies");
+        let hr = &inputs.releases[0].release;
+        let Ok(crate::ChartSource::SourceRef {
+            namespace, name, ..
+        }) = hr.chart_source()
+        else {
+            panic!("sourceRef expected");
+        };
+        let repo = inputs.helm_repository(hr, namespace, name).expect("found");
+        assert_eq!(repo.spec.url, "https://c.test");
+        // A source without a namespace (from a file) matches any namespace.
+        assert_eq!(
+            inputs
+                .helm_repository(hr, "elsewhere", "local")
+                .map(|r| r.spec.url.as_str()),
+            Ok("https://l.test")
+        );
+        let err = inputs
+            .helm_repository(hr, "flux-system", "nope")
+            .expect_err("missing");
+        assert_eq!(
+            err.to_string(),
+            "HelmRelease apps/web: spec.chart.spec.sourceRef: HelmRepository flux-system/nope not \
+             found among the inputs (known: flux-system/charts, -/local)"
+        );
+        assert!(inputs.oci_repository(hr, "apps", "x").is_err());
     }
 
     #[test]

@@ -37,7 +37,8 @@ pub use crd::{crd_yaml, crds};
 pub use error::{Error, Result, Warning};
 pub use helmrelease::*;
 pub use inputs::{
-    InputWarning, Inputs, classify_documents, parse_cluster_wasm_plugin, parse_wasm_plugin,
+    FindSourceError, InputWarning, Inputs, classify_documents, parse_cluster_wasm_plugin,
+    parse_wasm_plugin,
 };
 pub use names::{
     DEFAULT_NAMESPACE, MAX_RELEASE_NAME_LENGTH, ORIGIN_NAME_LABEL, ORIGIN_NAMESPACE_LABEL,
