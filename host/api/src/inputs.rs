@@ -161,7 +161,7 @@ pub fn classify_documents(docs: &[Value]) -> Result<Inputs> {
 /// Why the chart source a HelmRelease names is not among the inputs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "HelmRelease {release}: {field}: {kind} {source} not found among the inputs (known: {})",
+    "HelmRelease {release}: {field}: {kind} {object} not found among the inputs (known: {})",
     if known.is_empty() { "none".to_owned() } else { known.join(", ") }
 )]
 pub struct FindSourceError {
@@ -172,7 +172,7 @@ pub struct FindSourceError {
     /// `HelmRepository` or `OCIRepository`.
     pub kind: String,
     /// `namespace/name` searched.
-    pub source: String,
+    pub object: String,
     /// `namespace/name` of the sources of that kind that exist.
     pub known: Vec<String>,
 }
@@ -223,7 +223,7 @@ impl Inputs {
                 release: release.full_name(),
                 field: "spec.chart.spec.sourceRef".into(),
                 kind: "HelmRepository".into(),
-                source: format!("{namespace}/{name}"),
+                object: format!("{namespace}/{name}"),
                 known,
             }
         })
@@ -241,7 +241,7 @@ impl Inputs {
                 release: release.full_name(),
                 field: "spec.chartRef".into(),
                 kind: "OCIRepository".into(),
-                source: format!("{namespace}/{name}"),
+                object: format!("{namespace}/{name}"),
                 known,
             }
         })
