@@ -19,6 +19,10 @@ use crate::value::{Object, Value};
 /// cannot hold; deep enough for Helm's own include limit of 1000).
 pub(crate) const DEFAULT_MAX_DEPTH: usize = 2000;
 
+/// Stack left before a nested template runs on a fresh segment, and that segment's size.
+const STACK_RED_ZONE: usize = 128 * 1024;
+const STACK_SEGMENT: usize = 4 * 1024 * 1024;
+
 /// Name Helm gives its root template (`template.New("gotpl")`), used in "no template" errors.
 const ROOT_NAME: &str = "gotpl";
 
@@ -174,8 +178,16 @@ impl State<'_> {
         self.set.trees.get(name).cloned()
     }
 
-    /// Runs a whole template with fresh variables (`$` = dot), restoring state afterwards.
+    /// Runs a whole template with fresh variables (`$` = dot), restoring state afterwards. Deep
+    /// `template`/`include` recursion continues on a heap-allocated stack segment when the
+    /// thread's stack runs low, so Helm's 1000-deep include limit is reachable on any thread.
     fn run_tree(&mut self, tree: &Arc<Tree>, dot: V, out: &mut String) -> R<()> {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || {
+            self.run_tree_inner(tree, dot, out)
+        })
+    }
+
+    fn run_tree_inner(&mut self, tree: &Arc<Tree>, dot: V, out: &mut String) -> R<()> {
         let saved_vars = std::mem::replace(&mut self.vars, vec![(Arc::from("$"), dot.clone())]);
         let saved_tree = std::mem::replace(&mut self.current, tree.clone());
         let r = self.walk_list(tree, &dot, &tree.root, out);

@@ -242,3 +242,29 @@ const SPRIG_NAMES: &str = "hello ago date date_in_zone date_modify dateInZone da
     mustRegexFindAll regexFind mustRegexFind regexReplaceAll mustRegexReplaceAll \
     regexReplaceAllLiteral mustRegexReplaceAllLiteral regexSplit mustRegexSplit regexQuoteMeta \
     urlParse urlJoin sha512sum";
+
+#[test]
+fn include_recursion_depth_fits_default_stack() {
+    // Helm stops runaway `include` recursion after 1000 nested calls; the engine must get that
+    // deep on an ordinary 8 MiB thread stack (debug build) and fail cleanly past its own limit.
+    let run = || {
+        let set = mk_set(&[(
+            "r",
+            r#"{{ define "down" }}{{ if gt (int .) 0 }}{{ include "down" (sub (int .) 1) | trim }}{{ else }}bottom{{ end }}{{ end }}{{ include "down" 1100 }}|{{ include "down" 99999 }}"#,
+        )]);
+        set.execute("r", &Value::Nil)
+    };
+    let handle = std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(run)
+        .expect("spawn");
+    let e = handle
+        .join()
+        .expect("no stack overflow")
+        .expect_err("depth limit");
+    assert!(
+        e.to_string()
+            .ends_with("exceeded maximum template depth (2000)"),
+        "{e}"
+    );
+}
