@@ -881,3 +881,47 @@ impl HelmReleaseStatus {
         self.conditions.retain(|c| c.type_ != type_);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::jiff::Timestamp;
+
+    use super::*;
+
+    fn mk_condition(type_: &str, status: &str, reason: &str, at: i64) -> Condition {
+        Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message: String::new(),
+            observed_generation: Some(1),
+            last_transition_time: Time(Timestamp::from_second(at).expect("valid timestamp")),
+        }
+    }
+
+    #[test]
+    fn set_condition_keeps_the_transition_time_while_the_status_holds() {
+        let mut status = HelmReleaseStatus::default();
+        status.set_condition(mk_condition(condition::READY, "False", "Progressing", 100));
+        status.set_condition(mk_condition(
+            condition::RECONCILING,
+            "True",
+            "Progressing",
+            100,
+        ));
+        status.set_condition(mk_condition(
+            condition::READY,
+            "False",
+            "StillProgressing",
+            200,
+        ));
+        let ready = status.condition(condition::READY).expect("ready");
+        assert_eq!(ready.reason, "StillProgressing");
+        assert_eq!(ready.last_transition_time.0.as_second(), 100);
+        status.set_condition(mk_condition(condition::READY, "True", "Succeeded", 300));
+        let ready = status.condition(condition::READY).expect("ready");
+        assert_eq!(ready.last_transition_time.0.as_second(), 300);
+        status.remove_condition(condition::RECONCILING);
+        assert_eq!(status.conditions.len(), 1);
+    }
+}
