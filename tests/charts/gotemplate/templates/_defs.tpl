@@ -1,0 +1,2 @@
+{{- define "gotemplate.block" -}}default block{{- end -}}
+{{- define "gotemplate.override" -}}first{{- end -}}

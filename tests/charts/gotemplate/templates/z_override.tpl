@@ -1,0 +1,1 @@
+{{- define "gotemplate.override" -}}second{{- end -}}
