@@ -53,12 +53,20 @@ impl Object for ChartObject {
             "Tags" => Value::from(m.tags.as_str()),
             "AppVersion" => Value::from(m.app_version.as_str()),
             "Deprecated" => Value::Bool(m.deprecated),
-            "Annotations" => Value::map(
-                m.annotations
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-                    .collect(),
-            ),
+            "Annotations" => {
+                let map = Value::map(
+                    m.annotations
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                        .collect(),
+                );
+                match map {
+                    Value::Map(map) => {
+                        Value::Map(map.with_go_type("map[string]string", Value::from("")))
+                    }
+                    other => other,
+                }
+            }
             "KubeVersion" => Value::from(m.kube_version.as_str()),
             "Dependencies" => Value::list(m.dependencies.iter().map(dependency_value).collect()),
             "Type" => Value::from(m.chart_type.as_str()),

@@ -53,6 +53,15 @@ impl Release {
     }
 }
 
+/// The same map typed as Go's `chartutil.Values` (what `.Values` and `.Template` are in Helm:
+/// visible in `%T`/`typeOf`, and not a plain `map[string]interface{}` to type assertions).
+fn as_chartutil_values(v: Value) -> Value {
+    match v {
+        Value::Map(m) => Value::Map(m.with_go_type("chartutil.Values", Value::Nil)),
+        other => other,
+    }
+}
+
 struct Renderable {
     src: String,
     data: BTreeMap<String, Value>,
@@ -82,11 +91,11 @@ fn collect(
         ),
     };
     let own_values = if is_root {
-        values.clone()
+        as_chartutil_values(values.clone())
     } else {
         match values.get(c.name()) {
-            Some(v @ Value::Map(_)) => v.clone(),
-            _ => Value::empty_map(),
+            Some(v @ Value::Map(_)) => as_chartutil_values(v.clone()),
+            _ => as_chartutil_values(Value::empty_map()),
         }
     };
     let mut next = BTreeMap::new();
@@ -248,7 +257,7 @@ fn render_templates_here(
         let mut tmpl = BTreeMap::new();
         tmpl.insert("Name".to_owned(), Value::from(name.as_str()));
         tmpl.insert("BasePath".to_owned(), Value::from(r.base_path.as_str()));
-        data.insert("Template".to_owned(), Value::map(tmpl));
+        data.insert("Template".to_owned(), as_chartutil_values(Value::map(tmpl)));
         let out = set
             .execute(name, &Value::map(data))
             .map_err(|e| Error::RenderTemplate(reformat_exec_error(name, e.message())))?;
