@@ -89,7 +89,7 @@ pub struct HelmReleaseSpec {
 
     /// HelmReleases that must be ready first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<NamespacedObjectReference>,
+    pub depends_on: Vec<DependencyReference>,
 
     /// Timeout of each Kubernetes operation of a Helm action (Go duration). Defaults to `5m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -155,6 +155,14 @@ pub struct HelmReleaseSpec {
     /// Labels and annotations set on every rendered object (after the post-renderers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub common_metadata: Option<CommonMetadata>,
+
+    /// How to wait for resources after Helm actions (Flux field; not supported by Capstan yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_strategy: Option<WaitStrategy>,
+
+    /// CEL health checks for custom resources (Flux field; not supported by Capstan yet).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_check_exprs: Vec<HealthCheckExpr>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -329,6 +337,46 @@ pub struct NamespacedObjectReference {
     pub namespace: Option<String>,
 }
 
+/// A HelmRelease this one depends on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DependencyReference {
+    /// Name.
+    pub name: String,
+    /// Namespace; defaults to the HelmRelease's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// CEL expression deciding readiness (`dep` and `self` are the two HelmReleases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_expr: Option<String>,
+}
+
+/// How the controller waits for resources after a Helm action.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitStrategy {
+    /// `watcher` (kstatus) or `legacy` (Helm 3).
+    pub name: String,
+}
+
+/// A CEL health check for a custom resource kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheckExpr {
+    /// API version of the custom resource.
+    pub api_version: String,
+    /// Kind of the custom resource.
+    pub kind: String,
+    /// True when the resource is ready.
+    pub current: String,
+    /// True while the resource is being reconciled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_progress: Option<String>,
+    /// True when the resource failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
 /// Drift detection between the release manifest and the cluster.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -433,6 +481,9 @@ pub struct Install {
     /// Create the target namespace if missing.
     #[serde(default, skip_serializing_if = "is_false")]
     pub create_namespace: bool,
+    /// Use server-side apply (Flux default: true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_side_apply: Option<bool>,
 }
 
 /// Install failure remediation.
@@ -525,6 +576,9 @@ pub struct Upgrade {
     /// CRD policy; defaults to `Skip`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crds: Option<CrdsPolicy>,
+    /// Server-side apply: `enabled`, `disabled` or `auto` (default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_side_apply: Option<String>,
 }
 
 /// Helm test options.
@@ -581,6 +635,9 @@ pub struct Rollback {
     /// Delete new resources when the rollback fails.
     #[serde(default, skip_serializing_if = "is_false")]
     pub cleanup_on_fail: bool,
+    /// Server-side apply: `enabled`, `disabled` or `auto` (default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_side_apply: Option<String>,
 }
 
 /// Helm uninstall options.

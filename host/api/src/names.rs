@@ -167,6 +167,13 @@ mod tests {
             ),
             "another-release-name-with-very-long-name-7e72150d5a36"
         );
+        // The example of the Flux HelmRelease documentation has the same hash, but shows 42
+        // characters before it (55 in all, over Helm's limit); the controller code and its tests
+        // keep 40, as here.
+        assert_eq!(
+            shorten_release_name("a-very-lengthy-target-namespace-with-a-nice-object-name"),
+            "a-very-lengthy-target-namespace-with-a-n-97af5d7f41f3"
+        );
     }
 
     #[test]

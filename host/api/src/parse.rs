@@ -108,6 +108,9 @@ fn is_flux_default(pointer: &str, v: &Value) -> bool {
     match pointer {
         "/spec/persistentClient" => v == &Value::Bool(true),
         "/spec/chart/spec/reconcileStrategy" => v == "ChartVersion",
+        "/spec/waitStrategy" => v.get("name").is_some_and(|n| n == "watcher"),
+        "/spec/install/serverSideApply" => v == &Value::Bool(true),
+        "/spec/upgrade/serverSideApply" => v == "auto",
         "/spec/driftDetection" => {
             v.get("mode").is_none_or(|m| m == "disabled") && v.get("ignore").is_none_or(is_default)
         }
