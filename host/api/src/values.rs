@@ -7,7 +7,10 @@
 //! Documents merge with Flux's `MergeMaps` (maps merge deeply, anything else, lists included, is
 //! replaced). A `targetPath` entry sets its key's whole content as one value at that path, with
 //! Helm's `--set` syntax, after everything else, so it wins over inline values as Flux documents
-//! ("it will overwrite all"). The chart's own defaults are *not* merged here: the renderer
+//! ("it will overwrite everything before, including inline values"). One deliberate difference:
+//! Flux sets a targetPath value at its position in the list, so a *later* non-targetPath entry
+//! writing the same key can overwrite it (or not, depending on Go map aliasing with the inline
+//! values); here targetPath entries always win. The chart's own defaults are *not* merged here: the renderer
 //! coalesces them under these values as Helm does (a `null` here deletes a chart default there).
 //!
 //! ConfigMaps and Secrets are plain JSON objects (read from files or fetched by the reconciler),
