@@ -3,6 +3,7 @@
 
 mod api;
 mod fmt;
+mod fuzz;
 mod oracle;
 mod sprig;
 

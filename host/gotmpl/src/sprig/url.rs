@@ -29,7 +29,7 @@ fn unescape(s: &str) -> Result<String, String> {
                 let end = (i + 3).min(b.len());
                 return Err(format!(
                     "invalid URL escape {}",
-                    crate::fmt::go_quote(&s[i..end])
+                    crate::fmt::go_quote(&String::from_utf8_lossy(&b[i..end]))
                 ));
             };
             out.push(h << 4 | l);
