@@ -72,6 +72,9 @@ pub fn apply_images(objects: &mut [Value], images: &[Image]) -> Result<Vec<usize
             rewrite_anywhere(slot, &overrides, &mut counts);
             continue;
         }
+        if !slot.is_object() {
+            continue;
+        }
         let Some(mut object) = Object::from_value(std::mem::take(slot)) else {
             continue;
         };

@@ -77,6 +77,9 @@ fn compile_target(name: &str, selector: &Selector) -> Result<Target> {
 fn select(target: &Target, objects: &mut [Value]) -> Vec<usize> {
     let mut hits = Vec::new();
     for (i, slot) in objects.iter_mut().enumerate() {
+        if !slot.is_object() {
+            continue;
+        }
         let Some(object) = Object::from_value(std::mem::take(slot)) else {
             continue;
         };

@@ -338,3 +338,23 @@ fn json_patch_written_as_json_text_is_accepted() {
     let out = post_render(&spec, mk_stream()).expect("renders");
     assert_eq!(out.objects[2]["spec"]["type"], "LoadBalancer");
 }
+
+#[test]
+fn non_object_documents_pass_through_untouched() {
+    let mut stream = mk_stream();
+    stream.push(json!("a stray string"));
+    stream.push(json!(null));
+    let spec = Kustomize {
+        patches: vec![mk_patch("metadata:\n  labels: {x: z}\n", Some(kind(".*")))],
+        images: vec![Image {
+            name: "nginx".into(),
+            new_tag: Some("2".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let out = post_render(&spec, stream).expect("renders");
+    assert_eq!(out.objects[3], json!("a stray string"));
+    assert_eq!(out.objects[4], json!(null));
+    assert_eq!(out.objects[0]["metadata"]["labels"]["x"], "z");
+}
