@@ -182,6 +182,12 @@ fn cleanup_parse_error(filename: &str, msg: &str) -> String {
     )
 }
 
+/// Helm's function map, built once per process.
+fn cached_funcs() -> capstan_gotmpl::FuncMap {
+    static FUNCS: std::sync::OnceLock<capstan_gotmpl::FuncMap> = std::sync::OnceLock::new();
+    FUNCS.get_or_init(helm_funcs).clone()
+}
+
 /// Stack for template execution: Go allows 100000 nested `template` calls (Helm 1000 nested
 /// `include`s of one name) and each level is several interpreter frames deep. Optimised builds
 /// need far less stack per level than debug builds; a smaller reservation keeps thread start
@@ -238,7 +244,7 @@ fn render_templates_here(
     let mut names: Vec<String> = tpls.keys().cloned().collect();
     sort_templates(&mut names);
 
-    let mut set = TemplateSet::new(helm_funcs());
+    let mut set = TemplateSet::new(cached_funcs());
     set.set_max_depth(100_000);
     for name in &names {
         if let Some(r) = tpls.get(name) {
