@@ -268,3 +268,21 @@ fn include_recursion_depth_fits_default_stack() {
         "{e}"
     );
 }
+
+#[test]
+fn sets_and_values_are_thread_safe() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<TemplateSet>();
+    assert_send_sync::<Value>();
+    assert_send_sync::<FuncMap>();
+    let set = mk_set(&[("t", "{{ .Values.n | add 1 }}")]);
+    let data = mk_data(r#"{"n": 41}"#);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| set.execute("t", &data)))
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().expect("joined").expect("renders"), "42");
+        }
+    });
+}
