@@ -280,7 +280,7 @@ fn key_string(key: &Node) -> Result<String, YamlError> {
         Node::Bool(b) => b.to_string(),
         other => {
             return Err(YamlError::Convert(format!(
-                "error converting YAML to JSON: Unsupported map key of type: {}",
+                "Unsupported map key of type: {}",
                 go_type_name(other)
             )));
         }
@@ -315,10 +315,7 @@ pub fn node_to_json(node: &Node) -> Result<serde_json::Value, YamlError> {
         serde_json::Number::from_f64(f)
             .map(Value::Number)
             .ok_or_else(|| {
-                YamlError::Convert(format!(
-                    "error converting YAML to JSON: json: unsupported value: {}",
-                    format_go_g(f)
-                ))
+                YamlError::Convert(format!("json: unsupported value: {}", format_go_g(f)))
             })
     };
     Ok(match node {
