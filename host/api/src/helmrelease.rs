@@ -3,12 +3,18 @@
 //! changing its apiVersion, plus Capstan's additions: the `wasm` post-renderer,
 //! `postRenderStrategy` and an inline chart `repository` for clusters without Flux sources.
 //! The status follows kstatus (`Ready`, `Reconciling`, `Stalled`, `observedGeneration`).
+//! The spec carries the CEL rules the API server enforces (`KubeSchema`).
+
+#![expect(
+    unreachable_pub,
+    reason = "kube's KubeSchema derive emits a private copy of HelmReleaseSpec to build its schema"
+)]
 
 use std::collections::BTreeMap;
 
 use capstan_kustomize::{Kustomize, Selector};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,7 +25,10 @@ use serde_json::Value;
     clippy::duplicated_attributes,
     reason = "each kube printcolumn repeats `type_`; they are separate columns"
 )]
-#[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[x_kube(validation = Rule::new(
+    "(has(self.chart) && !has(self.chartRef)) || (!has(self.chart) && has(self.chartRef))"
+).message("either chart or chartRef must be set"))]
 #[kube(
     group = "capstan.dev",
     version = "v1alpha1",
@@ -142,8 +151,10 @@ pub struct HelmReleaseSpec {
     #[schemars(schema_with = "crate::schema::preserve_unknown_object")]
     pub values: Option<Value>,
 
-    /// Post-renderers, applied in order to the rendered manifests.
+    /// Post-renderers, applied in order to the rendered manifests (at most 50, which also bounds
+    /// the API server's CEL cost estimate for their validation rule).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
     pub post_renderers: Vec<PostRenderer>,
 
     /// Which rendered manifests go through the post-renderers: `combined` (default: hooks and
@@ -193,7 +204,9 @@ pub struct HelmChartTemplateObjectMeta {
 }
 
 /// Which chart, which version, from where.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[x_kube(validation = Rule::new("has(self.sourceRef) != has(self.repository)")
+    .message("set either sourceRef (a Flux source) or repository (inline), not both"))]
 #[serde(rename_all = "camelCase")]
 pub struct HelmChartTemplateSpec {
     /// The chart name in the repository (or its path in a Git/Bucket source).
@@ -712,7 +725,9 @@ impl std::fmt::Display for ValuesKind {
 }
 
 /// One post-renderer; exactly one field is set.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[x_kube(validation = Rule::new("has(self.kustomize) != has(self.wasm)")
+    .message("set exactly one of kustomize or wasm"))]
 #[serde(rename_all = "camelCase")]
 pub struct PostRenderer {
     /// Kustomize patches and images, with Flux's semantics.

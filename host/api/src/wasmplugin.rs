@@ -1,9 +1,15 @@
 //! The `WasmPlugin` (namespaced) and `ClusterWasmPlugin` (cluster-scoped) custom resources: where
 //! a Wasm transform module comes from, the sha256 it must have, its default config, its resource
 //! limits and a description. A namespaced `WasmPlugin` can only be used by HelmReleases in its
-//! own namespace (see [`crate::resolve_plugin`]).
+//! own namespace (see [`crate::resolve_plugin`]). The specs carry the CEL rules the API server
+//! enforces (`KubeSchema`): exactly one module source, and `sha256` with `url`.
 
-use kube::CustomResource;
+#![expect(
+    unreachable_pub,
+    reason = "kube's KubeSchema derive emits private copies of the plugin specs to build their schema"
+)]
+
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -12,7 +18,12 @@ use serde_json::Value;
 /// struct per kind.
 macro_rules! plugin_spec {
     ($(#[$attr:meta])* $name:ident) => {
-        #[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+        #[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+        #[x_kube(validation = Rule::new(
+            "[has(self.oci), has(self.url), has(self.configMapRef)].filter(x, x).size() == 1"
+        ).message("set exactly one module source: oci, url or configMapRef"))]
+        #[x_kube(validation = Rule::new("!has(self.url) || has(self.sha256)")
+            .message("url needs sha256 to verify the download"))]
         $(#[$attr])*
         #[serde(rename_all = "camelCase")]
         pub struct $name {

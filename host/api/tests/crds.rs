@@ -75,5 +75,21 @@ fn crds_parse_back_as_yaml_and_name_their_kinds() -> anyhow::Result<()> {
         assert!(spec.get(field).is_some(), "HelmRelease spec has {field}");
     }
     assert_eq!(spec["values"]["x-kubernetes-preserve-unknown-fields"], true);
+    // The parser's structural checks are also CEL rules the API server enforces.
+    let schema = &version["schema"]["openAPIV3Schema"]["properties"]["spec"];
+    let rules = |v: &serde_json::Value| -> Vec<String> {
+        v["x-kubernetes-validations"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| r["rule"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(rules(schema).len(), 1, "chart xor chartRef");
+    assert!(rules(&spec["chart"]["properties"]["spec"])[0].contains("sourceRef"));
+    assert!(rules(&spec["postRenderers"]["items"])[0].contains("wasm"));
+    assert_eq!(spec["postRenderers"]["maxItems"], 50);
     Ok(())
 }
