@@ -80,6 +80,37 @@ impl Ctx<'_> {
         self.errors.push(format!("- {}: {msg}", field(path)));
     }
 
+    /// Errors of validating `v` against `schema` at `path`, without recording them.
+    fn sub_errors(&self, schema: &Value, v: &Value, path: &str) -> Vec<String> {
+        let mut sub = Ctx {
+            root: self.root,
+            errors: Vec::new(),
+        };
+        sub.validate(schema, v, path);
+        sub.errors
+    }
+
+    /// gojsonschema merges the errors of the "best" failing alternative: here the first whose
+    /// `type` accepts the value (else the first).
+    fn merge_best(&mut self, alternatives: &[Value], v: &Value, path: &str) {
+        let type_ok = |sub: &Value| match sub.get("type") {
+            Some(Value::String(t)) => type_matches(t, v),
+            Some(Value::Array(ts)) => ts
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|t| type_matches(t, v)),
+            _ => true,
+        };
+        if let Some(best) = alternatives
+            .iter()
+            .find(|sub| type_ok(sub))
+            .or(alternatives.first())
+        {
+            let errs = self.sub_errors(best, v, path);
+            self.errors.extend(errs);
+        }
+    }
+
     fn is_valid(&self, schema: &Value, v: &Value) -> bool {
         let mut sub = Ctx {
             root: self.root,
@@ -126,29 +157,64 @@ impl Ctx<'_> {
                 return;
             }
         }
-        // Combinators.
-        if let Some(Value::Array(all)) = s.get("allOf")
-            && !all.iter().all(|sub| self.is_valid(sub, v))
-        {
-            self.err(path, "Must validate all the schemas (allOf)".to_owned());
-        }
+        // Combinators, in gojsonschema's order (anyOf, oneOf, allOf, not, if/then/else).
         if let Some(Value::Array(any)) = s.get("anyOf")
             && !any.iter().any(|sub| self.is_valid(sub, v))
         {
             self.err(path, "Must validate at least one schema (anyOf)".to_owned());
+            self.merge_best(any, v, path);
         }
-        if let Some(Value::Array(one)) = s.get("oneOf")
-            && one.iter().filter(|sub| self.is_valid(sub, v)).count() != 1
-        {
-            self.err(
-                path,
-                "Must validate one and only one schema (oneOf)".to_owned(),
-            );
+        if let Some(Value::Array(one)) = s.get("oneOf") {
+            let valid = one.iter().filter(|sub| self.is_valid(sub, v)).count();
+            if valid != 1 {
+                self.err(
+                    path,
+                    "Must validate one and only one schema (oneOf)".to_owned(),
+                );
+                if valid == 0 {
+                    self.merge_best(one, v, path);
+                }
+            }
+        }
+        if let Some(Value::Array(all)) = s.get("allOf") {
+            let mut failed = false;
+            for sub in all {
+                let errs = self.sub_errors(sub, v, path);
+                if !errs.is_empty() {
+                    failed = true;
+                    self.errors.extend(errs);
+                }
+            }
+            if failed {
+                self.err(path, "Must validate all the schemas (allOf)".to_owned());
+            }
         }
         if let Some(not) = s.get("not")
             && self.is_valid(not, v)
         {
             self.err(path, "Must not validate the schema (not)".to_owned());
+        }
+        if let Some(cond) = s.get("if") {
+            let (branch, label) = if self.is_valid(cond, v) {
+                (s.get("then"), "Must validate \"then\" as \"if\" was valid")
+            } else {
+                (
+                    s.get("else"),
+                    "Must validate \"else\" as \"if\" was not valid",
+                )
+            };
+            if let Some(branch) = branch {
+                let errs = self.sub_errors(branch, v, path);
+                if !errs.is_empty() {
+                    self.err(path, label.to_owned());
+                    self.errors.extend(errs);
+                }
+            }
+        }
+        if let (Some(Value::String(format)), Value::String(text)) = (s.get("format"), v)
+            && !format_ok(format, text)
+        {
+            self.err(path, format!("Does not match format '{format}'"));
         }
         match v {
             Value::Object(m) => {
@@ -350,6 +416,50 @@ impl Ctx<'_> {
                 ),
             );
         }
+    }
+}
+
+/// The common `format` checks (approximations of gojsonschema's checkers); unknown formats
+/// pass, as in gojsonschema.
+fn format_ok(format: &str, s: &str) -> bool {
+    match format {
+        "email" => match s.rsplit_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty() && !domain.is_empty() && !s.contains(char::is_whitespace)
+            }
+            None => false,
+        },
+        "ipv4" => s.parse::<std::net::Ipv4Addr>().is_ok(),
+        "ipv6" => s.parse::<std::net::Ipv6Addr>().is_ok(),
+        "hostname" => {
+            !s.is_empty()
+                && s.len() <= 255
+                && s.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                        && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                })
+        }
+        "uri" => s.split_once(':').is_some_and(|(scheme, _)| {
+            !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        }),
+        "date-time" => {
+            crate::yaml::resolve_scalar(s) != crate::yaml::Node::Str(String::new())
+                && s.len() >= 20
+                && s.as_bytes()
+                    .get(10)
+                    .is_some_and(|b| *b == b'T' || *b == b't')
+        }
+        _ => true,
     }
 }
 
