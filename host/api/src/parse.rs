@@ -282,6 +282,15 @@ fn check_spec(
             ));
         }
     }
+    if spec.post_renderers.len() > 50 {
+        return Err(invalid(
+            "spec.postRenderers",
+            &format!(
+                "{} post-renderers; at most 50 are allowed",
+                spec.post_renderers.len()
+            ),
+        ));
+    }
     for (i, pr) in spec.post_renderers.iter().enumerate() {
         let field = format!("spec.postRenderers[{i}]");
         match (&pr.kustomize, &pr.wasm) {
