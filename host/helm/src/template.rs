@@ -45,6 +45,8 @@ pub struct TemplateOptions {
     pub no_hooks: bool,
     /// `--show-only` patterns.
     pub show_only: Vec<String>,
+    /// `--is-upgrade`: render as an upgrade (`.Release.IsUpgrade`, not `IsInstall`).
+    pub is_upgrade: bool,
 }
 
 /// A rendered release: what `helm install --dry-run` would hold.
@@ -274,6 +276,8 @@ pub fn template(opts: &TemplateOptions) -> Result<String> {
         } else {
             opts.namespace.clone()
         },
+        is_upgrade: opts.is_upgrade,
+        is_install: !opts.is_upgrade,
         ..Release::default()
     };
     let rendered = render(&chart, &user, &release, &caps)?;
@@ -336,6 +340,7 @@ pub fn parse_template_args(args: &[String]) -> std::result::Result<TemplateOptio
             "--include-crds" => opts.include_crds = inline.as_deref() != Some("false"),
             "--skip-tests" => opts.skip_tests = inline.as_deref() != Some("false"),
             "--no-hooks" => opts.no_hooks = inline.as_deref() != Some("false"),
+            "--is-upgrade" => opts.is_upgrade = inline.as_deref() != Some("false"),
             "-s" | "--show-only" => {
                 for v in value(&mut i)?.split(',') {
                     opts.show_only.push(v.to_owned());
