@@ -201,14 +201,17 @@ pub(crate) fn to_toml(v: &Value) -> String {
         Value::Object(o) => o.as_value().unwrap_or(Value::Nil),
         other => other.clone(),
     };
-    if !matches!(v, Value::Map(_)) {
-        return "toml: top-level values must be Go maps or structs".to_owned();
-    }
     let mut e = Enc {
         out: String::new(),
         written: false,
     };
-    match e.encode(&[], &v) {
+    // A non-table top-level value is written as a bare element, as BurntSushi's encoder does.
+    let res = if matches!(v, Value::Map(_)) {
+        e.encode(&[], &v)
+    } else {
+        e.element(&v)
+    };
+    match res {
         Ok(()) => e.out,
         Err(msg) => msg,
     }
