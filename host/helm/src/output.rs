@@ -169,9 +169,40 @@ struct Head {
     annotations: Option<BTreeMap<String, String>>,
 }
 
+/// sigs.k8s.io/yaml turns scalars into strings where `SimpleHead` has string fields
+/// (`apiVersion`, `kind`, `metadata.name`, annotation values), so `hook-weight: 5` is fine.
+fn coerce_head_strings(node: &yaml::Node) -> yaml::Node {
+    use yaml::Node;
+    fn map_entries(n: &Node, f: &dyn Fn(&str, &Node) -> Node) -> Node {
+        match n {
+            Node::Map(entries) => Node::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        let key = if let Node::Str(s) = k { s.as_str() } else { "" };
+                        (k.clone(), f(key, v))
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    map_entries(node, &|key, v| match key {
+        "apiVersion" | "kind" => yaml::scalar_to_string(v),
+        "metadata" => map_entries(v, &|k, x| match k {
+            "name" => yaml::scalar_to_string(x),
+            "annotations" => map_entries(x, &|_, a| yaml::scalar_to_string(a)),
+            _ => x.clone(),
+        }),
+        _ => v.clone(),
+    })
+}
+
 fn parse_head(path: &str, doc: &str) -> Result<Head, Error> {
     let wrap = |m: String| Error::ParseManifest(format!("YAML parse error on {path}: {m}"));
-    let v = yaml::parse_json_like(doc)
+    let v = yaml::parse_node(doc)
+        .map(|n| coerce_head_strings(&n))
+        .and_then(|n| yaml::node_to_json(&n))
         .map_err(|e| wrap(format!("error converting YAML to JSON: {e}")))?;
     let obj = match v {
         serde_json::Value::Null => {

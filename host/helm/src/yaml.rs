@@ -67,3 +67,21 @@ pub fn sort_entries<T>(entries: &mut Vec<(String, T)>) {
 pub fn resolve_scalar(text: &str) -> Node {
     resolve::resolve_plain(text).1
 }
+
+/// What sigs.k8s.io/yaml does to a scalar decoded into a Go `string` field: numbers and
+/// booleans become their text (floats at float32 precision, `'g'` format).
+pub fn scalar_to_string(n: &Node) -> Node {
+    match n {
+        Node::Int(i) => Node::Str(i.to_string()),
+        Node::Uint(u) => Node::Str(u.to_string()),
+        Node::Float(f) => Node::Str(
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "Go formats at float32 precision here"
+            )]
+            shortest_f32_g(*f as f32).unwrap_or_else(|| format_go_g(*f)),
+        ),
+        Node::Bool(b) => Node::Str(b.to_string()),
+        other => other.clone(),
+    }
+}

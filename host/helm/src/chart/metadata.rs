@@ -165,16 +165,7 @@ pub(crate) fn stringify_fields(node: &crate::yaml::Node) -> crate::yaml::Node {
     ];
     const STRING_LISTS: &[&str] = &["sources", "keywords"];
     fn scalar_string(n: &Node) -> Node {
-        match n {
-            Node::Int(i) => Node::Str(i.to_string()),
-            Node::Uint(u) => Node::Str(u.to_string()),
-            Node::Float(f) => Node::Str(
-                crate::yaml::shortest_f32_g(*f as f32)
-                    .unwrap_or_else(|| crate::yaml::format_go_g(*f)),
-            ),
-            Node::Bool(b) => Node::Str(b.to_string()),
-            other => other.clone(),
-        }
+        crate::yaml::scalar_to_string(n)
     }
     fn map_with(n: &Node, f: impl Fn(&str, &Node) -> Node) -> Node {
         match n {
