@@ -47,6 +47,8 @@ pub struct TemplateOptions {
     pub show_only: Vec<String>,
     /// `--is-upgrade`: render as an upgrade (`.Release.IsUpgrade`, not `IsInstall`).
     pub is_upgrade: bool,
+    /// `--skip-schema-validation`: ignore `values.schema.json`.
+    pub skip_schema_validation: bool,
 }
 
 /// A rendered release: what `helm install --dry-run` would hold.
@@ -206,6 +208,16 @@ pub fn render(
     release: &Release,
     caps: &Capabilities,
 ) -> Result<Rendered> {
+    render_inner(chart, user_values, release, caps, true)
+}
+
+fn render_inner(
+    chart: &Chart,
+    user_values: &Values,
+    release: &Release,
+    caps: &Capabilities,
+    validate_schema: bool,
+) -> Result<Rendered> {
     let mut chart = chart.clone();
     if !chart.metadata.dependencies.is_empty() {
         check_dependencies(&chart)?;
@@ -226,7 +238,11 @@ pub fn render(
         )));
     }
     let values = coalesce_values(&chart, user_values).map_err(Error::CoalesceValues)?;
-    let schema_errors = schema::validate_chart_tree(&chart, &values);
+    let schema_errors = if validate_schema {
+        schema::validate_chart_tree(&chart, &values)
+    } else {
+        String::new()
+    };
     if !schema_errors.is_empty() {
         return Err(Error::ValidateSchema(schema_errors));
     }
@@ -280,7 +296,7 @@ pub fn template(opts: &TemplateOptions) -> Result<String> {
         is_install: !opts.is_upgrade,
         ..Release::default()
     };
-    let rendered = render(&chart, &user, &release, &caps)?;
+    let rendered = render_inner(&chart, &user, &release, &caps, !opts.skip_schema_validation)?;
     let mut out = String::new();
     out.push_str(rendered.manifest(opts.include_crds).trim());
     out.push('\n');
@@ -345,6 +361,26 @@ pub fn parse_template_args(args: &[String]) -> std::result::Result<TemplateOptio
                 for v in value(&mut i)?.split(',') {
                     opts.show_only.push(v.to_owned());
                 }
+            }
+            // Flags that do not change `helm template`'s output.
+            "--create-namespace"
+            | "--wait"
+            | "--wait-for-jobs"
+            | "--atomic"
+            | "--skip-crds"
+            | "--dependency-update"
+            | "--disable-openapi-validation"
+            | "--replace"
+            | "--debug"
+            | "--render-subchart-notes"
+            | "--enable-dns"
+            | "--dry-run"
+            | "--release-name" => {}
+            "--skip-schema-validation" => {
+                opts.skip_schema_validation = inline.as_deref() != Some("false");
+            }
+            "--timeout" | "--description" => {
+                value(&mut i)?;
             }
             f if f.starts_with('-') => return Err(format!("unknown flag: {f}")),
             _ => positional.push(a.clone()),
