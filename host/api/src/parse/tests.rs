@@ -209,6 +209,13 @@ fn contradictions_are_errors_naming_release_and_field() {
             with(mk_chart_spec(), json!({"values": [1, 2]})),
             "spec.values",
         ),
+        (
+            with(
+                mk_chart_spec(),
+                json!({"postRenderers": vec![json!({"wasm": {"plugin": "p"}}); 51]}),
+            ),
+            "at most 50",
+        ),
     ];
     for (spec, want) in cases {
         let err = parse_helm_release(&mk_doc("capstan.dev/v1alpha1", spec.clone()))
