@@ -12,7 +12,8 @@ mod sort;
 pub use emit::{json_to_node, json_to_yaml, to_yaml_document};
 pub use gofloat::{format_go_g, format_json_float};
 pub use parse::{
-    node_to_json, parse_documents, parse_json_like, parse_json_like_all, parse_node, shortest_f32_g,
+    manifest_to_json, node_to_json, node_to_json_typed, parse_documents, parse_json_like,
+    parse_json_like_all, parse_node, shortest_f32_g,
 };
 
 /// A YAML node as go-yaml v2 decodes it into `interface{}`: typed scalars, and maps whose keys can

@@ -336,6 +336,36 @@ pub fn node_to_json(node: &Node) -> Result<serde_json::Value, YamlError> {
     })
 }
 
+/// `sigs.k8s.io/yaml.YAMLToJSON`: like [`node_to_json`] but integers stay integers (this is
+/// what Helm sends to the API server, so `replicas: 3` must not become `3.0`).
+pub fn node_to_json_typed(node: &Node) -> Result<serde_json::Value, YamlError> {
+    use serde_json::Value;
+    Ok(match node {
+        Node::Int(i) => Value::from(*i),
+        Node::Uint(u) => Value::from(*u),
+        Node::Seq(items) => Value::Array(
+            items
+                .iter()
+                .map(node_to_json_typed)
+                .collect::<Result<_, _>>()?,
+        ),
+        Node::Map(entries) => {
+            let mut map = serde_json::Map::new();
+            for (k, v) in entries {
+                map.insert(key_string(k)?, node_to_json_typed(v)?);
+            }
+            Value::Object(map)
+        }
+        other => node_to_json(other)?,
+    })
+}
+
+/// A rendered manifest document as JSON for the API server (YAMLToJSON semantics: integers
+/// kept, YAML 1.1 scalars resolved, keys stringified); `null` for an empty document.
+pub fn manifest_to_json(text: &str) -> Result<serde_json::Value, YamlError> {
+    node_to_json_typed(&parse_node(text)?)
+}
+
 /// `sigs.k8s.io/yaml.Unmarshal(text, &interface{})`: the first document as JSON data.
 pub fn parse_json_like(text: &str) -> Result<serde_json::Value, YamlError> {
     node_to_json(&parse_node(text)?)
@@ -401,6 +431,18 @@ mod tests {
             "yaml: found character that cannot start any token"
         );
         assert_eq!(msg("a: *nope"), "yaml: unknown anchor 'nope' referenced");
+    }
+
+    #[test]
+    fn manifests_keep_integers() -> Result<(), YamlError> {
+        let v =
+            manifest_to_json("spec:\n  replicas: 3\n  ratio: 0.5\n  big: 18446744073709551615\n")?;
+        assert_eq!(
+            v,
+            json!({"spec": {"replicas": 3, "ratio": 0.5, "big": 18_446_744_073_709_551_615u64}})
+        );
+        assert!(v["spec"]["replicas"].is_i64());
+        Ok(())
     }
 
     #[test]
