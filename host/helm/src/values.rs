@@ -56,11 +56,7 @@ fn coalesce_deps(chart: &Chart, dest: &mut Values, merge: bool) -> Result<(), St
             None => Map::new(),
             Some(Value::Object(m)) => m.clone(),
             Some(other) => {
-                return Err(format!(
-                    "type mismatch on {name}: %!t({}={})",
-                    go_type(other),
-                    other
-                ));
+                return Err(format!("type mismatch on {name}: {}", go_percent_t(other)));
             }
         };
         coalesce_globals(&mut dv, dest);
@@ -68,6 +64,16 @@ fn coalesce_deps(chart: &Chart, dest: &mut Values, merge: bool) -> Result<(), St
         dest.insert(name, Value::Object(dv));
     }
     Ok(())
+}
+
+/// Go's `%t` of a non-table value (Helm formats the offending value with it).
+fn go_percent_t(v: &Value) -> String {
+    let go_v = crate::funcs::json_to_value(v).to_go_string();
+    match v {
+        Value::Null => "%!t(<nil>)".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        _ => format!("%!t({}={go_v})", go_type(v)),
+    }
 }
 
 fn go_type(v: &Value) -> &'static str {
