@@ -260,18 +260,15 @@ fn gen_cert(args: &[Value], ca: Option<&Value>, key: Option<&str>) -> Result<Val
     let cert = match ca {
         None => p.self_signed(&pair),
         Some(ca) => {
-            let issuer = match ca {
-                Value::Object(o) => o
-                    .as_any()
-                    .downcast_ref::<Certificate>()
-                    .and_then(|c| c.issuer.clone()),
+            let ca = match ca {
+                Value::Object(o) => o.as_any().downcast_ref::<Certificate>(),
                 _ => None,
             }
-            .ok_or_else(|| {
-                FuncError::new(
-                    "error parsing CA: only CAs made by genCA/genCAWithKey can sign here",
-                )
-            })?;
+            .ok_or_else(|| FuncError::new("error parsing CA: not a certificate"))?;
+            let issuer = match &ca.issuer {
+                Some(i) => i.clone(),
+                None => Arc::new(issuer_from_pem(&ca.cert, &ca.key)?),
+            };
             p.signed_by(&pair, &issuer.cert, &issuer.key)
         }
     }
@@ -281,6 +278,18 @@ fn gen_cert(args: &[Value], ca: Option<&Value>, key: Option<&str>) -> Result<Val
         key: key_pem,
         issuer: None,
     }))
+}
+
+/// An issuer from a CA given as PEM (e.g. from `buildCustomCert`): its subject and key
+/// identifier come from the certificate, signing uses its key.
+fn issuer_from_pem(cert: &str, key: &str) -> Result<Issuer, FuncError> {
+    let key = parse_key(key)?;
+    let params = rcgen::CertificateParams::from_ca_cert_pem(cert)
+        .map_err(|e| crypto_err("error parsing CA certificate", e))?;
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| crypto_err("error loading CA certificate", e))?;
+    Ok(Issuer { cert, key })
 }
 
 /// Sprig's `genPrivateKey`.

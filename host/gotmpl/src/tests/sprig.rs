@@ -100,3 +100,11 @@ fn certificates_chain_fields() {
     );
     assert_eq!(with_key, "true");
 }
+
+#[test]
+fn custom_ca_from_pem_can_sign() {
+    let out = ok(
+        r#"{{ $ca := genCA "root" 10 }}{{ $custom := buildCustomCert ($ca.Cert | b64enc) ($ca.Key | b64enc) }}{{ $leaf := genSignedCert "leaf" nil (list "x.example") 5 $custom }}{{ hasPrefix "-----BEGIN CERTIFICATE-----" $leaf.Cert }}"#,
+    );
+    assert_eq!(out, "true");
+}
