@@ -90,7 +90,7 @@ pub enum Error {
     },
     /// A source object the release names is not among the inputs.
     #[error(
-        "HelmRelease {release}: {field}: {kind} {object} not found in the input files; known {kind}s: {}",
+        "HelmRelease {release}: {field}: {kind} {object} not found in the input files; known {kind} objects: {}",
         if known.is_empty() { "none".to_owned() } else { known.join(", ") }
     )]
     FindSource {
@@ -730,15 +730,26 @@ impl Prepared {
         })
     }
 
-    /// Builds the chain in `postRenderers` order; wasm modules are fetched, verified and loaded.
+    /// Builds the chain in `postRenderers` order. Every plugin reference is resolved before any
+    /// module is fetched, so a misnamed plugin is reported without touching the network.
     fn pipeline(
         &self,
         runtime: &Runtime,
         options: &BuildOptions,
     ) -> Result<(Pipeline, Vec<StepSummary>)> {
+        let entries = &self.release().spec.post_renderers;
+        let mut modules = Vec::with_capacity(entries.len());
+        for (index, entry) in entries.iter().enumerate() {
+            modules.push(match &entry.wasm {
+                Some(w) if entry.kustomize.is_none() => {
+                    Some(self.resolve_module(index, w, options)?)
+                }
+                _ => None,
+            });
+        }
         let mut steps = Vec::new();
         let mut summaries = Vec::new();
-        for (index, entry) in self.release().spec.post_renderers.iter().enumerate() {
+        for (index, (entry, module)) in entries.iter().zip(modules).enumerate() {
             if let Some(k) = &entry.kustomize {
                 steps.push(PostRenderer::kustomize("kustomize", k.clone()));
                 summaries.push(StepSummary {
@@ -746,8 +757,8 @@ impl Prepared {
                     detail: "kustomize".to_owned(),
                     duration: Duration::ZERO,
                 });
-            } else if let Some(w) = &entry.wasm {
-                let (step, summary) = self.wasm_step(index, w, runtime, options)?;
+            } else if let (Some(w), Some(module)) = (&entry.wasm, module) {
+                let (step, summary) = self.wasm_step(index, w, module, runtime, options)?;
                 steps.push(step);
                 summaries.push(summary);
             }
@@ -755,33 +766,42 @@ impl Prepared {
         Ok((Pipeline::new(steps), summaries))
     }
 
-    fn wasm_step(
-        &self,
+    /// Which plugin object (and/or `--plugin-dir` file) a `wasm` post-renderer names.
+    fn resolve_module<'a>(
+        &'a self,
         index: usize,
         renderer: &WasmPostRenderer,
-        runtime: &Runtime,
         options: &BuildOptions,
-    ) -> Result<(PostRenderer, StepSummary)> {
-        let release = self.release();
-        let name = renderer.plugin.as_str();
+    ) -> Result<Module<'a>> {
         let local = options
             .plugin_dir
             .as_ref()
-            .map(|d| d.join(format!("{name}.wasm")))
+            .map(|d| d.join(format!("{}.wasm", renderer.plugin)))
             .filter(|p| p.is_file());
         let found = capstan_api::resolve_plugin(
-            release,
+            self.release(),
             renderer,
             &self.inputs.plugins,
             &self.inputs.cluster_plugins,
         );
-        let module = match (found, local) {
+        Ok(match (found, local) {
             (Ok(plugin), Some(path)) => Module::Local(path, Some(plugin)),
             (Ok(plugin), None) => Module::Declared(plugin),
             // A module in --plugin-dir stands in for a plugin object that is not in the files.
             (Err(PluginError::FindPlugin { .. }), Some(path)) => Module::Local(path, None),
             (Err(source), _) => return Err(Error::ResolvePlugin { index, source }),
-        };
+        })
+    }
+
+    fn wasm_step(
+        &self,
+        index: usize,
+        renderer: &WasmPostRenderer,
+        module: Module<'_>,
+        runtime: &Runtime,
+        options: &BuildOptions,
+    ) -> Result<(PostRenderer, StepSummary)> {
+        let name = renderer.plugin.as_str();
         let resolved = module.plugin();
         let display = resolved.map_or_else(|| format!("plugin {name}"), |p| p.display_name());
         let limits =
@@ -886,7 +906,7 @@ impl Prepared {
                 };
                 let fetched =
                     fetched.map_err(|e| self.module_error(index, &display, reference, e))?;
-                Ok((fetched.bytes, format!("oci://{}", fetched.reference)))
+                Ok((fetched.bytes, fetched.reference.to_string()))
             }
             ModuleSource::Url { url } => {
                 let fetched = capstan_source::fetch_url(

@@ -1,5 +1,6 @@
 //! One integration test binary with a module per area (keeps link times down on 2 cores).
 
+mod build;
 mod cli;
 mod golden;
 mod sandbox;
