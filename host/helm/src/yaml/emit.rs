@@ -437,9 +437,18 @@ impl Emitter {
         self.write_indicator("\"", true, false, false);
         let chars: Vec<char> = value.chars().collect();
         let n = chars.len();
+        // go-yaml's `is_bom(value, i)` looks at the start of the value, not at `i`: a value
+        // starting with a BOM has every character escaped.
+        let starts_with_bom = value.starts_with('\u{FEFF}');
         for i in 0..n {
             let c = chars[i];
-            if !is_printable(c) || c == '\u{FEFF}' || is_break(c) || c == '"' || c == '\\' {
+            if starts_with_bom
+                || !is_printable(c)
+                || c == '\u{FEFF}'
+                || is_break(c)
+                || c == '"'
+                || c == '\\'
+            {
                 self.put('\\');
                 let v = c as u32;
                 match v {

@@ -161,7 +161,15 @@ pub(crate) fn is_timestamp(s: &str) -> bool {
     let (Some(m), Some(d)) = (two_digits(m, 12), two_digits(d, 31)) else {
         return false;
     };
-    if m == 0 || d == 0 {
+    let year: u32 = s[..4].parse().unwrap_or(0);
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
+    let days_in_month = match m {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if m == 0 || d == 0 || d > days_in_month {
         return false;
     }
     let Some(time) = time else {
@@ -314,6 +322,9 @@ mod tests {
             Node::Uint(u64::MAX)
         );
         assert_eq!(resolve_plain("2001-12-14").0, Kind::Timestamp);
+        assert_eq!(resolve_plain("2024-02-29").0, Kind::Timestamp);
+        assert_eq!(resolve_plain("2023-02-29").0, Kind::Str);
+        assert_eq!(resolve_plain("2024-04-31").0, Kind::Str);
         assert_eq!(
             resolve_plain("2001-12-14t21:59:43.10-05:00").0,
             Kind::Timestamp
