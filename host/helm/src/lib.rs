@@ -6,6 +6,26 @@
 //!  values files, --set ───┴─▶ merge_user_values ─▶ render() ─▶ Rendered ─▶ template() output
 //!                              (dependencies, coalesce, schema, templates, kind order)
 //! ```
+//!
+//! The CLI path is [`parse_template_args`] + [`template`] (Helm's flags in, Helm's stdout or
+//! [`Error::helm_output`] out). The HelmRelease builder loads a [`Chart`] once and calls
+//! [`render`] with already-merged values, then feeds [`Rendered::manifests`] (as JSON via
+//! [`yaml::manifest_to_json`]) to the post-render pipeline:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let chart = capstan_helm::Chart::load("charts/podinfo")?;
+//! let mut values = capstan_helm::Values::new();
+//! capstan_helm::parse_set("replicaCount=3", &mut values)?;
+//! let release = capstan_helm::Release { name: "web".into(), ..Default::default() };
+//! let rendered = capstan_helm::render(&chart, &values, &release, &Default::default())?;
+//! for m in &rendered.manifests {
+//!     let object = capstan_helm::yaml::manifest_to_json(&m.content)?;
+//!     println!("{} {}", m.kind, object["metadata"]["name"]);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 mod chart;
 mod error;
