@@ -324,7 +324,31 @@ fn walk(
     Ok(())
 }
 
-/// Unpacks a chart archive, dropping the top-level directory as Helm does.
+/// Go's `path.Clean` for relative slash paths.
+fn clean_path(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else {
+                    parts.push("..");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
+    }
+}
+
+/// Unpacks a chart archive, dropping the top-level directory as Helm does (and refusing paths
+/// that escape it, with Helm's messages).
 fn archive_files(data: &[u8], label: &str) -> Result<Vec<ChartFile>, LoadError> {
     let err = |message: String| LoadError::ReadArchive {
         path: label.to_owned(),
@@ -350,12 +374,24 @@ fn archive_files(data: &[u8], label: &str) -> Result<Vec<ChartFile>, LoadError> 
         if rest.is_empty() {
             continue;
         }
+        if rest.starts_with('/') {
+            return Err(err("chart illegally contains absolute paths".to_owned()));
+        }
+        let rest = clean_path(rest);
+        if rest == "." {
+            return Err(err(format!(
+                "chart illegally contains content outside the base directory: {path:?}"
+            )));
+        }
+        if rest.starts_with("..") {
+            return Err(err("chart illegally references parent directory".to_owned()));
+        }
         let mut buf = Vec::new();
         entry
             .read_to_end(&mut buf)
             .map_err(|e| err(e.to_string()))?;
         out.push(ChartFile {
-            name: rest.to_owned(),
+            name: rest,
             data: buf,
         });
     }
@@ -363,4 +399,51 @@ fn archive_files(data: &[u8], label: &str) -> Result<Vec<ChartFile>, LoadError> 
         return Err(err("no files in chart archive".to_owned()));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_path_like_go() {
+        assert_eq!(clean_path("templates/./a.yaml"), "templates/a.yaml");
+        assert_eq!(clean_path("a/../../etc/passwd"), "../etc/passwd");
+        assert_eq!(clean_path("a/.."), ".");
+        assert_eq!(clean_path("a//b/"), "a/b");
+    }
+
+    #[test]
+    fn archive_round_trip() -> Result<(), Box<dyn std::error::Error>> {
+        let mut tgz = Vec::new();
+        {
+            let gz = flate2::write::GzEncoder::new(&mut tgz, flate2::Compression::fast());
+            let mut b = tar::Builder::new(gz);
+            for (name, data) in [
+                (
+                    "demo/Chart.yaml",
+                    "apiVersion: v2\nname: demo\nversion: 1.0.0\n",
+                ),
+                ("demo/values.yaml", "a: 1\n"),
+                ("demo/templates/cm.yaml", "kind: ConfigMap\n"),
+                ("demo/files/x.txt", "x"),
+            ] {
+                let mut h = tar::Header::new_gnu();
+                h.set_size(data.len() as u64);
+                h.set_mode(0o644);
+                h.set_cksum();
+                b.append_data(&mut h, name, data.as_bytes())?;
+            }
+            b.into_inner()?.finish()?;
+        }
+        let c = Chart::from_archive(&tgz, "demo.tgz")?;
+        assert_eq!(c.name(), "demo");
+        assert_eq!(c.values.get("a"), Some(&serde_json::json!(1.0)));
+        assert_eq!(c.templates.len(), 1);
+        assert_eq!(
+            c.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            ["files/x.txt"]
+        );
+        Ok(())
+    }
 }
