@@ -819,7 +819,10 @@ impl State<'_> {
             | (Value::List(_), Ty::List)
             | (Value::Map(_), Ty::Map) => true,
             (Value::Object(o), _) => {
-                if let Some(inner) = o.as_value() {
+                if let Some(inner) = o
+                    .as_value()
+                    .filter(|_| !(ty == Ty::Int && o.type_name() == "int64"))
+                {
                     return self.validate_type(tree, blame, V::plain(inner), ty);
                 }
                 false

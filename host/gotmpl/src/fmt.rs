@@ -764,6 +764,12 @@ impl Printer<'_> {
                 }
                 self.out.push(']');
             }
+            Value::Object(o) if o.type_name() == "int64" => match (verb, o.as_value()) {
+                ('v' | 'd' | 'b' | 'o' | 'O' | 'x' | 'X' | 'c' | 'q' | 'U', Some(inner)) => {
+                    self.print_value(&inner, verb, depth);
+                }
+                _ => self.bad_verb(v, verb),
+            },
             Value::Object(o) => {
                 if let Some(inner) = o.as_value() {
                     self.print_value(&inner, verb, depth);
@@ -812,7 +818,12 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         // width
         if i < b.len() && b[i] == b'*' {
             i += 1;
-            match args.get(argn) {
+            match args
+                .get(argn)
+                .and_then(Value::to_i64)
+                .map(Value::Int)
+                .as_ref()
+            {
                 Some(Value::Int(w)) => {
                     if *w < 0 {
                         spec.minus = true;
@@ -837,8 +848,8 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             i += 1;
             if i < b.len() && b[i] == b'*' {
                 i += 1;
-                match args.get(argn) {
-                    Some(Value::Int(p)) if *p >= 0 => spec.prec = Some(*p as usize),
+                match args.get(argn).and_then(Value::to_i64) {
+                    Some(p) if p >= 0 => spec.prec = Some(p as usize),
                     _ => out.push_str("%!(BADPREC)"),
                 }
                 argn += 1;

@@ -35,10 +35,10 @@
 //! missing key yields a nil `interface{}`, printed as `<no value>` (Helm strips that string
 //! afterwards); `.a.b` on a missing `a` fails with `nil pointer evaluating interface {}.b`;
 //! maps are shared and mutated in place by `set`/`merge` as Go maps are; ranging over an integer
-//! is an error as in Helm 3.17. Differences from Go that remain: `int` and `int64` are one
-//! integer kind (visible only in `%T`/`typeOf` and argument-type errors), strings are UTF-8
-//! (binary data from `b64dec` is converted lossily), and there are no `[]string` or other typed
-//! slices (every list is `[]interface{}`). Rendering is thread-safe: a [`TemplateSet`] is
+//! is an error as in Helm 3.17; Sprig's arithmetic returns Go `int64`s ([`GoInt64`]) so `%T`,
+//! `typeOf` and `int`-parameter errors read as in Go. Differences from Go that remain: strings
+//! are UTF-8 (binary data from `b64dec` is converted lossily), and there are no `[]string` or
+//! other typed slices (every list is `[]interface{}`). Rendering is thread-safe: a [`TemplateSet`] is
 //! `Send + Sync` and can execute templates from several threads at once.
 
 mod error;
@@ -54,7 +54,7 @@ pub use error::{Error, FuncError, Result};
 pub use fmt::{sprint, sprintf, sprintln};
 pub use func::{CallContext, Func, FuncMap, FuncResult, Signature, Ty};
 pub use set::{MissingKey, TemplateSet};
-pub use value::{Map, Object, Value};
+pub use value::{GoInt64, Map, Object, Value};
 
 #[cfg(test)]
 mod tests;

@@ -199,6 +199,7 @@ impl Value {
             Value::List(_) => "slice",
             Value::Map(_) => "map",
             Value::Object(o) => match o.as_value() {
+                Some(Value::Int(_)) if o.type_name() == "int64" => "int64",
                 Some(Value::List(_)) => "slice",
                 Some(Value::Map(_)) => "map",
                 Some(Value::String(_)) => "string",
@@ -386,7 +387,12 @@ impl PartialEq for Value {
             (Value::String(a), Value::String(b)) => a == b,
             (Value::List(a), Value::List(b)) => a == b,
             (Value::Map(a), Value::Map(b)) => a.ptr_eq(b) || a.with(|x| b.with(|y| x == y)),
-            (Value::Object(a), Value::Object(b)) => Arc::ptr_eq(a, b),
+            (Value::Object(a), Value::Object(b)) => {
+                Arc::ptr_eq(a, b)
+                    || (a.type_name() == b.type_name()
+                        && a.as_value().is_some()
+                        && a.as_value() == b.as_value())
+            }
             _ => false,
         }
     }
@@ -547,6 +553,54 @@ impl Value {
             Value::Map(m) => Value::Map(m.deep_copy()),
             Value::List(l) => Value::list(l.iter().map(Value::deep_copy).collect()),
             other => other.clone(),
+        }
+    }
+}
+
+/// A Go `int64` (what Sprig's arithmetic returns), distinct from `int` only where Go shows the
+/// difference: `%T`/`typeOf`/`kindOf` print `int64`, and an `int` parameter rejects it with Go's
+/// `wrong type for value; expected int; got int64`. Everywhere else it acts as its integer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GoInt64(pub i64);
+
+impl Object for GoInt64 {
+    fn type_name(&self) -> &str {
+        "int64"
+    }
+
+    fn format_go(&self, out: &mut String) {
+        out.push_str(&self.0.to_string());
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::from(self.0)
+    }
+
+    fn is_true(&self) -> bool {
+        self.0 != 0
+    }
+
+    fn as_value(&self) -> Option<Value> {
+        Some(Value::Int(self.0))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Value {
+    /// A Go `int64` value (see [`GoInt64`]).
+    pub fn int64(i: i64) -> Value {
+        Value::Object(Arc::new(GoInt64(i)))
+    }
+
+    /// The integer, for `Int` and Go `int64` values alike.
+    pub fn to_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            Value::Object(o) => o.as_any().downcast_ref::<GoInt64>().map(|g| g.0),
+            _ => None,
         }
     }
 }

@@ -97,13 +97,13 @@ pub(super) fn register(r: &mut Reg<'_>) {
         Ok(Value::Int(v))
     });
     r.f("int", &[Ty::Any], |a| Ok(Value::Int(to_int64(&a[0]))));
-    r.f("int64", &[Ty::Any], |a| Ok(Value::Int(to_int64(&a[0]))));
+    r.f("int64", &[Ty::Any], |a| Ok(Value::int64(to_int64(&a[0]))));
     r.f("float64", &[Ty::Any], |a| {
         Ok(Value::Float(to_float64(&a[0])))
     });
     r.f("toDecimal", &[Ty::Any], |a| {
         let s = a[0].to_go_string();
-        Ok(Value::Int(i64::from_str_radix(&s, 8).unwrap_or(0)))
+        Ok(Value::int64(i64::from_str_radix(&s, 8).unwrap_or(0)))
     });
     r.v("default", &[Ty::Any], Ty::Any, |a| {
         if a.len() < 2 || empty(&a[1]) {

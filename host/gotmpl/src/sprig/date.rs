@@ -403,7 +403,10 @@ fn as_time(v: &Value) -> Option<GoTime> {
 fn date_arg(v: &Value) -> GoTime {
     match v {
         Value::Int(i) => GoTime { secs: *i, nanos: 0 },
-        other => as_time(other).unwrap_or_else(GoTime::now),
+        other => match other.to_i64() {
+            Some(i) => GoTime { secs: i, nanos: 0 },
+            None => as_time(other).unwrap_or_else(GoTime::now),
+        },
     }
 }
 
@@ -568,7 +571,10 @@ pub(super) fn register(r: &mut Reg<'_>) {
         // they (like float64 values) count as 0.
         let n = match &a[0] {
             Value::String(s) => s.parse::<i64>().unwrap_or(0),
-            _ => 0,
+            other => match other {
+                Value::Object(o) if o.type_name() == "int64" => other.to_i64().unwrap_or(0),
+                _ => 0,
+            },
         };
         Ok(Value::from(duration_string(i128::from(n) * 1_000_000_000)))
     });
@@ -582,6 +588,7 @@ pub(super) fn register(r: &mut Reg<'_>) {
         let nanos: i128 = match &a[0] {
             Value::String(s) => parse_duration(s).unwrap_or(0),
             Value::Int(i) => i128::from(*i),
+            Value::Object(_) if a[0].to_i64().is_some() => i128::from(a[0].to_i64().unwrap_or(0)),
             Value::Float(f) => *f as i128,
             other => match as_time(other) {
                 Some(t) => i128::from(GoTime::now().secs - t.secs) * 1_000_000_000,

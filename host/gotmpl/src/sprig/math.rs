@@ -158,44 +158,46 @@ fn pow10(p: f64) -> f64 {
 
 pub(super) fn register(r: &mut Reg<'_>) {
     r.f("add1", &[Ty::Any], |a| {
-        Ok(Value::Int(to_int64(&a[0]).wrapping_add(1)))
+        Ok(Value::int64(to_int64(&a[0]).wrapping_add(1)))
     });
     r.v("add", &[], Ty::Any, |a| {
-        Ok(Value::Int(
+        Ok(Value::int64(
             a.iter().fold(0i64, |acc, v| acc.wrapping_add(to_int64(v))),
         ))
     });
     r.f("sub", &[Ty::Any, Ty::Any], |a| {
-        Ok(Value::Int(to_int64(&a[0]).wrapping_sub(to_int64(&a[1]))))
+        Ok(Value::int64(to_int64(&a[0]).wrapping_sub(to_int64(&a[1]))))
     });
     r.f("div", &[Ty::Any, Ty::Any], |a| {
         let d = to_int64(&a[1]);
         if d == 0 {
             return Err("runtime error: integer divide by zero".into());
         }
-        Ok(Value::Int(to_int64(&a[0]).wrapping_div(d)))
+        Ok(Value::int64(to_int64(&a[0]).wrapping_div(d)))
     });
     r.f("mod", &[Ty::Any, Ty::Any], |a| {
         let d = to_int64(&a[1]);
         if d == 0 {
             return Err("runtime error: integer divide by zero".into());
         }
-        Ok(Value::Int(to_int64(&a[0]).wrapping_rem(d)))
+        Ok(Value::int64(to_int64(&a[0]).wrapping_rem(d)))
     });
     r.v("mul", &[Ty::Any], Ty::Any, |a| {
-        Ok(Value::Int(a[1..].iter().fold(to_int64(&a[0]), |acc, v| {
-            acc.wrapping_mul(to_int64(v))
-        })))
+        Ok(Value::int64(
+            a[1..]
+                .iter()
+                .fold(to_int64(&a[0]), |acc, v| acc.wrapping_mul(to_int64(v))),
+        ))
     });
     for name in ["max", "biggest"] {
         r.v(name, &[Ty::Any], Ty::Any, |a| {
-            Ok(Value::Int(
+            Ok(Value::int64(
                 a[1..].iter().map(to_int64).fold(to_int64(&a[0]), i64::max),
             ))
         });
     }
     r.v("min", &[Ty::Any], Ty::Any, |a| {
-        Ok(Value::Int(
+        Ok(Value::int64(
             a[1..].iter().map(to_int64).fold(to_int64(&a[0]), i64::min),
         ))
     });
