@@ -200,6 +200,15 @@ fn coerce_head_strings(node: &yaml::Node) -> yaml::Node {
 
 fn parse_head(path: &str, doc: &str) -> Result<Head, Error> {
     let wrap = |m: String| Error::ParseManifest(format!("YAML parse error on {path}: {m}"));
+    // libyaml (YAML 1.1) breaks lines at NEL, LS and PS too; saphyr does not. Heads only need
+    // the document's structure, so normalise them to find the same errors as Helm.
+    let normalised;
+    let doc = if doc.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
+        normalised = doc.replace(['\u{85}', '\u{2028}', '\u{2029}'], "\n");
+        normalised.as_str()
+    } else {
+        doc
+    };
     let v = yaml::parse_node(doc)
         .map(|n| coerce_head_strings(&n))
         .and_then(|n| yaml::node_to_json(&n))

@@ -46,6 +46,8 @@ fn syntax(e: &saphyr_parser::ScanError, text: &str) -> YamlError {
             "found character that cannot start any token".to_owned(),
             true,
         )
+    } else if problem == "simple key expected" {
+        ("could not find expected ':'".to_owned(), true)
     } else if problem.contains("unexpected end of stream") {
         let lines = text.matches('\n').count();
         return YamlError::Syntax {
