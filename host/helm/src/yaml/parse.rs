@@ -36,7 +36,10 @@ fn syntax(e: &saphyr_parser::ScanError, text: &str) -> YamlError {
             message: format!("unknown anchor '{name}' referenced"),
         };
     }
-    let (message, scanner) = if problem.starts_with("did not find expected") {
+    let (message, scanner) = if problem.starts_with("did not find expected hexadecimal") {
+        // libyaml's spelling.
+        ("did not find expected hexdecimal number".to_owned(), true)
+    } else if problem.starts_with("did not find expected") {
         (problem.to_owned(), false)
     } else if let Some(rest) = problem.strip_prefix("expected ") {
         (format!("did not find expected {rest}"), false)
@@ -46,6 +49,18 @@ fn syntax(e: &saphyr_parser::ScanError, text: &str) -> YamlError {
             "found character that cannot start any token".to_owned(),
             true,
         )
+    } else if problem.starts_with("found a tab") {
+        // saphyr marks the scalar's start, libyaml the tab itself.
+        let at = e.marker().index();
+        let tab = text
+            .get(at..)
+            .and_then(|t| t.find('\t'))
+            .map_or(at, |p| at + p);
+        let line0 = text.get(..tab).map_or(0, |t| t.matches('\n').count());
+        return YamlError::Syntax {
+            line: (line0 != 0).then_some(line0 + 1),
+            message: "found a tab character that violates indentation".to_owned(),
+        };
     } else if problem == "simple key expected" {
         ("could not find expected ':'".to_owned(), true)
     } else if problem.contains("unexpected end of stream") {
@@ -65,24 +80,37 @@ fn syntax(e: &saphyr_parser::ScanError, text: &str) -> YamlError {
     YamlError::Syntax { line, message }
 }
 
-fn tagged_scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Node {
-    if let Some(tag) = tag
-        && tag.is_yaml_core_schema()
-    {
-        let resolved = resolve_plain(value).1;
-        return match tag.suffix.as_str() {
-            "str" => Node::Str(value.to_owned()),
-            "null" => Node::Null,
-            "bool" | "int" | "float" => match resolved {
-                Node::Str(_) => Node::Str(value.to_owned()),
-                other => other,
-            },
-            _ => resolved,
-        };
+/// go-yaml v2's scalar decoding, including explicit core tags (`!!int "42"` is an int,
+/// `!!int x` is an error worded as go-yaml words it).
+fn tagged_scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Node, YamlError> {
+    use super::resolve::Kind;
+    let Some(tag) = tag.filter(|t| t.is_yaml_core_schema()) else {
+        return Ok(match style {
+            ScalarStyle::Plain if tag.is_none() => resolve_plain(value).1,
+            _ => Node::Str(value.to_owned()),
+        });
+    };
+    let want = tag.suffix.as_str();
+    if !matches!(want, "bool" | "int" | "float" | "null" | "timestamp") {
+        return Ok(Node::Str(value.to_owned()));
     }
-    match style {
-        ScalarStyle::Plain if tag.is_none() => resolve_plain(value).1,
-        _ => Node::Str(value.to_owned()),
+    let (kind, node) = resolve_plain(value);
+    let got = match kind {
+        Kind::Str => "str",
+        Kind::Null => "null",
+        Kind::Bool => "bool",
+        Kind::Int => "int",
+        Kind::Float => "float",
+        Kind::Timestamp => "timestamp",
+    };
+    match (want, node) {
+        (w, node) if w == got => Ok(node),
+        ("float", Node::Int(i)) => Ok(Node::Float(i as f64)),
+        ("float", Node::Uint(u)) => Ok(Node::Float(u as f64)),
+        _ => Err(YamlError::Syntax {
+            line: None,
+            message: format!("cannot decode !!{got} `{value}` as a !!{want}"),
+        }),
     }
 }
 
@@ -102,7 +130,7 @@ impl<'a> Builder<'a> {
     fn node(&mut self, ev: Event<'a>, span: Span) -> Result<Node, YamlError> {
         match ev {
             Event::Scalar(value, style, anchor, tag) => {
-                let node = tagged_scalar(&value, style, tag.as_deref());
+                let node = tagged_scalar(&value, style, tag.as_deref())?;
                 if anchor > 0 {
                     self.anchors.insert(anchor, node.clone());
                 }
@@ -433,6 +461,18 @@ mod tests {
             "yaml: found character that cannot start any token"
         );
         assert_eq!(msg("a: *nope"), "yaml: unknown anchor 'nope' referenced");
+        assert_eq!(
+            msg("a: b\n\tc: d"),
+            "yaml: line 2: found a tab character that violates indentation"
+        );
+        assert_eq!(
+            msg("a: !!int x"),
+            "yaml: cannot decode !!str `x` as a !!int"
+        );
+        assert_eq!(
+            msg("a: \"\\u12\""),
+            "yaml: did not find expected hexdecimal number"
+        );
     }
 
     #[test]
