@@ -4,6 +4,7 @@
 mod api;
 mod fmt;
 mod fuzz;
+mod golden;
 mod oracle;
 mod sprig;
 
