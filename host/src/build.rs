@@ -1042,7 +1042,9 @@ impl Prepared {
             ChartSource::LocalPath { path } => {
                 let path = self.resolve_path(options, path);
                 if path.is_dir() {
-                    self.load_dir(&path)
+                    let loaded = self.load_dir(&path)?;
+                    self.check_dir_version(&loaded.info)?;
+                    Ok(loaded)
                 } else {
                     let chart = release
                         .spec
@@ -1167,6 +1169,45 @@ impl Prepared {
                 }
             }
         }
+    }
+
+    /// A chart directory has one version: it must satisfy `chart.spec.version` like a
+    /// repository's would.
+    fn check_dir_version(&self, info: &ChartInfo) -> Result<()> {
+        let range = self
+            .release()
+            .spec
+            .chart
+            .as_ref()
+            .and_then(|c| c.spec.version.as_deref())
+            .unwrap_or("")
+            .trim();
+        if range.is_empty() || range == "*" {
+            return Ok(());
+        }
+        let fail = |source| Error::FetchChart {
+            release: self.name(),
+            chart: info.name.clone(),
+            location: info.location.clone(),
+            source: Box::new(source),
+        };
+        let picked =
+            capstan_source::semver::select(range, [info.version.as_str()]).map_err(|source| {
+                fail(capstan_source::Error::ParseRange {
+                    chart: info.name.clone(),
+                    range: range.to_owned(),
+                    source,
+                })
+            })?;
+        if picked.is_none() {
+            return Err(fail(capstan_source::Error::VersionNotFound {
+                repository: info.location.clone(),
+                chart: info.name.clone(),
+                range: range.to_owned(),
+                available: vec![info.version.clone()],
+            }));
+        }
+        Ok(())
     }
 
     /// A Helm repository laid out on disk (`index.yaml` + archives), for offline builds.

@@ -389,6 +389,107 @@ fn flux_example_from_an_oci_registry_matches_the_golden() {
     );
 }
 
+#[test]
+fn a_chart_ref_to_an_oci_repository_resolves_by_semver_tag_and_digest() {
+    let Some(registry) = registry() else { return };
+    let client = OciClient::new();
+    let mut pushed = Vec::new();
+    for version in ["1.3.0", "1.4.0"] {
+        let archive =
+            std::fs::read(example(&format!("flux/repo/webapp-{version}.tgz"))).expect("archive");
+        pushed.push(
+            client
+                .push_chart(&registry.reference("charts/webapp"), &archive)
+                .expect("push chart"),
+        );
+    }
+    let url = format!("oci://{}/charts/webapp", registry.address());
+    let docs = docs(&example("flux/release.yaml"));
+    let mut hr = docs[0].clone();
+    let spec = hr["spec"].as_object_mut().expect("spec");
+    spec.remove("chart");
+    spec.insert(
+        "chartRef".to_owned(),
+        json!({"kind": "OCIRepository", "name": "webapp"}),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (reference, expected) in [
+        (json!({"semver": ">=1.0.0 <2.0.0"}), "chart webapp@1.4.0 "),
+        (json!({"tag": "1.3.0"}), "chart webapp@1.3.0 "),
+        (
+            json!({"digest": pushed[0].reference.digest.as_ref().expect("pinned").to_string()}),
+            "chart webapp@1.3.0 ",
+        ),
+    ] {
+        let source = json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
+            "metadata": {"name": "webapp", "namespace": "web"},
+            "spec": {"interval": "1h", "url": url, "ref": reference}});
+        let file = write_docs(
+            dir.path(),
+            "release.yaml",
+            &[hr.clone(), source, docs[2].clone()],
+        );
+        let out = build(&["-f", &file], dir.path());
+        let stdout = ok(&out);
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(expected), "{reference}: {stderr}");
+        if expected.contains("1.4.0") {
+            check_golden(&example("flux/expected.yaml"), &stdout).expect("golden");
+        }
+    }
+}
+
+#[test]
+fn a_repository_archive_that_does_not_match_its_index_digest_is_refused() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    for f in ["webapp-1.3.0.tgz", "webapp-1.4.0.tgz"] {
+        std::fs::copy(example("flux/repo").join(f), repo.path().join(f)).expect("copy");
+    }
+    let published = sha256_of(&example("flux/repo/webapp-1.4.0.tgz"));
+    let index = std::fs::read_to_string(example("flux/repo/index.yaml")).expect("index");
+    assert!(index.contains(&published), "the index publishes the digest");
+    std::fs::write(
+        repo.path().join("index.yaml"),
+        // Not zeros: an unquoted all-digit digest would be read as a YAML number.
+        index.replace(&published, &"f".repeat(64)),
+    )
+    .expect("write index");
+    let mut docs = docs(&example("flux/release.yaml"));
+    docs[1]["spec"]["url"] = json!(format!("file://{}", repo.path().display()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write_docs(dir.path(), "release.yaml", &docs);
+    fails(
+        &build(&["-f", &file], dir.path()),
+        1,
+        &[
+            "HelmRelease web/webapp: fetching chart \"webapp\" from file://",
+            &format!(
+                "digest mismatch for chart archive from {}",
+                repo.path().join("webapp-1.4.0.tgz").display()
+            ),
+            &format!("expected sha256:{}, got sha256:{published}", "f".repeat(64)),
+        ],
+    );
+}
+
+#[test]
+fn a_chart_directory_must_satisfy_the_version_range() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut hr = redis_release();
+    hr["spec"]["chart"]["spec"]["version"] = json!("^1.0.0");
+    hr["spec"]["postRenderers"] = json!([]);
+    let file = write_docs(dir.path(), "release.yaml", &[hr]);
+    fails(
+        &build(&["-f", &file], dir.path()),
+        1,
+        &[
+            "HelmRelease shop/cache: fetching chart \"redis\" from ",
+            "version \"^1.0.0\" not found",
+            "0.1.2",
+        ],
+    );
+}
+
 // --- module sources --------------------------------------------------------------------------
 
 fn base64(bytes: &[u8]) -> String {
@@ -752,6 +853,7 @@ fn a_render_error_exits_1_with_no_output() {
     let mut hr = redis_release();
     hr["spec"]["chart"]["spec"]["repository"] =
         json!(failing_chart(dir.path()).display().to_string());
+    hr["spec"]["chart"]["spec"]["version"] = json!("1.x");
     hr["spec"]["postRenderers"] = json!([]);
     let file = write_docs(dir.path(), "release.yaml", &[hr]);
     fails(
@@ -771,6 +873,7 @@ fn a_bad_plugin_config_fails_before_rendering() {
     // The chart would fail to render; the config error must come first.
     hr["spec"]["chart"]["spec"]["repository"] =
         json!(failing_chart(dir.path()).display().to_string());
+    hr["spec"]["chart"]["spec"]["version"] = json!("1.x");
     hr["spec"]["postRenderers"][0]["wasm"]["config"]["container"]
         .as_object_mut()
         .expect("container")
