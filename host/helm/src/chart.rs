@@ -55,8 +55,8 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    /// The archive is not a gzipped tar.
-    #[error("{path}: {message}")]
+    /// The archive is not a gzipped tar (`path` prefixes the message when set).
+    #[error("{}{message}", if path.is_empty() { String::new() } else { format!("{path}: ") })]
     ReadArchive {
         /// The archive.
         path: String,
@@ -106,6 +106,7 @@ impl Chart {
                 path: path.to_owned(),
                 source,
             })?;
+            ensure_archive(path, &data)?;
             Chart::from_archive(&data, &path.display().to_string())
         }
     }
@@ -322,6 +323,36 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// Helm's `ensureArchive`: a chart file must be gzip data, with Helm's hints otherwise.
+fn ensure_archive(path: &Path, data: &[u8]) -> Result<(), LoadError> {
+    if data.starts_with(&[0x1f, 0x8b, 0x08]) {
+        return Ok(());
+    }
+    let name = path.display().to_string();
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let message = if ext == "yml" || ext == "yaml" {
+        format!("file '{name}' seems to be a YAML file, but expected a gzipped archive")
+    } else {
+        // Go sniffs a zero-padded 512-byte buffer: short files look binary.
+        let head = &data[..data.len().min(512)];
+        let text = data.len() >= 512
+            && std::str::from_utf8(head).is_ok()
+            && !head
+                .iter()
+                .any(|b| *b < 0x20 && !b"\t\n\x0c\r\x1b".contains(b));
+        let kind = if text {
+            "text/plain; charset=utf-8"
+        } else {
+            "application/octet-stream"
+        };
+        format!("file '{name}' does not appear to be a gzipped archive; got '{kind}'")
+    };
+    Err(LoadError::ReadArchive {
+        path: String::new(),
+        message,
+    })
 }
 
 /// Go's `path.Clean` for relative slash paths.

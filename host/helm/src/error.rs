@@ -9,6 +9,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Why rendering a chart failed. `Display` is Helm's message (without the `Error: ` prefix).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The chart path does not exist (and is not a repository reference we could fetch).
+    #[error("{0}")]
+    LocateChart(String),
     /// The chart could not be loaded.
     #[error("{0}")]
     LoadChart(#[source] LoadError),

@@ -264,6 +264,23 @@ fn render_inner(
     })
 }
 
+/// Helm's `LocateChart` for local charts: the absolute path, or Helm's error for a name that
+/// is neither an existing path nor something a repository could serve.
+fn locate_chart(chart: &std::path::Path) -> Result<PathBuf> {
+    if chart.exists() {
+        return Ok(std::path::absolute(chart).unwrap_or_else(|_| chart.to_owned()));
+    }
+    let name = chart.to_string_lossy();
+    let message = if chart.is_absolute() || name.starts_with('.') {
+        format!("path {name:?} not found")
+    } else if let Some((repo, _)) = name.split_once('/') {
+        format!("repo {repo} not found")
+    } else {
+        format!("non-absolute URLs should be in form of repo_name/path_to_chart, got: {name}")
+    };
+    Err(Error::LocateChart(message))
+}
+
 /// `helm template`: the exact bytes it prints on stdout, or the error it prints.
 pub fn template(opts: &TemplateOptions) -> Result<String> {
     let name = if opts.release_name.is_empty() {
@@ -271,9 +288,8 @@ pub fn template(opts: &TemplateOptions) -> Result<String> {
     } else {
         opts.release_name.as_str()
     };
-    validate_release_name(name)?;
-    let user = merge_user_values(opts)?;
-    let chart = Chart::load(&opts.chart).map_err(Error::LoadChart)?;
+    // Helm's order: --kube-version, locate the chart, values, load, installable, dependencies,
+    // then the release name.
     let mut caps = Capabilities::default();
     if let Some(kv) = &opts.kube_version {
         caps.kube_version = parse_kube_version(kv).ok_or_else(|| {
@@ -282,6 +298,18 @@ pub fn template(opts: &TemplateOptions) -> Result<String> {
             ))
         })?;
     }
+    let chart_path = locate_chart(&opts.chart)?;
+    let user = merge_user_values(opts)?;
+    let chart = Chart::load(&chart_path).map_err(Error::LoadChart)?;
+    if chart.metadata.is_library() {
+        return Err(Error::CheckInstallable(
+            "library charts are not installable".to_owned(),
+        ));
+    }
+    if !chart.metadata.dependencies.is_empty() {
+        check_dependencies(&chart)?;
+    }
+    validate_release_name(name)?;
     for api in &opts.api_versions {
         caps.api_versions.push(api.clone());
     }
@@ -401,4 +429,52 @@ pub fn parse_template_args(args: &[String]) -> std::result::Result<TemplateOptio
         }
     }
     Ok(opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn locate_err(p: &str) -> String {
+        locate_chart(std::path::Path::new(p))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn missing_charts_are_reported_like_helm() {
+        assert_eq!(locate_err("./nope"), "path \"./nope\" not found");
+        assert_eq!(locate_err("/abs/nope"), "path \"/abs/nope\" not found");
+        assert_eq!(locate_err("nope/x"), "repo nope not found");
+        assert_eq!(
+            locate_err("nope"),
+            "non-absolute URLs should be in form of repo_name/path_to_chart, got: nope"
+        );
+    }
+
+    #[test]
+    fn args_parse_like_helm_flags() -> std::result::Result<(), String> {
+        let args: Vec<String> = [
+            "rel",
+            "chart",
+            "-n=ns",
+            "--set",
+            "a=1",
+            "-f",
+            "x.yaml,y.yaml",
+            "--include-crds",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        let o = parse_template_args(&args)?;
+        assert_eq!(o.release_name, "rel");
+        assert_eq!(o.namespace, "ns");
+        assert_eq!(o.set, ["a=1"]);
+        assert_eq!(o.value_files.len(), 2);
+        assert!(o.include_crds);
+        assert!(parse_template_args(&["--bogus".to_owned()]).is_err());
+        Ok(())
+    }
 }
