@@ -918,3 +918,46 @@ fn chart_archives_are_cached_by_digest() {
     assert_eq!(first, second);
     assert_eq!(archive_gets(), 1, "the second build reads the cache");
 }
+
+#[test]
+fn crds_come_first_unless_skipped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chart = dir.path().join("withcrd");
+    std::fs::create_dir_all(chart.join("templates")).expect("mkdir");
+    std::fs::create_dir_all(chart.join("crds")).expect("mkdir");
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: withcrd\nversion: 2.0.0\n",
+    )
+    .expect("write");
+    std::fs::write(
+        chart.join("crds/widgets.yaml"),
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\n",
+    )
+    .expect("write");
+    std::fs::write(
+        chart.join("templates/widget.yaml"),
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {{ .Release.Name }}\n",
+    )
+    .expect("write");
+    let mut hr = redis_release();
+    hr["spec"]["chart"]["spec"]["repository"] = json!(chart.display().to_string());
+    hr["spec"]["chart"]["spec"]["version"] = json!("2.x");
+    hr["spec"]["postRenderers"] = json!([]);
+    let file = write_docs(dir.path(), "release.yaml", &[hr.clone()]);
+    let out = build(&["-f", &file, "-o", "json"], dir.path());
+    let list: Vec<Value> = serde_json::from_str(&ok(&out)).expect("JSON list");
+    let kinds: Vec<&str> = list
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(kinds, ["CustomResourceDefinition", "Widget"]);
+    assert_eq!(list[0]["metadata"]["labels"]["capstan.dev/name"], "cache");
+
+    hr["spec"]["install"] = json!({"crds": "Skip"});
+    let file = write_docs(dir.path(), "skip.yaml", &[hr]);
+    let out = build(&["-f", &file, "-o", "json"], dir.path());
+    let list: Vec<Value> = serde_json::from_str(&ok(&out)).expect("JSON list");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["kind"], "Widget");
+}
