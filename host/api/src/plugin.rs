@@ -342,16 +342,16 @@ pub struct EffectiveLimits {
 }
 
 impl PluginLimits {
-    /// Default memory cap: 256 MiB.
-    pub const DEFAULT_MEMORY: u64 = 256 << 20;
-    /// Largest memory cap accepted: 4 GiB (the wasm32 address space).
-    pub const MAX_MEMORY: u64 = 4 << 30;
-    /// Default timeout: 10 s.
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default memory cap: 64 MiB (the same as `capstan_wasm::Limits`).
+    pub const DEFAULT_MEMORY: u64 = 64 << 20;
+    /// Largest memory cap accepted: 1 GiB (the runtime's pooling-allocator slot size).
+    pub const MAX_MEMORY: u64 = 1 << 30;
+    /// Default timeout: 1 s.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
     /// Largest timeout accepted: 5 min.
     pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
-    /// Default output cap: 64 MiB.
-    pub const DEFAULT_MAX_OUTPUT: u64 = 64 << 20;
+    /// Default output cap: 32 MiB.
+    pub const DEFAULT_MAX_OUTPUT: u64 = 32 << 20;
     /// Largest output cap accepted: 1 GiB.
     pub const MAX_MAX_OUTPUT: u64 = 1 << 30;
 }

@@ -124,13 +124,13 @@ impl ConfigMapModuleSource {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PluginLimits {
-    /// Linear memory cap (Kubernetes quantity: `64Mi`, `1Gi`). Default `256Mi`, at most `4Gi`.
+    /// Linear memory cap (Kubernetes quantity: `64Mi`, `1Gi`). Default `64Mi`, at most `1Gi`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
-    /// Wall-clock budget (Go duration: `2s`, `500ms`). Default `10s`, at most `5m`.
+    /// Wall-clock budget (Go duration: `2s`, `500ms`). Default `1s`, at most `5m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
-    /// Largest output accepted (quantity). Default `64Mi`, at most `1Gi`.
+    /// Largest output accepted (quantity). Default `32Mi`, at most `1Gi`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output_size: Option<String>,
 }

@@ -53,7 +53,9 @@ impl RuntimeBuilder {
             .total_stacks(slots)
             .max_memory_size(usize::try_from(Limits::MAX_MEMORY).unwrap_or(usize::MAX))
             .max_memories_per_component(4)
-            .max_tables_per_component(16);
+            .max_tables_per_component(16)
+            .linear_memory_keep_resident(256 << 10)
+            .table_keep_resident(64 << 10);
         let mut config = Config::new();
         config
             .epoch_interruption(true)

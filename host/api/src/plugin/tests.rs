@@ -212,9 +212,9 @@ fn module_sources() {
 #[test]
 fn limits_default_and_validate() {
     let d = effective_limits("p", None).expect("defaults");
-    assert_eq!(d.memory_bytes, 256 << 20);
-    assert_eq!(d.timeout, Duration::from_secs(10));
-    assert_eq!(d.max_output_bytes, 64 << 20);
+    assert_eq!(d.memory_bytes, 64 << 20);
+    assert_eq!(d.timeout, Duration::from_secs(1));
+    assert_eq!(d.max_output_bytes, 32 << 20);
 
     let custom = PluginLimits {
         memory: Some("32Mi".into()),
