@@ -818,6 +818,10 @@ impl State<'_> {
             | (Value::Bool(_), Ty::Bool)
             | (Value::List(_), Ty::List)
             | (Value::Map(_), Ty::Map) => true,
+            (Value::Object(o), Ty::String) if v.v.as_bytes().is_some() => {
+                let _ = o;
+                true
+            }
             (Value::Object(o), _) => {
                 if let Some(inner) = o
                     .as_value()

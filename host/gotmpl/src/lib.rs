@@ -36,9 +36,10 @@
 //! afterwards); `.a.b` on a missing `a` fails with `nil pointer evaluating interface {}.b`;
 //! maps are shared and mutated in place by `set`/`merge` as Go maps are; ranging over an integer
 //! is an error as in Helm 3.17; Sprig's arithmetic returns Go `int64`s ([`GoInt64`]) so `%T`,
-//! `typeOf` and `int`-parameter errors read as in Go. Differences from Go that remain: strings
-//! are UTF-8 (binary data from `b64dec` is converted lossily), and there are no `[]string` or
-//! other typed slices (every list is `[]interface{}`). Rendering is thread-safe: a [`TemplateSet`] is
+//! `typeOf` and `int`-parameter errors read as in Go. Strings that are not UTF-8 (binary
+//! files, `b64dec` output) are [`GoBytes`], which keep their exact bytes for `b64enc`, the
+//! checksums and `len`. Differences from Go that remain: such strings print lossily, and there
+//! are no `[]string` or other typed slices (every list is `[]interface{}`). Rendering is thread-safe: a [`TemplateSet`] is
 //! `Send + Sync` and can execute templates from several threads at once.
 
 mod error;
@@ -54,7 +55,7 @@ pub use error::{Error, FuncError, Result};
 pub use fmt::{sprint, sprintf, sprintln};
 pub use func::{CallContext, Func, FuncMap, FuncResult, Signature, Ty};
 pub use set::{MissingKey, TemplateSet};
-pub use value::{GoInt64, Map, Object, Value};
+pub use value::{GoBytes, GoInt64, Map, Object, Value};
 
 #[cfg(test)]
 mod tests;

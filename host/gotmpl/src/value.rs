@@ -125,6 +125,36 @@ impl Value {
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
+            Value::Object(o) => o
+                .as_any()
+                .downcast_ref::<GoBytes>()
+                .map(|b| b.lossy.as_str()),
+            _ => None,
+        }
+    }
+
+    /// A Go string from arbitrary bytes: a plain `String` when they are UTF-8, otherwise a
+    /// [`GoBytes`] that keeps the exact bytes (what `.Files.Get` of a binary file or `b64dec`
+    /// of binary data yields in Go).
+    pub fn from_bytes(bytes: Vec<u8>) -> Value {
+        match String::from_utf8(bytes) {
+            Ok(s) => Value::string(s),
+            Err(e) => {
+                let bytes = e.into_bytes();
+                let lossy = String::from_utf8_lossy(&bytes).into_owned();
+                Value::Object(Arc::new(GoBytes {
+                    bytes: bytes.into(),
+                    lossy,
+                }))
+            }
+        }
+    }
+
+    /// The exact bytes of a Go string (`String` or [`GoBytes`]).
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::String(s) => Some(s.as_bytes()),
+            Value::Object(o) => o.as_any().downcast_ref::<GoBytes>().map(|b| &*b.bytes),
             _ => None,
         }
     }
@@ -602,5 +632,44 @@ impl Value {
             Value::Object(o) => o.as_any().downcast_ref::<GoInt64>().map(|g| g.0),
             _ => None,
         }
+    }
+}
+
+/// A Go `string` holding bytes that are not UTF-8. Byte-oriented functions (`b64enc`,
+/// `sha256sum`, `len`…) see the exact bytes; everything else sees the text with invalid
+/// sequences replaced (as Go's `encoding/json` does).
+#[derive(Debug)]
+pub struct GoBytes {
+    bytes: Arc<[u8]>,
+    lossy: String,
+}
+
+impl Object for GoBytes {
+    fn type_name(&self) -> &str {
+        "string"
+    }
+
+    fn format_go(&self, out: &mut String) {
+        out.push_str(&self.lossy);
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::String(self.lossy.clone())
+    }
+
+    fn is_true(&self) -> bool {
+        !self.bytes.is_empty()
+    }
+
+    fn length(&self) -> Option<usize> {
+        Some(self.bytes.len())
+    }
+
+    fn as_value(&self) -> Option<Value> {
+        Some(Value::string(self.lossy.as_str()))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }

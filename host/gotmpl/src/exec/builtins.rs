@@ -277,6 +277,11 @@ impl Builtin {
                     }
                     return Err("reflect: call of reflect.Value.Type on zero Value".into());
                 }
+                if let Value::Object(o) = &a.v
+                    && let Some(n) = o.length()
+                {
+                    return plain(Value::from(n));
+                }
                 let n = match basic(&a.v) {
                     Value::String(s) => s.len(),
                     Value::List(l) => l.len(),

@@ -81,7 +81,12 @@ fn type_of(v: &Value) -> String {
 }
 
 pub(super) fn register(r: &mut Reg<'_>) {
-    r.f("toString", &[Ty::Any], |a| Ok(Value::from(strval(&a[0]))));
+    r.f("toString", &[Ty::Any], |a| {
+        if a[0].as_bytes().is_some() {
+            return Ok(a[0].clone());
+        }
+        Ok(Value::from(strval(&a[0])))
+    });
     r.f("atoi", &[Ty::String], |a| {
         let s = super::str_arg(a, 0);
         // strconv.Atoi: decimal only, optional sign.

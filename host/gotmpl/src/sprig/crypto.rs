@@ -454,11 +454,11 @@ fn encrypt_aes(password: &str, plaintext: &str) -> String {
     super::encoding::b64_encode(&out)
 }
 
-/// Sprig's `decryptAES`.
-fn decrypt_aes(password: &str, crypt64: &str) -> Result<String, FuncError> {
+/// Sprig's `decryptAES` (the plaintext's bytes).
+fn decrypt_aes(password: &str, crypt64: &str) -> Result<Vec<u8>, FuncError> {
     use aes::cipher::{BlockDecrypt, KeyInit};
     if crypt64.is_empty() {
-        return Ok(String::new());
+        return Ok(Vec::new());
     }
     let data = super::encoding::b64_decode(crypt64).map_err(FuncError::new)?;
     if data.len() < 16 || data.len() % 16 != 0 {
@@ -484,7 +484,7 @@ fn decrypt_aes(password: &str, crypt64: &str) -> Result<String, FuncError> {
         .into());
     }
     out.truncate(out.len() - pad);
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    Ok(out)
 }
 
 fn bcrypt_hash(s: &str) -> String {
@@ -540,7 +540,10 @@ pub(super) fn register(r: &mut Reg<'_>) {
         Ok(Value::from(encrypt_aes(str_arg(a, 0), str_arg(a, 1))))
     });
     r.f("decryptAES", &[Ty::String, Ty::String], |a| {
-        Ok(Value::from(decrypt_aes(str_arg(a, 0), str_arg(a, 1))?))
+        Ok(Value::from_bytes(decrypt_aes(
+            str_arg(a, 0),
+            str_arg(a, 1),
+        )?))
     });
     r.f("genCA", &[Ty::String, Ty::Int], |a| {
         gen_ca(str_arg(a, 0), int_arg(a, 1), None)

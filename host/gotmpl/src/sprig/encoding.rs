@@ -134,6 +134,17 @@ fn b32_decode(s: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// A `func(string) string` that works on the string's exact bytes.
+fn bytes_fn(r: &mut Reg<'_>, name: &str, f: impl Fn(&[u8]) -> String + Send + Sync + 'static) {
+    r.f(name, &[crate::func::Ty::String], move |a| {
+        let b = a
+            .first()
+            .and_then(crate::value::Value::as_bytes)
+            .unwrap_or_default();
+        Ok(crate::value::Value::from(f(b)))
+    });
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -149,29 +160,33 @@ fn adler32(data: &[u8]) -> u32 {
 }
 
 pub(super) fn register(r: &mut Reg<'_>) {
-    r.s2s("b64enc", |s| b64_encode(s.as_bytes()));
-    r.s2s("b64dec", |s| match b64_decode(s) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => e,
+    bytes_fn(r, "b64enc", b64_encode);
+    r.f("b64dec", &[crate::func::Ty::String], |a| {
+        Ok(match b64_decode(super::str_arg(a, 0)) {
+            Ok(b) => crate::value::Value::from_bytes(b),
+            Err(e) => crate::value::Value::from(e),
+        })
     });
-    r.s2s("b32enc", |s| b32_encode(s.as_bytes()));
-    r.s2s("b32dec", |s| match b32_decode(s) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => e,
+    bytes_fn(r, "b32enc", b32_encode);
+    r.f("b32dec", &[crate::func::Ty::String], |a| {
+        Ok(match b32_decode(super::str_arg(a, 0)) {
+            Ok(b) => crate::value::Value::from_bytes(b),
+            Err(e) => crate::value::Value::from(e),
+        })
     });
-    r.s2s("sha1sum", |s| {
+    bytes_fn(r, "sha1sum", |b| {
         use sha1::Digest;
-        hex(&sha1::Sha1::digest(s.as_bytes()))
+        hex(&sha1::Sha1::digest(b))
     });
-    r.s2s("sha256sum", |s| {
+    bytes_fn(r, "sha256sum", |b| {
         use sha2::Digest;
-        hex(&sha2::Sha256::digest(s.as_bytes()))
+        hex(&sha2::Sha256::digest(b))
     });
-    r.s2s("sha512sum", |s| {
+    bytes_fn(r, "sha512sum", |b| {
         use sha2::Digest;
-        hex(&sha2::Sha512::digest(s.as_bytes()))
+        hex(&sha2::Sha512::digest(b))
     });
-    r.s2s("adler32sum", |s| adler32(s.as_bytes()).to_string());
+    bytes_fn(r, "adler32sum", |b| adler32(b).to_string());
 }
 
 fn json_style(escape_html: bool, indent: bool) -> crate::fmt::JsonStyle {
