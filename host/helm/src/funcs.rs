@@ -42,10 +42,10 @@ pub(crate) fn value_to_node(v: &Value) -> Option<Node> {
                     .collect(),
             )
         }
-        Value::Object(o) => {
-            let j = o.to_json();
-            yaml::json_to_node(&j)
-        }
+        Value::Object(o) => match crate::objects::values_map(v) {
+            Some(map) => value_to_node(&map)?,
+            None => yaml::json_to_node(&o.to_json()),
+        },
     })
 }
 
@@ -90,6 +90,9 @@ pub fn json_to_value(j: &serde_json::Value) -> Value {
 }
 
 fn json_text(v: &Value) -> Option<String> {
+    if let Some(map) = crate::objects::values_map(v) {
+        return json_text(&map);
+    }
     if contains_non_finite(v) {
         return None;
     }

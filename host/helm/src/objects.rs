@@ -578,3 +578,123 @@ impl Object for ApiVersionsObject {
         self
     }
 }
+
+/// `.Values`: Helm's `chartutil.Values`, a named map type with methods (`AsMap`, `YAML`,
+/// `Table`, `PathValue`). Everything else (fields, `range`, `index`, typed parameters) sees
+/// the map itself; `%T`, `typeOf` and `%v` see `chartutil.Values`.
+#[derive(Debug)]
+pub(crate) struct ValuesObject {
+    /// The map typed as `chartutil.Values`.
+    typed: capstan_gotmpl::Value,
+    /// The same map as a plain `map[string]interface{}` (what `AsMap` returns).
+    plain: capstan_gotmpl::Value,
+}
+
+/// The map behind a `.Values` object (to marshal it exactly as the map).
+pub(crate) fn values_map(v: &Value) -> Option<Value> {
+    match v {
+        Value::Object(o) => o
+            .as_any()
+            .downcast_ref::<ValuesObject>()
+            .map(|vo| vo.plain.clone()),
+        _ => None,
+    }
+}
+
+/// Wraps a map value as `.Values` (anything else is returned as is).
+pub(crate) fn values_object(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => Value::object(ValuesObject {
+            typed: Value::Map(m.clone().with_go_type("chartutil.Values", Value::Nil)),
+            plain: Value::Map(m.clone()),
+        }),
+        other => other.clone(),
+    }
+}
+
+impl ValuesObject {
+    /// Helm's `Values.Table`: the nested map at a dotted path.
+    fn table(&self, path: &str) -> Option<Value> {
+        let mut cur = self.plain.clone();
+        for part in path.split('.') {
+            let next = match &cur {
+                Value::Map(m) => m.get(part),
+                _ => None,
+            };
+            match next {
+                Some(v @ Value::Map(_)) => cur = v,
+                _ => return None,
+            }
+        }
+        Some(cur)
+    }
+}
+
+impl Object for ValuesObject {
+    fn type_name(&self) -> &str {
+        "chartutil.Values"
+    }
+
+    fn method(&self, name: &str) -> Option<Signature> {
+        match name {
+            "AsMap" | "YAML" => Some(Signature::new(&[])),
+            "Table" | "PathValue" => Some(Signature::new(&[Ty::String])),
+            _ => None,
+        }
+    }
+
+    fn call_method(&self, name: &str, args: &[Value], _cx: &mut CallContext<'_>) -> FuncResult {
+        let arg = args.first().and_then(Value::as_str).unwrap_or("");
+        match name {
+            "AsMap" => Ok(self.plain.clone()),
+            "YAML" => {
+                let mut s = to_yaml_string(&self.plain);
+                s.push('\n');
+                Ok(Value::from(s))
+            }
+            "Table" => match self.table(arg) {
+                Some(v) => Ok(values_object(&v)),
+                None => Err(format!("{} is not a table", crate::funcs::go_quote(arg)).into()),
+            },
+            _ => {
+                let (parent, key) = match arg.rsplit_once('.') {
+                    Some((p, k)) => (self.table(p), k),
+                    None => (Some(self.plain.clone()), arg),
+                };
+                match parent.as_ref().and_then(|p| p.get(key)) {
+                    Some(v) if !matches!(v, Value::Map(_)) => Ok(v),
+                    _ => Err(format!("{} is not a value", crate::funcs::go_quote(arg)).into()),
+                }
+            }
+        }
+    }
+
+    fn format_go(&self, out: &mut String) {
+        out.push_str(&self.typed.to_go_string());
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        self.plain.to_json()
+    }
+
+    fn is_true(&self) -> bool {
+        self.plain.is_true()
+    }
+
+    fn length(&self) -> Option<usize> {
+        match &self.plain {
+            Value::Map(m) => Some(m.len()),
+            _ => None,
+        }
+    }
+
+    /// The plain map: a `chartutil.Values` passed to a `map[string]interface{}` parameter is
+    /// just the map inside the function, as in Go.
+    fn as_value(&self) -> Option<Value> {
+        Some(self.plain.clone())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

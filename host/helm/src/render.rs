@@ -90,12 +90,13 @@ fn collect(
             ),
         ),
     };
+    // The plain map (shared with the parent's values) and its `chartutil.Values` view.
     let own_values = if is_root {
-        as_chartutil_values(values.clone())
+        values.clone()
     } else {
         match values.get(c.name()) {
-            Some(v @ Value::Map(_)) => as_chartutil_values(v.clone()),
-            _ => as_chartutil_values(Value::empty_map()),
+            Some(v @ Value::Map(_)) => v,
+            _ => Value::empty_map(),
         }
     };
     let mut next = BTreeMap::new();
@@ -112,7 +113,10 @@ fn collect(
     );
     next.insert("Release".to_owned(), release.clone());
     next.insert("Capabilities".to_owned(), caps.clone());
-    next.insert("Values".to_owned(), own_values.clone());
+    next.insert(
+        "Values".to_owned(),
+        crate::objects::values_object(&own_values),
+    );
     let mut subcharts = BTreeMap::new();
     for child in &c.dependencies {
         let child_data = collect(
