@@ -961,3 +961,53 @@ fn crds_come_first_unless_skipped() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["kind"], "Widget");
 }
+
+#[test]
+fn cluster_plugins_bring_default_config_and_limits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugin_dir().display().to_string();
+    let mut hr = redis_release();
+    hr["spec"]["postRenderers"] = json!([{"wasm": {
+        "plugin": "set-labels", "kind": "ClusterWasmPlugin",
+        "config": {"labels": {"from-release": "yes"}}
+    }}]);
+    let cluster = |limits: Value| {
+        json!({"apiVersion": "capstan.dev/v1alpha1", "kind": "ClusterWasmPlugin",
+               "metadata": {"name": "set-labels"},
+               "spec": {"url": "http://127.0.0.1:9/set-labels.wasm",
+                        "config": {"labels": {"from-plugin": "yes"}},
+                        "limits": limits}})
+    };
+    // The module comes from --plugin-dir; config and limits from the ClusterWasmPlugin.
+    let file = write_docs(
+        dir.path(),
+        "release.yaml",
+        &[
+            hr.clone(),
+            cluster(json!({"memory": "32Mi", "timeout": "2s"})),
+        ],
+    );
+    let out = build(
+        &["-f", &file, "--plugin-dir", &plugins, "-o", "json"],
+        dir.path(),
+    );
+    let list: Vec<Value> = serde_json::from_str(&ok(&out)).expect("JSON list");
+    for object in &list {
+        let labels = labels_of(object);
+        assert_eq!(labels["from-plugin"], "yes", "plugin default config");
+        assert_eq!(labels["from-release"], "yes", "merged with the release's");
+    }
+    // Limits out of range name the plugin and the field.
+    let file = write_docs(
+        dir.path(),
+        "bad.yaml",
+        &[hr, cluster(json!({"timeout": "10m"}))],
+    );
+    fails(
+        &build(&["-f", &file, "--plugin-dir", &plugins], dir.path()),
+        1,
+        &[
+            "spec.postRenderers[0].wasm: ClusterWasmPlugin set-labels: spec.limits.timeout: 10m is out of range",
+        ],
+    );
+}
