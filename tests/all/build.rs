@@ -1011,3 +1011,55 @@ fn cluster_plugins_bring_default_config_and_limits() {
         ],
     );
 }
+
+#[test]
+fn chart_values_files_replace_the_defaults_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chart = dir.path().join("multi");
+    std::fs::create_dir_all(chart.join("templates")).expect("mkdir");
+    for (name, content) in [
+        (
+            "Chart.yaml",
+            "apiVersion: v2\nname: multi\nversion: 1.0.0\n",
+        ),
+        ("values.yaml", "size: small\ncolour: red\n"),
+        ("values-prod.yaml", "size: large\n"),
+        (
+            "templates/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  size: {{ .Values.size | quote }}\n  colour: {{ .Values.colour | default \"none\" | quote }}\n",
+        ),
+    ] {
+        std::fs::write(chart.join(name), content).expect("write");
+    }
+    let mut hr = redis_release();
+    let spec = &mut hr["spec"]["chart"]["spec"];
+    spec["repository"] = json!(chart.display().to_string());
+    spec["version"] = json!("1.x");
+    hr["spec"]["postRenderers"] = json!([]);
+    hr["spec"]["values"] = json!({});
+    let data = |files: Value, ignore_missing: bool| {
+        let mut hr = hr.clone();
+        hr["spec"]["chart"]["spec"]["valuesFiles"] = files;
+        hr["spec"]["chart"]["spec"]["ignoreMissingValuesFiles"] = json!(ignore_missing);
+        let file = write_docs(dir.path(), "release.yaml", &[hr]);
+        let out = build(&["-f", &file, "-o", "json"], dir.path());
+        (out.status.success(), out)
+    };
+    let (_, out) = data(json!(["values.yaml", "values-prod.yaml"]), false);
+    let list: Vec<Value> = serde_json::from_str(&ok(&out)).expect("JSON");
+    assert_eq!(list[0]["data"], json!({"size": "large", "colour": "red"}));
+    // Without values.yaml in the list, the chart's defaults are replaced entirely.
+    let (_, out) = data(json!(["values-prod.yaml"]), false);
+    let list: Vec<Value> = serde_json::from_str(&ok(&out)).expect("JSON");
+    assert_eq!(list[0]["data"], json!({"size": "large", "colour": "none"}));
+    let (_, out) = data(json!(["values-missing.yaml"]), false);
+    fails(
+        &out,
+        1,
+        &[
+            "HelmRelease shop/cache: spec.chart.spec.valuesFiles: \"values-missing.yaml\": not found in the chart",
+        ],
+    );
+    let (success, _) = data(json!(["values.yaml", "values-missing.yaml"]), true);
+    assert!(success, "ignoreMissingValuesFiles skips it");
+}
