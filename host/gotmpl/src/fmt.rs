@@ -433,6 +433,15 @@ pub(crate) fn format_float(f: f64, verb: char, prec: i32) -> String {
 // ---------------------------------------------------------------------------------------------
 // %v printing
 
+/// Deepest nesting printed or encoded; only reachable by a map that contains itself (`set $m
+/// "self" $m`), which would overflow the stack otherwise.
+pub(crate) const MAX_NESTING: usize = 1_000;
+
+/// Runs `f` on a fresh stack segment if the current one is nearly used up (deeply nested data).
+pub(crate) fn with_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, f)
+}
+
 /// Writes `v` as Go's `%v` does (`top` = printing a template action's value, where nil has
 /// already been turned into `<no value>` by the caller).
 pub(crate) fn write_v(out: &mut String, v: &Value, _top: bool) {
@@ -687,6 +696,15 @@ impl Printer<'_> {
     }
 
     fn print_value(&mut self, v: &Value, verb: char, depth: usize) {
+        with_stack(|| self.print_value_inner(v, verb, depth));
+    }
+
+    fn print_value_inner(&mut self, v: &Value, verb: char, depth: usize) {
+        if depth > MAX_NESTING {
+            // A map that contains itself: Go would recurse until it crashes.
+            self.out.push_str("...");
+            return;
+        }
         match v {
             Value::Nil => {
                 if depth > 0 || verb == 'v' {
@@ -1032,7 +1050,7 @@ pub(crate) fn write_json(out: &mut String, v: &Value) {
 /// Writes `v` as Go's `encoding/json` would with the given style; `Err` for NaN/Inf
 /// (Go's `json: unsupported value`).
 pub(crate) fn try_write_json(out: &mut String, v: &Value, style: JsonStyle) -> Result<(), String> {
-    if let Some(bad) = non_finite(v) {
+    if let Some(bad) = non_finite(v, 0) {
         return Err(format!(
             "json: unsupported value: {}",
             format_float(bad, 'g', -1)
@@ -1042,16 +1060,30 @@ pub(crate) fn try_write_json(out: &mut String, v: &Value, style: JsonStyle) -> R
     Ok(())
 }
 
-fn non_finite(v: &Value) -> Option<f64> {
-    match v {
-        Value::Float(f) if !f.is_finite() => Some(*f),
-        Value::List(l) => l.iter().find_map(non_finite),
-        Value::Map(m) => m.with(|m| m.values().find_map(non_finite)),
-        _ => None,
+fn non_finite(v: &Value, depth: usize) -> Option<f64> {
+    if depth > MAX_NESTING {
+        return None;
     }
+    with_stack(|| match v {
+        Value::Float(f) if !f.is_finite() => Some(*f),
+        Value::List(l) => l.iter().find_map(|e| non_finite(e, depth + 1)),
+        Value::Map(m) => m
+            .entries()
+            .iter()
+            .find_map(|(_, e)| non_finite(e, depth + 1)),
+        _ => None,
+    })
 }
 
 fn write_json_with(out: &mut String, v: &Value, style: JsonStyle, depth: usize) {
+    with_stack(|| write_json_inner(out, v, style, depth));
+}
+
+fn write_json_inner(out: &mut String, v: &Value, style: JsonStyle, depth: usize) {
+    if depth > MAX_NESTING {
+        out.push_str("null");
+        return;
+    }
     match v {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),

@@ -248,7 +248,18 @@ impl Value {
     /// Converts to `serde_json::Value` following Go's `encoding/json.Marshal`: integral floats
     /// become integers, NaN/Inf become null (Go would fail), objects use [`Object::to_json`].
     pub fn to_json(&self) -> serde_json::Value {
+        self.to_json_at(0)
+    }
+
+    fn to_json_at(&self, depth: usize) -> serde_json::Value {
+        crate::fmt::with_stack(|| self.to_json_inner(depth))
+    }
+
+    fn to_json_inner(&self, depth: usize) -> serde_json::Value {
         use serde_json::Value as J;
+        if depth > crate::fmt::MAX_NESTING {
+            return J::Null;
+        }
         match self {
             Value::Nil => J::Null,
             Value::Bool(b) => J::Bool(*b),
@@ -265,10 +276,14 @@ impl Value {
                 }
             }
             Value::String(s) => J::String(s.to_string()),
-            Value::List(l) => J::Array(l.iter().map(Value::to_json).collect()),
-            Value::Map(m) => {
-                m.with(|m| J::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()))
-            }
+            Value::List(l) => J::Array(l.iter().map(|v| v.to_json_at(depth + 1)).collect()),
+            Value::Map(m) => m.with(|m| {
+                J::Object(
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.to_json_at(depth + 1)))
+                        .collect(),
+                )
+            }),
             Value::Object(o) => o.to_json(),
         }
     }
@@ -579,9 +594,25 @@ impl stdfmt::Debug for Map {
 impl Value {
     /// A recursive copy: maps are copied so mutating the copy leaves the original alone.
     pub fn deep_copy(&self) -> Value {
+        self.deep_copy_at(0)
+    }
+
+    fn deep_copy_at(&self, depth: usize) -> Value {
+        crate::fmt::with_stack(|| self.deep_copy_inner(depth))
+    }
+
+    fn deep_copy_inner(&self, depth: usize) -> Value {
+        if depth > crate::fmt::MAX_NESTING {
+            return Value::Nil;
+        }
         match self {
-            Value::Map(m) => Value::Map(m.deep_copy()),
-            Value::List(l) => Value::list(l.iter().map(Value::deep_copy).collect()),
+            Value::Map(m) => Value::Map(Map::from(
+                m.entries()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.deep_copy_at(depth + 1)))
+                    .collect::<BTreeMap<_, _>>(),
+            )),
+            Value::List(l) => Value::list(l.iter().map(|v| v.deep_copy_at(depth + 1)).collect()),
             other => other.clone(),
         }
     }

@@ -286,3 +286,19 @@ fn sets_and_values_are_thread_safe() {
         }
     });
 }
+
+#[test]
+fn self_containing_map_does_not_overflow() {
+    let set = mk_set(&[(
+        "t",
+        r#"{{ $m := dict "a" 1 }}{{ $_ := set $m "self" $m }}{{ $c := deepCopy $m }}{{ len (printf "%v" $m) | lt 10 }} {{ len (toJson $m) | lt 10 }}"#,
+    )]);
+    let out = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || set.execute("t", &Value::Nil))
+        .expect("spawn")
+        .join()
+        .expect("no overflow")
+        .expect("renders");
+    assert_eq!(out, "true true");
+}
