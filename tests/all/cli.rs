@@ -180,11 +180,18 @@ fn guest_output_never_reaches_stdout() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = write_temp(&dir, "probe.yaml", "mode: probe\n");
     let hostile = guest("hostile").display().to_string();
-    let out = capstan(&["transform", "--plugin", &hostile, "--config", &cfg], DEPLOYMENT);
+    let out = capstan(
+        &["transform", "--plugin", &hostile, "--config", &cfg],
+        DEPLOYMENT,
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(!stdout.contains("hostile guest writes"), "{stdout}");
-    assert!(!text(&out.stderr).contains("hostile guest writes"), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("hostile guest writes"),
+        "{}",
+        text(&out.stderr)
+    );
     let docs = capstan_yaml::parse_stream(&stdout).expect("only YAML on stdout");
     assert_eq!(docs[0]["metadata"]["name"], "probe");
 }

@@ -52,7 +52,10 @@ fn mk_stream() -> Vec<Value> {
 
 fn configs() -> Vec<(&'static str, Value)> {
     vec![
-        ("set-labels", json!({"labels": {"team": "payments", "cost-center": "42"}, "podTemplates": true})),
+        (
+            "set-labels",
+            json!({"labels": {"team": "payments", "cost-center": "42"}, "podTemplates": true}),
+        ),
         (
             "inject-sidecar",
             json!({"container": {"name": "log-shipper", "image": "ghcr.io/example/shipper:2.1",
@@ -64,16 +67,27 @@ fn configs() -> Vec<(&'static str, Value)> {
             json!({"patches": [{"target": {"kind": "Deployment"}, "merge": {"spec": {"revisionHistoryLimit": 3}}}],
                    "checks": {"privileged": "deny", "hostPath": "deny", "resourceLimits": "warn", "latestImage": "deny", "runAsNonRoot": "off"}}),
         ),
-        ("image-rewrite", json!({"images": [{"name": "nginx", "newName": "mirror.example.com/nginx", "newTag": "1.27"}]})),
+        (
+            "image-rewrite",
+            json!({"images": [{"name": "nginx", "newName": "mirror.example.com/nginx", "newTag": "1.27"}]}),
+        ),
     ]
 }
 
 fn mk_ctx() -> Context {
-    Context { release_name: "bench".into(), release_namespace: "apps".into(), ..Context::default() }
+    Context {
+        release_name: "bench".into(),
+        release_namespace: "apps".into(),
+        ..Context::default()
+    }
 }
 
 fn limits() -> Limits {
-    Limits { memory_bytes: 512 << 20, timeout: Duration::from_secs(30), ..Limits::default() }
+    Limits {
+        memory_bytes: 512 << 20,
+        timeout: Duration::from_secs(30),
+        ..Limits::default()
+    }
 }
 
 fn native_vs_wasm(c: &mut Criterion) {
@@ -84,7 +98,8 @@ fn native_vs_wasm(c: &mut Criterion) {
     let mut chain_native = Vec::new();
     let mut chain_wasm = Vec::new();
     for (name, config) in configs() {
-        let native_step = PostRenderer::native(name, native(name).expect("first-party"), config.clone());
+        let native_step =
+            PostRenderer::native(name, native(name).expect("first-party"), config.clone());
         let wasm_step = PostRenderer::wasm(load(name, limits()), config.clone());
         if name != "policy-patch" {
             chain_native.push(native_step.clone());
@@ -121,14 +136,18 @@ fn fixed_cost(c: &mut Criterion) {
 
 fn compile_and_cache(c: &mut Criterion) {
     let mut group = c.benchmark_group("c_compile_and_cache_load");
-    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
     for (name, _) in configs() {
         let bytes = std::fs::read(guest(name)).expect("guest built");
         group.bench_function(BenchmarkId::new("first-compile", name), |b| {
             b.iter(|| runtime().precompile(&bytes).expect("compiles"))
         });
         assert!(runtime().is_cached(&bytes), "precompile wrote the cache");
-        group.bench_function(BenchmarkId::new("cache-load", name), |b| b.iter(|| assert!(runtime().is_cached(&bytes))));
+        group.bench_function(BenchmarkId::new("cache-load", name), |b| {
+            b.iter(|| assert!(runtime().is_cached(&bytes)))
+        });
     }
     group.finish();
 }
@@ -136,7 +155,15 @@ fn compile_and_cache(c: &mut Criterion) {
 fn process_per_render(c: &mut Criterion) {
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .current_dir(root())
-        .args(["build", "--release", "-q", "-p", "capstan", "--bin", "capstan"])
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "-p",
+            "capstan",
+            "--bin",
+            "capstan",
+        ])
         .status()
         .expect("cargo runs");
     assert!(status.success());
@@ -160,13 +187,21 @@ fn process_per_render(c: &mut Criterion) {
             .stderr(Stdio::null())
             .spawn()
             .expect("starts");
-        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("written");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("written");
         let out = child.wait_with_output().expect("finishes");
         assert!(out.status.success());
         out.stdout.len()
     };
     run("");
-    let in_process = Pipeline::new(vec![PostRenderer::wasm(load("set-labels", limits()), configs()[0].1.clone())]);
+    let in_process = Pipeline::new(vec![PostRenderer::wasm(
+        load("set-labels", limits()),
+        configs()[0].1.clone(),
+    )]);
     let mut group = c.benchmark_group("d_process_per_render_set_labels");
     group.sample_size(10);
     group.bench_function("exec-per-render/1000-objects", |b| b.iter(|| run(&input)));
@@ -177,5 +212,11 @@ fn process_per_render(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, fixed_cost, native_vs_wasm, compile_and_cache, process_per_render);
+criterion_group!(
+    benches,
+    fixed_cost,
+    native_vs_wasm,
+    compile_and_cache,
+    process_per_render
+);
 criterion_main!(benches);
