@@ -44,12 +44,12 @@ fn capstan(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("capstan starts");
-    child
+    // capstan may exit before reading stdin (argument errors): a broken pipe here is expected.
+    let _ = child
         .stdin
         .take()
         .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("stdin written");
+        .write_all(stdin.as_bytes());
     child.wait_with_output().expect("capstan finishes")
 }
 
