@@ -823,13 +823,20 @@ impl State<'_> {
                 true
             }
             (Value::Object(o), _) => {
-                if let Some(inner) = o
+                // A named type is assignable to a parameter of its underlying type (Go's
+                // `chartutil.Values` to `map[string]interface{}`); `int64` is not `int`.
+                let inner = o
                     .as_value()
-                    .filter(|_| !(ty == Ty::Int && o.type_name() == "int64"))
-                {
-                    return self.validate_type(tree, blame, V::plain(inner), ty);
+                    .filter(|_| !(ty == Ty::Int && o.type_name() == "int64"));
+                match inner {
+                    Some(inner @ Value::String(_)) if ty == Ty::String => return Ok(inner),
+                    Some(inner @ Value::Int(_)) if ty == Ty::Int => return Ok(inner),
+                    Some(inner @ Value::Float(_)) if ty == Ty::Float => return Ok(inner),
+                    Some(inner @ Value::Bool(_)) if ty == Ty::Bool => return Ok(inner),
+                    Some(inner @ Value::List(_)) if ty == Ty::List => return Ok(inner),
+                    Some(inner @ Value::Map(_)) if ty == Ty::Map => return Ok(inner),
+                    _ => false,
                 }
-                false
             }
             _ => false,
         };

@@ -5,7 +5,7 @@
 Each case becomes a chart whose `templates/_x.tpl` holds the case's template and whose
 `templates/y.yaml` is `{{ fail (include "x/templates/_x.tpl" .) }}`, so Helm reports the raw
 Go text/template output (no YAML parsing, no "<no value>" stripping) inside its error message.
-Usage: python3 gen_oracle.py [HELM]  (run from this directory)."""
+Usage: python3 gen_oracle.py [HELM]; ORACLE_IN/ORACLE_OUT override the case and output files."""
 import json, os, subprocess, sys, tempfile
 
 HELM = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "../../../.tools/bin/helm3")
@@ -52,14 +52,16 @@ def run(case):
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    cases = parse_cases(open(os.path.join(here, "oracle.txt")).read())
+    src = os.environ.get("ORACLE_IN", os.path.join(here, "oracle.txt"))
+    dst = os.environ.get("ORACLE_OUT", os.path.join(here, "oracle.json"))
+    cases = parse_cases(open(src).read())
     out = []
     for c in cases:
         r = run(c)
         c.update(r)
         out.append(c)
         print(c["name"], "->", json.dumps(r)[:150], file=sys.stderr)
-    json.dump(out, open(os.path.join(here, "oracle.json"), "w"), indent=1, ensure_ascii=False)
-    open(os.path.join(here, "oracle.json"), "a").write("\n")
+    json.dump(out, open(dst, "w"), indent=1, ensure_ascii=False)
+    open(dst, "a").write("\n")
 
 main()

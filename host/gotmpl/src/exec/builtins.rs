@@ -290,7 +290,7 @@ impl Builtin {
                         Some(n) => n,
                         None => return Err(format!("len of type {}", o.type_name()).into()),
                     },
-                    other => return Err(format!("len of type {}", other.type_name()).into()),
+                    _ => return Err(format!("len of type {}", a.v.type_name()).into()),
                 };
                 plain(Value::from(n))
             }

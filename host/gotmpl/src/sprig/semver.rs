@@ -321,10 +321,12 @@ fn parse_constraints(s: &str) -> Result<Vec<Vec<Constraint>>, FuncError> {
     for or in s.split("||") {
         let or = or.trim();
         // Hyphen ranges "a - b".
+        // Masterminds reports the whole `||` group it could not parse.
+        let improper = |_| FuncError::new(format!("improper constraint: {or}"));
         if let Some((lo, hi)) = or.split_once(" - ") {
-            let mut lo_c = parse_constraint(lo)?;
+            let mut lo_c = parse_constraint(lo).map_err(improper)?;
             lo_c.op = Op::Ge;
-            let mut hi_c = parse_constraint(hi)?;
+            let mut hi_c = parse_constraint(hi).map_err(improper)?;
             hi_c.op = Op::Le;
             groups.push(vec![lo_c, hi_c]);
             continue;
@@ -346,7 +348,8 @@ fn parse_constraints(s: &str) -> Result<Vec<Vec<Constraint>>, FuncError> {
         let group = tokens
             .iter()
             .map(|t| parse_constraint(t))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(improper)?;
         groups.push(group);
     }
     Ok(groups)

