@@ -688,9 +688,8 @@ impl Printer<'_> {
         } else {
             self.out.push_str(v.type_name());
             self.out.push('=');
-            let spec = std::mem::take(&mut self.spec);
+            // Go prints the value with the verb's flags, width and precision still in force.
             self.print_value(v, 'v', 0);
-            self.spec = spec;
         }
         self.out.push(')');
     }

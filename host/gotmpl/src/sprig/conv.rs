@@ -27,13 +27,21 @@ fn cast_parse_int(s: &str) -> Option<i64> {
     crate::fmt::parse_go_int(trimmed)
 }
 
+/// Go's `int64(f)` on amd64: truncation, and the "integer indefinite" `MinInt64` for NaN and
+/// out-of-range values.
+pub(crate) fn go_float_to_int(f: f64) -> i64 {
+    if f.is_nan() || !(-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&f) {
+        return i64::MIN;
+    }
+    f as i64
+}
+
 /// `cast.ToInt64`: numbers truncate, strings parse (base prefixes allowed), bools are 0/1,
 /// anything else is 0.
 pub fn to_int64(v: &Value) -> i64 {
     match v {
         Value::Int(i) => *i,
-        #[expect(clippy::cast_possible_truncation, reason = "Go's int64(f) conversion")]
-        Value::Float(f) => *f as i64,
+        Value::Float(f) => go_float_to_int(*f),
         Value::String(s) => cast_parse_int(s).unwrap_or(0),
         Value::Bool(b) => i64::from(*b),
         Value::Object(o) => o.as_value().map_or(0, |v| to_int64(&v)),

@@ -318,11 +318,11 @@ pub(crate) fn semver_compare(constraint: &str, version: &str) -> Result<bool, Fu
 
 fn parse_constraints(s: &str) -> Result<Vec<Vec<Constraint>>, FuncError> {
     let mut groups = Vec::new();
-    for or in s.split("||") {
-        let or = or.trim();
+    for raw in s.split("||") {
+        let or = raw.trim();
         // Hyphen ranges "a - b".
         // Masterminds reports the whole `||` group it could not parse.
-        let improper = |_| FuncError::new(format!("improper constraint: {or}"));
+        let improper = |_| FuncError::new(format!("improper constraint: {raw}"));
         if let Some((lo, hi)) = or.split_once(" - ") {
             let mut lo_c = parse_constraint(lo).map_err(improper)?;
             lo_c.op = Op::Ge;
