@@ -30,7 +30,8 @@ fn cast_parse_int(s: &str) -> Option<i64> {
 /// Go's `int64(f)` on amd64: truncation, and the "integer indefinite" `MinInt64` for NaN and
 /// out-of-range values.
 pub(crate) fn go_float_to_int(f: f64) -> i64 {
-    if f.is_nan() || !(-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&f) {
+    let limit = -(i64::MIN as f64); // 2^63, exactly representable
+    if f.is_nan() || f >= limit || f < -limit {
         return i64::MIN;
     }
     f as i64
