@@ -825,9 +825,10 @@ impl State<'_> {
             (Value::Object(o), _) => {
                 // A named type is assignable to a parameter of its underlying type (Go's
                 // `chartutil.Values` to `map[string]interface{}`); `int64` is not `int`.
-                let inner = o
-                    .as_value()
-                    .filter(|_| !(ty == Ty::Int && o.type_name() == "int64"));
+                // `int64` is not `int`, and `[]string` is not `[]interface{}`.
+                let distinct = (ty == Ty::Int && o.type_name() == "int64")
+                    || (ty == Ty::List && o.as_any().is::<crate::value::GoSlice>());
+                let inner = o.as_value().filter(|_| !distinct);
                 match inner {
                     Some(inner @ Value::String(_)) if ty == Ty::String => return Ok(inner),
                     Some(inner @ Value::Int(_)) if ty == Ty::Int => return Ok(inner),

@@ -38,8 +38,9 @@
 //! is an error as in Helm 3.17; Sprig's arithmetic returns Go `int64`s ([`GoInt64`]) so `%T`,
 //! `typeOf` and `int`-parameter errors read as in Go. Strings that are not UTF-8 (binary
 //! files, `b64dec` output) are [`GoBytes`], which keep their exact bytes for `b64enc`, the
-//! checksums and `len`. Differences from Go that remain: such strings print lossily, and there
-//! are no `[]string` or other typed slices (every list is `[]interface{}`). Rendering is thread-safe: a [`TemplateSet`] is
+//! checksums and `len`. Sprig's typed results keep their Go types ([`GoSlice`] for `[]string`/`[]int`,
+//! `map[string]string` for `split`). Differences from Go that remain: binary strings print
+//! lossily, and an argument error inside a short-circuited `and`/`or` may blame a different node. Rendering is thread-safe: a [`TemplateSet`] is
 //! `Send + Sync` and can execute templates from several threads at once.
 
 mod error;
@@ -55,7 +56,7 @@ pub use error::{Error, FuncError, Result};
 pub use fmt::{sprint, sprintf, sprintln};
 pub use func::{CallContext, Func, FuncMap, FuncResult, Signature, Ty};
 pub use set::{MissingKey, TemplateSet};
-pub use value::{GoBytes, GoInt64, Map, Object, Value};
+pub use value::{GoBytes, GoInt64, GoSlice, Map, Object, Value};
 
 #[cfg(test)]
 mod tests;

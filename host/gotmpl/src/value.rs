@@ -704,3 +704,72 @@ impl Object for GoBytes {
         self
     }
 }
+
+/// A Go slice of a concrete element type (`[]string`, `[]int`), as Sprig's `splitList`, `keys`,
+/// `sortAlpha`, `until`… return. It behaves as a list everywhere except where Go shows the type:
+/// `%T`/`typeOf`, and parameters of type `[]interface{}` (or anything else) reject it.
+#[derive(Debug)]
+pub struct GoSlice {
+    type_name: &'static str,
+    items: Arc<Vec<Value>>,
+}
+
+impl Object for GoSlice {
+    fn type_name(&self) -> &str {
+        self.type_name
+    }
+
+    fn format_go(&self, out: &mut String) {
+        crate::fmt::write_v(out, &Value::List(self.items.clone()), false);
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        Value::List(self.items.clone()).to_json()
+    }
+
+    fn is_true(&self) -> bool {
+        !self.items.is_empty()
+    }
+
+    fn length(&self) -> Option<usize> {
+        Some(self.items.len())
+    }
+
+    fn as_value(&self) -> Option<Value> {
+        Some(Value::List(self.items.clone()))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Value {
+    /// A Go `[]string`.
+    pub fn strings(items: Vec<String>) -> Value {
+        Value::Object(Arc::new(GoSlice {
+            type_name: "[]string",
+            items: Arc::new(items.into_iter().map(Value::from).collect()),
+        }))
+    }
+
+    /// A Go `[]int`.
+    pub fn ints(items: Vec<i64>) -> Value {
+        Value::Object(Arc::new(GoSlice {
+            type_name: "[]int",
+            items: Arc::new(items.into_iter().map(Value::Int).collect()),
+        }))
+    }
+
+    /// The elements of any list: `[]interface{}` or a typed [`GoSlice`].
+    pub fn list_items(&self) -> Option<Arc<Vec<Value>>> {
+        match self {
+            Value::List(l) => Some(l.clone()),
+            Value::Object(o) => o
+                .as_any()
+                .downcast_ref::<GoSlice>()
+                .map(|s| s.items.clone()),
+            _ => None,
+        }
+    }
+}

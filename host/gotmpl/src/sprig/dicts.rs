@@ -104,10 +104,10 @@ pub(super) fn register(r: &mut Reg<'_>) {
         let mut k = Vec::new();
         for d in a {
             if let Some(m) = d.as_map() {
-                k.extend(m.keys().into_iter().map(Value::from));
+                k.extend(m.keys());
             }
         }
-        Ok(Value::list(k))
+        Ok(Value::strings(k))
     });
     r.v("pick", &[Ty::Map], Ty::String, |a| {
         let src = map_arg(a, 0);

@@ -113,9 +113,10 @@ pub(super) fn register(r: &mut Reg<'_>) {
         Ok(Value::list(l.into_iter().filter(|v| !empty(v)).collect()))
     });
     both(r, "slice", &[Ty::Any], Some(Ty::Any), |a| {
-        let l = match &a[0] {
-            Value::List(l) => l.to_vec(),
-            other => {
+        let l = match a[0].list_items() {
+            Some(l) => l.to_vec(),
+            None => {
+                let other = &a[0];
                 return Err(format!(
                     "list should be type of slice or array but {}",
                     if other.is_nil() {
@@ -135,14 +136,24 @@ pub(super) fn register(r: &mut Reg<'_>) {
         if start < 0 || end < start || end as usize > l.len() {
             return Err("reflect: slice index out of range".into());
         }
-        Ok(Value::list(l[start as usize..end as usize].to_vec()))
+        let part = l[start as usize..end as usize].to_vec();
+        Ok(match &a[0] {
+            Value::Object(o) if o.type_name() == "[]string" => {
+                Value::strings(part.iter().map(super::strval).collect())
+            }
+            Value::Object(o) if o.type_name() == "[]int" => {
+                Value::ints(part.iter().filter_map(Value::to_i64).collect())
+            }
+            _ => Value::list(part),
+        })
     });
     r.v("concat", &[], Ty::Any, |a| {
         let mut out = Vec::new();
         for v in a {
-            match v {
-                Value::List(l) => out.extend(l.iter().cloned()),
-                other => {
+            match v.list_items() {
+                Some(l) => out.extend(l.iter().cloned()),
+                None => {
+                    let other = v;
                     return Err(format!(
                         "Cannot concat type {} as list",
                         if other.is_nil() {

@@ -142,7 +142,7 @@ pub(crate) fn until_step(start: i64, stop: i64, step: i64) -> Vec<i64> {
 }
 
 fn ints(v: Vec<i64>) -> Value {
-    Value::list(v.into_iter().map(Value::Int).collect())
+    Value::ints(v)
 }
 
 fn pow10(p: f64) -> f64 {

@@ -38,7 +38,7 @@ pub(crate) fn compile(pattern: &str) -> Result<Arc<Regex>, FuncError> {
 }
 
 fn strings(v: Vec<&str>) -> Value {
-    Value::list(v.into_iter().map(Value::from).collect())
+    Value::strings(v.into_iter().map(str::to_owned).collect())
 }
 
 fn find_all(re: &Regex, s: &str, n: i64) -> Vec<String> {

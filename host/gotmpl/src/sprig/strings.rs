@@ -649,9 +649,7 @@ pub(super) fn register(r: &mut Reg<'_>) {
         }))
     });
     r.f("toStrings", &[Ty::Any], |a| {
-        Ok(Value::list(
-            strslice(&a[0]).into_iter().map(Value::from).collect(),
-        ))
+        Ok(Value::strings(strslice(&a[0])))
     });
     r.f("join", &[Ty::String, Ty::Any], |a| {
         Ok(Value::from(strslice(&a[1]).join(str_arg(a, 0))))
@@ -667,12 +665,7 @@ pub(super) fn register(r: &mut Reg<'_>) {
         )))
     });
     r.f("splitList", &[Ty::String, Ty::String], |a| {
-        Ok(Value::list(
-            go_split(str_arg(a, 1), str_arg(a, 0))
-                .into_iter()
-                .map(Value::from)
-                .collect(),
-        ))
+        Ok(Value::strings(go_split(str_arg(a, 1), str_arg(a, 0))))
     });
     r.f("sortAlpha", &[Ty::Any], |a| {
         let v = match &a[0] {
@@ -684,6 +677,6 @@ pub(super) fn register(r: &mut Reg<'_>) {
             other => vec![strval(&other)],
         };
         items.sort();
-        Ok(Value::list(items.into_iter().map(Value::from).collect()))
+        Ok(Value::strings(items))
     });
 }
