@@ -430,6 +430,49 @@ pub(crate) fn format_float(f: f64, verb: char, prec: i32) -> String {
     out
 }
 
+/// Go's `strconv.FormatFloat(f, 'x', -1, 64)`: shortest hexadecimal mantissa, `p±dd` exponent.
+fn hex_float(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    let sign = if f.is_sign_negative() { "-" } else { "" };
+    if f == 0.0 {
+        return format!("{sign}0x0p+00");
+    }
+    let bits = f.to_bits();
+    let mut exp = ((bits >> 52) & 0x7ff) as i32;
+    let mut mant = bits & ((1u64 << 52) - 1);
+    if exp == 0 {
+        // Subnormal: normalise so the leading digit is 1.
+        exp = -1022;
+        while mant & (1u64 << 52) == 0 {
+            mant <<= 1;
+            exp -= 1;
+        }
+        mant &= (1u64 << 52) - 1;
+    } else {
+        exp -= 1023;
+    }
+    let mut digits = format!("{mant:013x}");
+    while digits.ends_with('0') {
+        digits.pop();
+    }
+    let frac = if digits.is_empty() {
+        String::new()
+    } else {
+        format!(".{digits}")
+    };
+    let esign = if exp < 0 { '-' } else { '+' };
+    format!("{sign}0x1{frac}p{esign}{:02}", exp.unsigned_abs())
+}
+
 // ---------------------------------------------------------------------------------------------
 // %v printing
 
@@ -750,6 +793,16 @@ impl Printer<'_> {
             },
             Value::Float(f) => match verb {
                 'v' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G' => self.fmt_float(*f, verb),
+                'x' | 'X' if self.spec.prec.is_none() => {
+                    let mut h = hex_float(*f);
+                    if verb == 'X' {
+                        h = h.to_uppercase();
+                    }
+                    if self.spec.plus && !h.starts_with('-') {
+                        h.insert(0, '+');
+                    }
+                    self.pad(&h);
+                }
                 _ => self.bad_verb(v, verb),
             },
             Value::String(s) => {
@@ -958,6 +1011,10 @@ fn go_syntax(v: &Value) -> String {
             format!("map[string]interface {{}}{{{}}}", items.join(", "))
         }
         Value::Object(o) => {
+            if let (Some(items), true) = (v.list_items(), o.type_name().starts_with("[]")) {
+                let parts: Vec<String> = items.iter().map(go_syntax).collect();
+                return format!("{}{{{}}}", o.type_name(), parts.join(", "));
+            }
             let mut s = String::new();
             o.format_go(&mut s);
             s

@@ -66,8 +66,8 @@ fn basic(v: &Value) -> Value {
 const BAD_COMPARISON: &str = "incompatible types for comparison";
 const BAD_COMPARISON_TYPE: &str = "invalid type for comparison";
 
-fn eq_pair(a: &Value, b: &Value) -> Result<bool, FuncError> {
-    let (a, b) = (basic(a), basic(b));
+fn eq_pair(orig_a: &Value, orig_b: &Value) -> Result<bool, FuncError> {
+    let (a, b) = (basic(orig_a), basic(orig_b));
     let (k1, k2) = (kind(&a), kind(&b));
     if k1 != k2 {
         if !a.is_nil() && !b.is_nil() {
@@ -83,15 +83,21 @@ fn eq_pair(a: &Value, b: &Value) -> Result<bool, FuncError> {
         (Value::Nil, Value::Nil) => true,
         (Value::Nil, _) | (_, Value::Nil) => false,
         (Value::List(_) | Value::Map(_), _) | (_, Value::List(_) | Value::Map(_)) => {
-            let offender = if matches!(b, Value::List(_) | Value::Map(_)) {
-                &b
-            } else {
-                &a
-            };
+            let s = |v: &Value, verb: &str| crate::fmt::sprintf(verb, std::slice::from_ref(v));
+            if a.kind_name() != b.kind_name() {
+                return Err(format!(
+                    "non-comparable types {}: {}, {}: {}",
+                    s(orig_a, "%s"),
+                    orig_a.type_name(),
+                    orig_b.type_name(),
+                    s(orig_b, "%v")
+                )
+                .into());
+            }
             return Err(format!(
                 "non-comparable type {}: {}",
-                crate::fmt::sprintf("%s", std::slice::from_ref(offender)),
-                offender.type_name()
+                s(orig_b, "%s"),
+                orig_b.type_name()
             )
             .into());
         }
