@@ -302,10 +302,21 @@ impl State<'_> {
             Value::Object(o) => o.as_value().unwrap_or_else(|| val.v.clone()),
             v => v.clone(),
         };
+        // Elements of `[]interface{}`/`map[string]interface{}` sit in interface slots; those of
+        // typed slices and maps (`[]string`, `map[string]string`) are plain values.
+        let typed = match &val.v {
+            Value::Map(m) => !m.zero_value().is_nil(),
+            Value::Object(o) => o.as_any().is::<crate::value::GoSlice>(),
+            _ => false,
+        };
+        let elem = |e: &Value| V {
+            v: e.clone(),
+            boxed: !typed,
+        };
         match &coll {
             Value::List(l) if !l.is_empty() => {
                 for (i, e) in l.iter().enumerate() {
-                    if !one(self, V::plain(Value::from(i)), V::boxed(e.clone()), out)? {
+                    if !one(self, V::plain(Value::from(i)), elem(e), out)? {
                         break;
                     }
                 }
@@ -313,12 +324,7 @@ impl State<'_> {
             }
             Value::Map(m) if !m.is_empty() => {
                 for (k, e) in m.entries() {
-                    if !one(
-                        self,
-                        V::plain(Value::string(k.as_str())),
-                        V::boxed(e.clone()),
-                        out,
-                    )? {
+                    if !one(self, V::plain(Value::string(k.as_str())), elem(&e), out)? {
                         break;
                     }
                 }

@@ -317,6 +317,10 @@ impl<'a> Lexer<'a> {
         if !delim {
             return self.errorf("comment ends before closing delimiter".into());
         }
+        // Go's `thisItem(itemComment)` moves past the comment without counting its newlines,
+        // so later line numbers are off by them; errors must report the same lines.
+        self.start = self.pos;
+        self.start_line = self.line;
         if trim {
             self.pos += TRIM_MARKER_LEN;
         }
