@@ -430,8 +430,79 @@ pub(crate) fn format_float(f: f64, verb: char, prec: i32) -> String {
     out
 }
 
+/// Go's `%#` handling for floats: always a decimal point, and `%#g`/`%#v` keep trailing zeros
+/// up to the precision (6 when unset).
+fn sharp_float(num: &str, verb: char, prec: i32) -> String {
+    let mut digits = match verb {
+        'v' | 'g' | 'G' | 'x' => {
+            if prec < 0 {
+                6
+            } else {
+                prec
+            }
+        }
+        _ => 0,
+    };
+    let (sign, body) = match num.as_bytes().first() {
+        Some(b'-' | b'+') => num.split_at(1),
+        _ => ("", num),
+    };
+    let split = body
+        .find(|c: char| {
+            matches!(c, 'p' | 'P') || (matches!(c, 'e' | 'E') && verb != 'x' && verb != 'X')
+        })
+        .unwrap_or(body.len());
+    let (mant, tail) = body.split_at(split);
+    let mut has_point = false;
+    let mut seen_nonzero = false;
+    for c in mant.chars() {
+        if c == '.' {
+            has_point = true;
+        } else {
+            if c != '0' {
+                seen_nonzero = true;
+            }
+            if seen_nonzero {
+                digits -= 1;
+            }
+        }
+    }
+    let mut out = format!("{sign}{mant}");
+    if !has_point {
+        if mant == "0" {
+            digits -= 1;
+        }
+        out.push('.');
+    }
+    while digits > 0 {
+        out.push('0');
+        digits -= 1;
+    }
+    out.push_str(tail);
+    out
+}
+
+/// Go's `strconv.FormatFloat(f, 'b', -1, 64)`: decimal mantissa, binary exponent.
+fn binary_float(f: f64) -> String {
+    let bits = f.to_bits();
+    let sign = if bits >> 63 == 1 { "-" } else { "" };
+    let exp = ((bits >> 52) & 0x7ff) as i64;
+    let mut mant = bits & ((1u64 << 52) - 1);
+    let e = if exp == 0 {
+        -1074
+    } else {
+        mant |= 1u64 << 52;
+        exp - 1075
+    };
+    format!(
+        "{sign}{mant}p{}{}",
+        if e < 0 { '-' } else { '+' },
+        e.unsigned_abs()
+    )
+}
+
 /// Go's `strconv.FormatFloat(f, 'x', -1, 64)`: shortest hexadecimal mantissa, `p±dd` exponent.
-fn hex_float(f: f64) -> String {
+fn hex_float(f: f64, prec: Option<usize>) -> String {
     if f.is_nan() {
         return "NaN".into();
     }
@@ -444,7 +515,11 @@ fn hex_float(f: f64) -> String {
     }
     let sign = if f.is_sign_negative() { "-" } else { "" };
     if f == 0.0 {
-        return format!("{sign}0x0p+00");
+        let frac = match prec {
+            Some(p) if p > 0 => format!(".{}", "0".repeat(p)),
+            _ => String::new(),
+        };
+        return format!("{sign}0x0{frac}p+00");
     }
     let bits = f.to_bits();
     let mut exp = ((bits >> 52) & 0x7ff) as i32;
@@ -460,10 +535,37 @@ fn hex_float(f: f64) -> String {
     } else {
         exp -= 1023;
     }
-    let mut digits = format!("{mant:013x}");
-    while digits.ends_with('0') {
-        digits.pop();
-    }
+    let digits = match prec {
+        Some(p) if p < 13 => {
+            // Round the 52-bit fraction to `p` hex digits, half to even.
+            let full = mant | (1u64 << 52);
+            let shift = 52 - 4 * p as u32;
+            let mut r = full >> shift;
+            let rem = full & ((1u64 << shift) - 1);
+            let half = 1u64 << (shift - 1);
+            if rem > half || (rem == half && r & 1 == 1) {
+                r += 1;
+            }
+            if r >> (4 * p as u32) >= 2 {
+                r >>= 1;
+                exp += 1;
+            }
+            let frac = r & ((1u64 << (4 * p as u32)) - 1);
+            if p == 0 {
+                String::new()
+            } else {
+                format!("{frac:0p$x}")
+            }
+        }
+        Some(p) => format!("{mant:013x}{}", "0".repeat(p - 13)),
+        None => {
+            let mut d = format!("{mant:013x}");
+            while d.ends_with('0') {
+                d.pop();
+            }
+            d
+        }
+    };
     let frac = if digits.is_empty() {
         String::new()
     } else {
@@ -579,6 +681,11 @@ impl Printer<'_> {
     }
 
     fn fmt_integer(&mut self, i: i64, base: u32, verb: char) {
+        if self.spec.prec == Some(0) && i == 0 {
+            // Go prints nothing but the padding for a zero with precision 0.
+            self.pad_spaces_only("");
+            return;
+        }
         let neg = i < 0;
         let mag = i.unsigned_abs();
         let mut digits = match base {
@@ -638,11 +745,7 @@ impl Printer<'_> {
         };
         let mut num = format_float(f, verb, prec);
         if self.spec.sharp && verb != 'b' && !f.is_infinite() && !f.is_nan() {
-            // Keep a decimal point; %g keeps trailing zeros.
-            if !num.contains('.') {
-                let at = num.find(['e', 'E']).unwrap_or(num.len());
-                num.insert(at, '.');
-            }
+            num = sharp_float(&num, verb, prec);
         }
         let num = if num.starts_with(['-', '+']) {
             num
@@ -749,7 +852,9 @@ impl Printer<'_> {
         }
         match v {
             Value::Nil => {
-                if depth > 0 || verb == 'v' {
+                if depth > 0 {
+                    self.out.push_str("<nil>");
+                } else if verb == 'v' {
                     self.pad_spaces_only("<nil>");
                 } else {
                     self.bad_verb(v, verb);
@@ -779,7 +884,8 @@ impl Printer<'_> {
                     self.pad(&go_quote_rune(c));
                 }
                 'U' => {
-                    let mut s = format!("U+{:04X}", i);
+                    let digits = self.spec.prec.unwrap_or(4).max(4);
+                    let mut s = format!("U+{:0digits$X}", i);
                     if self.spec.sharp
                         && let Some(c) = u32::try_from(*i).ok().and_then(char::from_u32)
                         && is_print(c)
@@ -793,13 +899,27 @@ impl Printer<'_> {
             },
             Value::Float(f) => match verb {
                 'v' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G' => self.fmt_float(*f, verb),
-                'x' | 'X' if self.spec.prec.is_none() => {
-                    let mut h = hex_float(*f);
+                'b' => {
+                    let mut s = binary_float(*f);
+                    if self.spec.plus && !s.starts_with('-') {
+                        s.insert(0, '+');
+                    } else if self.spec.space && !s.starts_with('-') {
+                        s.insert(0, ' ');
+                    }
+                    self.pad(&s);
+                }
+                'x' | 'X' => {
+                    let mut h = hex_float(*f, self.spec.prec);
+                    if self.spec.sharp && !f.is_infinite() && !f.is_nan() {
+                        h = sharp_float(&h, verb, self.spec.prec.map_or(-1, |p| p as i32));
+                    }
                     if verb == 'X' {
                         h = h.to_uppercase();
                     }
                     if self.spec.plus && !h.starts_with('-') {
                         h.insert(0, '+');
+                    } else if self.spec.space && !h.starts_with('-') {
+                        h.insert(0, ' ');
                     }
                     self.pad(&h);
                 }
@@ -951,18 +1071,26 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             continue;
         };
         argn += 1;
+        // `%+v` and `%#v` are modes of %v (field names, Go syntax), not sign/alternate flags.
+        let spec = if verb == 'v' {
+            Spec {
+                plus: false,
+                ..spec
+            }
+        } else {
+            spec
+        };
         let mut p = Printer {
             out: &mut out,
             spec,
         };
         match verb {
             'T' => {
-                let t = if arg.is_nil() {
-                    "<nil>"
+                if arg.is_nil() {
+                    p.pad_spaces_only("<nil>");
                 } else {
-                    arg.type_name()
-                };
-                p.fmt_string(t, 's');
+                    p.fmt_string(arg.type_name(), 's');
+                }
             }
             'v' if spec.sharp => {
                 let s = go_syntax(arg);
