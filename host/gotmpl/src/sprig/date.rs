@@ -282,6 +282,22 @@ impl GoTime {
                     nanos = format!("{:0<9}", &v[..n.min(9)]).parse().ok()?;
                     v = &v[n..];
                 }
+            } else if (t(".000") || t(",000") || t(".999") || t(",999")) && !v.is_empty() {
+                // Fractional seconds: exact digit count for 0s, up to it for 9s.
+                let digit = l.as_bytes()[1];
+                let count = l[1..].bytes().take_while(|&b| b == digit).count();
+                let sep = &l[..1];
+                l = &l[1 + count..];
+                if let Some(rest) = v.strip_prefix(sep) {
+                    let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+                    if digit == b'0' && n != count {
+                        return None;
+                    }
+                    nanos = format!("{:0<9}", &rest[..n.min(9)]).parse().ok()?;
+                    v = &rest[n..];
+                } else if digit == b'0' {
+                    return None;
+                }
             } else if t("06") {
                 y = 1900 + i64::from(num(&mut v, 2, 2)?);
                 if y < 1969 {

@@ -202,7 +202,10 @@ fn parse_constraint(s: &str) -> Result<Constraint, FuncError> {
 
 impl Constraint {
     fn check(&self, v: &Version) -> bool {
-        if !v.pre.is_empty() && self.v.pre.is_empty() {
+        // Pre-release versions only satisfy constraints that mention a pre-release — except a
+        // plain `!=`, which Masterminds checks by equality alone.
+        let plain_ne = self.op == Op::Ne && !self.dirty;
+        if !v.pre.is_empty() && self.v.pre.is_empty() && !plain_ne {
             return false;
         }
         let c = &self.v;
