@@ -35,8 +35,11 @@ def run(case):
         open(f"{d}/values.yaml", "w").write(case["values"])
         open(f"{d}/templates/_x.tpl", "w").write(case["template"])
         open(f"{d}/templates/y.yaml", "w").write('{{ fail (include "x/templates/_x.tpl" .) }}')
-        p = subprocess.run([HELM, "template", "x", d], capture_output=True, text=True)
-    err = p.stderr
+        p = subprocess.run([HELM, "template", "x", d], capture_output=True)
+    err = p.stderr.decode("utf-8", errors="replace")
+    if "\ufffd" in err:
+        # Output that is not UTF-8 (e.g. `trunc` splitting a character) is not comparable.
+        return {"helm": "non-UTF-8 output"}
     if err.endswith(SUFFIX): err = err[: -len(SUFFIX)]
     ok_prefix = "Error: execution error at (x/templates/y.yaml:1:3): "
     inc_prefix = 'Error: template: x/templates/y.yaml:1:9: executing "x/templates/y.yaml" at <include "x/templates/_x.tpl" .>: error calling include: '
@@ -48,7 +51,7 @@ def run(case):
     if err.startswith(parse_prefix):
         loc, msg = err[len(parse_prefix):].split("): ", 1)
         return {"error": f"template: {loc}: {msg.rstrip(chr(10))}"}
-    return {"helm": (p.stdout + err)}
+    return {"helm": (p.stdout.decode("utf-8", errors="replace") + err)}
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))

@@ -23,18 +23,44 @@ pub(crate) fn compile(pattern: &str) -> Result<Arc<Regex>, FuncError> {
     if let Some(re) = guard.get(pattern) {
         return Ok(re.clone());
     }
-    let re = Regex::new(pattern).map_err(|e| {
-        FuncError::new(format!(
-            "error parsing regexp: {}",
-            e.to_string().lines().last().unwrap_or_default().trim()
-        ))
-    })?;
+    let re = Regex::new(pattern).map_err(|e| FuncError::new(go_error(pattern, &e.to_string())))?;
     let re = Arc::new(re);
     if guard.len() >= CACHE_LIMIT {
         guard.clear();
     }
     guard.insert(pattern.to_owned(), re.clone());
     Ok(re)
+}
+
+/// Go's `regexp.Compile` error text for the common syntax errors (Rust's parser words them
+/// differently); other errors keep Rust's wording.
+fn go_error(pattern: &str, rust: &str) -> String {
+    let tail = |from: Option<usize>| format!("`{}`", &pattern[from.unwrap_or(0)..]);
+    let what = if rust.contains("unclosed character class") {
+        format!("missing closing ]: {}", tail(pattern.rfind('[')))
+    } else if rust.contains("unclosed group") {
+        format!("missing closing ): {}", tail(None))
+    } else if rust.contains("unopened group") {
+        format!("unexpected ): {}", tail(None))
+    } else if rust.contains("repetition operator missing expression") {
+        let op = pattern.chars().find(|c| "*+?".contains(*c)).unwrap_or('*');
+        format!("missing argument to repetition operator: `{op}`")
+    } else {
+        rust.lines().last().unwrap_or_default().trim().to_owned()
+    };
+    format!("error parsing regexp: {what}")
+}
+
+/// Compiles for a Sprig function: the non-`must` forms panic in Go (`regexp.MustCompile`),
+/// which prefixes the message.
+fn compile_for(pattern: &str, name: &str) -> Result<Arc<Regex>, FuncError> {
+    compile(pattern).map_err(|e| {
+        if name.starts_with("must") {
+            e
+        } else {
+            FuncError::new(format!("regexp: Compile(`{pattern}`): {}", e.message()))
+        }
+    })
 }
 
 fn strings(v: Vec<&str>) -> Value {
@@ -112,14 +138,14 @@ pub(super) fn register(r: &mut Reg<'_>) {
     });
     for name in ["regexFindAll", "mustRegexFindAll"] {
         r.f(name, &[Ty::String, Ty::String, Ty::Int], |a| {
-            let re = compile(str_arg(a, 0))?;
+            let re = compile_for(str_arg(a, 0), name)?;
             let v = find_all(&re, str_arg(a, 1), int_arg(a, 2));
             Ok(strings(v.iter().map(String::as_str).collect()))
         });
     }
     for name in ["regexFind", "mustRegexFind"] {
         r.f(name, &[Ty::String, Ty::String], |a| {
-            let re = compile(str_arg(a, 0))?;
+            let re = compile_for(str_arg(a, 0), name)?;
             Ok(Value::from(
                 re.find(str_arg(a, 1)).map_or("", |m| m.as_str()),
             ))
@@ -127,13 +153,13 @@ pub(super) fn register(r: &mut Reg<'_>) {
     }
     for name in ["regexReplaceAll", "mustRegexReplaceAll"] {
         r.f(name, &[Ty::String, Ty::String, Ty::String], |a| {
-            let re = compile(str_arg(a, 0))?;
+            let re = compile_for(str_arg(a, 0), name)?;
             Ok(Value::from(replace_all(&re, str_arg(a, 1), str_arg(a, 2))))
         });
     }
     for name in ["regexReplaceAllLiteral", "mustRegexReplaceAllLiteral"] {
         r.f(name, &[Ty::String, Ty::String, Ty::String], |a| {
-            let re = compile(str_arg(a, 0))?;
+            let re = compile_for(str_arg(a, 0), name)?;
             Ok(Value::from(
                 re.replace_all(str_arg(a, 1), ::regex::NoExpand(str_arg(a, 2)))
                     .into_owned(),
@@ -142,7 +168,7 @@ pub(super) fn register(r: &mut Reg<'_>) {
     }
     for name in ["regexSplit", "mustRegexSplit"] {
         r.f(name, &[Ty::String, Ty::String, Ty::Int], |a| {
-            let re = compile(str_arg(a, 0))?;
+            let re = compile_for(str_arg(a, 0), name)?;
             let v = split(&re, str_arg(a, 1), int_arg(a, 2));
             Ok(strings(v.iter().map(String::as_str).collect()))
         });

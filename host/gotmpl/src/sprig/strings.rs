@@ -547,16 +547,33 @@ pub(super) fn register(r: &mut Reg<'_>) {
     r.f("substr", &[Ty::Int, Ty::Int, Ty::String], |a| {
         let (start, end, s) = (int_arg(a, 0), int_arg(a, 1), str_arg(a, 2));
         let len = s.len() as i64;
+        // Go's slice expressions and their runtime panic texts.
         let (from, to) = if start < 0 {
+            if end < 0 {
+                return Err(format!("runtime error: slice bounds out of range [:{end}]").into());
+            }
+            if end > len {
+                return Err(format!(
+                    "runtime error: slice bounds out of range [:{end}] with length {len}"
+                )
+                .into());
+            }
             (0, end)
         } else if end < 0 || end > len {
+            if start > len {
+                return Err(
+                    format!("runtime error: slice bounds out of range [{start}:{len}]").into(),
+                );
+            }
             (start, len)
         } else {
+            if start > end {
+                return Err(
+                    format!("runtime error: slice bounds out of range [{start}:{end}]").into(),
+                );
+            }
             (start, end)
         };
-        if from < 0 || to < from || to > len {
-            return Err(format!("runtime error: slice bounds out of range [{from}:{to}]").into());
-        }
         let b = &s.as_bytes()[from as usize..to as usize];
         Ok(Value::from(String::from_utf8_lossy(b).into_owned()))
     });
@@ -621,14 +638,22 @@ pub(super) fn register(r: &mut Reg<'_>) {
         Ok(Value::from(parts.join(" ")))
     });
     r.f("indent", &[Ty::Int, Ty::String], |a| {
-        let pad = " ".repeat(int_arg(a, 0).max(0) as usize);
+        let n = int_arg(a, 0);
+        if n < 0 {
+            return Err("strings: negative Repeat count".into());
+        }
+        let pad = " ".repeat(n as usize);
         Ok(Value::from(format!(
             "{pad}{}",
             str_arg(a, 1).replace('\n', &format!("\n{pad}"))
         )))
     });
     r.f("nindent", &[Ty::Int, Ty::String], |a| {
-        let pad = " ".repeat(int_arg(a, 0).max(0) as usize);
+        let n = int_arg(a, 0);
+        if n < 0 {
+            return Err("strings: negative Repeat count".into());
+        }
+        let pad = " ".repeat(n as usize);
         Ok(Value::from(format!(
             "\n{pad}{}",
             str_arg(a, 1).replace('\n', &format!("\n{pad}"))
