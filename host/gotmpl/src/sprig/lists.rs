@@ -7,6 +7,9 @@ use crate::error::FuncError;
 use crate::func::Ty;
 use crate::value::Value;
 
+/// Go's panic for `reflect.TypeOf(nil).Kind()`.
+const NIL_DEREF: &str = "runtime error: invalid memory address or nil pointer dereference";
+
 /// The elements of a slice argument, or Go's error for other kinds.
 fn as_list(v: &Value, what: &str) -> Result<Vec<Value>, FuncError> {
     match v {
@@ -115,6 +118,7 @@ pub(super) fn register(r: &mut Reg<'_>) {
     both(r, "slice", &[Ty::Any], Some(Ty::Any), |a| {
         let l = match a[0].list_items() {
             Some(l) => l.to_vec(),
+            None if a[0].is_nil() => return Err(NIL_DEREF.into()),
             None => {
                 let other = &a[0];
                 return Err(format!(
@@ -134,7 +138,7 @@ pub(super) fn register(r: &mut Reg<'_>) {
         let start = a.get(1).map_or(0, to_int64);
         let end = a.get(2).map_or(l.len() as i64, to_int64);
         if start < 0 || end < start || end as usize > l.len() {
-            return Err("reflect: slice index out of range".into());
+            return Err("reflect.Value.Slice: slice index out of bounds".into());
         }
         let part = l[start as usize..end as usize].to_vec();
         Ok(match &a[0] {
@@ -152,6 +156,7 @@ pub(super) fn register(r: &mut Reg<'_>) {
         for v in a {
             match v.list_items() {
                 Some(l) => out.extend(l.iter().cloned()),
+                None if v.is_nil() => return Err(NIL_DEREF.into()),
                 None => {
                     let other = v;
                     return Err(format!(
@@ -170,7 +175,12 @@ pub(super) fn register(r: &mut Reg<'_>) {
     });
     both(r, "chunk", &[Ty::Int, Ty::Any], None, |a| {
         let size = int_arg(a, 0);
-        let l = as_list(&a[1], "chunk")?;
+        let l = as_list(&a[1], "chunk").map_err(|e| {
+            FuncError::new(
+                e.message()
+                    .replace("Cannot chunk on type", "Cannot chunk type"),
+            )
+        })?;
         if size <= 0 {
             return Err("runtime error: integer divide by zero".into());
         }
