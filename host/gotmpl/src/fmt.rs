@@ -268,7 +268,8 @@ pub(crate) fn parse_go_float(text: &str) -> Option<f64> {
     if body.starts_with("0x") && body.len() > 2 {
         let neg = lower.starts_with('-');
         let hex = &body[2..];
-        let (mant, exp) = hex.split_once('p').unwrap_or((hex, "0"));
+        // Go requires the `p` exponent on hexadecimal floats.
+        let (mant, exp) = hex.split_once('p')?;
         let (ip, fp) = mant.split_once('.').unwrap_or((mant, ""));
         let mut v = 0f64;
         for c in ip.chars().chain(fp.chars()) {
