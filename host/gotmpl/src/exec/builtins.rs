@@ -126,8 +126,8 @@ fn index_arg(index: &Value, cap: usize) -> Result<usize, FuncError> {
     let x = match basic(index) {
         Value::Int(i) => i,
         Value::Nil => return Err("cannot index slice/array with nil".into()),
-        other => {
-            return Err(format!("cannot index slice/array with type {}", other.type_name()).into());
+        _ => {
+            return Err(format!("cannot index slice/array with type {}", index.type_name()).into());
         }
     };
     match usize::try_from(x) {
@@ -332,10 +332,10 @@ impl Builtin {
                             Value::Nil => {
                                 return Err("value is nil; should be of type string".into());
                             }
-                            other => {
+                            _ => {
                                 return Err(format!(
                                     "value has type {}; should be string",
-                                    other.type_name()
+                                    idx.v.type_name()
                                 )
                                 .into());
                             }
