@@ -1006,6 +1006,42 @@ impl Prepared {
     }
 
     /// Fetches and loads the chart from wherever the release says.
+    /// The source object `namespace/name` among `items` (objects without a namespace live in the
+    /// release's), or an error naming the field and listing the known ones.
+    fn find_source<'a, T>(
+        &self,
+        items: &'a [T],
+        meta: impl Fn(&T) -> &ObjectMeta,
+        (name, namespace): (&str, &str),
+        (field, kind): (&'static str, &'static str),
+    ) -> Result<&'a T> {
+        let default_ns = self.release().namespace_or_default();
+        let ns_of = |m: &ObjectMeta| namespace_or(m.namespace.as_ref(), default_ns);
+        let key = |item: &T| {
+            let m = meta(item);
+            (ns_of(m), m.name.as_deref().unwrap_or("").to_owned())
+        };
+        items
+            .iter()
+            .find(|item| {
+                let (ns, n) = key(item);
+                n == name && ns == namespace
+            })
+            .ok_or_else(|| Error::FindSource {
+                release: self.name(),
+                field,
+                kind,
+                object: format!("{namespace}/{name}"),
+                known: items
+                    .iter()
+                    .map(|item| {
+                        let (ns, n) = key(item);
+                        format!("{ns}/{n}")
+                    })
+                    .collect(),
+            })
+    }
+
     fn load_chart(&self, options: &BuildOptions) -> Result<LoadedChart> {
         let release = self.release();
         let source = release
@@ -1081,31 +1117,12 @@ impl Prepared {
                         ),
                     });
                 }
-                let repos = &self.inputs.helm_repositories;
-                let ns_of = |m: &ObjectMeta| {
-                    namespace_or(m.namespace.as_ref(), release.namespace_or_default())
-                };
-                let repo = repos
-                    .iter()
-                    .find(|r| {
-                        r.metadata.name.as_deref() == Some(name) && ns_of(&r.metadata) == namespace
-                    })
-                    .ok_or_else(|| Error::FindSource {
-                        release: self.name(),
-                        field: "spec.chart.spec.sourceRef",
-                        kind: "HelmRepository",
-                        object: format!("{namespace}/{name}"),
-                        known: repos
-                            .iter()
-                            .map(|r| {
-                                format!(
-                                    "{}/{}",
-                                    ns_of(&r.metadata),
-                                    r.metadata.name.as_deref().unwrap_or("")
-                                )
-                            })
-                            .collect(),
-                    })?;
+                let repo = self.find_source(
+                    &self.inputs.helm_repositories,
+                    |r| &r.metadata,
+                    (name, namespace),
+                    ("spec.chart.spec.sourceRef", "HelmRepository"),
+                )?;
                 let url = repo.spec.url.as_str();
                 if url.starts_with("oci://")
                     || url.starts_with("http://")
@@ -1130,31 +1147,12 @@ impl Prepared {
                         ),
                     });
                 }
-                let repos = &self.inputs.oci_repositories;
-                let ns_of = |m: &ObjectMeta| {
-                    namespace_or(m.namespace.as_ref(), release.namespace_or_default())
-                };
-                let repo = repos
-                    .iter()
-                    .find(|r| {
-                        r.metadata.name.as_deref() == Some(name) && ns_of(&r.metadata) == namespace
-                    })
-                    .ok_or_else(|| Error::FindSource {
-                        release: self.name(),
-                        field: "spec.chartRef",
-                        kind: "OCIRepository",
-                        object: format!("{namespace}/{name}"),
-                        known: repos
-                            .iter()
-                            .map(|r| {
-                                format!(
-                                    "{}/{}",
-                                    ns_of(&r.metadata),
-                                    r.metadata.name.as_deref().unwrap_or("")
-                                )
-                            })
-                            .collect(),
-                    })?;
+                let repo = self.find_source(
+                    &self.inputs.oci_repositories,
+                    |r| &r.metadata,
+                    (name, namespace),
+                    ("spec.chartRef", "OCIRepository"),
+                )?;
                 let url = repo.spec.url.as_str();
                 match repo.spec.version() {
                     capstan_api::OciVersion::Digest(d) => {
