@@ -20,6 +20,7 @@ use crate::value::Value;
 
 pub use conv::{empty, strval, to_float64, to_int64};
 pub use date::GoTime;
+pub use encoding::b64_encode;
 
 /// Shorthands for registering functions with Go-like signatures.
 pub(crate) struct Reg<'a>(pub(crate) &'a mut FuncMap);

@@ -171,27 +171,6 @@ fn base_name(p: &str) -> &str {
     t.rsplit('/').next().unwrap_or(t)
 }
 
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 impl Object for FilesObject {
     fn type_name(&self) -> &str {
         "engine.files"
@@ -241,7 +220,7 @@ impl Object for FilesObject {
                         let s = if name == "AsConfig" {
                             String::from_utf8_lossy(v).into_owned()
                         } else {
-                            base64(v)
+                            capstan_gotmpl::sprig::b64_encode(v)
                         };
                         (base_name(k).to_owned(), Value::from(s))
                     })
@@ -273,7 +252,12 @@ impl Object for FilesObject {
         serde_json::Value::Object(
             self.files
                 .iter()
-                .map(|(k, v)| (k.clone(), serde_json::Value::String(base64(v))))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        serde_json::Value::String(capstan_gotmpl::sprig::b64_encode(v)),
+                    )
+                })
                 .collect(),
         )
     }
