@@ -41,15 +41,17 @@
 //! # Simplifications (what a real cluster does that this server does not)
 //! - No authentication: the unimpersonated caller is cluster-admin.
 //! - No admission, no built-in defaulting beyond a Service's `type`/`clusterIP`, no validation of
-//!   built-in types' fields; CRD schemas are not validated, pruned or defaulted (only their
-//!   list types are used by server-side apply).
+//!   built-in types' fields; custom resources are pruned and defaulted by their CRD's schema but
+//!   not validated against it.
 //! - One storage for all versions of a CRD (no conversion), core and `events.k8s.io` Events are
 //!   separate stores.
 //! - List `continue` tokens page over current objects (no snapshot at the first page's
 //!   resourceVersion); `resourceVersionMatch=Exact` for an old version is 410.
 //! - Garbage collection and namespace cleanup are synchronous at the end of the delete.
 //! - No pods, kubelet or controllers: see the [workload simulator](crate#workload-simulator).
-//! - No protobuf, no aggregated discovery, no OpenAPI v2 or schemas, no `kubectl explain`.
+//! - Protobuf request bodies only for Namespace, ConfigMap, Secret and ServiceAccount (what
+//!   `kubectl create <kind>` and Helm's release storage send; other kinds answer 415), responses
+//!   always JSON; no aggregated discovery, no OpenAPI v2 or schemas, no `kubectl explain`.
 //!
 //! # Workload simulator
 //! On by default ([`Options::simulate`]); the rules are conventions that also hold on a real
@@ -73,8 +75,10 @@ mod error;
 mod fields;
 mod managed;
 mod patch;
+mod proto;
 mod rbac;
 mod registry;
+mod schema;
 mod selector;
 mod server;
 mod simulator;

@@ -483,6 +483,12 @@ fn resource(shared: &Arc<Shared>, r: Request2<'_>) -> Response<Body> {
         if r.body.is_empty() {
             return Ok(json!({}));
         }
+        if r.content_type
+            .starts_with("application/vnd.kubernetes.protobuf")
+        {
+            return crate::proto::decode(r.body)
+                .map_err(|e| ApiError::new(415, "UnsupportedMediaType", e));
+        }
         match serde_json::from_slice(r.body) {
             Ok(v) => Ok(v),
             Err(_) => std::str::from_utf8(r.body)

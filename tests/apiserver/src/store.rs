@@ -35,7 +35,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// Oldest watch history kept; watching from an older resourceVersion answers 410 Gone.
-const HISTORY: usize = 100_000;
+const HISTORY: usize = 20_000;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum EventType {
@@ -137,7 +137,7 @@ fn spec_part(rt: &ResourceType, obj: &Value) -> Value {
 
 impl State {
     pub(crate) fn new(simulate: bool) -> State {
-        let (tx, _) = broadcast::channel(65_536);
+        let (tx, _) = broadcast::channel(4096);
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -584,6 +584,9 @@ impl State {
         {
             m.remove("status");
         }
+        if let Some(schema) = &rt.schema {
+            crate::schema::prune_and_default(schema, &mut obj);
+        }
         self.on_create(&rt, &mut obj)?;
         let api_version = rt.api_version();
         let scope = if rt.status { Scope::Main } else { Scope::All };
@@ -712,6 +715,9 @@ impl State {
             }
             (false, _) => Scope::All,
         };
+        if let Some(schema) = &rt.schema {
+            crate::schema::prune_and_default(schema, &mut new);
+        }
         if rt.generation && spec_part(&rt, &old) != spec_part(&rt, &new) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
             new["metadata"]["generation"] = json!(g);
@@ -878,6 +884,7 @@ impl State {
             .cloned();
         let precondition = meta(&applied, "resourceVersion").to_string();
         match live {
+            None if !ctx.subresource.is_empty() => Err(ApiError::not_found(&rt, &ctx.name)),
             None => {
                 let mut obj =
                     managed::apply(&rt, None, &applied, scope, force, &writer, &ctx.name)?;
@@ -1284,21 +1291,34 @@ fn check_type(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The status the apiextensions controllers give a CRD whose names are accepted (condition times
+/// kept from `crd`'s current status, so re-applying an unchanged CRD is a no-op).
 fn crd_status(crd: &Value) -> Value {
-    let now = now();
-    let stored: Vec<Value> = crd["spec"]["versions"]
+    let old = &crd["status"];
+    let mut stored: Vec<Value> = old["storedVersions"]
         .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|v| v["storage"] == true)
-        .map(|v| v["name"].clone())
-        .collect();
+        .cloned()
+        .unwrap_or_default();
+    for v in crd["spec"]["versions"].as_array().into_iter().flatten() {
+        if v["storage"] == true && !stored.contains(&v["name"]) {
+            stored.push(v["name"].clone());
+        }
+    }
+    let since = |type_: &str| {
+        old["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == type_)
+            .map(|c| c["lastTransitionTime"].clone())
+            .unwrap_or_else(|| json!(now()))
+    };
     json!({
         "acceptedNames": crd["spec"]["names"],
         "storedVersions": stored,
         "conditions": [
-            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": now},
-            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": now},
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": since("NamesAccepted")},
+            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": since("Established")},
         ],
     })
 }

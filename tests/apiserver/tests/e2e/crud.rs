@@ -9,7 +9,10 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-fn cm(name: &str, labels: serde_json::Value) -> ConfigMap {
+/// A ConfigMap labelled `e2e` (the selectors below include it: a real namespace also holds
+/// `kube-root-ca.crt`).
+fn cm(name: &str, mut labels: serde_json::Value) -> ConfigMap {
+    labels["e2e"] = json!("yes");
     obj(
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels}, "data": {"k": "v"}}),
     )
@@ -123,7 +126,7 @@ async fn crud_errors_and_optimistic_concurrency() -> anyhow::Result<()> {
         ["three", "two"]
     );
     assert_eq!(
-        names(api.list(&ListParams::default().labels("!app")).await?),
+        names(api.list(&ListParams::default().labels("e2e,!app")).await?),
         ["four"]
     );
     assert_eq!(
@@ -141,7 +144,7 @@ async fn crud_errors_and_optimistic_concurrency() -> anyhow::Result<()> {
         ["three"]
     );
     let mut seen = Vec::new();
-    let mut lp = ListParams::default().limit(2);
+    let mut lp = ListParams::default().labels("e2e").limit(2);
     loop {
         let page = api.list(&lp).await?;
         assert!(page.items.len() <= 2);

@@ -35,6 +35,7 @@ spec:
             type: object
             properties:
               size: {type: integer}
+              color: {type: string, default: blue}
               ports:
                 type: array
                 x-kubernetes-list-type: map
@@ -205,6 +206,50 @@ spec:
         ])?,
         "c"
     );
+    // kubectl's generators send protobuf bodies.
+    cluster.kubectl(&[
+        "-n",
+        n,
+        "create",
+        "configmap",
+        "generated",
+        "--from-literal=a=b",
+    ])?;
+    cluster.kubectl(&[
+        "-n",
+        n,
+        "create",
+        "secret",
+        "generic",
+        "token",
+        "--from-literal=t=s3cret",
+    ])?;
+    cluster.kubectl(&["-n", n, "create", "serviceaccount", "robot"])?;
+    assert_eq!(
+        cluster.kubectl(&[
+            "-n",
+            n,
+            "get",
+            "configmap",
+            "generated",
+            "-o",
+            "jsonpath={.data.a}"
+        ])?,
+        "b"
+    );
+    assert_eq!(
+        cluster.kubectl(&[
+            "-n",
+            n,
+            "get",
+            "secret",
+            "token",
+            "-o",
+            "jsonpath={.data.t}"
+        ])?,
+        "czNjcmV0"
+    );
+    cluster.kubectl(&["-n", n, "get", "serviceaccount", "robot"])?;
     cluster.kubectl(&["-n", n, "delete", "configmap", "settings", "plain"])?;
     let left = cluster.kubectl(&["-n", n, "get", "configmaps", "-l", "app=web", "-o", "name"])?;
     assert_eq!(left.trim(), "");
@@ -237,7 +282,7 @@ async fn crd_registration_printer_columns_and_status() -> anyhow::Result<()> {
         || async {
             let w: DynamicObject = serde_json::from_value(json!({
                 "apiVersion": "e2e.capstan.dev/v1", "kind": "Widget", "metadata": {"name": "w1"},
-                "spec": {"size": 3, "ports": [{"name": "http", "port": 80}]},
+                "spec": {"size": 3, "ports": [{"name": "http", "port": 80}], "unknownField": true},
             }))?;
             match api.create(&PostParams::default(), &w).await {
                 Ok(o) => Ok(Some(o)),
@@ -248,6 +293,9 @@ async fn crd_registration_printer_columns_and_status() -> anyhow::Result<()> {
     )
     .await?;
     assert_eq!(created.metadata.generation, Some(1));
+    // Pruned by the structural schema; defaulted from it.
+    assert_eq!(created.data["spec"]["unknownField"], Value::Null);
+    assert_eq!(created.data["spec"]["color"], "blue");
 
     // The status subresource: status writes do not bump generation, spec writes ignore status.
     let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Done", "message": "ok", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
@@ -359,5 +407,39 @@ async fn helm_reads_release_secrets() -> anyhow::Result<()> {
     assert_eq!(manifest.trim(), manifest_v2.trim());
     let old = cluster.helm(&["get", "manifest", "demo", "-n", n, "--revision", "1"])?;
     assert!(old.contains("v: \"1\""), "{old}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn helm_install_upgrade_uninstall() -> anyhow::Result<()> {
+    let cluster = Cluster::start().await?;
+    let ns = cluster.namespace("helm-install").await?;
+    let n = ns.name();
+    let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/basic");
+    cluster.helm(&["install", "web", chart, "-n", n])?;
+    cluster.helm(&["upgrade", "web", chart, "-n", n, "--set", "replicaCount=2"])?;
+    let list = json_of(&cluster.helm(&["list", "-n", n, "-o", "json"])?)?;
+    assert_eq!(
+        (
+            list[0]["name"].as_str(),
+            list[0]["revision"].as_str(),
+            list[0]["status"].as_str()
+        ),
+        (Some("web"), Some("2"), Some("deployed")),
+        "{list}"
+    );
+    let replicas = cluster.kubectl(&[
+        "-n",
+        n,
+        "get",
+        "deployment",
+        "web-basic",
+        "-o",
+        "jsonpath={.spec.replicas}",
+    ])?;
+    assert_eq!(replicas, "2");
+    cluster.helm(&["uninstall", "web", "-n", n])?;
+    let left = cluster.kubectl(&["-n", n, "get", "deployments,services,secrets", "-o", "name"])?;
+    assert_eq!(left.trim(), "", "{left}");
     Ok(())
 }

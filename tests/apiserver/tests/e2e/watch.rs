@@ -5,7 +5,9 @@ use crate::obj;
 use capstan_testapi::e2e::Cluster;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
 use kube::runtime::watcher::{self, Event};
 use serde_json::json;
 use std::time::Duration;
@@ -101,8 +103,13 @@ async fn bookmarks_and_streaming_lists() -> anyhow::Result<()> {
     api.create(&PostParams::default(), &cm("a", true)).await?;
 
     // A streaming list (sendInitialEvents) ends its initial events with a bookmark.
-    let mut events =
-        watcher::watcher(api.clone(), watcher::Config::default().streaming_lists()).boxed();
+    let mut events = watcher::watcher(
+        api.clone(),
+        watcher::Config::default()
+            .labels("watched=yes")
+            .streaming_lists(),
+    )
+    .boxed();
     let mut initial = Vec::new();
     loop {
         match tokio::time::timeout(Duration::from_secs(60), events.try_next()).await?? {
@@ -116,10 +123,12 @@ async fn bookmarks_and_streaming_lists() -> anyhow::Result<()> {
 
     // A raw watch from the list's resourceVersion replays later changes, and with
     // allowWatchBookmarks gets bookmarks (a real API server sends one about every minute).
-    let list = api.list(&Default::default()).await?;
+    let list = api
+        .list(&ListParams::default().labels("watched=yes"))
+        .await?;
     let rv = list.metadata.resource_version.unwrap_or_default();
     api.create(&PostParams::default(), &cm("b", true)).await?;
-    let wp = WatchParams::default().timeout(120);
+    let wp = WatchParams::default().labels("watched=yes").timeout(120);
     let mut stream = api.watch(&wp, &rv).await?.boxed();
     let mut added = None;
     let bookmark = loop {
