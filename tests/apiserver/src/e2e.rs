@@ -157,6 +157,51 @@ impl Cluster {
         run(self.helm_command()?.args(args), "helm", args)
     }
 
+    /// Server-side applies every document of a YAML stream, in order (field manager
+    /// `capstan-e2e`, forced), into `namespace` unless a document names its own. A kind that is
+    /// not served yet (a CRD applied earlier in the stream) is retried for up to 60 s.
+    pub async fn apply_yaml(
+        &self,
+        namespace: &str,
+        yaml: &str,
+    ) -> anyhow::Result<Vec<DynamicObject>> {
+        let docs = capstan_yaml::parse_stream(yaml).context("parsing the YAML to apply")?;
+        let mut applied = Vec::new();
+        for doc in docs.into_iter().filter(|d| d.is_object()) {
+            let api_version = doc["apiVersion"].as_str().unwrap_or_default().to_string();
+            let kind = doc["kind"].as_str().unwrap_or_default().to_string();
+            let name = doc["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
+            let gvk = kube::api::GroupVersionKind::gvk(group, version, &kind);
+            let client = self.client.clone();
+            let (ar, caps) = wait_for(
+                &format!("{api_version} {kind} to be served"),
+                Duration::from_secs(60),
+                || {
+                    let (client, gvk) = (client.clone(), gvk.clone());
+                    async move { Ok(Some(kube::discovery::pinned_kind(&client, &gvk).await?)) }
+                },
+            )
+            .await?;
+            let api: Api<DynamicObject> = if caps.scope == kube::discovery::Scope::Namespaced {
+                let ns = doc["metadata"]["namespace"].as_str().unwrap_or(namespace);
+                Api::namespaced_with(self.client.clone(), ns, &ar)
+            } else {
+                Api::all_with(self.client.clone(), &ar)
+            };
+            let params = kube::api::PatchParams::apply("capstan-e2e").force();
+            let obj = api
+                .patch(&name, &params, &kube::api::Patch::Apply(&doc))
+                .await
+                .with_context(|| format!("applying {kind} {name}"))?;
+            applied.push(obj);
+        }
+        Ok(applied)
+    }
+
     /// Creates a fresh namespace `<prefix>-<random>`, deleted when the guard drops; if the test
     /// is panicking, everything in it is printed to stderr first.
     pub async fn namespace(&self, prefix: &str) -> anyhow::Result<Namespace> {

@@ -5,9 +5,9 @@
 //! namespace|configmap|secret|serviceaccount` and Helm's release storage (Secrets) send protobuf,
 //! with no fallback to JSON on 415 (the fallback exists only for CBOR). This module decodes the
 //! `k8s\0` + `runtime.Unknown` envelope (API concept "Protobuf encoding") and the messages of
-//! Namespace, ConfigMap, Secret, ServiceAccount and DeleteOptions (field numbers from `k8s.io/api/core/v1/
-//! generated.proto` and `apimachinery/pkg/apis/meta/v1/generated.proto`) into the JSON the rest of
-//! the server works on. Zero values are dropped, as Go's `omitempty` would. Any other kind answers
+//! Namespace, ConfigMap, Secret, ServiceAccount, DeleteOptions and the access reviews of
+//! `kubectl auth can-i` (field numbers from the `generated.proto` files of `k8s.io/api` and
+//! `k8s.io/apimachinery`) into the JSON the rest of the server works on. Zero values are dropped, as Go's `omitempty` would. Any other kind answers
 //! 415 naming the kinds that are supported — such requests (e.g. `kubectl create deployment`)
 //! must be sent as JSON (`kubectl apply`, `kubectl create -f`). Responses are always JSON, which
 //! every client accepts.
@@ -93,17 +93,42 @@ fn fields(message: &str) -> &'static [(u32, &'static str, Kind)] {
             (5, "dryRun", RepStr),
         ],
         "Preconditions" => &[(1, "uid", Str), (2, "resourceVersion", Str)],
+        "SelfSubjectAccessReview" => &[
+            (1, "metadata", Msg("ObjectMeta")),
+            (2, "spec", Msg("SelfSubjectAccessReviewSpec")),
+        ],
+        "SelfSubjectAccessReviewSpec" => &[(1, "resourceAttributes", Msg("ResourceAttributes"))],
+        "SubjectAccessReview" => &[
+            (1, "metadata", Msg("ObjectMeta")),
+            (2, "spec", Msg("SubjectAccessReviewSpec")),
+        ],
+        "SubjectAccessReviewSpec" => &[
+            (1, "resourceAttributes", Msg("ResourceAttributes")),
+            (3, "user", Str),
+            (4, "groups", RepStr),
+        ],
+        "ResourceAttributes" => &[
+            (1, "namespace", Str),
+            (2, "verb", Str),
+            (3, "group", Str),
+            (4, "version", Str),
+            (5, "resource", Str),
+            (6, "subresource", Str),
+            (7, "name", Str),
+        ],
         _ => &[],
     }
 }
 
-/// The kinds whose protobuf bodies are understood.
-pub(crate) const SUPPORTED: &[&str] = &[
-    "Namespace",
-    "ConfigMap",
-    "Secret",
-    "ServiceAccount",
-    "DeleteOptions",
+/// The kinds whose protobuf bodies are understood, with their apiVersions.
+pub(crate) const SUPPORTED: &[(&str, &[&str])] = &[
+    ("Namespace", &["v1"]),
+    ("ConfigMap", &["v1"]),
+    ("Secret", &["v1"]),
+    ("ServiceAccount", &["v1"]),
+    ("DeleteOptions", &["v1", "meta.k8s.io/v1"]),
+    ("SelfSubjectAccessReview", &["authorization.k8s.io/v1"]),
+    ("SubjectAccessReview", &["authorization.k8s.io/v1"]),
 ];
 
 struct Reader<'a> {
@@ -284,12 +309,14 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, String> {
             _ => {}
         }
     }
-    if !SUPPORTED.contains(&kind.as_str())
-        || !matches!(api_version.as_str(), "v1" | "meta.k8s.io/v1")
+    if !SUPPORTED
+        .iter()
+        .any(|(k, versions)| *k == kind && versions.contains(&api_version.as_str()))
     {
+        let kinds: Vec<&str> = SUPPORTED.iter().map(|(k, _)| *k).collect();
         return Err(format!(
-            "protobuf bodies are supported for {} (v1) only, not {api_version} {kind}; send this request as application/json",
-            SUPPORTED.join(", ")
+            "protobuf bodies are supported for {} only, not {api_version} {kind}; send this request as application/json",
+            kinds.join(", ")
         ));
     }
     let mut obj = decode_message(&kind, raw)?;

@@ -10,7 +10,8 @@
 //! `system:serviceaccount:<ns>:<name>` is in groups `system:serviceaccounts`,
 //! `system:serviceaccounts:<ns>` and every user in `system:authenticated`. Denials are 403
 //! `Forbidden` with the API server's message. Simplifications: no aggregated ClusterRoles, no
-//! default roles except `cluster-admin`, no non-resource URL checks, no escalation checks on
+//! default roles except `cluster-admin` and `system:basic-user` (every authenticated user may
+//! create SelfSubjectAccessReviews, which answers `kubectl auth can-i`), no non-resource URL checks, no escalation checks on
 //! role creation, and the impersonating caller is not itself authorized for `impersonate`.
 
 use crate::error::ApiError;
@@ -96,64 +97,144 @@ pub(crate) struct Attributes<'a> {
     pub(crate) name: &'a str,
 }
 
-/// Allows or denies with the API server's 403.
-pub(crate) fn authorize(state: &State, user: &User, a: &Attributes<'_>) -> Result<(), ApiError> {
+/// Whether RBAC allows `user` to `verb` the `resource` (`plural` or `plural/subresource`) of
+/// `group` named `name` in `namespace` ("" for cluster scope).
+pub(crate) fn allowed(
+    state: &State,
+    user: &User,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: &str,
+    name: &str,
+) -> bool {
     if user.admin {
-        return Ok(());
+        return true;
     }
-    let resource = if a.subresource.is_empty() {
-        a.rt.plural.clone()
-    } else {
-        format!("{}/{}", a.rt.plural, a.subresource)
-    };
-    let role_rules = |kind: &str, ns: &str, name: &str| -> Vec<Value> {
-        let storage = if kind == "ClusterRole" {
-            "rbac.authorization.k8s.io/clusterroles"
+    let role_rules = |kind: &str, ns: &str, role: &str| -> Vec<Value> {
+        let (storage, ns) = if kind == "ClusterRole" {
+            ("rbac.authorization.k8s.io/clusterroles", "")
         } else {
-            "rbac.authorization.k8s.io/roles"
+            ("rbac.authorization.k8s.io/roles", ns)
         };
-        let ns = if kind == "ClusterRole" { "" } else { ns };
         state
-            .lookup(storage, ns, name)
+            .lookup(storage, ns, role)
             .and_then(|r| r["rules"].as_array().cloned())
             .unwrap_or_default()
     };
     let allowed_by = |rules: Vec<Value>| {
         rules
             .iter()
-            .any(|r| rule_allows(r, a.verb, &a.rt.group, &resource, a.name))
+            .any(|r| rule_allows(r, verb, group, resource, name))
     };
     for b in state.objects_of("rbac.authorization.k8s.io/clusterrolebindings", "") {
         let subjects = b["subjects"].as_array().cloned().unwrap_or_default();
-        if subjects.iter().any(|s| user.is_subject(s, "")) {
-            let role = b["roleRef"]["name"].as_str().unwrap_or_default();
-            if allowed_by(role_rules("ClusterRole", "", role)) {
-                return Ok(());
-            }
+        if subjects.iter().any(|s| user.is_subject(s, ""))
+            && allowed_by(role_rules(
+                "ClusterRole",
+                "",
+                b["roleRef"]["name"].as_str().unwrap_or_default(),
+            ))
+        {
+            return true;
         }
     }
-    if !a.namespace.is_empty() {
-        for b in state.objects_of("rbac.authorization.k8s.io/rolebindings", a.namespace) {
+    if !namespace.is_empty() {
+        for b in state.objects_of("rbac.authorization.k8s.io/rolebindings", namespace) {
             let subjects = b["subjects"].as_array().cloned().unwrap_or_default();
-            if subjects.iter().any(|s| user.is_subject(s, a.namespace)) {
-                let kind = b["roleRef"]["kind"].as_str().unwrap_or_default();
-                let role = b["roleRef"]["name"].as_str().unwrap_or_default();
-                if allowed_by(role_rules(kind, a.namespace, role)) {
-                    return Ok(());
-                }
+            let kind = b["roleRef"]["kind"].as_str().unwrap_or_default();
+            let role = b["roleRef"]["name"].as_str().unwrap_or_default();
+            if subjects.iter().any(|s| user.is_subject(s, namespace))
+                && allowed_by(role_rules(kind, namespace, role))
+            {
+                return true;
             }
         }
     }
-    let why = if a.namespace.is_empty() {
+    false
+}
+
+/// The API server's reason text for a denial (`forbiddenMessage`).
+pub(crate) fn denial(
+    user: &User,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: &str,
+) -> String {
+    if namespace.is_empty() {
         format!(
-            "User {:?} cannot {} resource {:?} in API group {:?} at the cluster scope",
-            user.name, a.verb, resource, a.rt.group
+            "User {:?} cannot {verb} resource {resource:?} in API group {group:?} at the cluster scope",
+            user.name
         )
     } else {
         format!(
-            "User {:?} cannot {} resource {:?} in API group {:?} in the namespace {:?}",
-            user.name, a.verb, resource, a.rt.group, a.namespace
+            "User {:?} cannot {verb} resource {resource:?} in API group {group:?} in the namespace {namespace:?}",
+            user.name
         )
+    }
+}
+
+/// Allows or denies with the API server's 403.
+pub(crate) fn authorize(state: &State, user: &User, a: &Attributes<'_>) -> Result<(), ApiError> {
+    let resource = if a.subresource.is_empty() {
+        a.rt.plural.clone()
+    } else {
+        format!("{}/{}", a.rt.plural, a.subresource)
     };
+    if allowed(
+        state,
+        user,
+        a.verb,
+        &a.rt.group,
+        &resource,
+        a.namespace,
+        a.name,
+    ) {
+        return Ok(());
+    }
+    let why = denial(user, a.verb, &a.rt.group, &resource, a.namespace);
     Err(ApiError::forbidden(a.rt, a.name, &why))
+}
+
+/// Answers a SelfSubjectAccessReview (for the caller) or SubjectAccessReview (for `spec.user` and
+/// `spec.groups`): `status.allowed`.
+pub(crate) fn review(state: &State, caller: &User, mut body: Value, kind: &str) -> Value {
+    let spec = &body["spec"];
+    let user = if kind == "SubjectAccessReview" {
+        let groups = spec["groups"]
+            .as_array()
+            .map(|g| {
+                g.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        User::impersonated(spec["user"].as_str().unwrap_or_default(), groups)
+    } else {
+        caller.clone()
+    };
+    let ra = &spec["resourceAttributes"];
+    let s = |k: &str| ra[k].as_str().unwrap_or_default().to_string();
+    let resource = if s("subresource").is_empty() {
+        s("resource")
+    } else {
+        format!("{}/{}", s("resource"), s("subresource"))
+    };
+    let ok = allowed(
+        state,
+        &user,
+        &s("verb"),
+        &s("group"),
+        &resource,
+        &s("namespace"),
+        &s("name"),
+    );
+    body["status"] = if ok {
+        serde_json::json!({"allowed": true, "reason": "allowed by RBAC"})
+    } else {
+        // RBAC gives no reason when it denies.
+        serde_json::json!({"allowed": false})
+    };
+    body
 }

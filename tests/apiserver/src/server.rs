@@ -465,7 +465,7 @@ fn resource(shared: &Arc<Shared>, r: Request2<'_>) -> Response<Body> {
                 ua.chars().take(128).collect()
             }
         });
-    let table_wanted = r.accept.contains("as=Table");
+    let repr = Repr::from_accept(r.accept);
     let include = r
         .query
         .get("includeObject")
@@ -502,40 +502,41 @@ fn resource(shared: &Arc<Shared>, r: Request2<'_>) -> Response<Body> {
         }
     };
     let result = match verb {
+        "create" if rt.is_review() => {
+            body_json().map(|b| (201, rbac::review(&state, r.user, b, &rt.kind)))
+        }
+        _ if rt.is_review() => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("{} can only be created", rt.plural),
+        )),
         "watch" => {
             let start = state.watch_start(&ctx);
             drop(state);
             return match start {
-                Ok(start) => watch_stream(ctx, start, table_wanted, include),
+                Ok(start) => watch_stream(ctx, start, repr, include),
                 Err(e) => error_response(&e),
             };
         }
         "list" => state.list(&ctx).map(|list| {
-            if table_wanted {
-                let items = list["items"].as_array().cloned().unwrap_or_default();
-                (
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            match repr {
+                Repr::Table => (
                     200,
                     table::table(&rt, &items, list["metadata"].clone(), &include),
-                )
-            } else {
-                (200, list)
-            }
-        }),
-        "get" => state.get(&ctx).map(|o| {
-            if table_wanted && ctx.subresource.is_empty() {
-                (
+                ),
+                Repr::Metadata => (
                     200,
-                    table::table(
-                        &rt,
-                        std::slice::from_ref(&o),
-                        json!({"resourceVersion": o["metadata"]["resourceVersion"]}),
-                        &include,
-                    ),
-                )
-            } else {
-                (200, o)
+                    json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                           "metadata": list["metadata"], "items": items.iter().map(partial).collect::<Vec<_>>()}),
+                ),
+                Repr::Object => (200, list),
             }
         }),
+        "get" if !ctx.subresource.is_empty() => state.get(&ctx).map(|o| (200, o)),
+        "get" => state
+            .get(&ctx)
+            .map(|o| (200, repr.render(&rt, o, &include))),
         "create" => body_json()
             .and_then(|b| state.create(&ctx, b))
             .map(|o| (201, o)),
@@ -570,10 +571,48 @@ fn event_line(type_: &str, object: &Value) -> Bytes {
     Bytes::from(s)
 }
 
+/// The representation a client asked for with `Accept` (API concept "Alternate representations
+/// of resources": `as=Table`, `as=PartialObjectMetadata[List]`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Repr {
+    Object,
+    Table,
+    Metadata,
+}
+
+impl Repr {
+    fn from_accept(accept: &str) -> Repr {
+        if accept.contains("as=Table") {
+            Repr::Table
+        } else if accept.contains("as=PartialObjectMetadata") {
+            Repr::Metadata
+        } else {
+            Repr::Object
+        }
+    }
+
+    fn render(self, rt: &crate::registry::ResourceType, o: Value, include: &str) -> Value {
+        match self {
+            Repr::Object => o,
+            Repr::Metadata => partial(&o),
+            Repr::Table => table::table(
+                rt,
+                std::slice::from_ref(&o),
+                json!({"resourceVersion": o["metadata"]["resourceVersion"]}),
+                include,
+            ),
+        }
+    }
+}
+
+fn partial(o: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]})
+}
+
 fn watch_stream(
     ctx: Ctx,
     start: crate::store::WatchStart,
-    table_wanted: bool,
+    repr: Repr,
     include: String,
 ) -> Response<Body> {
     let (tx, mut rx) = mpsc::channel::<Bytes>(256);
@@ -603,25 +642,18 @@ fn watch_stream(
     let rt = ctx.rt.clone();
     tokio::spawn(async move {
         let matches = |o: &Value| labels.matches_labels(o) && fields.matches_fields(o);
-        let wrap = |o: Value| -> Value {
-            let o = State::present(&rt, o);
-            if table_wanted {
-                table::table(
-                    &rt,
-                    std::slice::from_ref(&o),
-                    json!({"resourceVersion": o["metadata"]["resourceVersion"]}),
-                    &include,
-                )
-            } else {
-                o
-            }
-        };
+        let wrap = |o: Value| -> Value { repr.render(&rt, State::present(&rt, o), &include) };
         let bookmark = |rv: u64, end: bool| -> Value {
             let mut m = json!({"resourceVersion": rv.to_string()});
             if end {
                 m["annotations"] = json!({"k8s.io/initial-events-end": "true"});
             }
-            json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": m})
+            match repr {
+                Repr::Metadata => {
+                    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": m})
+                }
+                _ => json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": m}),
+            }
         };
         let storage = rt.storage();
         let ns = ctx.namespace.clone();

@@ -168,6 +168,23 @@ impl State {
                    "metadata": {"name": "cluster-admin", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
                    "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}]}),
         );
+        s.seed_object(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "clusterroles",
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                   "metadata": {"name": "system:basic-user", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+                   "rules": [{"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]}]}),
+        );
+        s.seed_object(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "clusterrolebindings",
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                   "metadata": {"name": "system:basic-user", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:basic-user"},
+                   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}]}),
+        );
         s
     }
 
@@ -535,7 +552,13 @@ impl State {
             name = format!("{prefix}{}", self.suffix());
             obj["metadata"]["name"] = json!(name);
         }
-        if !is_dns_subdomain(&name) {
+        // RBAC objects only need to be valid path segments (`system:basic-user`).
+        let valid = if rt.group == "rbac.authorization.k8s.io" {
+            !name.contains(['/', '%']) && name != "." && name != ".."
+        } else {
+            is_dns_subdomain(&name)
+        };
+        if !valid {
             return Err(ApiError::invalid(
                 &rt,
                 &name,

@@ -7,6 +7,7 @@ mod crud;
 mod finalizers;
 mod kubectl;
 mod rbac;
+mod runtime;
 mod watch;
 
 use kube::core::Status;

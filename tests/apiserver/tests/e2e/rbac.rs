@@ -101,3 +101,34 @@ async fn impersonated_service_account_is_authorized_by_rbac() -> anyhow::Result<
     assert_eq!(e.code, 403);
     Ok(())
 }
+
+#[tokio::test]
+async fn access_reviews_answer_kubectl_auth_can_i() -> anyhow::Result<()> {
+    let cluster = Cluster::start().await?;
+    let ns = cluster.namespace("can-i").await?;
+    let n = ns.name();
+    let role: Role = obj(json!({"metadata": {"name": "reader"},
+        "rules": [{"apiGroups": ["apps"], "resources": ["deployments", "deployments/scale"], "verbs": ["get", "patch"]}]}));
+    Api::<Role>::namespaced(cluster.client(), n)
+        .create(&PostParams::default(), &role)
+        .await?;
+    let binding: RoleBinding = obj(json!({"metadata": {"name": "reader"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+        "subjects": [{"kind": "ServiceAccount", "name": "bot", "namespace": n}]}));
+    Api::<RoleBinding>::namespaced(cluster.client(), n)
+        .create(&PostParams::default(), &binding)
+        .await?;
+    let who = format!("--as=system:serviceaccount:{n}:bot");
+    let can = |args: &[&str]| -> anyhow::Result<String> {
+        let mut full = vec!["-n", n, "auth", "can-i", who.as_str()];
+        full.extend_from_slice(args);
+        // `kubectl auth can-i` exits 1 for "no"; the answer is on stdout either way.
+        let out = cluster.kubectl_command()?.args(&full).output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    assert_eq!(can(&["patch", "deployments.apps/scale"])?, "yes");
+    assert_eq!(can(&["get", "deployments.apps"])?, "yes");
+    assert_eq!(can(&["delete", "deployments.apps"])?, "no");
+    assert_eq!(can(&["get", "secrets"])?, "no");
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! What a kube-runtime controller leans on besides watch: metadata-only watches
+//! (`as=PartialObjectMetadata`), the event Recorder (events.k8s.io/v1), and the harness's
+//! `apply_yaml` for fixtures.
+
+use capstan_testapi::e2e::Cluster;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::events::v1::Event as KubeEvent;
+use kube::Resource;
+use kube::api::{Api, ListParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::watcher;
+use std::time::Duration;
+
+const FIXTURES: &str = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, labels: {fixture: "yes"}}
+data: {big: "a value the metadata watch must not carry"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: app, image: nginx}]}
+"#;
+
+#[tokio::test]
+async fn metadata_watch_events_and_fixtures() -> anyhow::Result<()> {
+    let cluster = Cluster::start().await?;
+    let ns = cluster.namespace("runtime").await?;
+    let n = ns.name();
+    let applied = cluster.apply_yaml(n, FIXTURES).await?;
+    let kinds: Vec<String> = applied
+        .iter()
+        .filter_map(|o| o.types.as_ref().map(|t| t.kind.clone()))
+        .collect();
+    assert_eq!(kinds, ["ConfigMap", "Deployment"]);
+
+    let api: Api<ConfigMap> = Api::namespaced(cluster.client(), n);
+    let meta = api.get_metadata("settings").await?;
+    assert_eq!(meta.metadata.labels.unwrap_or_default()["fixture"], "yes");
+    let metadata_api: Api<PartialObjectMeta<ConfigMap>> = Api::namespaced(cluster.client(), n);
+    let mut events = watcher::watcher(
+        metadata_api,
+        watcher::Config::default().labels("fixture=yes"),
+    )
+    .boxed();
+    let mut names = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(60), events.try_next()).await?? {
+            Some(watcher::Event::Init) => {}
+            Some(watcher::Event::InitApply(o)) => names.push(o.metadata.name.unwrap_or_default()),
+            Some(watcher::Event::InitDone) => break,
+            other => anyhow::bail!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(names, ["settings"]);
+    let listed = api
+        .list_metadata(&ListParams::default().labels("fixture=yes"))
+        .await?;
+    assert_eq!(listed.items.len(), 1);
+
+    // The recorder creates an events.k8s.io/v1 Event, then patches its series on repeats.
+    let recorder = Recorder::new(cluster.client(), "capstan-e2e".into());
+    let cm = api.get("settings").await?;
+    let event = Event {
+        type_: EventType::Normal,
+        reason: "Tested".into(),
+        note: Some("recorded by the e2e suite".into()),
+        action: "Test".into(),
+        secondary: None,
+    };
+    recorder.publish(&event, &cm.object_ref(&())).await?;
+    recorder.publish(&event, &cm.object_ref(&())).await?;
+    let recorded: Vec<KubeEvent> = Api::<KubeEvent>::namespaced(cluster.client(), n)
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("Tested"))
+        .collect();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(
+        recorded[0]
+            .regarding
+            .as_ref()
+            .and_then(|r| r.name.as_deref()),
+        Some("settings")
+    );
+    let printed = cluster.kubectl(&["-n", n, "get", "events.events.k8s.io", "-o", "name"])?;
+    assert!(!printed.trim().is_empty());
+    Ok(())
+}
