@@ -35,10 +35,22 @@ pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-/// RFC 6902.
+/// RFC 6902, with one leniency of the Go library the API server uses (evanphx/json-patch): a
+/// `test` for `null` passes when the path does not exist (kube-runtime's finalizer helper relies
+/// on it for objects without `metadata.finalizers`).
 pub(crate) fn json_patch(target: &mut Value, patch: &Value) -> Result<(), String> {
+    let mut ops = patch.clone();
+    if let Some(list) = ops.as_array_mut() {
+        list.retain(|op| {
+            !(op["op"] == "test"
+                && op["value"].is_null()
+                && op["path"]
+                    .as_str()
+                    .is_some_and(|p| target.pointer(p).is_none()))
+        });
+    }
     let p: json_patch::Patch =
-        serde_json::from_value(patch.clone()).map_err(|e| format!("invalid JSON patch: {e}"))?;
+        serde_json::from_value(ops).map_err(|e| format!("invalid JSON patch: {e}"))?;
     json_patch::patch(target, &p).map_err(|e| e.to_string())
 }
 

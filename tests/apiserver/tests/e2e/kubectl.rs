@@ -312,6 +312,24 @@ async fn crd_registration_printer_columns_and_status() -> anyhow::Result<()> {
         .await?;
     assert_eq!(w.metadata.generation, Some(2));
     assert_eq!(w.data["status"]["conditions"][0]["status"], "True");
+    // A controller's server-side apply of status: its own manager, no new generation.
+    let ready = json!({"apiVersion": "e2e.capstan.dev/v1", "kind": "Widget", "metadata": {"name": "w1"},
+        "status": {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True", "reason": "Applied", "message": "ok", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    let w = api
+        .patch_status(
+            "w1",
+            &PatchParams::apply("controller").force(),
+            &Patch::Apply(&ready),
+        )
+        .await?;
+    assert_eq!(
+        (
+            w.metadata.generation,
+            w.data["status"]["observedGeneration"].as_i64()
+        ),
+        (Some(2), Some(2))
+    );
+    assert_eq!(w.data["spec"]["size"], 4);
     // Custom resources take no strategic merge patch, as on a real server.
     let e = api
         .patch(

@@ -96,3 +96,56 @@ async fn metadata_watch_events_and_fixtures() -> anyhow::Result<()> {
     assert!(!printed.trim().is_empty());
     Ok(())
 }
+
+/// kube-runtime's finalizer helper (JSON patches with `test` ops on `/metadata/finalizers`), as a
+/// controller's reconcile uses it: add, apply, clean up on deletion, remove.
+#[tokio::test]
+async fn kube_runtime_finalizer_helper() -> anyhow::Result<()> {
+    use kube::runtime::controller::Action;
+    use kube::runtime::finalizer::{Event as Fin, finalizer};
+    use std::sync::Arc;
+
+    let cluster = Cluster::start().await?;
+    let ns = cluster.namespace("finalizer").await?;
+    let api: Api<ConfigMap> = Api::namespaced(cluster.client(), ns.name());
+    cluster
+        .apply_yaml(
+            ns.name(),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: guarded}\n",
+        )
+        .await?;
+    let name = "capstan.dev/e2e";
+    let seen = std::sync::Mutex::new(Vec::new());
+    let run = |obj: ConfigMap| {
+        let seen = &seen;
+        let api = &api;
+        async move {
+            finalizer(api, name, Arc::new(obj), |event| async move {
+                let what = match event {
+                    Fin::Apply(_) => "apply",
+                    Fin::Cleanup(_) => "cleanup",
+                };
+                seen.lock().expect("lock").push(what);
+                Ok::<_, std::io::Error>(Action::await_change())
+            })
+            .await
+        }
+    };
+    run(api.get("guarded").await?).await?; // adds the finalizer
+    let current = api.get("guarded").await?;
+    assert_eq!(
+        current.metadata.finalizers.clone().unwrap_or_default(),
+        [name]
+    );
+    run(current).await?; // reconciles
+    api.delete("guarded", &Default::default()).await?;
+    let deleting = api.get("guarded").await?;
+    assert!(deleting.metadata.deletion_timestamp.is_some());
+    run(deleting).await?; // cleans up and removes the finalizer
+    capstan_testapi::e2e::wait_for("the object to go", Duration::from_secs(60), || async {
+        Ok(api.get_opt("guarded").await?.is_none().then_some(()))
+    })
+    .await?;
+    assert_eq!(*seen.lock().expect("lock"), ["apply", "cleanup"]);
+    Ok(())
+}
