@@ -149,3 +149,101 @@ async fn kube_runtime_finalizer_helper() -> anyhow::Result<()> {
     assert_eq!(*seen.lock().expect("lock"), ["apply", "cleanup"]);
     Ok(())
 }
+
+/// A kube-runtime `Controller` (watcher + reflector + owns + SSA) against the cluster: it keeps a
+/// copy of every `role=source` ConfigMap, owned by its source; drift (the copy deleted or edited)
+/// is corrected, and deleting the source garbage-collects the copy.
+#[tokio::test]
+async fn kube_runtime_controller_round_trip() -> anyhow::Result<()> {
+    use kube::runtime::controller::{Action, Controller};
+    use kube::runtime::watcher::Config;
+    use std::sync::Arc;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct Failed(#[from] kube::Error);
+
+    let cluster = Cluster::start().await?;
+    let ns = cluster.namespace("controller").await?;
+    let n = ns.name().to_string();
+    let api: Api<ConfigMap> = Api::namespaced(cluster.client(), &n);
+
+    async fn reconcile(src: Arc<ConfigMap>, api: Arc<Api<ConfigMap>>) -> Result<Action, Failed> {
+        let name = format!("{}-copy", src.metadata.name.clone().unwrap_or_default());
+        let owner = src
+            .controller_owner_ref(&())
+            .into_iter()
+            .collect::<Vec<_>>();
+        let copy = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "labels": {"role": "copy"}, "ownerReferences": owner},
+            "data": src.data});
+        api.patch(
+            &name,
+            &kube::api::PatchParams::apply("copier").force(),
+            &kube::api::Patch::Apply(&copy),
+        )
+        .await?;
+        Ok(Action::await_change())
+    }
+    let controller = Controller::new(api.clone(), Config::default().labels("role=source"))
+        .owns(api.clone(), Config::default().labels("role=copy"))
+        .run(
+            reconcile,
+            |_, _, _| Action::await_change(),
+            Arc::new(api.clone()),
+        )
+        .for_each(|_| async {});
+    let handle = tokio::spawn(controller);
+
+    let data = |v: &str| {
+        serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "src", "labels": {"role": "source"}}, "data": {"v": v}})
+    };
+    let copy_has = |want: &'static str| {
+        let api = api.clone();
+        async move {
+            capstan_testapi::e2e::wait_for(
+                &format!("the copy to hold {want}"),
+                Duration::from_secs(60),
+                || {
+                    let api = api.clone();
+                    async move {
+                        let c = api.get_opt("src-copy").await?;
+                        Ok(c.filter(|c| {
+                            c.data.as_ref().and_then(|d| d.get("v")).map(String::as_str)
+                                == Some(want)
+                        })
+                        .map(|_| ()))
+                    }
+                },
+            )
+            .await
+        }
+    };
+    let src = kube::api::PatchParams::apply("test");
+    api.patch("src", &src, &kube::api::Patch::Apply(data("1")))
+        .await?;
+    copy_has("1").await?;
+    api.patch("src", &src, &kube::api::Patch::Apply(data("2")))
+        .await?;
+    copy_has("2").await?;
+    // Drift: the copy edited by hand, then deleted; the controller restores it both times.
+    api.patch(
+        "src-copy",
+        &Default::default(),
+        &kube::api::Patch::Merge(serde_json::json!({"data": {"v": "hand"}})),
+    )
+    .await?;
+    copy_has("2").await?;
+    api.delete("src-copy", &Default::default()).await?;
+    copy_has("2").await?;
+    // The source goes: its copy is garbage-collected.
+    handle.abort();
+    api.delete("src", &Default::default()).await?;
+    capstan_testapi::e2e::wait_for("the copy to be collected", Duration::from_secs(60), || {
+        let api = api.clone();
+        async move { Ok(api.get_opt("src-copy").await?.is_none().then_some(())) }
+    })
+    .await?;
+    Ok(())
+}
