@@ -48,7 +48,7 @@
 //! - List `continue` tokens page over current objects (no snapshot at the first page's
 //!   resourceVersion); `resourceVersionMatch=Exact` for an old version is 410.
 //! - Garbage collection and namespace cleanup are synchronous at the end of the delete.
-//! - No pods, kubelet or controllers: see the [workload simulator](crate#workload-simulator).
+//! - No kubelet or controllers: see the [workload simulator](crate#workload-simulator).
 //! - Protobuf request bodies only for Namespace, ConfigMap, Secret and ServiceAccount (what
 //!   `kubectl create <kind>` and Helm's release storage send; other kinds answer 415), responses
 //!   always JSON; no aggregated discovery, no OpenAPI v2 or schemas, no `kubectl explain`.
@@ -62,6 +62,8 @@
 //! - Jobs complete (`Complete`, `SuccessCriteriaMet`) — or fail (`Failed`, `BackoffLimitExceeded`)
 //!   when a container's command/args end in `exit N` with N ≠ 0 (true with busybox on a real
 //!   cluster); an image containing `does-not-exist` keeps them active.
+//! - Pods (e.g. Helm test hooks) run: `Running`/`Ready`, or `Succeeded` when run-once, `Failed`
+//!   with the `exit N` convention, `Pending` with a `does-not-exist` image.
 //! - PersistentVolumeClaims become `Bound` (unless the storage class contains `does-not-exist`),
 //!   LoadBalancer Services get an ingress IP.
 //!

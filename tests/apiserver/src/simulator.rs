@@ -12,10 +12,12 @@
 //! | StatefulSet, ReplicaSet | ready and updated = `spec.replicas`, `currentRevision` = `updateRevision` | image `does-not-exist` (not ready) |
 //! | DaemonSet | as if the cluster had one node: 1 desired, scheduled, ready, available, updated | image `does-not-exist` |
 //! | Job | `Complete` + `SuccessCriteriaMet`, `succeeded` = `completions` (default 1) | a container's command + args end in `exit N`, N ≠ 0: `Failed` (`BackoffLimitExceeded`) + `FailureTarget`; image `does-not-exist`: stays `active: 1` |
+//! | Pod | `restartPolicy: Always`: `Running` and `Ready`; `Never`/`OnFailure`: `Succeeded` | image `does-not-exist`: `Pending`; run-once pod whose command ends in `exit N`, N ≠ 0: `Failed` |
 //! | PersistentVolumeClaim | `phase: Bound`, capacity = requested storage | `storageClassName` contains `does-not-exist`: `Pending` |
 //! | Service `type: LoadBalancer` | `status.loadBalancer.ingress: [{ip: 127.0.0.1}]` | `loadBalancerClass` contains `does-not-exist` |
 //!
-//! Pods are not created; nothing happens over time (a workload is ready at once or never).
+//! Workloads create no Pods or ReplicaSets; nothing happens over time (an object is ready at once
+//! or never).
 
 use crate::registry::ResourceType;
 use serde_json::{Value, json};
@@ -31,6 +33,7 @@ fn containers(pod_spec: &Value) -> impl Iterator<Item = &Value> {
         .flat_map(move |k| pod_spec[k].as_array().into_iter().flatten())
 }
 
+/// The pod template (or pod) spec's containers ask for an image that never pulls.
 fn held(pod_spec: &Value) -> bool {
     containers(pod_spec).any(|c| c["image"].as_str().is_some_and(|i| i.contains(HOLD)))
 }
@@ -178,6 +181,34 @@ pub(crate) fn status_for(rt: &ResourceType, obj: &Value) -> Option<Value> {
                 json!({"startTime": start, "completionTime": done, "succeeded": completions, "ready": 0,
                        "conditions": [condition("SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods", old),
                                       condition("Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods", old)]})
+            }
+        }
+        ("", "Pod") => {
+            let spec_pod = &obj["spec"];
+            let once = matches!(
+                spec_pod["restartPolicy"].as_str(),
+                Some("Never" | "OnFailure")
+            );
+            let start = old["startTime"]
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(crate::store::now);
+            let ready = |status: &str| {
+                json!([
+                    condition("Initialized", "True", "", "", old),
+                    condition("Ready", status, "", "", old),
+                    condition("ContainersReady", status, "", "", old),
+                    condition("PodScheduled", "True", "", "", old)
+                ])
+            };
+            if held(spec_pod) {
+                json!({"phase": "Pending", "startTime": start, "conditions": ready("False")})
+            } else if once && exit_code(spec_pod).is_some() {
+                json!({"phase": "Failed", "startTime": start, "conditions": ready("False")})
+            } else if once {
+                json!({"phase": "Succeeded", "startTime": start, "conditions": ready("False")})
+            } else {
+                json!({"phase": "Running", "startTime": start, "conditions": ready("True")})
             }
         }
         ("", "PersistentVolumeClaim") => {

@@ -101,6 +101,8 @@ pub(crate) struct State {
     simulate: bool,
     seq: u64,
     seed: u64,
+    /// Set while a namespace is emptied: one collection at the end instead of one per object.
+    defer_gc: bool,
 }
 
 fn meta<'a>(obj: &'a Value, field: &str) -> &'a str {
@@ -151,6 +153,7 @@ impl State {
             simulate,
             seq: 0,
             seed,
+            defer_gc: false,
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             s.seed_object(
@@ -1067,9 +1070,11 @@ impl State {
                 .iter()
                 .map(|o| meta(o, "name").to_string())
                 .collect();
+            self.defer_gc = true;
             for n in names {
                 self.delete_object(&t, ns, &n, "Background");
             }
+            self.defer_gc = false;
         }
     }
 
@@ -1092,6 +1097,9 @@ impl State {
 
     /// Garbage collection and finalizer bookkeeping, until nothing changes.
     fn gc(&mut self) {
+        if self.defer_gc {
+            return;
+        }
         for _ in 0..1000 {
             // (storage, ns, name, deleting, foreground)
             let mut uids: HashMap<String, (bool, bool)> = HashMap::new();

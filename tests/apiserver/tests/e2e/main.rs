@@ -9,6 +9,7 @@ mod kubectl;
 mod rbac;
 mod runtime;
 mod watch;
+mod workloads;
 
 use kube::core::Status;
 
