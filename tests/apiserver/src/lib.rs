@@ -27,7 +27,7 @@
 //!   changes, `uid`, `creationTimestamp`, `generateName`, `dryRun=All` on every mutating verb.
 //! - List + watch: label selectors (`=`, `!=`, `in`, `notin`, exists, `!key`), field selectors,
 //!   `limit`/`continue`, watch from a resourceVersion, bookmarks (`allowWatchBookmarks`),
-//!   `sendInitialEvents`, 410 for resourceVersions older than the kept history.
+//!   `sendInitialEvents`, 410 for resourceVersions older than the kept history (4096 writes).
 //! - Patches: JSON merge patch, JSON patch, strategic merge patch (built-in types), server-side
 //!   apply with managedFields (FieldsV1), ownership, conflicts and `force`.
 //! - Subresources: `status` (built-ins that have it, CRDs with `subresources.status`), `scale`

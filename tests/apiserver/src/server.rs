@@ -98,7 +98,7 @@ impl TestApiServer {
         TestApiServer::start_with(Options::default())
     }
 
-    /// Starts a server on its own thread and runtime (so blocking test code, such as running
+    /// Starts a server on its own threads and runtime (so blocking test code, such as running
     /// `kubectl`, never stalls it) and writes a kubeconfig for it.
     pub fn start_with(options: Options) -> Result<TestApiServer, Error> {
         let listener =
@@ -129,7 +129,10 @@ impl TestApiServer {
             addr,
         });
         let (tx, rx) = oneshot::channel::<()>();
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // Two workers: request parsing and JSON encoding run in parallel; the store is one lock.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name(format!("capstan-testapi-{}", addr.port()))
             .enable_all()
             .build()
             .map_err(Error::Start)?;

@@ -34,8 +34,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
-/// Oldest watch history kept; watching from an older resourceVersion answers 410 Gone.
-const HISTORY: usize = 20_000;
+/// Changes kept for watches that resume from a resourceVersion (the last 4096 writes, a few MB);
+/// resuming from an older one answers 410 Gone and the client lists again.
+const HISTORY: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum EventType {
