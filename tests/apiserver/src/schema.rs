@@ -2,18 +2,22 @@
 //! `default`s filled in on every write (apiextensions "Pruning versus preserving unknown fields"
 //! and "Defaulting"). `x-kubernetes-preserve-unknown-fields` keeps a subtree,
 //! `x-kubernetes-embedded-resource` keeps `apiVersion`/`kind`/`metadata`, `additionalProperties`
-//! schemas apply to every value of a map. Simplifications: no validation (types, enums, patterns,
+//! schemas apply to every value of a map. With `fieldValidation=Strict` (kubectl's default) a
+//! pruned field is a 400 `strict decoding error: unknown field "spec.x"`, as on the real server. Simplifications: no validation (types, enums, patterns,
 //! CEL rules are not checked), defaults are applied on write only (the real server also defaults
 //! when reading from storage), `metadata` is not pruned, `allOf`/`anyOf`/`oneOf` are ignored.
 
 use serde_json::Value;
 
-/// Prunes and defaults a whole custom resource.
-pub(crate) fn prune_and_default(schema: &Value, obj: &mut Value) {
-    walk(schema, obj, true);
+/// Prunes and defaults a whole custom resource; returns the paths of the pruned fields
+/// (`spec.foo`), which `fieldValidation=Strict` turns into an error.
+pub(crate) fn prune_and_default(schema: &Value, obj: &mut Value) -> Vec<String> {
+    let mut pruned = Vec::new();
+    walk(schema, obj, true, "", &mut pruned);
+    pruned
 }
 
-fn walk(schema: &Value, v: &mut Value, root: bool) {
+fn walk(schema: &Value, v: &mut Value, root: bool, path: &str, pruned: &mut Vec<String>) {
     match v {
         Value::Object(m) => {
             let props = schema["properties"].as_object();
@@ -33,8 +37,16 @@ fn walk(schema: &Value, v: &mut Value, root: bool) {
             let embedded = root || schema["x-kubernetes-embedded-resource"] == true;
             if !keep_all {
                 m.retain(|k, _| {
-                    props.is_some_and(|p| p.contains_key(k))
-                        || (embedded && matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
+                    let keep = props.is_some_and(|p| p.contains_key(k))
+                        || (embedded && matches!(k.as_str(), "apiVersion" | "kind" | "metadata"));
+                    if !keep {
+                        pruned.push(if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        });
+                    }
+                    keep
                 });
             }
             for (k, child) in m.iter_mut() {
@@ -42,14 +54,19 @@ fn walk(schema: &Value, v: &mut Value, root: bool) {
                     continue;
                 }
                 if let Some(cs) = props.and_then(|p| p.get(k)).or(additional) {
-                    walk(cs, child, false);
+                    let child_path = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(cs, child, false, &child_path, pruned);
                 }
             }
         }
         Value::Array(items) => {
             if let Some(item_schema) = schema.get("items") {
-                for i in items {
-                    walk(item_schema, i, false);
+                for (n, i) in items.iter_mut().enumerate() {
+                    walk(item_schema, i, false, &format!("{path}[{n}]"), pruned);
                 }
             }
         }
@@ -74,7 +91,8 @@ mod tests {
         }});
         let mut obj = json!({"apiVersion": "x/v1", "kind": "X", "metadata": {"name": "a", "labels": {"k": "v"}}, "junk": 1,
             "spec": {"typo": true, "values": {"any": {"thing": 1}}, "items": [{"name": "a", "extra": 2}], "labels": {"a": "b"}}});
-        prune_and_default(&schema, &mut obj);
+        let pruned = prune_and_default(&schema, &mut obj);
+        assert_eq!(pruned, ["junk", "spec.typo", "spec.items[0].extra"]);
         assert_eq!(
             obj,
             json!({"apiVersion": "x/v1", "kind": "X", "metadata": {"name": "a", "labels": {"k": "v"}},

@@ -612,7 +612,8 @@ impl State {
             m.remove("status");
         }
         if let Some(schema) = &rt.schema {
-            crate::schema::prune_and_default(schema, &mut obj);
+            let pruned = crate::schema::prune_and_default(schema, &mut obj);
+            strict(ctx, &pruned)?;
         }
         self.on_create(&rt, &mut obj)?;
         let api_version = rt.api_version();
@@ -743,7 +744,8 @@ impl State {
             (false, _) => Scope::All,
         };
         if let Some(schema) = &rt.schema {
-            crate::schema::prune_and_default(schema, &mut new);
+            let pruned = crate::schema::prune_and_default(schema, &mut new);
+            strict(ctx, &pruned)?;
         }
         if rt.generation && spec_part(&rt, &old) != spec_part(&rt, &new) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
@@ -1298,6 +1300,25 @@ impl State {
             json!({"kind": format!("{}List", ctx.rt.kind), "apiVersion": ctx.rt.api_version(), "metadata": {"resourceVersion": self.rv.to_string()}, "items": deleted}),
         )
     }
+}
+
+/// `fieldValidation=Strict` refuses fields the schema pruned.
+fn strict(ctx: &Ctx, pruned: &[String]) -> Result<(), ApiError> {
+    if pruned.is_empty() || ctx.query.get("fieldValidation").map(String::as_str) != Some("Strict") {
+        return Ok(());
+    }
+    let rt = &ctx.rt;
+    let fields: Vec<String> = pruned
+        .iter()
+        .map(|p| format!("unknown field {p:?}"))
+        .collect();
+    Err(ApiError::bad_request(format!(
+        "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
+        rt.kind,
+        rt.version,
+        rt.kind,
+        fields.join(", ")
+    )))
 }
 
 fn success(rt: &ResourceType, name: &str, uid: &str) -> Value {

@@ -374,6 +374,15 @@ async fn crd_registration_printer_columns_and_status() -> anyhow::Result<()> {
         .split_whitespace()
         .collect();
     assert_eq!(&row[..3], ["w1", "4", "True"], "{table}");
+    // kubectl validates strictly on the server: a field the schema does not declare is refused.
+    let typo = "apiVersion: e2e.capstan.dev/v1\nkind: Widget\nmetadata: {name: w2}\nspec: {size: 1, sise: 2}\n";
+    let e = cluster
+        .kubectl_stdin(&["-n", n, "create", "-f", "-"], typo)
+        .expect_err("strict validation");
+    assert!(
+        e.to_string().contains("unknown field \"spec.sise\""),
+        "{e:#}"
+    );
     let short = cluster.kubectl(&["-n", n, "get", "wd", "-o", "name"])?;
     assert_eq!(short.trim(), "widget.e2e.capstan.dev/w1");
     Ok(())
