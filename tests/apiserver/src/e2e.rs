@@ -331,12 +331,21 @@ where
     }
 }
 
-/// The workspace's `.tools/bin/<name>` (installed by `.ci/install-helm`), else `<name>` on PATH.
+/// `.tools/bin/<name>` of the workspace (installed by `.ci/install-helm`; looked up from the
+/// running test's crate directory upwards), else `<name>` on PATH.
 pub fn tool(name: &str) -> anyhow::Result<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let local = root.join(".tools/bin").join(name);
-    if local.is_file() {
-        return Ok(local);
+    let mut starts: Vec<PathBuf> = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    starts.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    for start in &starts {
+        for dir in start.ancestors() {
+            let candidate = dir.join(".tools/bin").join(name);
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
     }
     if let Some(paths) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&paths) {
@@ -347,8 +356,8 @@ pub fn tool(name: &str) -> anyhow::Result<PathBuf> {
         }
     }
     bail!(
-        "the real `{name}` binary is needed and was not found in {} or on PATH; install it with `.ci/install-helm` (it puts helm3, helm4 and kubectl into .tools/bin)",
-        local.display()
+        "the real `{name}` binary is needed and was not found in .tools/bin above {} or on PATH; install it with `.ci/install-helm` (it puts helm3, helm4 and kubectl into .tools/bin)",
+        starts[0].display()
     )
 }
 

@@ -12,7 +12,7 @@ fn cm(name: &str, owner: Option<&ConfigMap>) -> ConfigMap {
     let mut v = json!({"metadata": {"name": name}, "data": {"x": "y"}});
     if let Some(o) = owner {
         v["metadata"]["ownerReferences"] = json!([{"apiVersion": "v1", "kind": "ConfigMap",
-            "name": o.metadata.name, "uid": o.metadata.uid}]);
+            "name": o.metadata.name, "uid": o.metadata.uid, "blockOwnerDeletion": true}]);
     }
     obj(v)
 }

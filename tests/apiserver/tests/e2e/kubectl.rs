@@ -115,7 +115,16 @@ spec:
         Ok((d["status"]["availableReplicas"] == 2).then_some(d))
     })
     .await?;
-    assert_eq!(ready["metadata"]["managedFields"][0]["manager"], "e2e");
+    let managers = ready["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        managers
+            .iter()
+            .any(|m| m["manager"] == "e2e" && m["operation"] == "Apply"),
+        "{managers:?}"
+    );
 
     // Server-side Table output.
     let table = cluster.kubectl(&["-n", n, "get", "deployments"])?;
