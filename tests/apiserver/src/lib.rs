@@ -19,7 +19,9 @@
 //! # Kubernetes conventions followed (see each module for details)
 //! - Discovery (`/api`, `/apis`, group/version resource lists with `status`/`scale`
 //!   subresources), `/version`, `/openapi/v3` with the `fieldValidation` parameter kubectl probes
-//!   for ([`discovery`](crate) module).
+//!   for (module `discovery`).
+//! - Alternate representations: server-side `Table` (`kubectl get`, also in watches) and
+//!   `PartialObjectMetadata[List]` (kube's metadata-only `Api`/watches).
 //! - Errors are `Status` objects with the real reasons and messages: `NotFound`,
 //!   `AlreadyExists`, `Conflict` (stale resourceVersion, SSA field conflicts), `Invalid`,
 //!   `Forbidden` (RBAC), `Expired` (410).
@@ -36,7 +38,9 @@
 //!   collection, namespace termination.
 //! - CustomResourceDefinitions register their types at once (`Established`, `NamesAccepted`),
 //!   `additionalPrinterColumns` become server-side Table columns.
-//! - Impersonation (`Impersonate-User`, `Impersonate-Group`) authorized by the stored RBAC objects.
+//! - Impersonation (`Impersonate-User`, `Impersonate-Group`) authorized by the stored RBAC objects;
+//!   SelfSubjectAccessReview / SubjectAccessReview (`kubectl auth can-i`).
+//! - `fieldValidation=Strict` (kubectl's default) refuses fields a CRD schema does not declare.
 //!
 //! # Simplifications (what a real cluster does that this server does not)
 //! - No authentication: the unimpersonated caller is cluster-admin.
@@ -48,10 +52,15 @@
 //! - List `continue` tokens page over current objects (no snapshot at the first page's
 //!   resourceVersion); `resourceVersionMatch=Exact` for an old version is 410.
 //! - Garbage collection and namespace cleanup are synchronous at the end of the delete.
-//! - No kubelet or controllers: see the [workload simulator](crate#workload-simulator).
-//! - Protobuf request bodies only for Namespace, ConfigMap, Secret and ServiceAccount (what
-//!   `kubectl create <kind>` and Helm's release storage send; other kinds answer 415), responses
-//!   always JSON; no aggregated discovery, no OpenAPI v2 or schemas, no `kubectl explain`.
+//! - No kubelet or controllers: see the [workload simulator](crate#workload-simulator). Workloads
+//!   create no ReplicaSets or Pods, so Helm 3's `--wait` (which looks for the new ReplicaSet) never
+//!   sees a Deployment ready; status-based checks (kstatus, `kubectl rollout status`, `kubectl
+//!   wait`) do.
+//! - Protobuf request bodies only for Namespace, ConfigMap, Secret, ServiceAccount, DeleteOptions
+//!   and access reviews (what `kubectl create <kind>`, `kubectl auth can-i` and Helm's release
+//!   storage send; other kinds, e.g. `kubectl create deployment`, answer 415 — use `kubectl
+//!   apply`), responses always JSON; no aggregated discovery, no OpenAPI v2 or schemas, no
+//!   `kubectl explain`, no server-side validation of built-in types.
 //!
 //! # Workload simulator
 //! On by default ([`Options::simulate`]); the rules are conventions that also hold on a real
