@@ -53,9 +53,7 @@
 //!   resourceVersion); `resourceVersionMatch=Exact` for an old version is 410.
 //! - Garbage collection and namespace cleanup are synchronous at the end of the delete.
 //! - No kubelet or controllers: see the [workload simulator](crate#workload-simulator). Workloads
-//!   create no ReplicaSets or Pods, so Helm 3's `--wait` (which looks for the new ReplicaSet) never
-//!   sees a Deployment ready; status-based checks (kstatus, `kubectl rollout status`, `kubectl
-//!   wait`) do.
+//!   create no Pods (Deployments do get their ReplicaSets, which Helm 3's `--wait` looks for).
 //! - Protobuf request bodies only for Namespace, ConfigMap, Secret, ServiceAccount, DeleteOptions
 //!   and access reviews (what `kubectl create <kind>`, `kubectl auth can-i` and Helm's release
 //!   storage send; other kinds, e.g. `kubectl create deployment`, answer 415 — use `kubectl
@@ -65,6 +63,7 @@
 //! # Workload simulator
 //! On by default ([`Options::simulate`]); the rules are conventions that also hold on a real
 //! cluster, so tests never call it:
+//! - Deployments get a ReplicaSet per pod template (owned, older ones scaled to 0).
 //! - Deployments, StatefulSets, ReplicaSets and DaemonSets report rolled out and available
 //!   (`observedGeneration`, replica counts, `Available`/`Progressing` conditions) right after each
 //!   write — unless a container image contains `does-not-exist`, which never becomes ready.

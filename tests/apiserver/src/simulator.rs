@@ -8,7 +8,7 @@
 //!
 //! | object | becomes | unless |
 //! |---|---|---|
-//! | Deployment | `observedGeneration`, `replicas` = `updatedReplicas` = `readyReplicas` = `availableReplicas` = `spec.replicas` (default 1), conditions `Available=True` (`MinimumReplicasAvailable`), `Progressing=True` (`NewReplicaSetAvailable`) | an image contains `does-not-exist`: `readyReplicas`/`availableReplicas` stay 0, `Available=False` (`MinimumReplicasUnavailable`); `spec.paused` |
+//! | Deployment | a ReplicaSet `<name>-<pod-template-hash>` for the current template (older ones scaled to 0); `observedGeneration`, `replicas` = `updatedReplicas` = `readyReplicas` = `availableReplicas` = `spec.replicas` (default 1), conditions `Available=True` (`MinimumReplicasAvailable`), `Progressing=True` (`NewReplicaSetAvailable`) | an image contains `does-not-exist`: `readyReplicas`/`availableReplicas` stay 0, `Available=False` (`MinimumReplicasUnavailable`); `spec.paused` |
 //! | StatefulSet, ReplicaSet | ready and updated = `spec.replicas`, `currentRevision` = `updateRevision` | image `does-not-exist` (not ready) |
 //! | DaemonSet | as if the cluster had one node: 1 desired, scheduled, ready, available, updated | image `does-not-exist` |
 //! | Job | `Complete` + `SuccessCriteriaMet`, `succeeded` = `completions` (default 1) | a container's command + args end in `exit N`, N ≠ 0: `Failed` (`BackoffLimitExceeded`) + `FailureTarget`; image `does-not-exist`: stays `active: 1` |
@@ -16,8 +16,7 @@
 //! | PersistentVolumeClaim | `phase: Bound`, capacity = requested storage | `storageClassName` contains `does-not-exist`: `Pending` |
 //! | Service `type: LoadBalancer` | `status.loadBalancer.ingress: [{ip: 127.0.0.1}]` | `loadBalancerClass` contains `does-not-exist` |
 //!
-//! Workloads create no Pods or ReplicaSets; nothing happens over time (an object is ready at once
-//! or never).
+//! Workloads create no Pods; nothing happens over time (an object is ready at once or never).
 
 use crate::registry::ResourceType;
 use serde_json::{Value, json};

@@ -313,7 +313,96 @@ impl State {
                 return self.store(rt, new, Some(obj));
             }
         }
+        if self.simulate
+            && rt.group == "apps"
+            && rt.kind == "Deployment"
+            && obj["metadata"]["deletionTimestamp"].is_null()
+        {
+            self.sync_replica_set(&obj);
+        }
         obj
+    }
+
+    /// The deployment controller's part the simulator plays: the Deployment's current pod
+    /// template has a ReplicaSet `<name>-<pod-template-hash>` (owned by the Deployment, with
+    /// its replicas); older ones are scaled to zero.
+    fn sync_replica_set(&mut self, deployment: &Value) {
+        use std::hash::{Hash, Hasher};
+        let Some(rs_type) = self.registry.get("apps", "v1", "replicasets") else {
+            return;
+        };
+        let ns = meta(deployment, "namespace").to_string();
+        let name = meta(deployment, "name").to_string();
+        let uid = meta(deployment, "uid").to_string();
+        let replicas = deployment["spec"]["replicas"].as_i64().unwrap_or(1);
+        let template = &deployment["spec"]["template"];
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        template.to_string().hash(&mut h);
+        const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+        let mut n = h.finish();
+        let hash: String = (0..10)
+            .map(|_| {
+                let c = ALPHABET[(n % ALPHABET.len() as u64) as usize] as char;
+                n /= ALPHABET.len() as u64;
+                c
+            })
+            .collect();
+        let rs_name = format!("{name}-{hash}");
+        let owned: Vec<Value> = self
+            .objects_of(&rs_type.storage(), &ns)
+            .into_iter()
+            .filter(|rs| {
+                rs["metadata"]["ownerReferences"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|o| o["uid"] == uid.as_str()))
+            })
+            .cloned()
+            .collect();
+        let ctx = |rs: &str| Ctx {
+            rt: rs_type.clone(),
+            namespace: ns.clone(),
+            name: rs.to_string(),
+            subresource: String::new(),
+            query: Query::new(),
+            manager: simulator::MANAGER.into(),
+        };
+        let revision = owned.len() + 1;
+        for rs in &owned {
+            let rs_replicas = rs["spec"]["replicas"].as_i64().unwrap_or(1);
+            let want = if meta(rs, "name") == rs_name {
+                replicas
+            } else {
+                0
+            };
+            if rs_replicas != want {
+                let mut new = rs.clone();
+                new["spec"]["replicas"] = json!(want);
+                let _ = self.finish_update(&ctx(meta(rs, "name")), rs.clone(), new, false);
+            }
+        }
+        if owned.iter().any(|rs| meta(rs, "name") == rs_name) {
+            return;
+        }
+        let mut labels = template["metadata"]["labels"].clone();
+        if !labels.is_object() {
+            labels = json!({});
+        }
+        labels["pod-template-hash"] = json!(hash);
+        let mut selector = deployment["spec"]["selector"].clone();
+        selector["matchLabels"]["pod-template-hash"] = json!(hash);
+        let mut rs_template = template.clone();
+        rs_template["metadata"]["labels"] = labels.clone();
+        let rs = json!({
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {
+                "name": rs_name, "namespace": ns, "labels": labels,
+                "annotations": {"deployment.kubernetes.io/revision": revision.to_string()},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": uid,
+                                     "controller": true, "blockOwnerDeletion": true}],
+            },
+            "spec": {"replicas": replicas, "selector": selector, "template": rs_template},
+        });
+        let _ = self.create(&ctx(""), rs);
     }
 
     /// Removes an object for good, then collects garbage.

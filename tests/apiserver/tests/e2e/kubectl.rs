@@ -452,7 +452,16 @@ async fn helm_install_upgrade_uninstall() -> anyhow::Result<()> {
     let ns = cluster.namespace("helm-install").await?;
     let n = ns.name();
     let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/basic");
-    cluster.helm(&["install", "web", chart, "-n", n])?;
+    cluster.helm(&[
+        "install",
+        "web",
+        chart,
+        "-n",
+        n,
+        "--wait",
+        "--timeout",
+        "300s",
+    ])?;
     cluster.helm(&["upgrade", "web", chart, "-n", n, "--set", "replicaCount=2"])?;
     let list = json_of(&cluster.helm(&["list", "-n", n, "-o", "json"])?)?;
     assert_eq!(
