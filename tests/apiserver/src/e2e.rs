@@ -7,6 +7,16 @@
 //! and dumped to stderr when it fails. Nothing here reaches into the test server: a test that
 //! passes here must pass unchanged on a real cluster.
 //!
+//! | helper | what |
+//! |---|---|
+//! | [`Cluster::start`] | a fresh test server (own port, own threads) or the `CAPSTAN_E2E_KUBECONFIG` cluster |
+//! | [`Cluster::kubeconfig`], [`Cluster::client`], [`Cluster::client_as`] | for controllers and tools; an admin client; an impersonating client (`system:serviceaccount:ns:sa`) |
+//! | [`Cluster::namespace`] | a fresh `<prefix>-xxxxx` namespace, deleted on drop, dumped to stderr if the test panicked |
+//! | [`Cluster::apply_yaml`] | server-side apply of a multi-document YAML stream (waits for CRD kinds to be served) |
+//! | [`Cluster::kubectl`], [`Cluster::kubectl_stdin`], [`Cluster::helm`] (+ `*_command`) | the real binaries from `.tools/bin`, pointed at the cluster; non-zero exit is an error with stderr |
+//! | [`wait_for`] | poll a condition until it returns `Some`, with a timeout that names what was awaited |
+//! | [`helm_release_secret`] | a release Secret in Helm 3's storage format, for tests that check what `helm` reads |
+//!
 //! ```no_run
 //! # async fn t() -> anyhow::Result<()> {
 //! use capstan_testapi::e2e::{Cluster, wait_for};
