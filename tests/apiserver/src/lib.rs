@@ -44,7 +44,8 @@
 //!
 //! # Simplifications (what a real cluster does that this server does not)
 //! - No authentication: the unimpersonated caller is cluster-admin.
-//! - No admission, no built-in defaulting beyond a Service's `type`/`clusterIP`, no validation of
+//! - No admission, no built-in defaulting beyond a Service's `type`/`clusterIP` (and a Secret's
+//!   `stringData` folded into `data`, as the real registry does), no validation of
 //!   built-in types' fields; custom resources are pruned and defaulted by their CRD's schema but
 //!   not validated against it.
 //! - One storage for all versions of a CRD (no conversion), core and `events.k8s.io` Events are

@@ -704,6 +704,7 @@ impl State {
             let pruned = crate::schema::prune_and_default(schema, &mut obj);
             strict(ctx, &pruned)?;
         }
+        normalize(&rt, &mut obj);
         self.on_create(&rt, &mut obj)?;
         let api_version = rt.api_version();
         let scope = if rt.status { Scope::Main } else { Scope::All };
@@ -836,6 +837,7 @@ impl State {
             let pruned = crate::schema::prune_and_default(schema, &mut new);
             strict(ctx, &pruned)?;
         }
+        normalize(&rt, &mut new);
         if rt.generation && spec_part(&rt, &old) != spec_part(&rt, &new) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
             new["metadata"]["generation"] = json!(g);
@@ -1388,6 +1390,23 @@ impl State {
         Ok(
             json!({"kind": format!("{}List", ctx.rt.kind), "apiVersion": ctx.rt.api_version(), "metadata": {"resourceVersion": self.rv.to_string()}, "items": deleted}),
         )
+    }
+}
+
+/// What the API server's registry strategies do to every write of a kind: a Secret's
+/// `stringData` is merged into `data` (base64) and never stored.
+fn normalize(rt: &ResourceType, obj: &mut Value) {
+    if rt.group.is_empty() && rt.kind == "Secret" {
+        let Some(string_data) = obj.as_object_mut().and_then(|m| m.remove("stringData")) else {
+            return;
+        };
+        for (k, v) in string_data.as_object().into_iter().flatten() {
+            let text = v
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| v.to_string());
+            obj["data"][k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+        }
     }
 }
 

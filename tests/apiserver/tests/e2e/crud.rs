@@ -158,6 +158,20 @@ async fn crud_errors_and_optimistic_concurrency() -> anyhow::Result<()> {
     seen.sort();
     assert_eq!(seen, ["four", "one", "three", "two"]);
 
+    // A Secret's stringData is stored as data.
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(cluster.client(), ns.name());
+    let secret = obj(
+        json!({"metadata": {"name": "creds"}, "stringData": {"user": "admin"}, "data": {"pw": "aHVudGVyMg=="}}),
+    );
+    let stored = secrets.create(&PostParams::default(), &secret).await?;
+    assert!(stored.string_data.is_none());
+    let data = stored.data.unwrap_or_default();
+    assert_eq!(
+        (data["user"].0.as_slice(), data["pw"].0.as_slice()),
+        (b"admin".as_slice(), b"hunter2".as_slice())
+    );
+
     // Leases are plain stored objects.
     let leases: Api<Lease> = Api::namespaced(cluster.client(), ns.name());
     let lease: Lease = obj(
