@@ -126,7 +126,13 @@ async fn access_reviews_answer_kubectl_auth_can_i() -> anyhow::Result<()> {
         let out = cluster.kubectl_command()?.args(&full).output()?;
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     };
-    assert_eq!(can(&["patch", "deployments.apps/scale"])?, "yes");
+    // A real API server's RBAC cache takes a moment to see new bindings.
+    wait_for(
+        "the binding to take effect",
+        Duration::from_secs(30),
+        || async { Ok((can(&["patch", "deployments.apps/scale"])? == "yes").then_some(())) },
+    )
+    .await?;
     assert_eq!(can(&["get", "deployments.apps"])?, "yes");
     assert_eq!(can(&["delete", "deployments.apps"])?, "no");
     assert_eq!(can(&["get", "secrets"])?, "no");
