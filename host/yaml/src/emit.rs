@@ -1,7 +1,9 @@
 //! A small, deterministic YAML writer for JSON values, in the layout `kubectl` and Helm users are
 //! used to (sorted keys, two-space indent, sequences flush under their key, literal blocks for
 //! multi-line text). Strings are quoted whenever a YAML 1.1 or 1.2 reader could read them as
-//! anything but the same string.
+//! anything but the same string, and every character a YAML 1.1 reader treats as a line break or
+//! refuses raw (NEL, U+2028, U+2029, C0/C1 controls, DEL, BOM) is escaped exactly as go-yaml v2
+//! escapes it: a tenant string can never end its scalar early and be read as more YAML.
 
 use std::fmt::Write as _;
 
@@ -131,28 +133,36 @@ fn write_inline(out: &mut String, value: &Value, _level: usize) {
     }
 }
 
-/// Multi-line text that a literal block can carry unchanged.
+/// Multi-line text that a literal block can carry unchanged: go-yaml v2's `block_allowed` (no
+/// character it would escape, no space before a line break, no trailing space), and `\n` as the
+/// only line break. U+0085, U+2028 and U+2029 are line breaks to a YAML 1.1 reader (go-yaml in
+/// kubectl, Helm and Flux) but not to a YAML 1.2 one: written raw they would end the block early and
+/// let the rest of the string be read as YAML structure, so such strings are double-quoted with
+/// `\N`, `\L`, `\P` escapes instead.
 fn is_block_candidate(s: &str) -> bool {
     s.contains('\n')
-        && s.chars().all(|c| c == '\n' || c == '\t' || !c.is_control())
-        && !s.contains('\u{feff}')
-        && !s.lines().any(|l| l.ends_with(' ') || l.ends_with('\t'))
+        && s.chars()
+            .all(|c| c == '\n' || (is_printable(c) && !is_break(c) && c != '\t'))
+        && !s.ends_with(' ')
+        && !s.contains(" \n")
 }
 
+/// The literal block's header: go-yaml v2's hints. An indentation indicator (always the two
+/// columns the content is indented by, relative to the parent node) when the text starts with a
+/// space or a line break; `-` (strip) without a final line break, `+` (keep) when the text is one
+/// line break or ends with two, nothing (clip) otherwise.
 fn write_block(out: &mut String, s: &str, content_indent: usize) {
-    let trailing = s.len() - s.trim_end_matches('\n').len();
-    let chomp = match trailing {
-        0 => "-",
-        1 => "",
-        _ => "+",
-    };
     out.push('|');
     if s.starts_with(' ') || s.starts_with('\n') {
-        let _ = write!(out, "{}", content_indent.clamp(1, 9));
+        out.push('2');
     }
-    out.push_str(chomp);
+    if !s.ends_with('\n') {
+        out.push('-');
+    } else if s == "\n" || s.ends_with("\n\n") {
+        out.push('+');
+    }
     out.push('\n');
-    let body = if trailing == 0 { s } else { &s[..s.len() - 1] };
+    let body = s.strip_suffix('\n').unwrap_or(s);
     for line in body.split('\n') {
         if !line.is_empty() {
             indent(out, content_indent);
@@ -197,17 +207,60 @@ fn needs_quotes(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.contains('\t') {
         return true;
     }
-    s.chars().any(|c| {
-        c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}'
-    })
+    // Anything go-yaml would escape, except characters outside the Basic Multilingual Plane:
+    // libyaml's `is_printable` does not know 4-byte UTF-8, but every reader accepts them raw.
+    s.chars()
+        .any(|c| is_break(c) || (!is_printable(c) && u32::from(c) < 0x1_0000))
 }
 
-/// A YAML double-quoted scalar; JSON string escapes are all valid YAML escapes.
+/// go-yaml v2's `is_printable` (libyaml's, on UTF-8): what it writes unescaped in a
+/// double-quoted scalar. Tab, DEL, the C1 controls (NEL among them), U+FEFF, U+FFFE/U+FFFF and —
+/// because libyaml only knows up to three-byte UTF-8 — everything outside the BMP are not.
+fn is_printable(c: char) -> bool {
+    matches!(u32::from(c), 0x0A | 0x20..=0x7E | 0xA0..=0xD7FF | 0xE000..=0xFFFD) && c != '\u{feff}'
+}
+
+/// A line break to a YAML 1.1 reader.
+fn is_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+/// A YAML double-quoted scalar, escaped exactly as go-yaml v2's emitter escapes (its table of
+/// one-letter escapes, then `\xXX`, `\uXXXX`, `\UXXXXXXXX`), on one line.
 fn write_double_quoted(out: &mut String, s: &str) {
-    match serde_json::to_string(s) {
-        Ok(quoted) => out.push_str(&quoted),
-        Err(_) => out.push_str("\"\""),
+    out.push('"');
+    for c in s.chars() {
+        if is_printable(c) && !is_break(c) && c != '"' && c != '\\' {
+            out.push(c);
+            continue;
+        }
+        out.push('\\');
+        let v = u32::from(c);
+        let letter = match v {
+            0x00 => Some('0'),
+            0x07 => Some('a'),
+            0x08 => Some('b'),
+            0x09 => Some('t'),
+            0x0A => Some('n'),
+            0x0B => Some('v'),
+            0x0C => Some('f'),
+            0x0D => Some('r'),
+            0x1B => Some('e'),
+            0x22 => Some('"'),
+            0x5C => Some('\\'),
+            0x85 => Some('N'),
+            0x2028 => Some('L'),
+            0x2029 => Some('P'),
+            _ => None,
+        };
+        let _ = match (letter, v) {
+            (Some(letter), _) => write!(out, "{letter}"),
+            (None, 0..=0xFF) => write!(out, "x{v:02X}"),
+            (None, 0x100..=0xFFFF) => write!(out, "u{v:04X}"),
+            (None, _) => write!(out, "U{v:08X}"),
+        };
     }
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -273,5 +326,38 @@ spec:
             crate::parse_stream(&s).expect("parses"),
             vec![json!({"a": 1}), json!({"b": [1, [2, 3]]})]
         );
+    }
+
+    #[test]
+    fn line_separators_cannot_start_new_objects() {
+        // A tenant string that a YAML 1.1 reader would split into a second document.
+        let evil = "x\n\u{2028}---\u{2028}apiVersion: rbac.authorization.k8s.io/v1\u{2028}kind: ClusterRoleBinding\n";
+        let v = json!({"kind": "ConfigMap", "data": {"a": evil, "b": evil.replace('\n', "")}});
+        let text = to_string(&v);
+        assert!(!text.contains('\u{2028}'), "raw U+2028 written:\n{text}");
+        assert!(text.contains("\\L---\\L"), "{text}");
+        assert_eq!(parse_one(&text).expect("re-parses"), v);
+    }
+
+    #[test]
+    fn escapes_match_go_yaml() {
+        let s = "\0\u{7}\u{8}\t\n\u{b}\u{c}\r\u{1b}\"\\\u{85}\u{2028}\u{2029}\u{7f}\u{9f}\u{1}\u{feff}\u{fffe}\u{1f600}é";
+        let mut out = String::new();
+        write_double_quoted(&mut out, s);
+        assert_eq!(
+            out,
+            r#""\0\a\b\t\n\v\f\r\e\"\\\N\L\P\x7F\x9F\x01\uFEFF\uFFFE\U0001F600é""#
+        );
+    }
+
+    #[test]
+    fn newline_only_and_leading_newline_blocks() {
+        let v = json!({"a": "\n", "b": {"c": "\nx\n", "d": ["\n  y", "\n\n"]}});
+        let text = to_string(&v);
+        assert_eq!(
+            text,
+            "a: |2+\n\nb:\n  c: |2\n\n    x\n  d:\n  - |2-\n\n      y\n  - |2+\n\n\n"
+        );
+        assert_eq!(parse_one(&text).expect("re-parses"), v);
     }
 }
