@@ -488,3 +488,47 @@ async fn helm_install_upgrade_uninstall() -> anyhow::Result<()> {
     assert_eq!(left.trim(), "", "{left}");
     Ok(())
 }
+
+#[tokio::test]
+async fn kubectl_get_watch_prints_changes() -> anyhow::Result<()> {
+    let cluster = Cluster::start().await?;
+    let ns = cluster.namespace("kubectl-watch").await?;
+    let n = ns.name();
+    let child = cluster
+        .kubectl_command()?
+        .args([
+            "-n",
+            n,
+            "get",
+            "configmaps",
+            "-l",
+            "watched=yes",
+            "-w",
+            "--request-timeout=5s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    // kubectl prints the (empty) initial list, then every change until the watch times out.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let cms: Api<DynamicObject> = Api::namespaced_with(
+        cluster.client(),
+        n,
+        &ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
+    );
+    let cm: DynamicObject = serde_json::from_value(
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "seen", "labels": {"watched": "yes"}}, "data": {"a": "1", "b": "2"}}),
+    )?;
+    cms.create(&PostParams::default(), &cm).await?;
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await??;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.split_whitespace().take(2).collect::<Vec<_>>() == ["seen", "2"]),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
