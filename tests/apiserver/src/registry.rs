@@ -221,7 +221,7 @@ fn builtin_columns(kind: &str) -> Vec<Column> {
         "CustomResourceDefinition" => {
             c.push(col(
                 "Created At",
-                "date",
+                "string",
                 path(".metadata.creationTimestamp"),
             ));
             return c;
