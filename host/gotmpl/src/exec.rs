@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::error::{Error, FuncError, Result};
 use crate::func::{CallContext, Extensions, Func, Host, Signature, Ty};
 use crate::parse::{self, Arg, Command, Node, Number, Pipe, TemplateCall, Tree};
-use crate::set::{MissingKey, TemplateSet, add_tree};
+use crate::set::{MissingKey, TemplateSet};
 use crate::value::{Object, Value};
 
 /// Default nesting limit for `template`/`include`/`tpl` (Go uses 100000, which a native stack
@@ -176,6 +176,29 @@ impl State<'_> {
             }
         }
         self.set.trees.get(name).cloned()
+    }
+
+    /// Runs `tree` (the template `name`) as a nested call: depth-limited, output returned.
+    fn execute_tree(
+        &mut self,
+        name: &str,
+        tree: &Arc<Tree>,
+        data: &Value,
+    ) -> Result<String, Error> {
+        if self.depth >= self.set.max_depth {
+            return Err(Error::ExecuteTemplate {
+                message: format!(
+                    "template: {name}: exceeded maximum template depth ({})",
+                    self.set.max_depth
+                ),
+                source: None,
+            });
+        }
+        let mut out = String::new();
+        self.depth += 1;
+        let r = self.run_tree(tree, V::plain(data.clone()), &mut out);
+        self.depth -= 1;
+        r.map(|()| out)
     }
 
     /// Runs a whole template with fresh variables (`$` = dot), restoring state afterwards. Deep
@@ -1020,36 +1043,33 @@ impl Host for State<'_> {
         let Some(tree) = self.lookup(name) else {
             return Err(no_template(name));
         };
-        if self.depth >= self.set.max_depth {
-            return Err(Error::ExecuteTemplate {
-                message: format!(
-                    "template: {name}: exceeded maximum template depth ({})",
-                    self.set.max_depth
-                ),
-                source: None,
-            });
-        }
-        let mut out = String::new();
-        self.depth += 1;
-        let r = self.run_tree(&tree, V::plain(data.clone()), &mut out);
-        self.depth -= 1;
-        r.map(|()| out)
+        self.execute_tree(name, &tree, data)
     }
 
     fn render_string(&mut self, name: &str, src: &str, data: &Value) -> Result<String, Error> {
         let trees = parse::parse(name, src, &self.set.funcs)?;
         let mut overlay: HashMap<String, Arc<Tree>> = HashMap::new();
+        let mut main = None;
         for t in trees {
-            // Within the clone, an empty re-definition keeps the existing template.
+            let t = Arc::new(t);
+            if t.name == name {
+                main = Some(t.clone());
+            }
+            // Go's `associate`: within the clone, an empty re-definition keeps the existing
+            // template in the set…
             if t.is_empty() && (overlay.contains_key(&t.name) || self.lookup(&t.name).is_some()) {
                 continue;
             }
-            let mut one = HashMap::new();
-            add_tree(&mut one, t);
-            overlay.extend(one);
+            overlay.insert(t.name.clone(), t);
         }
         self.overlays.push(Arc::new(overlay));
-        let r = self.execute_named(name, data);
+        // …but `t.New(name).Parse(src)` followed by `t.Execute` runs the new template's own tree
+        // (`AddParseTree` sets it even when `associate` kept the old one), so an empty text
+        // renders as "" instead of re-entering an enclosing template of the same name.
+        let r = match main {
+            Some(tree) => self.execute_tree(name, &tree, data),
+            None => self.execute_named(name, data),
+        };
         self.overlays.pop();
         r
     }

@@ -1295,26 +1295,37 @@ fn write_json_inner(out: &mut String, v: &Value, style: JsonStyle, depth: usize)
             }
             out.push(']');
         }
-        Value::Map(m) => {
-            let entries = m.entries();
-            out.push('{');
-            if !entries.is_empty() {
-                for (i, (k, e)) in entries.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    newline(out, style, depth + 1);
-                    write_json_string(out, k, style.escape_html);
-                    out.push(':');
-                    if style.indent {
-                        out.push(' ');
-                    }
-                    write_json_with(out, e, style, depth + 1);
-                }
-                newline(out, style, depth);
-            }
-            out.push('}');
-        }
-        Value::Object(o) => write_json_with(out, &Value::from(&o.to_json()), style, depth),
+        Value::Map(m) => write_json_object(out, &m.entries(), style, depth),
+        Value::Object(o) => match o.json_fields() {
+            Some(fields) => write_json_object(out, &fields, style, depth),
+            None => write_json_with(out, &Value::from(&o.to_json()), style, depth),
+        },
     }
+}
+
+/// A JSON object with its members in the given order (sorted for maps, declaration order for
+/// Go structs).
+fn write_json_object(
+    out: &mut String,
+    entries: &[(String, Value)],
+    style: JsonStyle,
+    depth: usize,
+) {
+    out.push('{');
+    if !entries.is_empty() {
+        for (i, (k, e)) in entries.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            newline(out, style, depth + 1);
+            write_json_string(out, k, style.escape_html);
+            out.push(':');
+            if style.indent {
+                out.push(' ');
+            }
+            write_json_with(out, e, style, depth + 1);
+        }
+        newline(out, style, depth);
+    }
+    out.push('}');
 }

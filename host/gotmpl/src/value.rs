@@ -70,6 +70,12 @@ pub trait Object: Send + Sync + stdfmt::Debug {
         serde_json::Value::Null
     }
 
+    /// The members `encoding/json` writes for a Go struct, in field declaration order (after
+    /// `omitempty`); `None` to marshal [`Object::to_json`] with sorted keys, as for maps.
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
+        None
+    }
+
     /// Go truthiness (`if`): structs are always true, named maps/slices are true when non-empty.
     fn is_true(&self) -> bool {
         true

@@ -133,11 +133,12 @@ impl Chart {
                     .map_err(|e| {
                         LoadError::ParseChartYaml(format!("error converting YAML to JSON: {e}"))
                     })?;
-                let json = if json.is_null() {
+                let mut json = if json.is_null() {
                     serde_json::json!({})
                 } else {
                     json
                 };
+                metadata::drop_null_fields(&mut json);
                 c.metadata = serde_json::from_value(json)
                     .map_err(|e| LoadError::ParseChartYaml(e.to_string()))?;
                 have_chart_yaml = true;

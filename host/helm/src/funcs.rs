@@ -63,8 +63,10 @@ pub(crate) fn to_yaml_string(v: &Value) -> String {
     }
 }
 
-/// JSON data (as parsed from YAML/JSON text) to a template value: JSON-float numbers stay
-/// `float64`, integers from `--set` stay `int64`.
+/// A values tree's data to a template value, with Helm's Go types: a JSON float is a Go
+/// `float64` (what YAML files, `--set-json`, `fromYaml` and Flux's `spec.values` yield), a
+/// JSON integer is a Go `int64` (what `--set` yields: strvals' `strconv.ParseInt`). See
+/// [`crate::values`] for building values with the right types.
 pub fn json_to_value(j: &serde_json::Value) -> Value {
     use serde_json::Value as J;
     match j {
@@ -74,7 +76,7 @@ pub fn json_to_value(j: &serde_json::Value) -> Value {
             if n.is_f64() {
                 Value::Float(n.as_f64().unwrap_or(0.0))
             } else if let Some(i) = n.as_i64() {
-                Value::Int(i)
+                Value::int64(i)
             } else {
                 Value::Float(n.as_f64().unwrap_or(0.0))
             }

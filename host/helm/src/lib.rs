@@ -55,4 +55,6 @@ pub use template::{
     Rendered, TemplateOptions, merge_user_values, parse_kube_version, parse_template_args, render,
     template,
 };
-pub use values::{Values, coalesce_values, merge_maps, process_dependencies};
+pub use values::{
+    Values, coalesce_values, from_json_go, go_float64, go_int64, merge_maps, process_dependencies,
+};

@@ -17,13 +17,123 @@ pub(crate) struct ChartObject {
     pub(crate) is_root: bool,
 }
 
+/// `chart.Metadata`'s JSON members in Go's field order, `omitempty` applied (what `.Chart |
+/// toJson` prints in Helm 3).
+fn metadata_json_fields(m: &Metadata) -> Vec<(String, Value)> {
+    let mut f = Fields::default();
+    f.string("name", &m.name);
+    f.string("home", &m.home);
+    f.strings("sources", &m.sources);
+    f.string("version", &m.version);
+    f.string("description", &m.description);
+    f.strings("keywords", &m.keywords);
+    if !m.maintainers.is_empty() {
+        let list = m.maintainers.iter().map(|mt| {
+            let mut g = Fields::default();
+            g.string("name", &mt.name);
+            g.string("email", &mt.email);
+            g.string("url", &mt.url);
+            g.into_struct()
+        });
+        f.0.push(("maintainers".to_owned(), Value::list(list.collect())));
+    }
+    f.string("icon", &m.icon);
+    f.string("apiVersion", &m.api_version);
+    f.string("condition", &m.condition);
+    f.string("tags", &m.tags);
+    f.string("appVersion", &m.app_version);
+    if m.deprecated {
+        f.0.push(("deprecated".to_owned(), Value::Bool(true)));
+    }
+    if !m.annotations.is_empty() {
+        let map = m
+            .annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect();
+        f.0.push(("annotations".to_owned(), Value::map(map)));
+    }
+    f.string("kubeVersion", &m.kube_version);
+    if !m.dependencies.is_empty() {
+        let list = m.dependencies.iter().map(|d| {
+            let mut g = Fields::default();
+            g.0.push(("name".to_owned(), Value::from(d.name.as_str())));
+            g.string("version", &d.version);
+            g.0.push(("repository".to_owned(), Value::from(d.repository.as_str())));
+            g.string("condition", &d.condition);
+            g.strings("tags", &d.tags);
+            if d.enabled {
+                g.0.push(("enabled".to_owned(), Value::Bool(true)));
+            }
+            if !d.import_values.is_empty() {
+                let values = d.import_values.iter().map(crate::funcs::json_to_value);
+                g.0.push(("import-values".to_owned(), Value::list(values.collect())));
+            }
+            g.string("alias", &d.alias);
+            g.into_struct()
+        });
+        f.0.push(("dependencies".to_owned(), Value::list(list.collect())));
+    }
+    f.string("type", &m.chart_type);
+    f.0
+}
+
+/// Builds a Go struct's JSON members, skipping empty `omitempty` ones.
+#[derive(Default)]
+struct Fields(Vec<(String, Value)>);
+
+impl Fields {
+    fn string(&mut self, name: &str, v: &str) {
+        if !v.is_empty() {
+            self.0.push((name.to_owned(), Value::from(v)));
+        }
+    }
+
+    fn strings(&mut self, name: &str, v: &[String]) {
+        if !v.is_empty() {
+            self.0.push((name.to_owned(), strs(v)));
+        }
+    }
+
+    fn into_struct(self) -> Value {
+        Value::object(GoStructJson(self.0))
+    }
+}
+
+/// A nested Go struct inside `.Chart` as `encoding/json` sees it: members in field order.
+#[derive(Debug)]
+struct GoStructJson(Vec<(String, Value)>);
+
+impl Object for GoStructJson {
+    fn type_name(&self) -> &str {
+        "struct"
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect(),
+        )
+    }
+
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
+        Some(self.0.clone())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
 fn strs(v: &[String]) -> Value {
     Value::list(v.iter().map(|s| Value::from(s.as_str())).collect())
 }
 
 impl Object for ChartObject {
     fn type_name(&self) -> &str {
-        "struct { *chart.Metadata; IsRoot bool }"
+        "struct { chart.Metadata; IsRoot bool }"
     }
 
     fn field(&self, name: &str) -> Option<Value> {
@@ -111,6 +221,12 @@ impl Object for ChartObject {
             m.insert("IsRoot".to_owned(), serde_json::Value::Bool(self.is_root));
         }
         v
+    }
+
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
+        let mut fields = metadata_json_fields(&self.meta);
+        fields.push(("IsRoot".to_owned(), Value::Bool(self.is_root)));
+        Some(fields)
     }
 
     fn as_any(&self) -> &dyn Any {

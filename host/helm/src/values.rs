@@ -7,7 +7,41 @@ use serde_json::{Map, Value};
 use crate::chart::Chart;
 
 /// A values tree (`map[string]interface{}`).
+///
+/// Numbers carry Helm's Go types through `serde_json`'s number kinds: an integer
+/// [`serde_json::Number`] is a Go `int64` (what `--set` and Flux's `targetPath` produce through
+/// strvals), a float one is a Go `float64` (what values files, `--set-json`, `valuesFrom` and Flux's
+/// `spec.values` produce through `encoding/json`). Templates see exactly those types in `%T`,
+/// `kindOf`, `typeOf` and `deepEqual`. Build numbers with [`go_int64`] and [`go_float64`], and
+/// decode JSON documents with [`from_json_go`] so `1000000` stays a `float64` (`1e+06`). Go's
+/// `int` never reaches Helm's values from any of these sources, so there is no constructor for it.
 pub type Values = Map<String, Value>;
+
+/// A Go `int64` value (strvals' typing of `--set a=5`).
+pub fn go_int64(i: i64) -> Value {
+    Value::from(i)
+}
+
+/// A Go `float64` value (`encoding/json`'s and sigs.k8s.io/yaml's typing of every number);
+/// `null` for NaN and infinities, which JSON cannot hold.
+pub fn go_float64(f: f64) -> Value {
+    serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+}
+
+/// A JSON document typed as Go's `json.Unmarshal` into `interface{}` types it: every number a
+/// `float64` (Flux decodes `spec.values` this way).
+pub fn from_json_go(v: &Value) -> Value {
+    match v {
+        Value::Number(n) => n.as_f64().map_or(Value::Null, go_float64),
+        Value::Array(items) => Value::Array(items.iter().map(from_json_go).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), from_json_go(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
 
 const GLOBAL_KEY: &str = "global";
 

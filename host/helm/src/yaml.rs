@@ -6,6 +6,7 @@
 mod emit;
 mod gofloat;
 mod parse;
+mod relax;
 mod resolve;
 mod sort;
 

@@ -212,3 +212,37 @@ pub(crate) fn stringify_fields(node: &crate::yaml::Node) -> crate::yaml::Node {
         }
     })
 }
+
+/// What Go's `encoding/json` does with `null` for a struct field that is not a pointer or an
+/// interface: nothing, the field keeps its zero value. So `dependencies:` (or `keywords:`,
+/// `maintainers:`, `sources:`, `annotations:`, any scalar) with nothing after it loads as if the
+/// key were absent, in the chart itself and in each maintainer and dependency entry.
+pub(crate) fn drop_null_fields(json: &mut serde_json::Value) {
+    fn drop(v: &mut serde_json::Value) {
+        if let serde_json::Value::Object(m) = v {
+            m.retain(|_, x| !x.is_null());
+        }
+    }
+    drop(json);
+    for list in ["maintainers", "dependencies"] {
+        if let Some(serde_json::Value::Array(items)) = json.get_mut(list) {
+            items.iter_mut().for_each(drop);
+        }
+    }
+    for list in ["sources", "keywords"] {
+        if let Some(serde_json::Value::Array(items)) = json.get_mut(list) {
+            for x in items.iter_mut().filter(|x| x.is_null()) {
+                *x = serde_json::Value::String(String::new());
+            }
+        }
+    }
+    if let Some(serde_json::Value::Array(deps)) = json.get_mut("dependencies") {
+        for d in deps {
+            if let Some(serde_json::Value::Array(tags)) = d.get_mut("tags") {
+                for x in tags.iter_mut().filter(|x| x.is_null()) {
+                    *x = serde_json::Value::String(String::new());
+                }
+            }
+        }
+    }
+}

@@ -230,6 +230,25 @@ fn merge_into(entries: &mut Vec<(Node, Node)>, value: Node, line: usize) -> Resu
 
 /// Parses every document of a YAML stream into go-yaml v2 nodes.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
+    relaxed(text, parse_documents_strict)
+}
+
+/// Runs `parse`, and when `saphyr-parser` rejects the text only for the indentation of lines
+/// inside flow collections or quoted scalars (which libyaml does not check), runs it again on
+/// the text with those lines indented.
+fn relaxed<T>(text: &str, parse: impl Fn(&str) -> Result<T, YamlError>) -> Result<T, YamlError> {
+    match parse(text) {
+        Err(YamlError::Syntax { message, .. }) if message.starts_with("invalid indentation") => {
+            match super::relax::indent_flow_lines(text) {
+                Some(fixed) => parse(&fixed),
+                None => parse(text),
+            }
+        }
+        other => other,
+    }
+}
+
+fn parse_documents_strict(text: &str) -> Result<Vec<Node>, YamlError> {
     let mut b = Builder {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
@@ -263,6 +282,10 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
 /// Parses the first document of a YAML stream (go-yaml's `Unmarshal` reads only that one); an
 /// empty stream is `null`.
 pub fn parse_node(text: &str) -> Result<Node, YamlError> {
+    relaxed(text, parse_node_strict)
+}
+
+fn parse_node_strict(text: &str) -> Result<Node, YamlError> {
     // go-yaml stops after the first document, so later syntax errors are not reported by Go
     // either; parse lazily document by document.
     let mut b = Builder {
