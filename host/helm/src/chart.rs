@@ -91,6 +91,19 @@ pub enum LoadError {
     },
 }
 
+impl LoadError {
+    /// The same error worded as that Helm version words it (Helm 4 adds `cannot unmarshal yaml
+    /// document: ` to values file errors).
+    pub fn for_helm(self, helm: crate::HelmVersion) -> LoadError {
+        match (self, helm) {
+            (LoadError::ParseValues(m), crate::HelmVersion::V4) => {
+                LoadError::ParseValues(format!("cannot unmarshal yaml document: {m}"))
+            }
+            (other, _) => other,
+        }
+    }
+}
+
 impl Chart {
     /// Loads a chart from a directory or a `.tgz` archive.
     pub fn load(path: impl AsRef<Path>) -> Result<Chart, LoadError> {

@@ -40,6 +40,7 @@ mod strvals;
 mod template;
 mod toml;
 mod values;
+mod version;
 pub mod yaml;
 
 pub use chart::{Chart, ChartFile, Dependency, LoadError, Maintainer, Metadata};
@@ -58,3 +59,4 @@ pub use template::{
 pub use values::{
     Values, coalesce_values, from_json_go, go_float64, go_int64, merge_maps, process_dependencies,
 };
+pub use version::HelmVersion;

@@ -9,12 +9,106 @@ use capstan_gotmpl::{CallContext, FuncResult, Object, Signature, Ty, Value};
 
 use crate::chart::{ChartFile, Metadata};
 use crate::funcs::to_yaml_string;
+use crate::version::HelmVersion;
 
 /// `.Chart`: the chart's metadata with Go field names, plus `IsRoot`.
 #[derive(Debug)]
 pub(crate) struct ChartObject {
     pub(crate) meta: Metadata,
     pub(crate) is_root: bool,
+}
+
+/// `.Chart` in Helm 4: a plain `map[string]interface{}` of the metadata's Go field names (slices
+/// as `[]interface{}`, never nil; `Annotations` stays a `map[string]string`, nil when absent)
+/// plus `IsRoot`.
+pub(crate) fn chart_map_v4(m: &Metadata, is_root: bool) -> Value {
+    let list = |v: &[String]| Value::list(v.iter().map(|s| Value::from(s.as_str())).collect());
+    let mut map = BTreeMap::new();
+    let mut put = |k: &str, v: Value| {
+        map.insert(k.to_owned(), v);
+    };
+    put("APIVersion", Value::from(m.api_version.as_str()));
+    let annotations = Value::map(
+        m.annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect(),
+    );
+    put(
+        "Annotations",
+        match annotations {
+            Value::Map(a) if !m.annotations.is_empty() => {
+                Value::Map(a.with_go_type("map[string]string", Value::from("")))
+            }
+            _ => Value::object(NilStringMap),
+        },
+    );
+    put("AppVersion", Value::from(m.app_version.as_str()));
+    put("Condition", Value::from(m.condition.as_str()));
+    put(
+        "Dependencies",
+        Value::list(m.dependencies.iter().map(dependency_value).collect()),
+    );
+    put("Deprecated", Value::Bool(m.deprecated));
+    put("Description", Value::from(m.description.as_str()));
+    put("Home", Value::from(m.home.as_str()));
+    put("Icon", Value::from(m.icon.as_str()));
+    put("IsRoot", Value::Bool(is_root));
+    put("Keywords", list(&m.keywords));
+    put("KubeVersion", Value::from(m.kube_version.as_str()));
+    put(
+        "Maintainers",
+        Value::list(
+            m.maintainers
+                .iter()
+                .map(|mt| {
+                    let mut map = BTreeMap::new();
+                    map.insert("Email".to_owned(), Value::from(mt.email.as_str()));
+                    map.insert("Name".to_owned(), Value::from(mt.name.as_str()));
+                    map.insert("URL".to_owned(), Value::from(mt.url.as_str()));
+                    Value::map(map)
+                })
+                .collect(),
+        ),
+    );
+    put("Name", Value::from(m.name.as_str()));
+    put("Sources", list(&m.sources));
+    put("Tags", Value::from(m.tags.as_str()));
+    put("Type", Value::from(m.chart_type.as_str()));
+    put("Version", Value::from(m.version.as_str()));
+    Value::map(map)
+}
+
+/// A nil `map[string]string`: prints `map[]`, marshals as `null`, reads `""` for any key.
+#[derive(Debug)]
+struct NilStringMap;
+
+impl Object for NilStringMap {
+    fn type_name(&self) -> &str {
+        "map[string]string"
+    }
+
+    fn format_go(&self, out: &mut String) {
+        out.push_str("map[]");
+    }
+
+    fn is_true(&self) -> bool {
+        false
+    }
+
+    fn length(&self) -> Option<usize> {
+        Some(0)
+    }
+
+    fn as_value(&self) -> Option<Value> {
+        Some(Value::Map(
+            capstan_gotmpl::Map::new().with_go_type("map[string]string", Value::from("")),
+        ))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 /// `chart.Metadata`'s JSON members in Go's field order, `omitempty` applied (what `.Chart |
@@ -418,6 +512,8 @@ pub struct Capabilities {
     pub helm_git_commit: String,
     /// Go version reported to templates.
     pub go_version: String,
+    /// Whose rules the render follows (see [`HelmVersion`]).
+    pub helm: HelmVersion,
 }
 
 /// Helm 3.17.3's default API versions (client-go's built-in scheme).
@@ -480,23 +576,100 @@ pub const DEFAULT_API_VERSIONS: &[&str] = &[
     "apiextensions.k8s.io/v1",
 ];
 
+/// Helm 4.1.4's default API versions (client-go 0.35's built-in scheme).
+const DEFAULT_API_VERSIONS_V4: &[&str] = &[
+    "v1",
+    "admissionregistration.k8s.io/v1",
+    "admissionregistration.k8s.io/v1alpha1",
+    "admissionregistration.k8s.io/v1beta1",
+    "internal.apiserver.k8s.io/v1alpha1",
+    "apps/v1",
+    "apps/v1beta1",
+    "apps/v1beta2",
+    "authentication.k8s.io/v1",
+    "authentication.k8s.io/v1alpha1",
+    "authentication.k8s.io/v1beta1",
+    "authorization.k8s.io/v1",
+    "authorization.k8s.io/v1beta1",
+    "autoscaling/v1",
+    "autoscaling/v2",
+    "autoscaling/v2beta1",
+    "autoscaling/v2beta2",
+    "batch/v1",
+    "batch/v1beta1",
+    "certificates.k8s.io/v1",
+    "certificates.k8s.io/v1beta1",
+    "certificates.k8s.io/v1alpha1",
+    "coordination.k8s.io/v1alpha2",
+    "coordination.k8s.io/v1beta1",
+    "coordination.k8s.io/v1",
+    "discovery.k8s.io/v1",
+    "discovery.k8s.io/v1beta1",
+    "events.k8s.io/v1",
+    "events.k8s.io/v1beta1",
+    "extensions/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1",
+    "flowcontrol.apiserver.k8s.io/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1beta2",
+    "flowcontrol.apiserver.k8s.io/v1beta3",
+    "networking.k8s.io/v1",
+    "networking.k8s.io/v1beta1",
+    "node.k8s.io/v1",
+    "node.k8s.io/v1alpha1",
+    "node.k8s.io/v1beta1",
+    "policy/v1",
+    "policy/v1beta1",
+    "rbac.authorization.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1beta1",
+    "rbac.authorization.k8s.io/v1alpha1",
+    "resource.k8s.io/v1",
+    "resource.k8s.io/v1beta2",
+    "resource.k8s.io/v1beta1",
+    "resource.k8s.io/v1alpha3",
+    "scheduling.k8s.io/v1alpha1",
+    "scheduling.k8s.io/v1beta1",
+    "scheduling.k8s.io/v1",
+    "storage.k8s.io/v1beta1",
+    "storage.k8s.io/v1",
+    "storage.k8s.io/v1alpha1",
+    "storagemigration.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1",
+];
+
 impl Default for Capabilities {
     /// What `helm template` 3.17.3 uses without `--kube-version`/`--api-versions`.
     fn default() -> Self {
-        Capabilities {
-            kube_version: "v1.32.0".to_owned(),
-            api_versions: DEFAULT_API_VERSIONS
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
-            helm_version: "v3.17.3".to_owned(),
-            helm_git_commit: "e4da49785aa6e6ee2b86efd5dd9e43400318262b".to_owned(),
-            go_version: "go1.23.7".to_owned(),
-        }
+        Capabilities::for_helm(HelmVersion::V3)
     }
 }
 
 impl Capabilities {
+    /// What `helm template` of that Helm version uses without `--kube-version` and
+    /// `--api-versions`: Kubernetes v1.32.0 and client-go 0.32's API versions for Helm 3.17.3,
+    /// v1.35.0 and client-go 0.35's for Helm 4.1.4.
+    pub fn for_helm(helm: HelmVersion) -> Capabilities {
+        let strings = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect();
+        match helm {
+            HelmVersion::V3 => Capabilities {
+                kube_version: "v1.32.0".to_owned(),
+                api_versions: strings(DEFAULT_API_VERSIONS),
+                helm_version: "v3.17.3".to_owned(),
+                helm_git_commit: "e4da49785aa6e6ee2b86efd5dd9e43400318262b".to_owned(),
+                go_version: "go1.23.7".to_owned(),
+                helm,
+            },
+            HelmVersion::V4 => Capabilities {
+                kube_version: "v1.35.0".to_owned(),
+                api_versions: strings(DEFAULT_API_VERSIONS_V4),
+                helm_version: "v4.1.4".to_owned(),
+                helm_git_commit: "05fa37973dc9e42b76e1d2883494c87174b6074f".to_owned(),
+                go_version: "go1.25.9".to_owned(),
+                helm,
+            },
+        }
+    }
+
     /// Major and minor of the kube version (`v1.32.0` → `("1", "32")`).
     pub(crate) fn kube_major_minor(&self) -> (String, String) {
         let v = self.kube_version.trim_start_matches('v');
@@ -515,11 +688,12 @@ impl Capabilities {
                 version: self.kube_version.clone(),
                 major,
                 minor,
+                helm: self.helm,
             }),
         );
         m.insert(
             "APIVersions".to_owned(),
-            Value::object(ApiVersionsObject(self.api_versions.clone())),
+            Value::object(ApiVersionsObject(self.api_versions.clone(), self.helm)),
         );
         let mut hv = BTreeMap::new();
         hv.insert(
@@ -535,20 +709,26 @@ impl Capabilities {
             "GoVersion".to_owned(),
             Value::from(self.go_version.as_str()),
         );
+        if self.helm == HelmVersion::V4 {
+            hv.insert("KubeClientVersion".to_owned(), Value::from("v1.35"));
+        }
         m.insert(
             "HelmVersion".to_owned(),
-            Value::object(HelmVersionObject(hv)),
+            Value::object(HelmVersionObject(hv, self.helm)),
         );
-        Value::object(CapabilitiesObject(m))
+        Value::object(CapabilitiesObject(m, self.helm))
     }
 }
 
 #[derive(Debug)]
-struct CapabilitiesObject(BTreeMap<String, Value>);
+struct CapabilitiesObject(BTreeMap<String, Value>, HelmVersion);
 
 impl Object for CapabilitiesObject {
     fn type_name(&self) -> &str {
-        "*chartutil.Capabilities"
+        match self.1 {
+            HelmVersion::V3 => "*chartutil.Capabilities",
+            HelmVersion::V4 => "*common.Capabilities",
+        }
     }
     fn field(&self, name: &str) -> Option<Value> {
         self.0.get(name).cloned()
@@ -567,7 +747,7 @@ impl Object for CapabilitiesObject {
 }
 
 #[derive(Debug)]
-struct HelmVersionObject(BTreeMap<String, Value>);
+struct HelmVersionObject(BTreeMap<String, Value>, HelmVersion);
 
 impl Object for HelmVersionObject {
     fn type_name(&self) -> &str {
@@ -578,8 +758,12 @@ impl Object for HelmVersionObject {
     }
     fn format_go(&self, out: &mut String) {
         let g = |k: &str| self.0.get(k).map(Value::to_go_string).unwrap_or_default();
+        let extra = match self.1 {
+            HelmVersion::V3 => String::new(),
+            HelmVersion::V4 => format!(" {}", g("KubeClientVersion")),
+        };
         out.push_str(&format!(
-            "{{{} {} {} {}}}",
+            "{{{} {} {} {}{extra}}}",
             g("Version"),
             g("GitCommit"),
             g("GitTreeState"),
@@ -588,12 +772,32 @@ impl Object for HelmVersionObject {
     }
     fn to_json(&self) -> serde_json::Value {
         let g = |k: &str| self.0.get(k).map(Value::to_json).unwrap_or_default();
-        serde_json::json!({
+        let mut j = serde_json::json!({
             "version": g("Version"),
             "git_commit": g("GitCommit"),
             "git_tree_state": g("GitTreeState"),
             "go_version": g("GoVersion"),
-        })
+        });
+        if self.1 == HelmVersion::V4
+            && let Some(m) = j.as_object_mut()
+        {
+            m.insert("kube_client_version".to_owned(), g("KubeClientVersion"));
+        }
+        j
+    }
+
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
+        let g = |k: &str| self.0.get(k).cloned().unwrap_or_default();
+        let mut fields = vec![
+            ("version".to_owned(), g("Version")),
+            ("git_commit".to_owned(), g("GitCommit")),
+            ("git_tree_state".to_owned(), g("GitTreeState")),
+            ("go_version".to_owned(), g("GoVersion")),
+        ];
+        if self.1 == HelmVersion::V4 {
+            fields.push(("kube_client_version".to_owned(), g("KubeClientVersion")));
+        }
+        Some(fields)
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -605,11 +809,15 @@ struct KubeVersionObject {
     version: String,
     major: String,
     minor: String,
+    helm: HelmVersion,
 }
 
 impl Object for KubeVersionObject {
     fn type_name(&self) -> &str {
-        "chartutil.KubeVersion"
+        match self.helm {
+            HelmVersion::V3 => "chartutil.KubeVersion",
+            HelmVersion::V4 => "common.KubeVersion",
+        }
     }
     fn field(&self, name: &str) -> Option<Value> {
         Some(match name {
@@ -631,17 +839,28 @@ impl Object for KubeVersionObject {
     fn to_json(&self) -> serde_json::Value {
         serde_json::json!({"Version": self.version, "Major": self.major, "Minor": self.minor})
     }
+
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
+        Some(vec![
+            ("Version".to_owned(), Value::from(self.version.as_str())),
+            ("Major".to_owned(), Value::from(self.major.as_str())),
+            ("Minor".to_owned(), Value::from(self.minor.as_str())),
+        ])
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }
 }
 
 #[derive(Debug)]
-struct ApiVersionsObject(Vec<String>);
+struct ApiVersionsObject(Vec<String>, HelmVersion);
 
 impl Object for ApiVersionsObject {
     fn type_name(&self) -> &str {
-        "chartutil.VersionSet"
+        match self.1 {
+            HelmVersion::V3 => "chartutil.VersionSet",
+            HelmVersion::V4 => "common.VersionSet",
+        }
     }
     fn method(&self, name: &str) -> Option<Signature> {
         (name == "Has").then(|| Signature::new(&[Ty::String]))
@@ -688,6 +907,8 @@ pub(crate) struct ValuesObject {
     typed: capstan_gotmpl::Value,
     /// The same map as a plain `map[string]interface{}` (what `AsMap` returns).
     plain: capstan_gotmpl::Value,
+    /// Whose type name it carries (`chartutil.Values` or `common.Values`).
+    helm: HelmVersion,
 }
 
 /// The map behind a `.Values` object (to marshal it exactly as the map).
@@ -702,11 +923,12 @@ pub(crate) fn values_map(v: &Value) -> Option<Value> {
 }
 
 /// Wraps a map value as `.Values` (anything else is returned as is).
-pub(crate) fn values_object(v: &Value) -> Value {
+pub(crate) fn values_object(v: &Value, helm: HelmVersion) -> Value {
     match v {
         Value::Map(m) => Value::object(ValuesObject {
-            typed: Value::Map(m.clone().with_go_type("chartutil.Values", Value::Nil)),
+            typed: Value::Map(m.clone().with_go_type(helm.values_type(), Value::Nil)),
             plain: Value::Map(m.clone()),
+            helm,
         }),
         other => other.clone(),
     }
@@ -732,7 +954,7 @@ impl ValuesObject {
 
 impl Object for ValuesObject {
     fn type_name(&self) -> &str {
-        "chartutil.Values"
+        self.helm.values_type()
     }
 
     fn method(&self, name: &str) -> Option<Signature> {
@@ -753,7 +975,7 @@ impl Object for ValuesObject {
                 Ok(Value::from(s))
             }
             "Table" => match self.table(arg) {
-                Some(v) => Ok(values_object(&v)),
+                Some(v) => Ok(values_object(&v, self.helm)),
                 None => Err(format!("{} is not a table", crate::funcs::go_quote(arg)).into()),
             },
             _ => {

@@ -3,6 +3,7 @@
 //! after manifests, CRDs first with `--include-crds`, and `--show-only` filtering.
 
 use crate::error::Error;
+use crate::version::HelmVersion;
 use crate::yaml;
 use std::collections::BTreeMap;
 
@@ -198,7 +199,7 @@ fn coerce_head_strings(node: &yaml::Node) -> yaml::Node {
     })
 }
 
-fn parse_head(path: &str, doc: &str) -> Result<Head, Error> {
+fn parse_head(path: &str, doc: &str, helm: HelmVersion) -> Result<Head, Error> {
     let wrap = |m: String| Error::ParseManifest(format!("YAML parse error on {path}: {m}"));
     // libyaml (YAML 1.1) breaks lines at NEL, LS and PS too; saphyr does not. Heads only need
     // the document's structure, so normalise them to find the same errors as Helm.
@@ -224,12 +225,16 @@ fn parse_head(path: &str, doc: &str) -> Result<Head, Error> {
         serde_json::Value::Object(o) => o,
         other => {
             return Err(wrap(format!(
-                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type releaseutil.SimpleHead",
+                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type {}.SimpleHead",
                 match other {
                     serde_json::Value::Array(_) => "array",
                     serde_json::Value::String(_) => "string",
                     serde_json::Value::Number(_) => "number",
                     _ => "bool",
+                },
+                match helm {
+                    HelmVersion::V3 => "releaseutil",
+                    HelmVersion::V4 => "util",
                 }
             )));
         }
@@ -285,6 +290,14 @@ fn parse_head(path: &str, doc: &str) -> Result<Head, Error> {
 pub fn sort_manifests(
     files: &BTreeMap<String, String>,
 ) -> Result<(Vec<Hook>, Vec<Manifest>), Error> {
+    sort_manifests_for(files, HelmVersion::V3)
+}
+
+/// [`sort_manifests`] with that Helm version's error wording.
+pub(crate) fn sort_manifests_for(
+    files: &BTreeMap<String, String>,
+    helm: HelmVersion,
+) -> Result<(Vec<Hook>, Vec<Manifest>), Error> {
     let mut hooks = Vec::new();
     let mut generic = Vec::new();
     for (path, content) in files {
@@ -293,7 +306,7 @@ pub fn sort_manifests(
             continue;
         }
         for doc in split_manifests(content) {
-            let head = parse_head(path, &doc)?;
+            let head = parse_head(path, &doc, helm)?;
             let hook_types = head
                 .annotations
                 .as_ref()

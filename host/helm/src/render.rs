@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::funcs::{helm_funcs, json_to_value};
 use crate::objects::{Capabilities, ChartObject, FilesObject};
 use crate::values::Values;
+use crate::version::HelmVersion;
 
 /// `.Release`: the release a chart is rendered for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,11 +54,12 @@ impl Release {
     }
 }
 
-/// The same map typed as Go's `chartutil.Values` (what `.Values` and `.Template` are in Helm:
-/// visible in `%T`/`typeOf`, and not a plain `map[string]interface{}` to type assertions).
-fn as_chartutil_values(v: Value) -> Value {
+/// The same map typed as Go's `chartutil.Values` (Helm 4: `common.Values`), what `.Template` is
+/// in Helm: visible in `%T`/`typeOf`, and not a plain `map[string]interface{}` to type
+/// assertions.
+fn as_values_type(v: Value, helm: HelmVersion) -> Value {
     match v {
-        Value::Map(m) => Value::Map(m.with_go_type("chartutil.Values", Value::Nil)),
+        Value::Map(m) => Value::Map(m.with_go_type(helm.values_type(), Value::Nil)),
         other => other,
     }
 }
@@ -76,18 +78,23 @@ fn collect(
     values: &Value,
     release: &Value,
     caps: &Value,
+    helm: HelmVersion,
     out: &mut BTreeMap<String, Renderable>,
 ) -> BTreeMap<String, Value> {
     let is_root = parent_path.is_none();
     // (path of this chart, path its own subcharts hang under): they differ for an alias copy.
+    // Helm 4 hangs them under the alias too.
     let (full_path, children_path) = match parent_path {
         None => (c.name().to_owned(), c.name().to_owned()),
         Some((_, p)) => (
             format!("{p}/charts/{}", c.name()),
-            format!(
-                "{p}/charts/{}",
-                c.unaliased_name.as_deref().unwrap_or(c.name())
-            ),
+            match helm {
+                HelmVersion::V3 => format!(
+                    "{p}/charts/{}",
+                    c.unaliased_name.as_deref().unwrap_or(c.name())
+                ),
+                HelmVersion::V4 => format!("{p}/charts/{}", c.name()),
+            },
         ),
     };
     // The plain map (shared with the parent's values) and its `chartutil.Values` view.
@@ -100,13 +107,14 @@ fn collect(
         }
     };
     let mut next = BTreeMap::new();
-    next.insert(
-        "Chart".to_owned(),
-        Value::object(ChartObject {
+    let chart = match helm {
+        HelmVersion::V3 => Value::object(ChartObject {
             meta: c.metadata.clone(),
             is_root,
         }),
-    );
+        HelmVersion::V4 => crate::objects::chart_map_v4(&c.metadata, is_root),
+    };
+    next.insert("Chart".to_owned(), chart);
     next.insert(
         "Files".to_owned(),
         Value::object(FilesObject::new(&c.files)),
@@ -115,7 +123,7 @@ fn collect(
     next.insert("Capabilities".to_owned(), caps.clone());
     next.insert(
         "Values".to_owned(),
-        crate::objects::values_object(&own_values),
+        crate::objects::values_object(&own_values, helm),
     );
     let mut subcharts = BTreeMap::new();
     for child in &c.dependencies {
@@ -125,6 +133,7 @@ fn collect(
             &own_values,
             release,
             caps,
+            helm,
             out,
         );
         subcharts.insert(child.name().to_owned(), Value::map(child_data));
@@ -156,7 +165,7 @@ fn sort_templates(names: &mut [String]) {
 }
 
 /// Rewords a template execution error as Helm's `reformatExecErrorMsg` does.
-fn reformat_exec_error(filename: &str, msg: &str) -> String {
+fn reformat_exec_error(filename: &str, msg: &str, helm: HelmVersion) -> String {
     let tokens: Vec<&str> = msg.splitn(3, ": ").collect();
     if tokens.len() != 3 {
         return format!("execution error in ({filename}): {msg}");
@@ -170,7 +179,98 @@ fn reformat_exec_error(filename: &str, msg: &str) -> String {
             return format!("execution error at ({location}): {}", &first_line[..end]);
         }
     }
-    msg.to_owned()
+    match helm {
+        HelmVersion::V3 => msg.to_owned(),
+        HelmVersion::V4 => traceable(msg).unwrap_or_else(|| msg.to_owned()),
+    }
+}
+
+/// Helm 4's multi-line form of an execution error chain (its `TraceableError`s): one block per
+/// `template: file:line:col: executing "name" at <node>: …` frame, each frame's message without
+/// the text of the error it wraps:
+///
+/// ```text
+/// chart/templates/cm.yaml:3:8
+///   executing "chart/templates/cm.yaml" at <include "x" .>:
+///     error calling include:
+/// chart/templates/_helpers.tpl:1:26
+///   executing "x" at <.Values.a.b>:
+///     nil pointer evaluating interface {}.b
+/// ```
+///
+/// Go walks `errors.Unwrap`; every error in the chain must be a template error (or Helm keeps
+/// the one-line message): a function's own error (`index`, `tpl`'s wrapper) stops it, so
+/// `None` is returned and the message stays as Helm 3 prints it.
+fn traceable(msg: &str) -> Option<String> {
+    // (location, executed function, message, full text of the frame)
+    let mut frames: Vec<(Option<&str>, Option<String>, &str, &str)> = Vec::new();
+    let mut current = msg;
+    loop {
+        let rest = current.strip_prefix("template: ")?;
+        let frame = rest
+            .split_once(": executing ")
+            .and_then(|(location, after)| {
+                if location.contains(' ') {
+                    return None;
+                }
+                let (name, after) = go_quoted_prefix(after)?;
+                let after = after.strip_prefix(" at <")?;
+                let end = after.find(">: ")?;
+                Some((location, name, &after[..end], &after[end + 3..]))
+            });
+        let Some((location, name, node, message)) = frame else {
+            frames.push((None, None, current, current));
+            break;
+        };
+        frames.push((
+            Some(location),
+            Some(format!("executing {name} at <{node}>:")),
+            message,
+            current,
+        ));
+        // Only an `include` (or `template`) call wraps another template error.
+        match message
+            .strip_prefix("error calling ")
+            .and_then(|m| m.split_once(": "))
+        {
+            Some((_, inner)) => current = inner,
+            None => break,
+        }
+    }
+    let mut out = String::new();
+    for (i, (location, function, message, _)) in frames.iter().enumerate() {
+        let message = match frames.get(i + 1) {
+            Some((_, _, _, next_full)) => message.replace(next_full, ""),
+            None => (*message).to_owned(),
+        };
+        if let Some(l) = location {
+            out.push_str(l);
+            out.push_str("\n  ");
+        }
+        if let Some(f) = function {
+            out.push_str(f);
+            out.push_str("\n    ");
+        }
+        out.push_str(message.trim());
+        out.push('\n');
+    }
+    Some(out.trim().to_owned())
+}
+
+/// Splits a Go `%q` string off the front of `s`: (`"quoted"`, rest).
+fn go_quoted_prefix(s: &str) -> Option<(&str, &str)> {
+    if !s.starts_with('"') {
+        return None;
+    }
+    let mut escaped = false;
+    for (i, c) in s.char_indices().skip(1) {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => return Some((&s[..=i], &s[i + 1..])),
+            _ => escaped = false,
+        }
+    }
+    None
 }
 
 /// Helm's `cleanupParseError`.
@@ -243,6 +343,7 @@ fn render_templates_here(
         &values_v,
         &release.to_value(),
         &caps.to_value(),
+        caps.helm,
         &mut tpls,
     );
     let mut names: Vec<String> = tpls.keys().cloned().collect();
@@ -267,10 +368,13 @@ fn render_templates_here(
         let mut tmpl = BTreeMap::new();
         tmpl.insert("Name".to_owned(), Value::from(name.as_str()));
         tmpl.insert("BasePath".to_owned(), Value::from(r.base_path.as_str()));
-        data.insert("Template".to_owned(), as_chartutil_values(Value::map(tmpl)));
-        let out = set
-            .execute(name, &Value::map(data))
-            .map_err(|e| Error::RenderTemplate(reformat_exec_error(name, e.message())))?;
+        data.insert(
+            "Template".to_owned(),
+            as_values_type(Value::map(tmpl), caps.helm),
+        );
+        let out = set.execute(name, &Value::map(data)).map_err(|e| {
+            Error::RenderTemplate(reformat_exec_error(name, e.message(), caps.helm))
+        })?;
         rendered.insert(name.clone(), out.replace("<no value>", ""));
     }
     Ok(rendered)
@@ -306,7 +410,8 @@ mod tests {
         assert_eq!(
             reformat_exec_error(
                 "c/templates/a.yaml",
-                "template: c/templates/a.yaml:1:6: executing \"c/templates/a.yaml\" at <required \"x\" .Values.a>: error calling required: HELM[need a]HELM"
+                "template: c/templates/a.yaml:1:6: executing \"c/templates/a.yaml\" at <required \"x\" .Values.a>: error calling required: HELM[need a]HELM",
+                HelmVersion::V3
             ),
             "execution error at (c/templates/a.yaml:1:6): need a"
         );

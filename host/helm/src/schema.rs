@@ -7,6 +7,9 @@ use serde_json::Value;
 
 use crate::chart::Chart;
 use crate::values::Values;
+use crate::version::HelmVersion;
+
+mod v4;
 
 struct Ctx<'a> {
     root: &'a Value,
@@ -218,22 +221,23 @@ impl Ctx<'_> {
         }
         match v {
             Value::Object(m) => {
-                if let Some(Value::Array(req)) = s.get("required") {
-                    for r in req.iter().filter_map(Value::as_str) {
-                        if !m.contains_key(r) {
-                            self.err(path, format!("{r} is required"));
-                        }
-                    }
+                // gojsonschema's order: maxProperties, minProperties, required.
+                if let Some(n) = s.get("maxProperties").and_then(Value::as_u64)
+                    && (m.len() as u64) > n
+                {
+                    self.err(path, format!("Must have at most {n} properties"));
                 }
                 if let Some(n) = s.get("minProperties").and_then(Value::as_u64)
                     && (m.len() as u64) < n
                 {
                     self.err(path, format!("Must have at least {n} properties"));
                 }
-                if let Some(n) = s.get("maxProperties").and_then(Value::as_u64)
-                    && (m.len() as u64) > n
-                {
-                    self.err(path, format!("Must have at most {n} properties"));
+                if let Some(Value::Array(req)) = s.get("required") {
+                    for r in req.iter().filter_map(Value::as_str) {
+                        if !m.contains_key(r) {
+                            self.err(path, format!("{r} is required"));
+                        }
+                    }
                 }
                 let props = s.get("properties").and_then(Value::as_object);
                 let pattern_props = s.get("patternProperties").and_then(Value::as_object);
@@ -349,6 +353,23 @@ impl Ctx<'_> {
                         format!("Must be a multiple of {}", num_text(&s["multipleOf"])),
                     );
                 }
+                // gojsonschema's order: maximum, exclusiveMaximum, minimum, exclusiveMinimum.
+                if let Some(max) = s.get("maximum").and_then(Value::as_f64)
+                    && f > max
+                {
+                    self.err(
+                        path,
+                        format!("Must be less than or equal to {}", num_text(&s["maximum"])),
+                    );
+                }
+                if let Some(max) = s.get("exclusiveMaximum").and_then(Value::as_f64)
+                    && f >= max
+                {
+                    self.err(
+                        path,
+                        format!("Must be less than {}", num_text(&s["exclusiveMaximum"])),
+                    );
+                }
                 if let Some(min) = s.get("minimum").and_then(Value::as_f64)
                     && f < min
                 {
@@ -360,28 +381,12 @@ impl Ctx<'_> {
                         ),
                     );
                 }
-                if let Some(max) = s.get("maximum").and_then(Value::as_f64)
-                    && f > max
-                {
-                    self.err(
-                        path,
-                        format!("Must be less than or equal to {}", num_text(&s["maximum"])),
-                    );
-                }
                 if let Some(min) = s.get("exclusiveMinimum").and_then(Value::as_f64)
                     && f <= min
                 {
                     self.err(
                         path,
                         format!("Must be greater than {}", num_text(&s["exclusiveMinimum"])),
-                    );
-                }
-                if let Some(max) = s.get("exclusiveMaximum").and_then(Value::as_f64)
-                    && f >= max
-                {
-                    self.err(
-                        path,
-                        format!("Must be less than {}", num_text(&s["exclusiveMaximum"])),
                     );
                 }
                 self.common(s, v, path);
@@ -463,10 +468,18 @@ fn format_ok(format: &str, s: &str) -> bool {
     }
 }
 
-/// Validates `values` against one schema; returns gojsonschema-style `- field: message` lines.
-pub(crate) fn validate_single(schema_json: &[u8], values: &Values) -> Result<Vec<String>, String> {
+/// Validates `values` against one schema; returns gojsonschema-style `- field: message` lines
+/// (Helm 3) or santhosh-tekuri/jsonschema's `- at '/pointer': message` tree (Helm 4).
+pub(crate) fn validate_single(
+    schema_json: &[u8],
+    values: &Values,
+    helm: HelmVersion,
+) -> Result<Vec<String>, String> {
     let schema: Value = serde_json::from_slice(schema_json).map_err(|e| e.to_string())?;
     let doc = Value::Object(values.clone());
+    if helm == HelmVersion::V4 {
+        return Ok(v4::validate(&schema, &doc));
+    }
     let mut ctx = Ctx {
         root: &schema,
         errors: Vec::new(),
@@ -476,10 +489,10 @@ pub(crate) fn validate_single(schema_json: &[u8], values: &Values) -> Result<Vec
 }
 
 /// Helm's `ValidateAgainstSchema` for a chart and its subcharts; empty when valid.
-pub(crate) fn validate_chart_tree(chart: &Chart, values: &Values) -> String {
+pub(crate) fn validate_chart_tree(chart: &Chart, values: &Values, helm: HelmVersion) -> String {
     let mut sb = String::new();
     if let Some(schema) = &chart.schema {
-        match validate_single(schema, values) {
+        match validate_single(schema, values, helm) {
             Ok(errs) if errs.is_empty() => {}
             Ok(errs) => {
                 sb.push_str(&format!("{}:\n", chart.name()));
@@ -500,7 +513,7 @@ pub(crate) fn validate_chart_tree(chart: &Chart, values: &Values) -> String {
             Some(Value::Object(m)) => m,
             _ => &empty,
         };
-        sb.push_str(&validate_chart_tree(sub, sub_values));
+        sb.push_str(&validate_chart_tree(sub, sub_values, helm));
     }
     sb
 }

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use crate::chart::{Chart, ChartFile};
 use crate::error::{Error, Result};
 use crate::objects::Capabilities;
-use crate::output::{Hook, Manifest, show_only, sort_manifests};
+use crate::output::{Hook, Manifest, show_only};
 use crate::render::{Release, render_templates};
 use crate::values::{Values, coalesce_values, merge_maps, process_dependencies};
+use crate::version::HelmVersion;
 use crate::{schema, strvals, yaml};
 
 /// Everything `helm template` accepts that affects its output.
@@ -49,6 +50,9 @@ pub struct TemplateOptions {
     pub is_upgrade: bool,
     /// `--skip-schema-validation`: ignore `values.schema.json`.
     pub skip_schema_validation: bool,
+    /// `--helm-version 3|4` (Capstan's flag): render exactly as helm 3.17.3 or helm 4.1.4
+    /// `template` does, error messages included.
+    pub helm_version: HelmVersion,
 }
 
 /// A rendered release: what `helm install --dry-run` would hold.
@@ -143,7 +147,7 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-fn check_dependencies(chart: &Chart) -> Result<()> {
+fn check_dependencies(chart: &Chart, helm: HelmVersion) -> Result<()> {
     let missing: Vec<&str> = chart
         .metadata
         .dependencies
@@ -154,13 +158,17 @@ fn check_dependencies(chart: &Chart) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
+    let an = match helm {
+        HelmVersion::V3 => "An",
+        HelmVersion::V4 => "an",
+    };
     Err(Error::CheckDependencies(format!(
-        "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+        "{an} error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
         missing.join(", ")
     )))
 }
 
-fn validate_release_name(name: &str) -> Result<()> {
+fn validate_release_name(name: &str, helm: HelmVersion) -> Result<()> {
     const PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
     static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
     let re = RE.get_or_init(|| regex::Regex::new(PATTERN).ok());
@@ -168,8 +176,12 @@ fn validate_release_name(name: &str) -> Result<()> {
     if valid {
         return Ok(());
     }
+    let prefix = match helm {
+        HelmVersion::V3 => "",
+        HelmVersion::V4 => "release name check failed: ",
+    };
     Err(Error::ValidateReleaseName(format!(
-        "release name {}: invalid release name, must match regex {PATTERN} and the length must not be longer than 53",
+        "{prefix}release name {}: invalid release name, must match regex {PATTERN} and the length must not be longer than 53",
         crate::funcs::go_quote(name)
     )))
 }
@@ -220,7 +232,7 @@ fn render_inner(
 ) -> Result<Rendered> {
     let mut chart = chart.clone();
     if !chart.metadata.dependencies.is_empty() {
-        check_dependencies(&chart)?;
+        check_dependencies(&chart, caps.helm)?;
     }
     if chart.metadata.is_library() {
         return Err(Error::CheckInstallable(
@@ -239,7 +251,7 @@ fn render_inner(
     }
     let values = coalesce_values(&chart, user_values).map_err(Error::CoalesceValues)?;
     let schema_errors = if validate_schema {
-        schema::validate_chart_tree(&chart, &values)
+        schema::validate_chart_tree(&chart, &values, caps.helm)
     } else {
         String::new()
     };
@@ -253,7 +265,7 @@ fn render_inner(
         .into_iter()
         .filter(|(k, _)| !k.ends_with("NOTES.txt"))
         .collect();
-    let (hooks, manifests) = sort_manifests(&files)?;
+    let (hooks, manifests) = crate::output::sort_manifests_for(&files, caps.helm)?;
     let mut crds = Vec::new();
     crds_of(&chart, &mut crds, "");
     Ok(Rendered {
@@ -290,26 +302,31 @@ pub fn template(opts: &TemplateOptions) -> Result<String> {
     };
     // Helm's order: --kube-version, locate the chart, values, load, installable, dependencies,
     // then the release name.
-    let mut caps = Capabilities::default();
+    let helm = opts.helm_version;
+    let mut caps = Capabilities::for_helm(helm);
     if let Some(kv) = &opts.kube_version {
         caps.kube_version = parse_kube_version(kv).ok_or_else(|| {
-            Error::ParseKubeVersion(format!(
-                "invalid kube version '{kv}': Invalid Semantic Version"
-            ))
+            Error::ParseKubeVersion(match helm {
+                HelmVersion::V3 => format!("invalid kube version '{kv}': Invalid Semantic Version"),
+                HelmVersion::V4 => format!(
+                    "invalid kube version '{kv}': could not parse {} as version",
+                    crate::funcs::go_quote(kv)
+                ),
+            })
         })?;
     }
     let chart_path = locate_chart(&opts.chart)?;
     let user = merge_user_values(opts)?;
-    let chart = Chart::load(&chart_path).map_err(Error::LoadChart)?;
+    let chart = Chart::load(&chart_path).map_err(|e| Error::LoadChart(e.for_helm(helm)))?;
     if chart.metadata.is_library() {
         return Err(Error::CheckInstallable(
             "library charts are not installable".to_owned(),
         ));
     }
     if !chart.metadata.dependencies.is_empty() {
-        check_dependencies(&chart)?;
+        check_dependencies(&chart, helm)?;
     }
-    validate_release_name(name)?;
+    validate_release_name(name, helm)?;
     for api in &opts.api_versions {
         caps.api_versions.push(api.clone());
     }
@@ -406,6 +423,12 @@ pub fn parse_template_args(args: &[String]) -> std::result::Result<TemplateOptio
             | "--release-name" => {}
             "--skip-schema-validation" => {
                 opts.skip_schema_validation = inline.as_deref() != Some("false");
+            }
+            "--helm-version" => {
+                let v = value(&mut i)?;
+                opts.helm_version = HelmVersion::parse(&v).ok_or_else(|| {
+                    format!("invalid argument {v:?} for \"--helm-version\" flag: must be 3 or 4")
+                })?;
             }
             "--timeout" | "--description" => {
                 value(&mut i)?;

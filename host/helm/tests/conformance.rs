@@ -1,7 +1,8 @@
 //! Conformance: every chart under `tests/charts/` (repository root) is rendered by the real
-//! `helm template` (v3.17.3, the oracle) and by `capstan_helm::template` with the same
-//! arguments, and the bytes must be identical. Charts named `error-*` must fail in both, with
-//! the same first line on stderr and nothing on stdout. Helm v4 differences are reported only.
+//! `helm template` of both Helm versions (v3.17.3 and v4.1.4, the oracles) and by
+//! `capstan_helm::template` with the same arguments and `helm_version` 3 or 4, and the bytes must
+//! be identical in both modes. Charts named `error-*` must fail in both, with the same whole
+//! `Error: …` message on stderr and nothing on stdout.
 //!
 //! Per chart: an optional `args` file (one argument per line) and an optional `values/`
 //! directory (each file passed as `-f`, in name order). Set `CAPSTAN_CHART=<name>` to run one.
@@ -120,7 +121,7 @@ fn run_helm(bin: &Path, case: &Case) -> Outcome {
     }
 }
 
-fn run_capstan(case: &Case) -> Outcome {
+fn run_capstan(case: &Case, helm: capstan_helm::HelmVersion) -> Outcome {
     // Paths in args are relative to the chart directory, as for helm; this binary has a single
     // test, so changing the working directory is safe.
     std::env::set_current_dir(&case.dir).expect("enter chart dir");
@@ -130,7 +131,10 @@ fn run_capstan(case: &Case) -> Outcome {
             stdout: String::new(),
             stderr: format!("Error: {e}\n"),
         },
-        Ok(opts) => match capstan_helm::template(&opts) {
+        Ok(mut opts) => match capstan_helm::template(&{
+            opts.helm_version = helm;
+            opts
+        }) {
             Ok(s) => Outcome {
                 ok: true,
                 stdout: s,
@@ -208,48 +212,37 @@ fn compare(case: &Case, want: &Outcome, got: &Outcome) -> Option<String> {
 
 #[test]
 fn charts_render_byte_identical_to_helm() {
-    let Some(helm3) = helm("helm3") else {
-        panic!("helm3 missing: run .ci/install-helm");
+    use capstan_helm::HelmVersion;
+    let (Some(helm3), Some(helm4)) = (helm("helm3"), helm("helm4")) else {
+        panic!("helm3/helm4 missing and .ci/install-helm could not install them");
     };
     let cases = cases();
     assert!(!cases.is_empty(), "no charts under tests/charts");
-    let (mut same, mut reports) = (0, Vec::new());
-    let helm4 = helm("helm4");
-    let mut v4_reports = Vec::new();
-    for case in &cases {
-        let want = run_helm(&helm3, case);
-        let got = run_capstan(case);
-        match compare(case, &want, &got) {
-            None => same += 1,
-            Some(r) => reports.push(r),
-        }
-        if let Some(h4) = &helm4 {
-            let want4 = run_helm(h4, case);
-            if let Some(r) = compare(case, &want4, &got) {
-                v4_reports.push(r);
+    let mut failed = 0;
+    for (bin, mode, label) in [
+        (&helm3, HelmVersion::V3, "helm v3.17.3"),
+        (&helm4, HelmVersion::V4, "helm v4.1.4 (--helm-version 4)"),
+    ] {
+        let mut reports = Vec::new();
+        for case in &cases {
+            let want = run_helm(bin, case);
+            let got = run_capstan(case, mode);
+            if let Some(r) = compare(case, &want, &got) {
+                reports.push(r);
             }
         }
-    }
-    for r in &reports {
-        println!("{r}");
-    }
-    println!(
-        "helm v3.17.3: {same} identical, {} different",
-        reports.len()
-    );
-    if helm4.is_some() {
-        println!(
-            "helm v4.1.4 (informational): {} identical, {} different",
-            cases.len() - v4_reports.len(),
-            v4_reports.len()
-        );
-        for r in &v4_reports {
-            println!("[v4] {}", r.lines().next().unwrap_or(""));
+        for r in &reports {
+            println!("[{label}] {r}");
         }
+        println!(
+            "{label}: {} identical, {} different",
+            cases.len() - reports.len(),
+            reports.len()
+        );
+        failed += reports.len();
     }
     assert!(
-        reports.is_empty(),
-        "{} chart(s) differ from helm v3.17.3",
-        reports.len()
+        failed == 0,
+        "{failed} chart render(s) differ from helm (see the diffs above)"
     );
 }

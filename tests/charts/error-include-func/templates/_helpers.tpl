@@ -1,0 +1,1 @@
+{{ define "x" }}{{ index .Values.list 5 }}{{ end }}
