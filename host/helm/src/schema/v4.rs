@@ -54,6 +54,9 @@ fn print(f: &Failure, depth: usize, out: &mut Vec<String>) {
     }
 }
 
+/// Whether a value breaks a numeric limit (value, limit).
+type Violated = fn(f64, f64) -> bool;
+
 /// santhosh's JSON type names, in the order it lists wanted types.
 const TYPE_ORDER: &[&str] = &[
     "null", "boolean", "number", "integer", "string", "array", "object",
@@ -237,7 +240,7 @@ impl Validator<'_> {
             Value::Number(n) => {
                 let f = n.as_f64().unwrap_or(0.0);
                 let limit = |k: &str| s.get(k).filter(|x| x.is_number());
-                let checks: [(&str, fn(f64, f64) -> bool); 4] = [
+                let checks: [(&str, Violated); 4] = [
                     ("minimum", |f, l| f < l),
                     ("maximum", |f, l| f > l),
                     ("exclusiveMinimum", |f, l| f <= l),
