@@ -13,6 +13,8 @@ use serde_json::Value;
 
 use crate::postrender::{Pipeline, PostRenderer, StepDiagnostic};
 
+mod template;
+
 /// Exit code for a release denied by a post-renderer.
 pub const EXIT_DENIED: u8 = 3;
 
@@ -127,21 +129,13 @@ enum PluginCommand {
     },
 }
 
+/// A Go duration (`500ms`, `2s`, `1m30s`), read by the API's parser; must be positive.
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((s, "s"), |i| s.split_at(i));
-    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("invalid duration unit in {s:?} (use ms, s or m)")),
-    };
-    if !(secs > 0.0 && secs.is_finite()) {
-        return Err(format!("duration must be positive: {s:?}"));
+    match capstan_api::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err(format!("duration must be positive: {s:?}")),
+        Err(e) => Err(e.to_string()),
     }
-    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// Runs the command line; the process exit code.
@@ -161,7 +155,7 @@ pub fn main() -> ExitCode {
         }
         Command::Plugin(cmd) => plugin(cmd),
         Command::Build(args) => build(&args),
-        Command::Template { args } => return template(&args),
+        Command::Template { args } => return template::template(&args),
     };
     match result {
         Ok(code) => code,
@@ -232,6 +226,58 @@ fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("capstan").join("modules"))
 }
 
+/// The post-render chain of `--plugin P.wasm [--config C.yaml]` pairs, in order, with each
+/// config validated by its plugin (diagnostics printed on stderr).
+fn load_chain(
+    pairs: &[(PathBuf, Option<PathBuf>)],
+    limits: Limits,
+    cache_dir: Option<&str>,
+) -> anyhow::Result<Pipeline> {
+    let mut steps = Vec::new();
+    if !pairs.is_empty() {
+        let rt = runtime(cache_dir)?;
+        for (path, config) in pairs {
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let plugin = rt.load_file(&name, path, limits)?;
+            let config = config
+                .as_deref()
+                .map(read_config)
+                .transpose()?
+                .unwrap_or(Value::Null);
+            steps.push(PostRenderer::wasm(plugin, config));
+        }
+    }
+    let pipeline = Pipeline::new(steps);
+    let mut stderr = std::io::stderr().lock();
+    for d in pipeline.validate()? {
+        print_diagnostic(&mut stderr, &d);
+    }
+    Ok(pipeline)
+}
+
+/// Runs `input` through the chain; denials and diagnostics go to stderr, one per line.
+fn run_chain(pipeline: &Pipeline, ctx: &Context, input: &str) -> anyhow::Result<String> {
+    let mut stderr = std::io::stderr().lock();
+    let (text, output) = match pipeline.run_stream(ctx, input) {
+        Ok(ok) => ok,
+        Err(err) => {
+            if let Some(diags) = err.denial() {
+                for d in diags {
+                    let _ = writeln!(stderr, "{d}");
+                }
+            }
+            return Err(err.into());
+        }
+    };
+    for d in &output.diagnostics {
+        print_diagnostic(&mut stderr, d);
+    }
+    Ok(text)
+}
+
 /// Reads a config file (YAML or JSON) into a value.
 pub fn read_config(path: &Path) -> anyhow::Result<Value> {
     let text = std::fs::read_to_string(path)
@@ -257,28 +303,7 @@ fn transform(args: &TransformArgs, matches: &ArgMatches) -> anyhow::Result<ExitC
         timeout: args.timeout,
         ..Limits::default()
     };
-    let mut steps = Vec::new();
-    if !pairs.is_empty() {
-        let rt = runtime(args.cache_dir.as_deref())?;
-        for (path, config) in &pairs {
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let plugin = rt.load_file(&name, path, limits)?;
-            let config = config
-                .as_deref()
-                .map(read_config)
-                .transpose()?
-                .unwrap_or(Value::Null);
-            steps.push(PostRenderer::wasm(plugin, config));
-        }
-    }
-    let pipeline = Pipeline::new(steps);
-    let mut stderr = std::io::stderr().lock();
-    for d in pipeline.validate()? {
-        print_diagnostic(&mut stderr, &d);
-    }
+    let pipeline = load_chain(&pairs, limits, args.cache_dir.as_deref())?;
     let ctx = Context {
         release_name: args.release_name.clone(),
         release_namespace: args.namespace.clone(),
@@ -286,48 +311,12 @@ fn transform(args: &TransformArgs, matches: &ArgMatches) -> anyhow::Result<ExitC
         chart_version: args.chart_version.clone(),
         plugin_name: String::new(),
     };
-    let (text, output) = match pipeline.run_stream(&ctx, &input) {
-        Ok(ok) => ok,
-        Err(err) => {
-            if let Some(diags) = err.denial() {
-                for d in diags {
-                    let _ = writeln!(stderr, "{d}");
-                }
-            }
-            return Err(err.into());
-        }
-    };
-    for d in &output.diagnostics {
-        print_diagnostic(&mut stderr, d);
-    }
+    let text = run_chain(&pipeline, &ctx, &input)?;
     std::io::stdout()
         .lock()
         .write_all(text.as_bytes())
         .context("cannot write to stdout")?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// `capstan template`: Helm's flags, Helm's output and Helm-shaped errors; never partial output.
-fn template(args: &[String]) -> ExitCode {
-    let opts = match capstan_helm::parse_template_args(args) {
-        Ok(opts) => opts,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match capstan_helm::template(&opts) {
-        Ok(out) => {
-            if std::io::stdout().lock().write_all(out.as_bytes()).is_err() {
-                return ExitCode::from(1);
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprint!("{}", e.helm_output());
-            ExitCode::from(1)
-        }
-    }
 }
 
 /// `capstan build`: warnings first (even when the build then fails), the objects on stdout

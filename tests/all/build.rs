@@ -79,7 +79,7 @@ fn docs(path: &Path) -> Vec<Value> {
     capstan_yaml::parse_stream(&text).expect("example is YAML")
 }
 
-fn example(name: &str) -> PathBuf {
+pub(crate) fn example(name: &str) -> PathBuf {
     root().join("examples").join(name)
 }
 
@@ -117,7 +117,7 @@ fn files_under(dir: &Path, prefix: &str, out: &mut Vec<(String, Vec<u8>)>) {
 }
 
 /// Packages a chart directory with capstan-source's archive code (`name/…` inside).
-fn package(dir: &Path, name: &str) -> Vec<u8> {
+pub(crate) fn package(dir: &Path, name: &str) -> Vec<u8> {
     let mut files = Vec::new();
     files_under(dir, name, &mut files);
     capstan_source::package_chart(files.iter().map(|(n, b)| (n.as_str(), b.as_slice())))
@@ -137,7 +137,7 @@ fn redis_repository(dir: &Path) -> HelmRepoServer {
 }
 
 /// A loopback registry, or `None` (loudly) off CI when docker-registry is missing.
-fn registry() -> Option<Registry> {
+pub(crate) fn registry() -> Option<Registry> {
     Registry::start().expect("docker-registry must run under CI")
 }
 
@@ -493,24 +493,8 @@ fn a_chart_directory_must_satisfy_the_version_range() {
 // --- module sources --------------------------------------------------------------------------
 
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[test]

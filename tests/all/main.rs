@@ -4,3 +4,4 @@ mod build;
 mod cli;
 mod golden;
 mod sandbox;
+mod template;

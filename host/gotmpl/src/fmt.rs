@@ -80,8 +80,9 @@ fn append_quoted_rune(out: &mut String, c: char, quote: char, ascii_only: bool) 
     }
 }
 
-/// Go's `strconv.Quote`.
-pub(crate) fn go_quote(s: &str) -> String {
+/// Go's `strconv.Quote` (`%q` of a string): the one implementation of Go quoting in the
+/// workspace.
+pub fn go_quote(s: &str) -> String {
     quote_with(s, '"', false)
 }
 
@@ -352,8 +353,9 @@ fn fmt_f(out: &mut String, digits: &str, dp: i32, prec: usize) {
 }
 
 /// Go's `strconv.FormatFloat(f, verb, prec, 64)` for verbs e, E, f, F, g, G (prec -1 = shortest),
-/// without sign handling for negatives (the sign is written).
-pub(crate) fn format_float(f: f64, verb: char, prec: i32) -> String {
+/// including `+Inf`, `-Inf` and `NaN`: the one implementation of Go float formatting in the
+/// workspace (`format_float(f, 'g', -1)` is what `%v` and sigs.k8s.io/yaml print).
+pub fn format_float(f: f64, verb: char, prec: i32) -> String {
     if f.is_nan() {
         return "NaN".into();
     }
@@ -1186,6 +1188,12 @@ fn write_json_string(out: &mut String, s: &str, escape_html: bool) {
         }
     }
     out.push('"');
+}
+
+/// How `encoding/json` writes a float64; `None` for NaN and infinities, which `json.Marshal`
+/// rejects.
+pub fn format_json_float(f: f64) -> Option<String> {
+    f.is_finite().then(|| json_float(f))
 }
 
 /// Go's `encoding/json` float64 formatting.

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use capstan_gotmpl::{CallContext, FuncError, FuncMap, Signature, Ty, Value};
+use capstan_gotmpl::{CallContext, FuncError, FuncMap, Signature, Ty, Value, go_quote};
 
 use crate::yaml::{self, Node};
 
@@ -253,26 +253,6 @@ fn tpl(cx: &mut CallContext<'_>, args: &[Value]) -> Result<Value, FuncError> {
             e,
         )),
     }
-}
-
-/// Go's `%q` for a string (enough for messages).
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Go's `json.Indent(dst, compact, "", "  ")` over compact JSON text.

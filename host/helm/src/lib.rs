@@ -53,8 +53,8 @@ pub use strvals::{
     StrvalsError, parse_set, parse_set_file, parse_set_json, parse_set_literal, parse_set_string,
 };
 pub use template::{
-    Rendered, TemplateOptions, merge_user_values, parse_kube_version, parse_template_args, render,
-    template,
+    Rendered, TemplateOptions, merge_user_values, parse_kube_version, parse_template_args,
+    remote_chart, render, template, template_chart,
 };
 pub use values::{
     Values, coalesce_values, from_json_go, go_float64, go_int64, merge_maps, process_dependencies,

@@ -976,7 +976,7 @@ impl Object for ValuesObject {
             }
             "Table" => match self.table(arg) {
                 Some(v) => Ok(values_object(&v, self.helm)),
-                None => Err(format!("{} is not a table", crate::funcs::go_quote(arg)).into()),
+                None => Err(format!("{} is not a table", capstan_gotmpl::go_quote(arg)).into()),
             },
             _ => {
                 let (parent, key) = match arg.rsplit_once('.') {
@@ -985,7 +985,7 @@ impl Object for ValuesObject {
                 };
                 match parent.as_ref().and_then(|p| p.get(key)) {
                     Some(v) if !matches!(v, Value::Map(_)) => Ok(v),
-                    _ => Err(format!("{} is not a value", crate::funcs::go_quote(arg)).into()),
+                    _ => Err(format!("{} is not a value", capstan_gotmpl::go_quote(arg)).into()),
                 }
             }
         }

@@ -50,6 +50,10 @@ pub struct TemplateOptions {
     pub is_upgrade: bool,
     /// `--skip-schema-validation`: ignore `values.schema.json`.
     pub skip_schema_validation: bool,
+    /// `--repo`: the chart repository `chart` is a chart name in (a remote chart).
+    pub repo: Option<String>,
+    /// `--version`: the version constraint for a remote chart (latest when absent).
+    pub version: Option<String>,
     /// `--helm-version 3|4` (Capstan's flag): render exactly as helm 3.17.3 or helm 4.1.4
     /// `template` does, error messages included.
     pub helm_version: HelmVersion,
@@ -182,7 +186,7 @@ fn validate_release_name(name: &str, helm: HelmVersion) -> Result<()> {
     };
     Err(Error::ValidateReleaseName(format!(
         "{prefix}release name {}: invalid release name, must match regex {PATTERN} and the length must not be longer than 53",
-        crate::funcs::go_quote(name)
+        capstan_gotmpl::go_quote(name)
     )))
 }
 
@@ -293,38 +297,74 @@ fn locate_chart(chart: &std::path::Path) -> Result<PathBuf> {
     Err(Error::LocateChart(message))
 }
 
-/// `helm template`: the exact bytes it prints on stdout, or the error it prints.
+/// A chart `helm template` would download: `(repository, chart name, version constraint)` for
+/// `--repo URL CHART` and for `oci://…` references (name empty: the reference names the chart).
+pub fn remote_chart(opts: &TemplateOptions) -> Option<(String, String, String)> {
+    let chart = opts.chart.to_string_lossy().into_owned();
+    let version = opts.version.clone().unwrap_or_default();
+    match &opts.repo {
+        Some(repo) => Some((repo.clone(), chart, version)),
+        None if chart.starts_with("oci://") => Some((chart, String::new(), version)),
+        None => None,
+    }
+}
+
+/// `helm template`: the exact bytes it prints on stdout, or the error it prints. Remote charts
+/// ([`remote_chart`]) must be fetched by the caller and rendered with [`template_chart`].
 pub fn template(opts: &TemplateOptions) -> Result<String> {
+    if let Some((repo, chart, _)) = remote_chart(opts) {
+        return Err(Error::LocateChart(format!(
+            "{repo} {chart}: remote charts are fetched by the caller (capstan template does); \
+             render the downloaded archive with template_chart"
+        )));
+    }
+    // Helm's order: --kube-version, locate the chart, values (read again by `template_chart`;
+    // a bad values file must win over a bad chart), load, then the checks.
+    check_kube_version(opts)?;
+    let chart_path = locate_chart(&opts.chart)?;
+    merge_user_values(opts)?;
+    let chart =
+        Chart::load(&chart_path).map_err(|e| Error::LoadChart(e.for_helm(opts.helm_version)))?;
+    template_chart(opts, &chart)
+}
+
+fn check_kube_version(opts: &TemplateOptions) -> Result<Option<String>> {
+    let Some(kv) = &opts.kube_version else {
+        return Ok(None);
+    };
+    parse_kube_version(kv).map(Some).ok_or_else(|| {
+        Error::ParseKubeVersion(match opts.helm_version {
+            HelmVersion::V3 => format!("invalid kube version '{kv}': Invalid Semantic Version"),
+            HelmVersion::V4 => format!(
+                "invalid kube version '{kv}': could not parse {} as version",
+                capstan_gotmpl::go_quote(kv)
+            ),
+        })
+    })
+}
+
+/// `helm template` of an already loaded chart (a local one, or a downloaded archive): the
+/// bytes it prints, or its error.
+pub fn template_chart(opts: &TemplateOptions, chart: &Chart) -> Result<String> {
     let name = if opts.release_name.is_empty() {
         "release-name"
     } else {
         opts.release_name.as_str()
     };
-    // Helm's order: --kube-version, locate the chart, values, load, installable, dependencies,
-    // then the release name.
+    // After loading, Helm checks: installable, dependencies, then the release name.
     let helm = opts.helm_version;
     let mut caps = Capabilities::for_helm(helm);
-    if let Some(kv) = &opts.kube_version {
-        caps.kube_version = parse_kube_version(kv).ok_or_else(|| {
-            Error::ParseKubeVersion(match helm {
-                HelmVersion::V3 => format!("invalid kube version '{kv}': Invalid Semantic Version"),
-                HelmVersion::V4 => format!(
-                    "invalid kube version '{kv}': could not parse {} as version",
-                    crate::funcs::go_quote(kv)
-                ),
-            })
-        })?;
+    if let Some(kv) = check_kube_version(opts)? {
+        caps.kube_version = kv;
     }
-    let chart_path = locate_chart(&opts.chart)?;
     let user = merge_user_values(opts)?;
-    let chart = Chart::load(&chart_path).map_err(|e| Error::LoadChart(e.for_helm(helm)))?;
     if chart.metadata.is_library() {
         return Err(Error::CheckInstallable(
             "library charts are not installable".to_owned(),
         ));
     }
     if !chart.metadata.dependencies.is_empty() {
-        check_dependencies(&chart, helm)?;
+        check_dependencies(chart, helm)?;
     }
     validate_release_name(name, helm)?;
     for api in &opts.api_versions {
@@ -341,7 +381,7 @@ pub fn template(opts: &TemplateOptions) -> Result<String> {
         is_install: !opts.is_upgrade,
         ..Release::default()
     };
-    let rendered = render_inner(&chart, &user, &release, &caps, !opts.skip_schema_validation)?;
+    let rendered = render_inner(chart, &user, &release, &caps, !opts.skip_schema_validation)?;
     let mut out = String::new();
     out.push_str(rendered.manifest(opts.include_crds).trim());
     out.push('\n');
@@ -424,6 +464,8 @@ pub fn parse_template_args(args: &[String]) -> std::result::Result<TemplateOptio
             "--skip-schema-validation" => {
                 opts.skip_schema_validation = inline.as_deref() != Some("false");
             }
+            "--repo" => opts.repo = Some(value(&mut i)?),
+            "--version" => opts.version = Some(value(&mut i)?),
             "--helm-version" => {
                 let v = value(&mut i)?;
                 opts.helm_version = HelmVersion::parse(&v).ok_or_else(|| {

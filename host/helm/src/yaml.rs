@@ -4,14 +4,19 @@
 //! this module reimplements them rather than using a YAML 1.2 library's defaults.
 
 mod emit;
-mod gofloat;
 mod parse;
 mod relax;
 mod resolve;
 mod sort;
 
+pub use capstan_gotmpl::format_json_float;
 pub use emit::{json_to_node, json_to_yaml, to_yaml_document};
-pub use gofloat::{format_go_g, format_json_float};
+
+/// `strconv.FormatFloat(f, 'g', -1, 64)` (Go's `%v` of a float64), from the template engine's
+/// Go formatting.
+pub fn format_go_g(f: f64) -> String {
+    capstan_gotmpl::format_float(f, 'g', -1)
+}
 pub use parse::{
     manifest_to_json, node_to_json, node_to_json_typed, parse_documents, parse_json_like,
     parse_json_like_all, parse_node, shortest_f32_g,

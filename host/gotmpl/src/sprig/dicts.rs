@@ -149,7 +149,13 @@ pub(super) fn register(r: &mut Reg<'_>) {
         r.v(name, &[Ty::Map], Ty::Any, move |a| {
             let dst = map_arg(a, 0);
             for src in &a[1..] {
-                match src {
+                // A named map type (Helm's `chartutil.Values`) merges as its map: mergo
+                // dereferences it to the same kind.
+                let named = match src {
+                    Value::Object(o) => o.as_value().filter(|v| matches!(v, Value::Map(_))),
+                    _ => None,
+                };
+                match named.as_ref().unwrap_or(src) {
                     Value::Map(sm) => deep_merge(&dst, sm, overwrite),
                     Value::Nil => {}
                     other => {
