@@ -53,6 +53,9 @@ Flags helm accepts that do not change the output (--atomic, --wait, --timeout, -
 are accepted and ignored.
 ";
 
+/// `--plugin` modules in order, each with its `--config`.
+type Chain = Vec<(PathBuf, Option<PathBuf>)>;
+
 /// `capstan template ARGS…`.
 pub(super) fn template(args: &[String]) -> ExitCode {
     if args.iter().any(|a| a == "-h" || a == "--help") {
@@ -137,9 +140,9 @@ fn render(
 
 /// Separates Capstan's `--plugin`/`--config` flags from helm's, pairing each `--config` with
 /// the `--plugin` before it.
-fn split_chain(args: &[String]) -> anyhow::Result<(Vec<String>, Vec<(PathBuf, Option<PathBuf>)>)> {
+fn split_chain(args: &[String]) -> anyhow::Result<(Vec<String>, Chain)> {
     let mut helm = Vec::new();
-    let mut chain: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+    let mut chain: Chain = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let (flag, inline) = match a.split_once('=') {
