@@ -38,6 +38,8 @@ enum Command {
     Plugin(PluginCommand),
     /// Build a HelmRelease offline: fetch, render, post-render, print the objects it would apply.
     Build(BuildArgs),
+    /// Print the CustomResourceDefinitions of Capstan's kinds (what `deploy/crds/` holds).
+    Crds,
     /// Render a chart exactly as `helm template` does (same flags, same bytes).
     #[command(disable_help_flag = true)]
     Template {
@@ -155,6 +157,7 @@ pub fn main() -> ExitCode {
         }
         Command::Plugin(cmd) => plugin(cmd),
         Command::Build(args) => build(&args),
+        Command::Crds => crds(),
         Command::Template { args } => return template::template(&args),
     };
     match result {
@@ -354,12 +357,16 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     } else {
         Some(compiled.as_str())
     })?;
-    let options = build::BuildOptions {
+    let fetcher = build::FileFetcher {
+        network: capstan_engine::SourceFetcher::new(cache),
         plugin_dir: args.plugin_dir.clone(),
-        cache,
         base_dir,
     };
-    let built = match prepared.build(&rt, &options) {
+    let release = &prepared.release.release;
+    let lookup =
+        capstan_engine::InputsLookup::new(&prepared.inputs, release.namespace_or_default());
+    let engine = capstan_engine::Engine::new(rt);
+    let built = match engine.build(release, &lookup, &fetcher) {
         Ok(b) => b,
         Err(err) => {
             print_denial(&mut stderr, &err);
@@ -367,10 +374,23 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let json = matches!(args.output, BuildOutput::Json);
-    let mut all = built.objects.clone();
-    all.extend(built.hooks.iter().cloned());
+    let all: Vec<Value> = built
+        .crds_and_objects()
+        .chain(&built.hooks)
+        .cloned()
+        .collect();
     let text = build::render_output(&all, json);
-    let _ = write!(stderr, "{}", built.summary());
+    let _ = write!(stderr, "{}", build::summary(&built));
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("cannot write to stdout")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `capstan crds`: the CRDs on stdout.
+fn crds() -> anyhow::Result<ExitCode> {
+    let text = crate::crds::all_crds_yaml().context("cannot generate the CRDs")?;
     std::io::stdout()
         .lock()
         .write_all(text.as_bytes())

@@ -6,10 +6,12 @@
 //!                                            in order, all-or-nothing
 //! ```
 //!
-//! This crate is the product: the [`postrender`] pipeline over the Wasm runtime
-//! ([`capstan_wasm`]), plugin tooling ([`plugin`]) and the command line ([`cli`]).
+//! This crate is the thin front of the product: the command line ([`cli`]), `capstan build`'s
+//! file-based lookup, fetcher and report ([`build`]), and plugin tooling ([`plugin`]). The
+//! pipeline itself is [`capstan_engine`] (re-exported here as [`postrender`] for the chain).
 
 pub mod build;
 pub mod cli;
+pub mod crds;
 pub mod plugin;
-pub mod postrender;
+pub use capstan_engine::postrender;

@@ -2,6 +2,8 @@
 
 mod build;
 mod cli;
+mod crds;
 mod golden;
 mod sandbox;
 mod template;
+mod values_typing;

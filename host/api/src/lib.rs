@@ -7,8 +7,7 @@
 //!               │                      │
 //!               │                      ├─ chart_source()      → where the chart comes from
 //!               │                      ├─ release_name() …    → Flux naming rules
-//!               │                      ├─ compose_values()    → valuesFrom ← values ← targetPaths
-//!               │                      └─ postRenderers[]     → kustomize (capstan-kustomize)
+//!               │                      └─ postRenderers[]     → kustomize spec (applied by capstan-kustomize)
 //!               │                                             → wasm: resolve_plugin(),
 //!               │                                               module_location(), effective_limits()
 //!               └─parse_helm_repository / parse_oci_repository → Flux sources
@@ -22,24 +21,25 @@ mod decode;
 mod error;
 mod helmrelease;
 mod inputs;
+mod kustomize;
+mod merge;
 mod names;
 mod parse;
 mod plugin;
 mod schema;
 mod source;
-mod strvals;
 mod units;
-mod values;
 mod wasmplugin;
 
-pub use capstan_kustomize::{Image, Json6902Patch, JsonPatchOperation, Kustomize, Patch, Selector};
-pub use crd::{crd_yaml, crds};
+pub use crd::crds;
 pub use error::{Error, Result, Warning};
 pub use helmrelease::*;
 pub use inputs::{
     FindSourceError, InputWarning, Inputs, classify_documents, parse_cluster_wasm_plugin,
     parse_wasm_plugin,
 };
+pub use kustomize::{Image, Json6902Patch, JsonPatchOperation, Kustomize, Patch, Selector};
+pub use merge::{merge_maps, merge_values};
 pub use names::{
     DEFAULT_NAMESPACE, MAX_RELEASE_NAME_LENGTH, ORIGIN_NAME_LABEL, ORIGIN_NAMESPACE_LABEL,
     shorten_release_name,
@@ -56,9 +56,5 @@ pub use source::{
     ChartSource, HelmRepository, HelmRepositorySpec, OciRepository, OciRepositoryRef,
     OciRepositorySpec, OciVersion, ParsedSource, parse_helm_repository, parse_oci_repository,
 };
-pub use strvals::{StrvalsError, parse_into, parse_into_string, replace_path_value};
 pub use units::{UnitError, parse_duration, parse_quantity};
-pub use values::{
-    ComposedValues, ValuesError, compose_values, find_values_object, merge_maps, merge_values,
-};
 pub use wasmplugin::*;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::values::merge_values;
+use crate::merge::merge_values;
 use crate::{
     ClusterWasmPlugin, HelmRelease, PluginKind, PluginLimits, PluginSpecRef, WasmPlugin,
     WasmPostRenderer, units,

@@ -279,6 +279,12 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
+/// The files of a chart directory (paths relative to it, `/`-separated), as
+/// [`Chart::load`] reads them; [`Chart::from_files`] builds the chart.
+pub fn read_chart_dir(path: &Path) -> Result<Vec<ChartFile>, LoadError> {
+    load_dir_files(path)
+}
+
 /// Reads every file of a chart directory, skipping `.helmignore`d paths.
 fn load_dir_files(root: &Path) -> Result<Vec<ChartFile>, LoadError> {
     let rules = match std::fs::read_to_string(root.join(".helmignore")) {

@@ -43,7 +43,7 @@ mod values;
 mod version;
 pub mod yaml;
 
-pub use chart::{Chart, ChartFile, Dependency, LoadError, Maintainer, Metadata};
+pub use chart::{Chart, ChartFile, Dependency, LoadError, Maintainer, Metadata, read_chart_dir};
 pub use error::{Error, Result};
 pub use funcs::json_to_value;
 pub use objects::{Capabilities, DEFAULT_API_VERSIONS};

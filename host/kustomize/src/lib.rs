@@ -25,16 +25,14 @@ mod error;
 mod images;
 mod metadata;
 mod patches;
-mod schema;
 mod smp;
-mod spec;
 
+pub use capstan_api::{Image, Json6902Patch, JsonPatchOperation, Kustomize, Patch, Selector};
 pub use error::{Error, Result, Warning};
 pub use images::apply_images;
 pub use metadata::apply_common_metadata;
 pub use patches::{PatchKind, parse_patch};
 pub use smp::{ListStrategy, MergeError, TypeContext, strategic_merge};
-pub use spec::{Image, Json6902Patch, JsonPatchOperation, Kustomize, Patch, Selector};
 
 use serde_json::Value;
 

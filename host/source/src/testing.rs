@@ -1,9 +1,9 @@
 //! Real servers for tests, on loopback: a tiny HTTP Helm repository that serves a directory,
 //! and a `docker-registry` (CNCF distribution 2.8, Debian's package) started on a free port.
 //!
-//! Both stop when dropped. [`Registry::start`] returns `Ok(None)` (after a loud message) when
-//! the registry binary is missing on a developer machine, and an error when `CI` is set, so CI
-//! can never silently skip the OCI tests.
+//! Both stop when dropped. When the registry binary is missing, [`Registry::start`] installs
+//! it with `.ci/install-registry` (Debian's package) and fails, saying how to install it, when
+//! that is not possible: the OCI tests never skip.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -192,8 +192,34 @@ pub fn registry_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/usr/bin/docker-registry"))
 }
 
-fn running_in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+/// Runs `.ci/install-registry` (once per process); an error saying how to install the registry
+/// when it fails.
+fn install_registry(binary: &Path) -> std::io::Result<()> {
+    static INSTALL: Mutex<()> = Mutex::new(());
+    let _guard = INSTALL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if binary.is_file() {
+        return Ok(());
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/install-registry");
+    let output = Command::new(&script).output();
+    if binary.is_file() {
+        return Ok(());
+    }
+    let why = match output {
+        Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_owned(),
+        Err(e) => e.to_string(),
+    };
+    Err(std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        format!(
+            "{} not found and {} could not install it ({why}); install Debian's docker-registry \
+             package (`apt-get install docker-registry`) or set CAPSTAN_DOCKER_REGISTRY",
+            binary.display(),
+            script.display()
+        ),
+    ))
 }
 
 /// A `docker-registry` process with its own storage, on `127.0.0.1:<free port>`; killed on drop.
@@ -205,37 +231,26 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Start an anonymous registry and wait until `/v2/` answers. `Ok(None)` when the binary
-    /// is missing and `CI` is unset (a warning is printed); an error when it is missing under CI.
-    pub fn start() -> std::io::Result<Option<Registry>> {
+    /// Start an anonymous registry and wait until `/v2/` answers; installs the registry first
+    /// when it is missing (see the module docs).
+    pub fn start() -> std::io::Result<Registry> {
         Self::start_with(None, None)
     }
 
     /// Start a registry that demands HTTP basic auth, with one `user:bcrypt-hash` htpasswd line.
-    pub fn start_with_htpasswd(htpasswd: &str) -> std::io::Result<Option<Registry>> {
+    pub fn start_with_htpasswd(htpasswd: &str) -> std::io::Result<Registry> {
         Self::start_with(Some(htpasswd), None)
     }
 
     /// Start a registry serving HTTPS with `pki`'s server certificate.
-    pub fn start_tls(pki: &TestPki) -> std::io::Result<Option<Registry>> {
+    pub fn start_tls(pki: &TestPki) -> std::io::Result<Registry> {
         Self::start_with(None, Some(pki))
     }
 
-    fn start_with(
-        htpasswd: Option<&str>,
-        tls: Option<&TestPki>,
-    ) -> std::io::Result<Option<Registry>> {
+    fn start_with(htpasswd: Option<&str>, tls: Option<&TestPki>) -> std::io::Result<Registry> {
         let binary = registry_binary();
         if !binary.is_file() {
-            let message = format!(
-                "{} not found: install it with `apt-get install docker-registry` or run .ci/start-registry",
-                binary.display()
-            );
-            if running_in_ci() {
-                return Err(std::io::Error::new(std::io::ErrorKind::NotFound, message));
-            }
-            eprintln!("\n*** SKIPPING OCI REGISTRY TEST: {message} ***\n");
-            return Ok(None);
+            install_registry(&binary)?;
         }
         // The free port is found by binding and releasing it, so another process can take it
         // before the registry binds; try again on a new port when that happens.
@@ -243,7 +258,7 @@ impl Registry {
         loop {
             attempt += 1;
             match Self::spawn(&binary, htpasswd, tls) {
-                Ok(registry) => return Ok(Some(registry)),
+                Ok(registry) => return Ok(registry),
                 Err(e) if attempt < 5 && e.to_string().contains("address already in use") => {}
                 Err(e) => return Err(e),
             }
@@ -377,16 +392,13 @@ pub struct TestPki {
 }
 
 impl TestPki {
-    /// Generate the CA and server certificate. `Ok(None)` (after a warning) when `openssl` is
-    /// missing and `CI` is unset; an error when it is missing under CI.
-    pub fn generate() -> std::io::Result<Option<TestPki>> {
+    /// Generate the CA and server certificate with `openssl`; an error when it is missing.
+    pub fn generate() -> std::io::Result<TestPki> {
         if Command::new("openssl").arg("version").output().is_err() {
-            let message = "the openssl command is not installed";
-            if running_in_ci() {
-                return Err(std::io::Error::new(std::io::ErrorKind::NotFound, message));
-            }
-            eprintln!("\n*** SKIPPING TLS TEST: {message} ***\n");
-            return Ok(None);
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the openssl command is not installed (apt-get install openssl)",
+            ));
         }
         let dir = tempfile::tempdir()?;
         let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
@@ -430,12 +442,12 @@ impl TestPki {
                 )));
             }
         }
-        Ok(Some(TestPki {
+        Ok(TestPki {
             ca_pem: std::fs::read(dir.path().join("ca.crt"))?,
             server_cert: dir.path().join("server.crt"),
             server_key: dir.path().join("server.key"),
             _dir: dir,
-        }))
+        })
     }
 }
 

@@ -1,25 +1,15 @@
-//! Unit tests of the pure decisions of `capstan build`: which objects get which labels, how hooks
-//! are routed, what the summary says, and how inputs are sorted.
+//! Unit tests of `capstan build`'s own parts: input sorting, the summary, the output formats and
+//! relative paths.
 
-use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use capstan_api::{CommonMetadata, HelmReleaseSpec};
+use capstan_engine::postrender::StepDiagnostic;
+use capstan_engine::{Build, ChartInfo, Digests, StepSummary};
 use capstan_sdk::Diagnostic;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use super::*;
-
-fn mk_release(common: Option<CommonMetadata>) -> HelmRelease {
-    let mut hr = HelmRelease::new(
-        "cache",
-        HelmReleaseSpec {
-            common_metadata: common,
-            ..HelmReleaseSpec::default()
-        },
-    );
-    hr.metadata.namespace = Some("shop".to_owned());
-    hr
-}
 
 fn mk_hook(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod",
@@ -28,77 +18,6 @@ fn mk_hook(name: &str) -> Value {
 
 fn mk_object(kind: &str, name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name}})
-}
-
-#[test]
-fn origin_labels_win_over_common_metadata() {
-    let common = CommonMetadata {
-        labels: BTreeMap::from([
-            ("team".to_owned(), "shop".to_owned()),
-            ("capstan.dev/name".to_owned(), "spoofed".to_owned()),
-        ]),
-        annotations: BTreeMap::from([("owner".to_owned(), "x".to_owned())]),
-    };
-    let (labels, annotations) = release_metadata(&mk_release(Some(common)));
-    assert_eq!(
-        labels,
-        BTreeMap::from([
-            ("capstan.dev/name".to_owned(), "cache".to_owned()),
-            ("capstan.dev/namespace".to_owned(), "shop".to_owned()),
-            ("team".to_owned(), "shop".to_owned()),
-        ])
-    );
-    assert_eq!(annotations.get("owner").map(String::as_str), Some("x"));
-}
-
-#[test]
-fn without_common_metadata_only_origin_labels_are_set() {
-    let (labels, annotations) = release_metadata(&mk_release(None));
-    assert_eq!(labels.len(), 2);
-    assert!(annotations.is_empty());
-}
-
-#[test]
-fn strategies_route_hooks() {
-    assert_eq!(
-        HookRouting::of(PostRenderStrategy::Nohooks),
-        HookRouting::Skip
-    );
-    assert_eq!(
-        HookRouting::of(PostRenderStrategy::Combined),
-        HookRouting::WithManifests
-    );
-    assert_eq!(
-        HookRouting::of(PostRenderStrategy::Separate),
-        HookRouting::SeparatePass
-    );
-    assert_eq!(
-        HookRouting::of(PostRenderStrategy::default()),
-        HookRouting::WithManifests,
-        "Flux and Helm 4 default to combined"
-    );
-}
-
-#[test]
-fn a_combined_pass_splits_back_by_the_hook_annotation_in_order() {
-    let objects = vec![
-        mk_object("ConfigMap", "a"),
-        mk_hook("t1"),
-        mk_object("Service", "b"),
-        mk_hook("t2"),
-    ];
-    let (manifests, hooks) = split_hooks(objects);
-    let names = |v: &[Value]| -> Vec<String> {
-        v.iter()
-            .map(|o| o["metadata"]["name"].as_str().unwrap_or("").to_owned())
-            .collect()
-    };
-    assert_eq!(names(&manifests), ["a", "b"]);
-    assert_eq!(names(&hooks), ["t1", "t2"]);
-    assert!(!is_hook(
-        &json!({"metadata": {"annotations": {"other": "x"}}})
-    ));
-    assert!(!is_hook(&json!("not an object")));
 }
 
 #[test]
@@ -126,6 +45,9 @@ fn mk_build() -> Build {
             digest: format!("sha256:{}", "ab".repeat(32)),
             location: "oci://127.0.0.1:5000/charts/redis@sha256:…".to_owned(),
         },
+        chart_metadata: Value::Null,
+        values: Map::new(),
+        crds: Vec::new(),
         objects: vec![mk_object("Service", "a"), mk_object("ConfigMap", "b")],
         hooks: vec![mk_hook("t")],
         steps: vec![
@@ -146,12 +68,13 @@ fn mk_build() -> Build {
             step: "kustomize".to_owned(),
             diagnostic: Diagnostic::warning("patches[0]: matched no objects"),
         }],
+        digests: Digests::default(),
     }
 }
 
 #[test]
 fn the_summary_names_chart_objects_steps_and_findings() {
-    let summary = mk_build().summary();
+    let summary = summary(&mk_build());
     let lines: Vec<&str> = summary.lines().collect();
     assert_eq!(
         lines,
@@ -178,7 +101,7 @@ fn a_summary_without_steps_or_hooks_says_so() {
         diagnostics: Vec::new(),
         ..mk_build()
     };
-    let summary = build.summary();
+    let summary = summary(&build);
     assert!(summary.contains("post-renderers: none\n"), "{summary}");
     assert!(!summary.contains("hooks:"), "{summary}");
 }
@@ -240,16 +163,4 @@ fn exactly_one_release_is_required_and_the_rest_is_named() {
         "{:?}",
         prepared.warnings
     );
-}
-
-#[test]
-fn directory_digests_depend_on_paths_and_contents() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir(dir.path().join("t")).expect("mkdir");
-    std::fs::write(dir.path().join("a"), "1").expect("write");
-    std::fs::write(dir.path().join("t/b"), "2").expect("write");
-    let first = directory_digest(dir.path()).expect("digest");
-    assert_eq!(first, directory_digest(dir.path()).expect("digest"));
-    std::fs::write(dir.path().join("t/b"), "3").expect("write");
-    assert_ne!(first, directory_digest(dir.path()).expect("digest"));
 }

@@ -22,13 +22,13 @@ fn chart(version: &str) -> Vec<u8> {
     package_simple_chart("redis", version, "replicas: 1\n", &[]).expect("package chart")
 }
 
-fn start() -> Option<Registry> {
+fn start() -> Registry {
     Registry::start().expect("start docker-registry")
 }
 
 #[test]
 fn push_then_pull_a_chart_by_range() {
-    let Some(registry) = start() else { return };
+    let registry = start();
     let client = OciClient::new();
     let repo = registry.reference("charts/redis");
     for version in ["16.0.1", "16.13.2", "16.13.3+build.1", "17.0.0-rc.1"] {
@@ -93,7 +93,7 @@ fn push_then_pull_a_chart_by_range() {
 
 #[test]
 fn version_not_found_lists_tags() {
-    let Some(registry) = start() else { return };
+    let registry = start();
     let client = OciClient::new();
     let repo = registry.reference("charts/redis");
     for version in ["16.0.1", "15.7.6"] {
@@ -120,7 +120,7 @@ fn version_not_found_lists_tags() {
 
 #[test]
 fn push_then_pull_a_wasm_module() {
-    let Some(registry) = start() else { return };
+    let registry = start();
     let client = OciClient::new();
     let module = module_bytes("v1");
     let repo = registry.reference("plugins/set-labels").with_tag("v1");
@@ -183,7 +183,7 @@ fn push_then_pull_a_wasm_module() {
 
 #[test]
 fn pinned_digest_must_exist_and_blobs_are_verified() {
-    let Some(registry) = start() else { return };
+    let registry = start();
     let client = OciClient::new();
     let module = module_bytes("tamper-me");
     let repo = registry.reference("plugins/tampered").with_tag("v1");
@@ -229,7 +229,7 @@ fn pinned_digest_must_exist_and_blobs_are_verified() {
 
 #[test]
 fn verified_module_pull_uses_the_cache_offline() {
-    let Some(registry) = start() else { return };
+    let registry = start();
     let client = OciClient::new();
     let module = module_bytes("verified");
     let repo = registry.reference("plugins/verified").with_tag("1.0.0");
@@ -271,9 +271,7 @@ const HTPASSWD: &str = "capstan:$2b$04$NaSfkEAcLxg4rgZGClCiJe0ad8kV0jqfen4ZvY3DZ
 
 #[test]
 fn basic_auth_registry() {
-    let Some(registry) = Registry::start_with_htpasswd(HTPASSWD).expect("start registry") else {
-        return;
-    };
+    let registry = Registry::start_with_htpasswd(HTPASSWD).expect("start registry");
     let repo = registry.reference("charts/private");
     let err = OciClient::new()
         .push_chart(&repo, &chart("1.0.0"))
@@ -319,7 +317,7 @@ fn basic_auth_registry() {
 
 #[test]
 fn bearer_token_auth() {
-    let Some(registry) = start() else { return };
+    let registry = start();
     let credentials = capstan_source::Credentials::new("robot", "token-password");
     let gateway =
         capstan_source::testing::TokenGateway::start(registry.address(), credentials.clone())
@@ -362,7 +360,7 @@ fn bearer_token_auth() {
 
 #[test]
 fn fetch_chart_from_an_oci_repository_url() {
-    let Some(registry) = start() else { return };
+    let registry = start();
     OciClient::new()
         .push_chart(&registry.reference("team/charts/redis"), &chart("3.4.5"))
         .expect("push");
@@ -378,12 +376,8 @@ fn fetch_chart_from_an_oci_repository_url() {
 fn tls_registry_with_a_private_ca() {
     use capstan_source::TlsOptions;
     use capstan_source::testing::TestPki;
-    let Some(pki) = TestPki::generate().expect("generate certificates") else {
-        return;
-    };
-    let Some(registry) = Registry::start_tls(&pki).expect("start TLS registry") else {
-        return;
-    };
+    let pki = TestPki::generate().expect("generate certificates");
+    let registry = Registry::start_tls(&pki).expect("start TLS registry");
     let repo = registry.reference("secure/module").with_tag("v1");
     let module = module_bytes("tls");
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 fn crd_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/crds")
 }
 
 #[test]
@@ -12,7 +12,7 @@ fn committed_crds_match_the_code() -> anyhow::Result<()> {
     let bless = std::env::var_os("BLESS").is_some();
     let mut drift = Vec::new();
     for (file, crd) in capstan_api::crds() {
-        let want = capstan_api::crd_yaml(&crd)?;
+        let want = capstan::crds::crd_yaml(&crd)?;
         let path = crd_dir().join(file);
         if bless {
             std::fs::create_dir_all(crd_dir())?;
@@ -30,7 +30,7 @@ fn committed_crds_match_the_code() -> anyhow::Result<()> {
     }
     assert!(
         drift.is_empty(),
-        "deploy/crds/ is out of date; run `BLESS=1 cargo test -p capstan-api --test crds`:\n{}",
+        "deploy/crds/ is out of date; run `BLESS=1 cargo test -p capstan-tests crds`:\n{}",
         drift.join("\n")
     );
     Ok(())
@@ -39,7 +39,7 @@ fn committed_crds_match_the_code() -> anyhow::Result<()> {
 #[test]
 fn crds_parse_back_as_yaml_and_name_their_kinds() -> anyhow::Result<()> {
     for (file, crd) in capstan_api::crds() {
-        let text = capstan_api::crd_yaml(&crd)?;
+        let text = capstan::crds::crd_yaml(&crd)?;
         let back = capstan_yaml::parse_one(&text)?;
         assert_eq!(back, serde_json::to_value(&crd)?, "{file} round-trips");
         assert_eq!(back["spec"]["group"], "capstan.dev");

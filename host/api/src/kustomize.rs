@@ -1,7 +1,7 @@
 //! The `postRenderers[].kustomize` configuration, in exactly the shape of Flux's
 //! `helm.toolkit.fluxcd.io/v2` `Kustomize` type (and `github.com/fluxcd/pkg/apis/kustomize`), so a
-//! Flux HelmRelease works unchanged. These types live here, next to the code that applies them;
-//! `capstan-api` embeds them in the HelmRelease spec and its CRD schema.
+//! Flux HelmRelease works unchanged. The HelmRelease spec and its CRD schema embed these types;
+//! `capstan-kustomize` applies them.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

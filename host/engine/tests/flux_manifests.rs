@@ -3,6 +3,7 @@
 //! not-yet-supported ones.
 
 use capstan_api::{ChartSource, NOT_YET_SUPPORTED, ReleaseApiVersion, parse_helm_release};
+use serde_json::json;
 
 const FULL: &str = include_str!("fixtures/flux-v2-full.yaml");
 
@@ -106,4 +107,50 @@ spec:
     assert_eq!(k.patches_json6902[0].patch[0].op, "replace");
     assert_eq!(k.patches_strategic_merge.len(), 1);
     Ok(())
+}
+
+#[test]
+fn documents_from_yaml_round_trip_through_serde() {
+    let text = r#"
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: web
+spec:
+  interval: 5m
+  chart:
+    spec:
+      chart: web
+      sourceRef: {kind: HelmRepository, name: charts}
+  postRenderStrategy: nohooks
+  commonMetadata:
+    labels: {team: a}
+  postRenderers:
+    - wasm:
+        plugin: policy
+        kind: ClusterWasmPlugin
+        config: {deny: [latest]}
+"#;
+    let doc = capstan_yaml::parse_one(text).expect("yaml");
+    let parsed = parse_helm_release(&doc).expect("parses");
+    let hr = &parsed.release;
+    assert_eq!(hr.namespace_or_default(), "default");
+    assert_eq!(
+        hr.post_render_strategy(),
+        capstan_api::PostRenderStrategy::Nohooks
+    );
+    assert_eq!(hr.spec.post_renderers[0].label(), "wasm:policy");
+    assert!(matches!(
+        hr.spec.post_renderers[0].as_ref(),
+        Some(capstan_api::PostRendererRef::Wasm(_))
+    ));
+    let wasm = hr.spec.post_renderers[0].wasm.as_ref().expect("wasm");
+    assert_eq!(wasm.kind, Some(capstan_api::PluginKind::ClusterWasmPlugin));
+    let back = serde_json::to_value(hr).expect("serialize");
+    assert_eq!(back["apiVersion"], "capstan.dev/v1alpha1");
+    assert_eq!(back["spec"]["commonMetadata"]["labels"]["team"], "a");
+    assert_eq!(
+        back["spec"]["postRenderers"][0]["wasm"]["config"],
+        json!({"deny": ["latest"]})
+    );
 }

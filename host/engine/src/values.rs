@@ -22,8 +22,10 @@
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use crate::strvals::{self, StrvalsError};
-use crate::{HelmRelease, ValuesKind, ValuesReference, Warning};
+use capstan_api::{HelmRelease, ValuesKind, ValuesReference, Warning, merge_maps};
+use capstan_helm::StrvalsError;
+
+use crate::lookup::{LookupError, ObjectLookup};
 
 /// Why the values could not be composed. Messages name the HelmRelease, the `valuesFrom` entry,
 /// the object and the key.
@@ -96,7 +98,7 @@ pub enum ValuesError {
         key: String,
         /// The YAML error, if the text is not YAML at all.
         #[source]
-        source: Option<Box<capstan_yaml::Error>>,
+        source: Option<Box<capstan_helm::yaml::YamlError>>,
     },
     /// A `targetPath` expression failed.
     #[error("HelmRelease {release}: spec.valuesFrom[{index}].targetPath {path:?}")]
@@ -111,6 +113,17 @@ pub enum ValuesError {
         #[source]
         source: StrvalsError,
     },
+    /// A ConfigMap or Secret could not be looked up (retry later).
+    #[error("HelmRelease {release}: spec.valuesFrom[{index}]")]
+    Lookup {
+        /// `namespace/name` of the HelmRelease.
+        release: String,
+        /// Index in `valuesFrom`.
+        index: usize,
+        /// Why.
+        #[source]
+        source: LookupError,
+    },
     /// `spec.values` is not a map.
     #[error("HelmRelease {release}: spec.values must be a map")]
     InlineValuesNotMap {
@@ -122,59 +135,27 @@ pub enum ValuesError {
 /// The composed values and what was skipped on the way.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComposedValues {
-    /// The values map to give the renderer (always a JSON object).
-    pub values: Value,
+    /// The values map to give the renderer, typed as Flux hands them to Helm.
+    pub values: Map<String, Value>,
     /// Optional references that were skipped.
     pub warnings: Vec<Warning>,
 }
 
-/// Flux's `MergeMaps` on two maps: `over`'s keys win; where both hold maps, they merge.
-pub fn merge_maps(base: &Map<String, Value>, over: &Map<String, Value>) -> Map<String, Value> {
-    let mut out = base.clone();
-    for (k, v) in over {
-        match (out.get_mut(k), v) {
-            (Some(Value::Object(b)), Value::Object(o)) => {
-                let merged = merge_maps(b, o);
-                *b = merged;
-            }
-            _ => {
-                out.insert(k.clone(), v.clone());
-            }
+/// A JSON value as Go's `json.Unmarshal` into `interface{}` types it: every number a
+/// `float64`. This is how Flux passes `spec.values` (and, through `sigs.k8s.io/yaml`,
+/// `valuesFrom` documents) to Helm, so `{{ .Values.n }}` of `1000000` renders `1e+06`.
+pub fn as_go_json(value: Value) -> Value {
+    match value {
+        Value::Number(n) if !n.is_f64() => n
+            .as_f64()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Number(n), Value::Number),
+        Value::Array(items) => Value::Array(items.into_iter().map(as_go_json).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, as_go_json(v))).collect())
         }
+        other => other,
     }
-    out
-}
-
-/// [`merge_maps`] on values: two maps merge, otherwise `over` replaces `base`.
-pub fn merge_values(base: &Value, over: &Value) -> Value {
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) => Value::Object(merge_maps(b, o)),
-        _ => over.clone(),
-    }
-}
-
-fn meta<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
-    object.get("metadata")?.get(field)?.as_str()
-}
-
-/// Finds the ConfigMap or Secret `name` in `namespace` among `objects` (objects without a
-/// namespace match any namespace; an exact namespace match wins).
-pub fn find_values_object<'a>(
-    objects: &'a [Value],
-    kind: ValuesKind,
-    namespace: &str,
-    name: &str,
-) -> Option<&'a Value> {
-    let kind = kind.to_string();
-    let is_candidate = |o: &&Value| {
-        o.get("kind").and_then(Value::as_str) == Some(kind.as_str())
-            && o.get("apiVersion").and_then(Value::as_str) == Some("v1")
-            && meta(o, "name") == Some(name)
-    };
-    let candidates = || objects.iter().filter(is_candidate);
-    candidates()
-        .find(|o| meta(o, "namespace") == Some(namespace))
-        .or_else(|| candidates().find(|o| meta(o, "namespace").is_none_or(str::is_empty)))
 }
 
 enum Lookup {
@@ -213,11 +194,11 @@ fn read_key(object: &Value, kind: ValuesKind, key: &str) -> Lookup {
     }
 }
 
-/// Composes the values of `release` from its `valuesFrom` references (looked up in `objects`)
-/// and its inline `values`, in Flux's order (see the module docs).
+/// Composes the values of `release` from its `valuesFrom` references (found through `lookup` in
+/// the release's namespace) and its inline `values`, in Flux's order (see the module docs).
 pub fn compose_values(
     release: &HelmRelease,
-    objects: &[Value],
+    lookup: &dyn ObjectLookup,
 ) -> Result<ComposedValues, ValuesError> {
     let release_name = release.full_name();
     let namespace = release.namespace_or_default();
@@ -228,8 +209,16 @@ pub fn compose_values(
     for (index, reference) in release.spec.values_from.iter().enumerate() {
         let key = reference.values_key();
         let field = format!("spec.valuesFrom[{index}]");
-        let Some(object) = find_values_object(objects, reference.kind, namespace, &reference.name)
-        else {
+        let found = match reference.kind {
+            ValuesKind::ConfigMap => lookup.config_map(namespace, &reference.name),
+            ValuesKind::Secret => lookup.secret(namespace, &reference.name),
+        }
+        .map_err(|source| ValuesError::Lookup {
+            release: release_name.clone(),
+            index,
+            source,
+        })?;
+        let Some(object) = found else {
             if reference.optional {
                 warnings.push(Warning::new(
                     field,
@@ -248,7 +237,7 @@ pub fn compose_values(
                 name: reference.name.clone(),
             });
         };
-        let text = match read_key(object, reference.kind, key) {
+        let text = match read_key(&object, reference.kind, key) {
             Lookup::Found(text) => text,
             Lookup::MissingKey if reference.optional => {
                 warnings.push(Warning::new(
@@ -297,7 +286,9 @@ pub fn compose_values(
             key: key.into(),
             source,
         };
-        let doc = capstan_yaml::parse_one(&text).map_err(|e| parse_error(Some(Box::new(e))))?;
+        // Flux reads the key with sigs.k8s.io/yaml, as Helm reads `-f` files.
+        let doc = capstan_helm::yaml::parse_json_like(&text)
+            .map_err(|e| parse_error(Some(Box::new(e))))?;
         match doc {
             Value::Object(map) => result = merge_maps(&result, &map),
             // An empty document is an empty values file, as in Helm.
@@ -308,7 +299,13 @@ pub fn compose_values(
 
     match &release.spec.values {
         None | Some(Value::Null) => {}
-        Some(Value::Object(inline)) => result = merge_maps(&result, inline),
+        Some(Value::Object(inline)) => {
+            let inline = match as_go_json(Value::Object(inline.clone())) {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            };
+            result = merge_maps(&result, &inline);
+        }
         Some(_) => {
             return Err(ValuesError::InlineValuesNotMap {
                 release: release_name,
@@ -318,7 +315,7 @@ pub fn compose_values(
 
     for (index, reference, text) in targeted {
         let path = reference.target_path.clone().unwrap_or_default();
-        strvals::replace_path_value(&mut result, &path, &text).map_err(|source| {
+        replace_path_value(&mut result, &path, &text).map_err(|source| {
             ValuesError::SetTargetPath {
                 release: release_name.clone(),
                 index,
@@ -329,9 +326,24 @@ pub fn compose_values(
     }
 
     Ok(ComposedValues {
-        values: Value::Object(result),
+        values: result,
         warnings,
     })
+}
+
+/// Flux's `ReplacePathValue`: sets `value` at `path` with Helm's `--set` parser (typed, as
+/// `strvals.ParseInto`); a value in single or double quotes is set as a string, quotes removed.
+pub fn replace_path_value(
+    data: &mut Map<String, Value>,
+    path: &str,
+    value: &str,
+) -> Result<(), StrvalsError> {
+    let quoted = |q: char| value.len() >= 2 && value.starts_with(q) && value.ends_with(q);
+    if quoted('\'') || quoted('"') {
+        let inner = value.trim_matches(|c| c == '\'' || c == '"');
+        return capstan_helm::parse_set_string(&format!("{path}={inner}"), data);
+    }
+    capstan_helm::parse_set(&format!("{path}={value}"), data)
 }
 
 #[cfg(test)]

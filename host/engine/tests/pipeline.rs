@@ -4,9 +4,10 @@
 //! origin labels. This is the order the CLI follows.
 
 use capstan_api::{
-    PostRendererRef, classify_documents, compose_values, effective_config, effective_limits,
-    module_location, resolve_plugin,
+    PostRendererRef, classify_documents, effective_config, effective_limits, module_location,
+    resolve_plugin,
 };
+use capstan_engine::{InputsLookup, compose_values};
 use capstan_kustomize::{apply_common_metadata, post_render};
 use serde_json::json;
 
@@ -74,10 +75,11 @@ fn build_pipeline_without_rendering() -> anyhow::Result<()> {
     assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
     let hr = &parsed.release;
 
-    let values = compose_values(hr, &inputs.values_objects)?;
+    let values = compose_values(hr, &InputsLookup::new(&inputs, "apps"))?;
+    // Numbers arrive as Go float64, as Flux hands them to Helm.
     assert_eq!(
-        values.values,
-        json!({"replicaCount": 2, "image": {"repository": "nginx", "tag": "1.25"},
+        serde_json::Value::Object(values.values),
+        json!({"replicaCount": 2.0, "image": {"repository": "nginx", "tag": "1.25"},
                "auth": {"token": "s3cr3t"}})
     );
 

@@ -5,7 +5,9 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::{HelmReleaseSpec, ValuesKind, ValuesReference};
+use capstan_api::{HelmReleaseSpec, Inputs, ValuesKind, ValuesReference};
+
+use crate::InputsLookup;
 
 fn mk_release(values_from: Vec<ValuesReference>, values: Option<Value>) -> HelmRelease {
     let mut hr = HelmRelease::new(
@@ -45,8 +47,17 @@ fn mk_secret(name: &str, data: &[(&str, &str)]) -> Value {
     json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "apps"}, "data": encoded})
 }
 
+/// Composes with `objects` as the ConfigMaps and Secrets that exist.
+fn compose_from(hr: &HelmRelease, objects: &[Value]) -> Result<ComposedValues, ValuesError> {
+    let inputs = Inputs {
+        values_objects: objects.to_vec(),
+        ..Inputs::default()
+    };
+    compose_values(hr, &InputsLookup::new(&inputs, "apps"))
+}
+
 fn compose(hr: &HelmRelease, objects: &[Value]) -> Value {
-    compose_values(hr, objects).expect("composes").values
+    Value::Object(compose_from(hr, objects).expect("composes").values)
 }
 
 #[test]
@@ -154,14 +165,15 @@ fn lists_are_replaced_not_merged() {
     );
     assert_eq!(
         compose(&hr, &objects),
-        json!({"l": [3], "m": {"x": 1, "y": 2}})
+        json!({"l": [3.0], "m": {"x": 1.0, "y": 2.0}}),
+        "numbers arrive as float64, as Flux decodes them"
     );
 }
 
 #[test]
 fn missing_required_objects_and_keys_are_errors_naming_everything() {
     let hr = mk_release(vec![mk_ref(ValuesKind::Secret, "missing")], None);
-    let err = compose_values(&hr, &[]).expect_err("missing secret");
+    let err = compose_from(&hr, &[]).expect_err("missing secret");
     assert_eq!(
         err.to_string(),
         "HelmRelease apps/web: spec.valuesFrom[0]: Secret apps/missing not found"
@@ -174,7 +186,7 @@ fn missing_required_objects_and_keys_are_errors_naming_everything() {
         }],
         None,
     );
-    let err = compose_values(&hr, &objects).expect_err("missing key");
+    let err = compose_from(&hr, &objects).expect_err("missing key");
     assert_eq!(
         err.to_string(),
         "HelmRelease apps/web: spec.valuesFrom[0]: ConfigMap apps/values has no key \"nonexisting\""
@@ -197,8 +209,8 @@ fn optional_references_are_skipped_with_a_warning() {
         ],
         Some(json!({"b": 2})),
     );
-    let composed = compose_values(&hr, &objects).expect("composes");
-    assert_eq!(composed.values, json!({"b": 2}));
+    let composed = compose_from(&hr, &objects).expect("composes");
+    assert_eq!(Value::Object(composed.values), json!({"b": 2.0}));
     assert_eq!(composed.warnings.len(), 2);
     assert_eq!(composed.warnings[0].path, "spec.valuesFrom[0]");
     assert!(composed.warnings[0].message.contains("not found"));
@@ -213,7 +225,7 @@ fn optional_references_are_skipped_with_a_warning() {
 fn invalid_values_documents_are_errors() {
     let objects = [mk_config_map("values", json!({"values.yaml": "\ninvalid"}))];
     let hr = mk_release(vec![mk_ref(ValuesKind::ConfigMap, "values")], None);
-    let err = compose_values(&hr, &objects).expect_err("not a map");
+    let err = compose_from(&hr, &objects).expect_err("not a map");
     assert!(
         err.to_string().contains("values must be a YAML map"),
         "{err}"
@@ -221,7 +233,7 @@ fn invalid_values_documents_are_errors() {
     let bad_secret = json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "s", "namespace": "apps"}, "data": {"values.yaml": "%%%"}});
     let hr = mk_release(vec![mk_ref(ValuesKind::Secret, "s")], None);
-    let err = compose_values(&hr, &[bad_secret]).expect_err("bad base64");
+    let err = compose_from(&hr, &[bad_secret]).expect_err("bad base64");
     assert!(matches!(err, ValuesError::DecodeSecret { .. }), "{err}");
 }
 
@@ -234,7 +246,7 @@ fn secret_string_data_objects_from_other_namespaces_and_unnamespaced_files() {
     let hr = mk_release(vec![mk_ref(ValuesKind::Secret, "s")], None);
     assert_eq!(compose(&hr, &[string_data]), json!({"from": "stringData"}));
     let hr = mk_release(vec![mk_ref(ValuesKind::ConfigMap, "c")], None);
-    assert!(compose_values(&hr, &[other_ns]).is_err());
+    assert!(compose_from(&hr, &[other_ns]).is_err());
 }
 
 #[test]

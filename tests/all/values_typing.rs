@@ -1,0 +1,116 @@
+//! Values reach the chart typed exactly as Flux hands them to Helm, checked against the real
+//! `helm template` given the equivalent flags: `spec.values` and `valuesFrom` documents are
+//! decoded like a `-f` values file (every number a Go `float64`, so `1000000` prints `1e+06`),
+//! a `targetPath` value goes through `--set` (typed) or `--set-string` (quoted), and chart
+//! `valuesFiles` merge over the chart's defaults like `-f chart/<file>`.
+
+use std::process::Command;
+
+use capstan_tests::{capstan_bin, helm_bin, root};
+use serde_json::Value;
+
+const CHART: &str = "tests/charts/values-typing";
+
+/// The `types` ConfigMap's data from a YAML stream.
+fn types(stream: &str) -> Value {
+    capstan_yaml::parse_stream(stream)
+        .expect("YAML stream")
+        .into_iter()
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "types")
+        .map(|d| d["data"].clone())
+        .unwrap_or_else(|| panic!("no types ConfigMap in:\n{stream}"))
+}
+
+fn capstan_build(release: &str) -> Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("release.yaml");
+    std::fs::write(&file, release).expect("write release");
+    let out = Command::new(capstan_bin())
+        .arg("build")
+        .arg("-f")
+        .arg(&file)
+        .args(["--cache-dir", "none"])
+        .current_dir(root())
+        .output()
+        .expect("capstan runs");
+    assert!(
+        out.status.success(),
+        "capstan build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    types(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn helm_template(args: &[&str], values_files: &[(&str, &str)]) -> Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(helm_bin("helm3"));
+    cmd.args(["template", "web", CHART, "--namespace", "apps"])
+        .args(args)
+        .current_dir(root());
+    for (name, text) in values_files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write values");
+        cmd.arg("-f").arg(path);
+    }
+    let out = cmd.output().expect("helm runs");
+    assert!(
+        out.status.success(),
+        "helm template failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    types(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn release(spec: &str) -> String {
+    format!(
+        "apiVersion: capstan.dev/v1alpha1\nkind: HelmRelease\nmetadata: {{name: web, namespace: apps}}\n\
+         spec:\n  chart:\n    spec:\n      chart: values-typing\n      repository: {}\n{spec}",
+        root().join(CHART).display()
+    )
+}
+
+const VALUES: &str = "num: 1000000\nsmall: 3\nratio: 1.5\nbig: 12345678901\nneg: -7\nword: x\nflag: true\nlist: [1, two]\nnested: {count: 10}\n";
+
+#[test]
+fn inline_values_are_typed_like_a_values_file() {
+    let ours = capstan_build(&release(&format!(
+        "  values:\n{}",
+        VALUES
+            .lines()
+            .map(|l| format!("    {l}\n"))
+            .collect::<String>()
+    )));
+    let helm = helm_template(&[], &[("values.yaml", VALUES)]);
+    assert_eq!(ours["num"], "1e+06|float64|float64", "{ours:#}");
+    assert_eq!(ours, helm);
+}
+
+#[test]
+fn values_from_config_maps_and_secrets_are_typed_like_a_values_file() {
+    let encoded = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(VALUES)
+    };
+    let spec = format!(
+        "  valuesFrom:\n    - {{kind: ConfigMap, name: v}}\n    - {{kind: Secret, name: s, valuesKey: more.yaml}}\n\
+         ---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: v, namespace: apps}}\ndata:\n  values.yaml: |\n    num: 5\n    word: from-cm\n\
+         ---\napiVersion: v1\nkind: Secret\nmetadata: {{name: s, namespace: apps}}\ndata:\n  more.yaml: {encoded}\n"
+    );
+    let ours = capstan_build(&release(&spec));
+    let helm = helm_template(
+        &[],
+        &[("cm.yaml", "num: 5\nword: from-cm\n"), ("s.yaml", VALUES)],
+    );
+    assert_eq!(ours["small"], "3|float64|float64", "{ours:#}");
+    assert_eq!(ours, helm);
+}
+
+#[test]
+fn chart_values_files_merge_like_extra_values_files() {
+    let ours = capstan_build(&release(
+        "      valuesFiles: [values.yaml, extra-values.yaml]\n",
+    ));
+    let helm = helm_template(&["-f", &format!("{CHART}/extra-values.yaml")], &[]);
+    assert_eq!(ours["fromFile"], "42|float64|float64", "{ours:#}");
+    assert_eq!(ours, helm);
+}
