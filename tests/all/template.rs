@@ -24,15 +24,7 @@ fn capstan(args: &[&str], cache: &std::path::Path) -> Output {
 
 /// The real helm 3 binary (installed by `.ci/install-helm` when missing).
 fn helm3() -> PathBuf {
-    let bin = root().join(".tools/bin/helm3");
-    if !bin.exists() {
-        let status = Command::new("bash")
-            .arg(root().join(".ci/install-helm"))
-            .status()
-            .expect("run .ci/install-helm");
-        assert!(status.success(), ".ci/install-helm failed");
-    }
-    bin
+    capstan_tests::helm_bin("helm3")
 }
 
 fn helm(args: &[&str], home: &std::path::Path) -> Output {

@@ -106,6 +106,27 @@ fn values_from_config_maps_and_secrets_are_typed_like_a_values_file() {
 }
 
 #[test]
+fn target_paths_are_set_like_set_and_set_string() {
+    // (Keys like `n` or `y` would be booleans in YAML 1.1, as kubectl reads them.)
+    let spec = "  values: {nested: {count: 1}}\n  valuesFrom:\n    - {kind: ConfigMap, name: t, valuesKey: num, targetPath: nested.count}\n    - {kind: ConfigMap, name: t, valuesKey: quoted, targetPath: word}\n    - {kind: ConfigMap, name: t, valuesKey: list, targetPath: list}\n\
+         ---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: t, namespace: apps}\ndata: {num: \"5\", quoted: '\"007\"', list: \"{a,b}\"}\n";
+    let ours = capstan_build(&release(spec));
+    let helm = helm_template(
+        &[
+            "--set",
+            "nested.count=5",
+            "--set-string",
+            "word=007",
+            "--set",
+            "list={a,b}",
+        ],
+        &[("values.yaml", "nested: {count: 1}\n")],
+    );
+    assert_eq!(ours["word"], "007|string|string", "{ours:#}");
+    assert_eq!(ours, helm);
+}
+
+#[test]
 fn chart_values_files_merge_like_extra_values_files() {
     let ours = capstan_build(&release(
         "      valuesFiles: [values.yaml, extra-values.yaml]\n",
