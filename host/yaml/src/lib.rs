@@ -12,7 +12,7 @@ mod parse;
 mod resolve;
 
 pub use emit::{to_stream, to_string};
-pub use parse::{parse_one, parse_stream};
+pub use parse::{MAX_DEPTH, parse_one, parse_stream};
 
 /// A YAML stream could not be read.
 #[derive(Debug, thiserror::Error)]

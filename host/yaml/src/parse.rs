@@ -1,5 +1,11 @@
 //! Event-driven YAML → JSON value conversion (anchors, aliases, `<<` merge keys, tags), with the
 //! scalar rules in [`crate::resolve`]. Non-string keys become strings, as `sigs.k8s.io/yaml` does.
+//!
+//! Hostile streams are refused the way go-yaml v2 refuses them (so what Capstan accepts, kubectl
+//! and Helm accept too): nesting deeper than [`MAX_DEPTH`] is "exceeded max depth of 10000", and
+//! aliases that expand into more nodes than go-yaml's alias ratio allows are "document contains
+//! excessive aliasing" — checked before an alias is copied, so a billion-laughs document never
+//! grows. Deep (allowed) nesting runs on a growing stack instead of overflowing it.
 
 use std::collections::HashMap;
 
@@ -9,12 +15,60 @@ use serde_json::{Map, Value};
 use crate::resolve::resolve_plain;
 use crate::{Error, Result};
 
+/// go-yaml v2's nesting limit (`max_flow_level`, `max_indents`).
+pub const MAX_DEPTH: usize = 10_000;
+
+/// Stack left before a nested node is read on a fresh segment, and that segment's size.
+const STACK_RED_ZONE: usize = 64 * 1024;
+const STACK_SEGMENT: usize = 1024 * 1024;
+
+/// go-yaml v2's alias budget (`allowedAliasRatio` in decode.go): up to 400,000 decoded nodes 99%
+/// may come from aliases, falling linearly to 10% at 4,000,000; checked once more than 100
+/// aliased and 1,000 decoded nodes were seen.
+pub(crate) fn excessive_aliasing(decoded: u64, aliased: u64) -> bool {
+    const LOW: u64 = 400_000;
+    const HIGH: u64 = 4_000_000;
+    if aliased <= 100 || decoded <= 1000 {
+        return false;
+    }
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "node counts far below 2^52; go-yaml computes in float64 too"
+    )]
+    let (decoded_f, aliased_f) = (decoded as f64, aliased as f64);
+    let allowed = if decoded <= LOW {
+        0.99
+    } else if decoded >= HIGH {
+        0.10
+    } else {
+        #[expect(clippy::cast_precision_loss, reason = "as above")]
+        let span = (HIGH - LOW) as f64;
+        #[expect(clippy::cast_precision_loss, reason = "as above")]
+        let into = (decoded - LOW) as f64;
+        0.99 - 0.89 * (into / span)
+    };
+    aliased_f / decoded_f > allowed
+}
+
 /// Parses a multi-document stream. Empty documents (and documents that are just `null`) are
 /// skipped, as `kubectl` and Helm skip them.
+///
+/// Like kubectl's `NewYAMLOrJSONDecoder`, a stream that starts with `{` is read as JSON first
+/// (a sequence of JSON values), so JSON escapes YAML does not have — surrogate pairs such as
+/// `"\ud83d\ude00"` — mean what they mean in JSON; anything that is not JSON is read as YAML.
+/// Duplicate mapping keys are accepted and the last one wins, as in kubectl and Helm (go-yaml v2).
 pub fn parse_stream(text: &str) -> Result<Vec<Value>> {
+    if text.trim_start().starts_with('{')
+        && let Some(docs) = parse_json_stream(text)
+    {
+        return Ok(docs);
+    }
     let mut reader = Reader {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
+        depth: 0,
+        decoded: 0,
+        aliased: 0,
     };
     let mut docs = Vec::new();
     loop {
@@ -23,7 +77,10 @@ pub fn parse_stream(text: &str) -> Result<Vec<Value>> {
             Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
             Event::StreamEnd => break,
             Event::DocumentStart(_) => {
+                // kubectl decodes each document on its own: anchors and alias budgets too.
                 reader.anchors.clear();
+                reader.decoded = 0;
+                reader.aliased = 0;
                 let (event, span) = reader.next()?;
                 if matches!(event, Event::DocumentEnd) {
                     continue;
@@ -45,6 +102,16 @@ pub fn parse_stream(text: &str) -> Result<Vec<Value>> {
     Ok(docs)
 }
 
+/// A stream of JSON values, or `None` if it is not one (the caller reads it as YAML instead).
+/// Nesting is bounded by serde_json's own recursion limit (128).
+fn parse_json_stream(text: &str) -> Option<Vec<Value>> {
+    serde_json::Deserializer::from_str(text)
+        .into_iter::<Value>()
+        .filter(|v| !matches!(v, Ok(Value::Null)))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .ok()
+}
+
 /// Parses a single-document YAML text (an empty text is `null`).
 pub fn parse_one(text: &str) -> Result<Value> {
     let mut docs = parse_stream(text)?;
@@ -60,7 +127,13 @@ pub fn parse_one(text: &str) -> Result<Value> {
 
 struct Reader<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: HashMap<usize, Value>,
+    /// Each anchor's value and the number of nodes it stands for.
+    anchors: HashMap<usize, (Value, u64)>,
+    depth: usize,
+    /// Nodes decoded in this document, aliases counted at their expanded size.
+    decoded: u64,
+    /// Of those, nodes that came from aliases.
+    aliased: u64,
 }
 
 impl<'a> Reader<'a> {
@@ -77,21 +150,57 @@ impl<'a> Reader<'a> {
     }
 
     fn node(&mut self, event: Event<'a>, span: Span) -> Result<Value> {
+        let start = self.decoded;
+        self.decoded += 1;
+        if matches!(event, Event::SequenceStart(..) | Event::MappingStart(..)) {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(Error::Convert {
+                    line: span.start.line(),
+                    message: format!("exceeded max depth of {MAX_DEPTH}"),
+                });
+            }
+            let value = stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || {
+                self.collection(event, span, start)
+            });
+            self.depth -= 1;
+            return value;
+        }
         let line = span.start.line();
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let value = scalar(&text, style, tag.as_deref(), line)?;
-                self.remember(anchor, &value);
+                self.remember(anchor, &value, start);
                 Ok(value)
             }
-            Event::Alias(id) => self
-                .anchors
-                .get(&id)
-                .cloned()
-                .ok_or_else(|| Error::Convert {
-                    line,
-                    message: "unknown anchor".into(),
-                }),
+            Event::Alias(id) => {
+                let Some((value, size)) = self.anchors.get(&id) else {
+                    return Err(Error::Convert {
+                        line,
+                        message: "unknown anchor".into(),
+                    });
+                };
+                self.decoded += size;
+                self.aliased += size;
+                if excessive_aliasing(self.decoded, self.aliased) {
+                    return Err(Error::Convert {
+                        line,
+                        message: "document contains excessive aliasing".into(),
+                    });
+                }
+                Ok(value.clone())
+            }
+            other => Err(Error::Convert {
+                line,
+                message: format!("unexpected event {other:?}"),
+            }),
+        }
+    }
+
+    /// A sequence or mapping, from its start event.
+    fn collection(&mut self, event: Event<'a>, span: Span, start: u64) -> Result<Value> {
+        let line = span.start.line();
+        match event {
             Event::SequenceStart(anchor, _) => {
                 let mut items = Vec::new();
                 loop {
@@ -102,7 +211,7 @@ impl<'a> Reader<'a> {
                     items.push(self.node(ev, sp)?);
                 }
                 let value = Value::Array(items);
-                self.remember(anchor, &value);
+                self.remember(anchor, &value, start);
                 Ok(value)
             }
             Event::MappingStart(anchor, _) => {
@@ -144,7 +253,7 @@ impl<'a> Reader<'a> {
                     }
                 }
                 let value = Value::Object(map);
-                self.remember(anchor, &value);
+                self.remember(anchor, &value, start);
                 Ok(value)
             }
             other => Err(Error::Convert {
@@ -154,9 +263,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn remember(&mut self, anchor: usize, value: &Value) {
+    /// Keeps an anchored value with the number of nodes decoding it took (since `start`).
+    fn remember(&mut self, anchor: usize, value: &Value, start: u64) {
         if anchor != 0 {
-            self.anchors.insert(anchor, value.clone());
+            self.anchors
+                .insert(anchor, (value.clone(), self.decoded - start));
         }
     }
 }

@@ -259,3 +259,20 @@ fn a_tenant_string_cannot_smuggle_an_object_past_kubectl() {
     let back = kubectl_reads(&capstan_yaml::to_stream(&objects));
     assert_eq!(back, objects);
 }
+
+#[test]
+fn json_surrogate_pairs_read_like_kubectl() {
+    let text = r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "annotations": {"fixed": "1"}}, "data": {"a": "\ud83d\ude00"}}"#;
+    let ours = capstan_yaml::parse_stream(text).expect("valid JSON is a valid stream");
+    assert_eq!(ours[0]["data"]["a"], "\u{1f600}");
+    assert_eq!(ours, kubectl_reads(text));
+}
+
+#[test]
+fn duplicate_keys_resolve_like_kubectl() {
+    // go-yaml v2 (kubectl, Helm) keeps the last of duplicate keys without a word; so does Capstan.
+    let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  annotations: {fixed: '1'}\ndata:\n  a: '1'\n  a: '2'\n";
+    let ours = capstan_yaml::parse_stream(text).expect("accepted");
+    assert_eq!(ours[0]["data"]["a"], "2");
+    assert_eq!(ours, kubectl_reads(text));
+}

@@ -1,5 +1,10 @@
 //! Builds go-yaml v2 style [`Node`] trees from `saphyr-parser` events (anchors, aliases and `<<`
 //! merge keys included), and converts them to JSON data the way `sigs.k8s.io/yaml` does.
+//!
+//! Hostile input is refused as go-yaml v2 refuses it: nesting deeper than 10,000 is "exceeded max
+//! depth of 10000", and aliases past go-yaml's alias ratio are "document contains excessive
+//! aliasing" (checked before the alias is copied, so a billion-laughs values file never grows).
+//! Deep (allowed) nesting runs on a growing stack instead of overflowing it.
 
 use std::collections::HashMap;
 
@@ -10,8 +15,59 @@ use super::{Node, YamlError, format_go_g};
 
 struct Builder<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchor's node and the number of nodes decoding it took.
+    anchors: HashMap<usize, (Node, u64)>,
     text: &'a str,
+    depth: usize,
+    /// Nodes decoded in this document, aliases counted at their expanded size.
+    decoded: u64,
+    /// Of those, nodes that came from aliases.
+    aliased: u64,
+}
+
+/// go-yaml v2's nesting limit (`max_flow_level`, `max_indents`).
+pub(crate) const MAX_DEPTH: usize = 10_000;
+
+/// Stack left before a nested node is read on a fresh segment, and that segment's size.
+const STACK_RED_ZONE: usize = 64 * 1024;
+const STACK_SEGMENT: usize = 1024 * 1024;
+
+/// go-yaml v2's alias budget (`allowedAliasRatio` in decode.go): up to 400,000 decoded nodes 99%
+/// may come from aliases, falling linearly to 10% at 4,000,000; checked once more than 100
+/// aliased and 1,000 decoded nodes were seen.
+fn excessive_aliasing(decoded: u64, aliased: u64) -> bool {
+    const LOW: u64 = 400_000;
+    const HIGH: u64 = 4_000_000;
+    if aliased <= 100 || decoded <= 1000 {
+        return false;
+    }
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "node counts far below 2^52; go-yaml computes in float64 too"
+    )]
+    let ratio = aliased as f64 / decoded as f64;
+    #[expect(clippy::cast_precision_loss, reason = "as above")]
+    let allowed = if decoded <= LOW {
+        0.99
+    } else if decoded >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((decoded - LOW) as f64 / (HIGH - LOW) as f64)
+    };
+    ratio > allowed
+}
+
+impl<'a> Builder<'a> {
+    fn new(text: &'a str) -> Self {
+        Builder {
+            parser: Parser::new_from_str(text),
+            anchors: HashMap::new(),
+            text,
+            depth: 0,
+            decoded: 0,
+            aliased: 0,
+        }
+    }
 }
 
 /// Rewords a `saphyr-parser` error as go-yaml (libyaml) reports it: libyaml's problem text
@@ -128,22 +184,63 @@ impl<'a> Builder<'a> {
 
     /// Reads the node that starts with `ev`.
     fn node(&mut self, ev: Event<'a>, span: Span) -> Result<Node, YamlError> {
+        let start = self.decoded;
+        self.decoded += 1;
+        if matches!(ev, Event::SequenceStart(..) | Event::MappingStart(..)) {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(YamlError::Syntax {
+                    line: None,
+                    message: format!("exceeded max depth of {MAX_DEPTH}"),
+                });
+            }
+            let node = stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || {
+                self.collection(ev, span, start)
+            });
+            self.depth -= 1;
+            return node;
+        }
         match ev {
             Event::Scalar(value, style, anchor, tag) => {
                 let node = tagged_scalar(&value, style, tag.as_deref())?;
-                if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
-                }
+                self.remember(anchor, &node, start);
                 Ok(node)
             }
-            Event::Alias(id) => self
-                .anchors
-                .get(&id)
-                .cloned()
-                .ok_or_else(|| YamlError::Syntax {
-                    line: None,
-                    message: format!("unknown anchor referenced (line {})", span.start.line()),
-                }),
+            Event::Alias(id) => {
+                let Some((node, size)) = self.anchors.get(&id) else {
+                    return Err(YamlError::Syntax {
+                        line: None,
+                        message: format!("unknown anchor referenced (line {})", span.start.line()),
+                    });
+                };
+                self.decoded += size;
+                self.aliased += size;
+                if excessive_aliasing(self.decoded, self.aliased) {
+                    return Err(YamlError::Syntax {
+                        line: None,
+                        message: "document contains excessive aliasing".into(),
+                    });
+                }
+                Ok(node.clone())
+            }
+            other => Err(YamlError::Syntax {
+                line: Some(span.start.line()),
+                message: format!("did not find expected node content ({other:?})"),
+            }),
+        }
+    }
+
+    /// Keeps an anchored node with the number of nodes decoding it took (since `start`).
+    fn remember(&mut self, anchor: usize, node: &Node, start: u64) {
+        if anchor > 0 {
+            self.anchors
+                .insert(anchor, (node.clone(), self.decoded - start));
+        }
+    }
+
+    /// A sequence or mapping, from its start event.
+    fn collection(&mut self, ev: Event<'a>, span: Span, start: u64) -> Result<Node, YamlError> {
+        match ev {
             Event::SequenceStart(anchor, _) => {
                 let mut items = Vec::new();
                 loop {
@@ -154,9 +251,7 @@ impl<'a> Builder<'a> {
                     items.push(self.node(ev, span)?);
                 }
                 let node = Node::Seq(items);
-                if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
-                }
+                self.remember(anchor, &node, start);
                 Ok(node)
             }
             Event::MappingStart(anchor, _) => {
@@ -178,9 +273,7 @@ impl<'a> Builder<'a> {
                     }
                 }
                 let node = Node::Map(entries);
-                if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
-                }
+                self.remember(anchor, &node, start);
                 Ok(node)
             }
             other => Err(YamlError::Syntax {
@@ -249,11 +342,7 @@ fn relaxed<T>(text: &str, parse: impl Fn(&str) -> Result<T, YamlError>) -> Resul
 }
 
 fn parse_documents_strict(text: &str) -> Result<Vec<Node>, YamlError> {
-    let mut b = Builder {
-        parser: Parser::new_from_str(text),
-        anchors: HashMap::new(),
-        text,
-    };
+    let mut b = Builder::new(text);
     let mut docs = Vec::new();
     loop {
         let (ev, _) = b.next()?;
@@ -261,6 +350,9 @@ fn parse_documents_strict(text: &str) -> Result<Vec<Node>, YamlError> {
             Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
             Event::StreamEnd => break,
             Event::DocumentStart(_) => {
+                // go-yaml decodes each document with a fresh alias budget.
+                b.decoded = 0;
+                b.aliased = 0;
                 let (ev, span) = b.next()?;
                 if matches!(ev, Event::DocumentEnd) {
                     docs.push(Node::Null);
@@ -288,11 +380,7 @@ pub fn parse_node(text: &str) -> Result<Node, YamlError> {
 fn parse_node_strict(text: &str) -> Result<Node, YamlError> {
     // go-yaml stops after the first document, so later syntax errors are not reported by Go
     // either; parse lazily document by document.
-    let mut b = Builder {
-        parser: Parser::new_from_str(text),
-        anchors: HashMap::new(),
-        text,
-    };
+    let mut b = Builder::new(text);
     loop {
         let (ev, _) = b.next()?;
         match ev {
@@ -433,6 +521,31 @@ pub fn parse_json_like_all(text: &str) -> Result<Vec<serde_json::Value>, YamlErr
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn billion_laughs_is_excessive_aliasing() {
+        let mut text = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        let mut prev = 'a';
+        for name in "bcdefghi".chars() {
+            let items = vec![format!("*{prev}"); 9].join(", ");
+            text.push_str(&format!("{name}: &{name} [{items}]\n"));
+            prev = name;
+        }
+        let err = parse_json_like(&text).expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "yaml: document contains excessive aliasing"
+        );
+    }
+
+    #[test]
+    fn nesting_is_limited_like_go_yaml_and_never_overflows() {
+        let deep = |n: usize| format!("a:\n{}1\n", "- ".repeat(n));
+        let err = parse_json_like(&deep(10_001)).expect_err("refused");
+        assert_eq!(err.to_string(), "yaml: exceeded max depth of 10000");
+        let v = parse_json_like(&deep(9_000)).expect("within the limit");
+        assert!(v["a"].is_array());
+    }
 
     #[test]
     fn values_become_json_floats() -> Result<(), YamlError> {
