@@ -138,6 +138,10 @@ pub(crate) struct State<'s> {
     depth: usize,
     current: Arc<Tree>,
     ext: Extensions,
+    /// Bytes written so far by this render, at every nesting level (`max_output`).
+    written: u64,
+    /// Template nodes executed so far (`max_steps`).
+    steps: u64,
 }
 
 pub(crate) fn execute(set: &TemplateSet, name: &str, data: &Value, out: &mut String) -> Result<()> {
@@ -151,6 +155,8 @@ pub(crate) fn execute(set: &TemplateSet, name: &str, data: &Value, out: &mut Str
         depth: 0,
         current: tree.clone(),
         ext: Extensions::default(),
+        written: 0,
+        steps: 0,
     };
     st.run_tree(&tree, V::plain(data.clone()), out)
 }
@@ -219,6 +225,25 @@ impl State<'_> {
         r.map(|_| ())
     }
 
+    /// Adds `n` written bytes to the render's output budget.
+    fn count_output(&mut self, tree: &Tree, n: usize) -> R<()> {
+        self.written = self.written.saturating_add(n as u64);
+        if self.written > self.set.max_output {
+            return Err(self.over_budget(
+                tree,
+                format_args!("more than {} bytes of output written", self.set.max_output),
+            ));
+        }
+        Ok(())
+    }
+
+    fn over_budget(&self, tree: &Tree, what: impl Display) -> Error {
+        Error::ExecuteTemplate {
+            message: format!("template: {}: render budget exceeded: {what}", tree.name),
+            source: None,
+        }
+    }
+
     fn errorf(&self, tree: &Tree, blame: Blame<'_>, msg: impl Display) -> Error {
         Error::ExecuteTemplate {
             message: format!(
@@ -242,12 +267,24 @@ impl State<'_> {
     }
 
     fn walk(&mut self, tree: &Tree, dot: &V, node: &Node, out: &mut String) -> R<Flow> {
+        self.steps += 1;
+        if self.steps > self.set.max_steps {
+            return Err(self.over_budget(
+                tree,
+                format_args!("more than {} template steps executed", self.set.max_steps),
+            ));
+        }
         match node {
-            Node::Text(t) => out.push_str(t),
+            Node::Text(t) => {
+                out.push_str(t);
+                self.count_output(tree, t.len())?;
+            }
             Node::Action(a) => {
                 let v = self.eval_pipeline(tree, dot, &a.pipe)?;
                 if a.pipe.decl.is_empty() {
+                    let before = out.len();
                     print_value(out, &v.v);
+                    self.count_output(tree, out.len() - before)?;
                 }
             }
             Node::If(b) | Node::With(b) => {

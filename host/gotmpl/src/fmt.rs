@@ -976,6 +976,29 @@ impl Printer<'_> {
     }
 }
 
+/// Go's `tooLarge`: widths and precisions beyond a million are refused (`%!(BADWIDTH)`,
+/// `%!(BADPREC)`), which is also what keeps `printf "%*d"` from allocating without bound.
+fn too_large(n: i64) -> bool {
+    !(-1_000_000..=1_000_000).contains(&n)
+}
+
+/// Go's `parsenum`: the digits at `start` as a number (`None` inside when there are none), and
+/// where they end; `None` when the number overflows Go's limit, which makes Go skip the rest of
+/// the format (so it ends in `%!(NOVERB)`).
+fn parse_num(b: &[u8], start: usize) -> Option<(Option<usize>, usize)> {
+    let mut num: i64 = 0;
+    let mut i = start;
+    while i < b.len() && b[i].is_ascii_digit() {
+        if too_large(num) {
+            return None;
+        }
+        num = num * 10 + i64::from(b[i] - b'0');
+        i += 1;
+    }
+    let n = (i > start).then(|| usize::try_from(num).unwrap_or(0));
+    Some((n, i))
+}
+
 /// Go's `fmt.Sprintf` over template values.
 pub fn sprintf(format: &str, args: &[Value]) -> String {
     let mut out = String::with_capacity(format.len() + 16);
@@ -1017,7 +1040,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
                 .map(Value::Int)
                 .as_ref()
             {
-                Some(Value::Int(w)) => {
+                Some(Value::Int(w)) if !too_large(*w) => {
                     if *w < 0 {
                         spec.minus = true;
                         spec.zero = false;
@@ -1028,12 +1051,12 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             }
             argn += 1;
         } else {
-            let s = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i > s {
-                spec.width = format[s..i].parse().ok();
+            match parse_num(b, i) {
+                Some((n, next)) => {
+                    spec.width = n;
+                    i = next;
+                }
+                None => i = b.len(),
             }
         }
         // precision
@@ -1042,16 +1065,18 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             if i < b.len() && b[i] == b'*' {
                 i += 1;
                 match args.get(argn).and_then(Value::to_i64) {
-                    Some(p) if p >= 0 => spec.prec = Some(p as usize),
+                    Some(p) if p >= 0 && !too_large(p) => spec.prec = Some(p as usize),
                     _ => out.push_str("%!(BADPREC)"),
                 }
                 argn += 1;
             } else {
-                let s = i;
-                while i < b.len() && b[i].is_ascii_digit() {
-                    i += 1;
+                match parse_num(b, i) {
+                    Some((n, next)) => {
+                        spec.prec = Some(n.unwrap_or(0));
+                        i = next;
+                    }
+                    None => i = b.len(),
                 }
-                spec.prec = Some(format[s..i].parse().unwrap_or(0));
             }
         }
         if i >= b.len() {

@@ -43,6 +43,7 @@
 //! lossily, and an argument error inside a short-circuited `and`/`or` may blame a different node. Rendering is thread-safe: a [`TemplateSet`] is
 //! `Send + Sync` and can execute templates from several threads at once.
 
+pub mod budget;
 mod error;
 mod exec;
 mod fmt;

@@ -31,6 +31,10 @@ pub struct TemplateSet {
     pub(crate) trees: HashMap<String, Arc<Tree>>,
     pub(crate) missing_key: MissingKey,
     pub(crate) max_depth: usize,
+    /// Most bytes of output one render may write ([`crate::budget::MAX_RENDER_OUTPUT`]).
+    pub(crate) max_output: u64,
+    /// Most template nodes one render may execute ([`crate::budget::MAX_RENDER_STEPS`]).
+    pub(crate) max_steps: u64,
 }
 
 impl TemplateSet {
@@ -41,6 +45,8 @@ impl TemplateSet {
             trees: HashMap::new(),
             missing_key: MissingKey::Zero,
             max_depth: exec::DEFAULT_MAX_DEPTH,
+            max_output: crate::budget::MAX_RENDER_OUTPUT,
+            max_steps: crate::budget::MAX_RENDER_STEPS,
         }
     }
 
@@ -54,6 +60,13 @@ impl TemplateSet {
     /// so deep recursion fails cleanly instead of exhausting the stack).
     pub fn set_max_depth(&mut self, depth: usize) {
         self.max_depth = depth;
+    }
+
+    /// Sets the render budget: most bytes of output and most template steps one render may use
+    /// (defaults: [`crate::budget::MAX_RENDER_OUTPUT`], [`crate::budget::MAX_RENDER_STEPS`]).
+    pub fn set_render_budget(&mut self, max_output: u64, max_steps: u64) {
+        self.max_output = max_output;
+        self.max_steps = max_steps;
     }
 
     /// The function map.

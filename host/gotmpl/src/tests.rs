@@ -2,6 +2,7 @@
 //! tests per area.
 
 mod api;
+mod budget;
 mod fmt;
 mod fuzz;
 mod golden;

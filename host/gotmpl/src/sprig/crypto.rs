@@ -496,19 +496,24 @@ fn bcrypt_hash(s: &str) -> String {
 
 pub(super) fn register(r: &mut Reg<'_>) {
     r.f("randAlphaNum", &[Ty::Int], |a| {
+        crate::budget::string("randAlphaNum", u128::from(int_arg(a, 0).unsigned_abs()))?;
         Ok(Value::from(random_from(ALNUM, int_arg(a, 0))))
     });
     r.f("randAlpha", &[Ty::Int], |a| {
+        crate::budget::string("randAlpha", u128::from(int_arg(a, 0).unsigned_abs()))?;
         Ok(Value::from(random_from(ALPHA, int_arg(a, 0))))
     });
     r.f("randNumeric", &[Ty::Int], |a| {
+        crate::budget::string("randNumeric", u128::from(int_arg(a, 0).unsigned_abs()))?;
         Ok(Value::from(random_from(NUM, int_arg(a, 0))))
     });
     r.f("randAscii", &[Ty::Int], |a| {
+        crate::budget::string("randAscii", u128::from(int_arg(a, 0).unsigned_abs()))?;
         let printable: Vec<u8> = (32u8..=126).collect();
         Ok(Value::from(random_from(&printable, int_arg(a, 0))))
     });
     r.f("randBytes", &[Ty::Int], |a| {
+        crate::budget::string("randBytes", u128::from(int_arg(a, 0).unsigned_abs()))?;
         let mut b = vec![0u8; int_arg(a, 0).max(0) as usize];
         fill_random(&mut b);
         Ok(Value::from(super::encoding::b64_encode(&b)))

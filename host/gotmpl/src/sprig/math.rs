@@ -283,9 +283,17 @@ pub(super) fn register(r: &mut Reg<'_>) {
     });
     r.f("until", &[Ty::Int], |a| {
         let c = int_arg(a, 0);
+        crate::budget::list(
+            "until",
+            crate::budget::until_len(0, c, if c < 0 { -1 } else { 1 }),
+        )?;
         Ok(ints(until_step(0, c, if c < 0 { -1 } else { 1 })))
     });
     r.f("untilStep", &[Ty::Int, Ty::Int, Ty::Int], |a| {
+        crate::budget::list(
+            "untilStep",
+            crate::budget::until_len(int_arg(a, 0), int_arg(a, 1), int_arg(a, 2)),
+        )?;
         Ok(ints(until_step(
             int_arg(a, 0),
             int_arg(a, 1),
@@ -294,16 +302,16 @@ pub(super) fn register(r: &mut Reg<'_>) {
     });
     r.v("seq", &[], Ty::Int, |a| {
         let p: Vec<i64> = a.iter().map(|v| v.as_int().unwrap_or(0)).collect();
-        let v = match p.len() {
+        let (start, stop, step) = match p.len() {
             1 => {
                 let (start, end) = (1, p[0]);
                 let inc = if end < start { -1 } else { 1 };
-                until_step(start, end + inc, inc)
+                (start, end + inc, inc)
             }
             2 => {
                 let (start, end) = (p[0], p[1]);
                 let step = if end < start { -1 } else { 1 };
-                until_step(start, end + step, step)
+                (start, end + step, step)
             }
             3 => {
                 let (start, step, end) = (p[0], p[1], p[2]);
@@ -314,10 +322,12 @@ pub(super) fn register(r: &mut Reg<'_>) {
                         return Ok(Value::from(""));
                     }
                 }
-                until_step(start, end + inc, step)
+                (start, end + inc, step)
             }
             _ => return Ok(Value::from("")),
         };
+        crate::budget::list("seq", crate::budget::until_len(start, stop, step))?;
+        let v = until_step(start, stop, step);
         let s: Vec<String> = v.iter().map(i64::to_string).collect();
         Ok(Value::from(s.join(" ")))
     });

@@ -582,7 +582,13 @@ pub(super) fn register(r: &mut Reg<'_>) {
         if n < 0 {
             return Err("strings: negative Repeat count".into());
         }
-        Ok(Value::from(str_arg(a, 1).repeat(n as usize)))
+        let s = str_arg(a, 1);
+        let bytes = s.len() as u128 * n.unsigned_abs() as u128;
+        if bytes > i64::MAX as u128 {
+            return Err("strings: Repeat output length overflow".into());
+        }
+        crate::budget::string("repeat", bytes)?;
+        Ok(Value::from(s.repeat(n as usize)))
     });
     r.f("trimall", &[Ty::String, Ty::String], |a| {
         Ok(Value::from(go_trim(str_arg(a, 1), str_arg(a, 0))))
@@ -642,6 +648,12 @@ pub(super) fn register(r: &mut Reg<'_>) {
         if n < 0 {
             return Err("strings: negative Repeat count".into());
         }
+        let s = str_arg(a, 1);
+        let lines = s.matches('\n').count() as u128 + 1;
+        crate::budget::string(
+            "indent",
+            s.len() as u128 + lines * (n.unsigned_abs() as u128 + 1),
+        )?;
         let pad = " ".repeat(n as usize);
         Ok(Value::from(format!(
             "{pad}{}",
@@ -653,6 +665,12 @@ pub(super) fn register(r: &mut Reg<'_>) {
         if n < 0 {
             return Err("strings: negative Repeat count".into());
         }
+        let s = str_arg(a, 1);
+        let lines = s.matches('\n').count() as u128 + 1;
+        crate::budget::string(
+            "nindent",
+            s.len() as u128 + lines * (n.unsigned_abs() as u128 + 1),
+        )?;
         let pad = " ".repeat(n as usize);
         Ok(Value::from(format!(
             "\n{pad}{}",
