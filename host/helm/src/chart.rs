@@ -398,8 +398,22 @@ fn clean_path(p: &str) -> String {
     }
 }
 
+/// Helm's `MaxDecompressedChartSize`: the most bytes all files of one chart archive may
+/// decompress to (100 MiB).
+pub const MAX_DECOMPRESSED_CHART_SIZE: u64 = 100 * 1024 * 1024;
+
+/// Helm's `MaxDecompressedFileSize`: the most bytes one file of a chart archive may decompress
+/// to (5 MiB).
+pub const MAX_DECOMPRESSED_FILE_SIZE: u64 = 5 * 1024 * 1024;
+
+/// The most files one chart archive may hold (Capstan's own cap: Helm has none, and a stream of
+/// empty files costs memory while staying under the byte limits).
+pub const MAX_CHART_FILES: usize = 20_000;
+
 /// Unpacks a chart archive, dropping the top-level directory as Helm does (and refusing paths
-/// that escape it, with Helm's messages).
+/// that escape it, with Helm's messages). Sizes are checked against Helm's decompressed-size
+/// limits, with Helm's messages, from the tar headers before anything is read; the file count
+/// against [`MAX_CHART_FILES`].
 fn archive_files(data: &[u8], label: &str) -> Result<Vec<ChartFile>, LoadError> {
     let err = |message: String| LoadError::ReadArchive {
         path: label.to_owned(),
@@ -408,6 +422,7 @@ fn archive_files(data: &[u8], label: &str) -> Result<Vec<ChartFile>, LoadError> 
     let gz = flate2::read::GzDecoder::new(data);
     let mut archive = tar::Archive::new(gz);
     let mut out = Vec::new();
+    let mut remaining = MAX_DECOMPRESSED_CHART_SIZE;
     let entries = archive.entries().map_err(|e| err(e.to_string()))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| err(e.to_string()))?;
@@ -437,8 +452,28 @@ fn archive_files(data: &[u8], label: &str) -> Result<Vec<ChartFile>, LoadError> 
         if rest.starts_with("..") {
             return Err(err("chart illegally references parent directory".to_owned()));
         }
-        let mut buf = Vec::new();
+        let size = entry.size();
+        if size > remaining {
+            // Helm's wording, "file size" included.
+            return Err(err(format!(
+                "decompressed chart is larger than the maximum file size {MAX_DECOMPRESSED_CHART_SIZE}"
+            )));
+        }
+        if size > MAX_DECOMPRESSED_FILE_SIZE {
+            return Err(err(format!(
+                "decompressed chart file {path:?} is larger than the maximum file size {MAX_DECOMPRESSED_FILE_SIZE}"
+            )));
+        }
+        remaining -= size;
+        if out.len() >= MAX_CHART_FILES {
+            return Err(err(format!(
+                "chart archive holds more than {MAX_CHART_FILES} files"
+            )));
+        }
+        let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         entry
+            .by_ref()
+            .take(size)
             .read_to_end(&mut buf)
             .map_err(|e| err(e.to_string()))?;
         out.push(ChartFile {

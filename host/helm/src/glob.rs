@@ -81,51 +81,97 @@ fn parse(p: &[char], i: &mut usize, in_alt: bool) -> Vec<Tok> {
     out
 }
 
-fn flatten_match(toks: &[Tok], rest: &[Tok], s: &[char]) -> bool {
-    // Expands alternatives lazily: `toks` followed by `rest`.
-    let Some((first, tail)) = toks.split_first() else {
-        return if rest.is_empty() {
-            s.is_empty()
-        } else {
-            flatten_match(rest, &[], s)
+/// One state of the pattern's automaton.
+#[derive(Debug, Clone)]
+enum State {
+    /// Consumes one character that `Tok` (a `Lit`, `Single` or `Class`) accepts.
+    One(Tok, usize),
+    /// `*` (`segment`: not across `/`) or `**`: consumes any character and stays, or moves on
+    /// without consuming.
+    Star { segment: bool, next: usize },
+    /// `{a,b}`: moves to every alternative without consuming.
+    Split(Vec<usize>),
+    /// The whole name matched.
+    Accept,
+}
+
+/// Builds the states for `toks` followed by state `next`; the index of the first state.
+fn compile(toks: &[Tok], next: usize, states: &mut Vec<State>) -> usize {
+    let mut next = next;
+    for tok in toks.iter().rev() {
+        let state = match tok {
+            Tok::Any => State::Star {
+                segment: true,
+                next,
+            },
+            Tok::Super => State::Star {
+                segment: false,
+                next,
+            },
+            Tok::Alt(alts) => State::Split(alts.iter().map(|a| compile(a, next, states)).collect()),
+            one => State::One(one.clone(), next),
         };
-    };
-    match first {
-        Tok::Lit(c) => s.first() == Some(c) && flatten_match(tail, rest, &s[1..]),
-        Tok::Single => s.first().is_some_and(|c| *c != '/') && flatten_match(tail, rest, &s[1..]),
-        Tok::Class(neg, ranges) => {
-            s.first().is_some_and(|c| {
-                let inr = ranges.iter().any(|(lo, hi)| lo <= c && c <= hi);
-                inr != *neg
-            }) && flatten_match(tail, rest, &s[1..])
+        states.push(state);
+        next = states.len() - 1;
+    }
+    next
+}
+
+/// Adds `state` and everything reachable from it without consuming a character.
+fn close(states: &[State], state: usize, set: &mut [bool], list: &mut Vec<usize>) {
+    let mut stack = vec![state];
+    while let Some(i) = stack.pop() {
+        if std::mem::replace(&mut set[i], true) {
+            continue;
         }
-        Tok::Any => {
-            for k in 0..=s.len() {
-                if k > 0 && s[k - 1] == '/' {
-                    break;
-                }
-                if flatten_match(tail, rest, &s[k..]) {
-                    return true;
-                }
-            }
-            false
+        list.push(i);
+        match &states[i] {
+            State::Star { next, .. } => stack.push(*next),
+            State::Split(alts) => stack.extend(alts.iter().copied()),
+            State::One(..) | State::Accept => {}
         }
-        Tok::Super => (0..=s.len()).any(|k| flatten_match(tail, rest, &s[k..])),
-        Tok::Alt(alts) => alts.iter().any(|alt| {
-            let mut combined: Vec<Tok> = alt.clone();
-            combined.extend_from_slice(tail);
-            flatten_match(&combined, rest, s)
-        }),
     }
 }
 
-/// Whether `name` matches the glob `pattern`.
+fn accepts(tok: &Tok, c: char) -> bool {
+    match tok {
+        Tok::Lit(l) => *l == c,
+        Tok::Single => c != '/',
+        Tok::Class(neg, ranges) => ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *neg,
+        Tok::Any | Tok::Super | Tok::Alt(_) => false,
+    }
+}
+
+/// Whether `name` matches the glob `pattern`. Runs the pattern as an automaton over all its
+/// states at once: time is linear in the name for a given pattern (Helm's matcher is too), so
+/// no pattern can make it backtrack exponentially.
 pub(crate) fn matches(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let mut i = 0;
     let toks = parse(&p, &mut i, false);
-    let s: Vec<char> = name.chars().collect();
-    flatten_match(&toks, &[], &s)
+    let mut states = vec![State::Accept];
+    let start = compile(&toks, 0, &mut states);
+    let mut set = vec![false; states.len()];
+    let mut current = Vec::new();
+    close(&states, start, &mut set, &mut current);
+    for c in name.chars() {
+        set.iter_mut().for_each(|s| *s = false);
+        let mut next = Vec::new();
+        for &i in &current {
+            match &states[i] {
+                State::One(tok, to) if accepts(tok, c) => close(&states, *to, &mut set, &mut next),
+                State::Star { segment, .. } if !(*segment && c == '/') => {
+                    close(&states, i, &mut set, &mut next);
+                }
+                _ => {}
+            }
+        }
+        if next.is_empty() {
+            return false;
+        }
+        current = next;
+    }
+    current.iter().any(|&i| matches!(states[i], State::Accept))
 }
 
 #[cfg(test)]
@@ -140,5 +186,23 @@ mod tests {
         assert!(matches("**.{yaml,json}", "conf/x.json"));
         assert!(matches("f?le", "file"));
         assert!(matches("[!a]x", "bx"));
+        assert!(matches("a{b,c{d,e}}f", "acef"));
+        assert!(!matches("a{b,c{d,e}}f", "acf"));
+        assert!(matches("**/*.yaml", "a/b/c.yaml"));
+        assert!(!matches("*.yaml", "a/c.yaml"));
+        assert!(matches("", ""));
+        assert!(!matches("", "a"));
+    }
+
+    #[test]
+    fn backtracking_patterns_stay_linear() {
+        // A backtracking matcher takes exponential time on this; Helm takes 0.1 s.
+        let pattern = format!("{}b", "*a".repeat(30));
+        let name = "a".repeat(5_000);
+        let started = std::time::Instant::now();
+        assert!(!matches(&pattern, &name));
+        let pattern = format!("{}b", "**a".repeat(30));
+        assert!(!matches(&pattern, &name));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 }

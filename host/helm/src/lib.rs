@@ -43,7 +43,10 @@ mod values;
 mod version;
 pub mod yaml;
 
-pub use chart::{Chart, ChartFile, Dependency, LoadError, Maintainer, Metadata, read_chart_dir};
+pub use chart::{
+    Chart, ChartFile, Dependency, LoadError, MAX_CHART_FILES, MAX_DECOMPRESSED_CHART_SIZE,
+    MAX_DECOMPRESSED_FILE_SIZE, Maintainer, Metadata, read_chart_dir,
+};
 pub use error::{Error, Result};
 pub use funcs::json_to_value;
 pub use objects::{Capabilities, DEFAULT_API_VERSIONS};

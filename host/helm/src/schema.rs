@@ -2,6 +2,10 @@
 //! error wording, which is what Helm 3 prints (`- replicas: Invalid type. Expected: integer,
 //! given: string`). Implemented here because the common keywords are small and the wording
 //! must match.
+//!
+//! A `$ref` that leads back to itself without the value moving on (`{"$ref": "#"}`, two
+//! definitions pointing at each other, a `$ref` to an enclosing `allOf`) makes Helm overflow its
+//! stack and die; here it is a validation error naming the chain.
 
 use serde_json::Value;
 
@@ -14,6 +18,14 @@ mod v4;
 struct Ctx<'a> {
     root: &'a Value,
     errors: Vec<String>,
+    /// The `$ref`s being followed: the reference, and the addresses of its target schema and of
+    /// the value it is applied to. Seeing the same pair again is a cycle.
+    refs: Vec<(String, usize, usize)>,
+}
+
+/// A value's address, to recognise the same schema applied to the same value.
+fn addr(v: &Value) -> usize {
+    std::ptr::from_ref(v) as usize
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -88,6 +100,7 @@ impl Ctx<'_> {
         let mut sub = Ctx {
             root: self.root,
             errors: Vec::new(),
+            refs: self.refs.clone(),
         };
         sub.validate(schema, v, path);
         sub.errors
@@ -118,6 +131,7 @@ impl Ctx<'_> {
         let mut sub = Ctx {
             root: self.root,
             errors: Vec::new(),
+            refs: self.refs.clone(),
         };
         sub.validate(schema, v, "");
         sub.errors.is_empty()
@@ -133,7 +147,19 @@ impl Ctx<'_> {
         if let Some(Value::String(r)) = s.get("$ref") {
             let root = self.root;
             if let Some(target) = resolve(root, r) {
+                let key = (addr(target), addr(v));
+                if let Some(start) = self.refs.iter().position(|(_, t, w)| (*t, *w) == key) {
+                    let chain: Vec<&str> = self.refs[start..]
+                        .iter()
+                        .map(|(r, _, _)| r.as_str())
+                        .chain(std::iter::once(r.as_str()))
+                        .collect();
+                    self.err(path, format!("$ref cycle: {}", chain.join(" -> ")));
+                    return;
+                }
+                self.refs.push((r.clone(), key.0, key.1));
                 self.validate(target, v, path);
+                self.refs.pop();
             }
             return;
         }
@@ -483,6 +509,7 @@ pub(crate) fn validate_single(
     let mut ctx = Ctx {
         root: &schema,
         errors: Vec::new(),
+        refs: Vec::new(),
     };
     ctx.validate(&schema, &doc, "");
     Ok(ctx.errors)
@@ -516,4 +543,50 @@ pub(crate) fn validate_chart_tree(chart: &Chart, values: &Values, helm: HelmVers
         sb.push_str(&validate_chart_tree(sub, sub_values, helm));
     }
     sb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_single;
+
+    fn values(json: &str) -> crate::values::Values {
+        match serde_json::from_str(json) {
+            Ok(serde_json::Value::Object(m)) => m,
+            other => panic!("not an object: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ref_cycles_are_errors_not_stack_overflows() {
+        for (schema, chain) in [
+            (r##"{"$ref": "#"}"##, "$ref cycle: # -> #"),
+            (
+                r##"{"properties": {"a": {"$ref": "#/definitions/x"}}, "definitions": {"x": {"$ref": "#/definitions/y"}, "y": {"$ref": "#/definitions/x"}}}"##,
+                "$ref cycle: #/definitions/x -> #/definitions/y -> #/definitions/x",
+            ),
+            (r##"{"allOf": [{"$ref": "#"}]}"##, "$ref cycle: # -> #"),
+        ] {
+            let errors =
+                validate_single(schema.as_bytes(), &values(r#"{"a": 1}"#)).expect("schema parses");
+            assert!(
+                errors.iter().any(|e| e.contains(chain)),
+                "{schema}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn recursive_schemas_that_descend_are_fine() {
+        // A tree schema refers to itself for children: legitimate, and it ends with the data.
+        let schema = r##"{"type": "object", "properties": {"child": {"$ref": "#"}, "n": {"type": "integer"}}}"##;
+        let ok = validate_single(
+            schema.as_bytes(),
+            &values(r#"{"child": {"child": {"n": 1}}}"#),
+        )
+        .expect("parses");
+        assert!(ok.is_empty(), "{ok:?}");
+        let bad = validate_single(schema.as_bytes(), &values(r#"{"child": {"n": "x"}}"#))
+            .expect("parses");
+        assert_eq!(bad.len(), 1, "{bad:?}");
+    }
 }

@@ -14,6 +14,10 @@ type FileReader<'a> = dyn Fn(&str) -> Result<Value, StrvalsError> + 'a;
 
 const MAX_INDEX: usize = 65536;
 const MAX_NESTED_NAME_LEVEL: usize = 30;
+/// Capstan's limit on nested list indexes (`a[0][0]…`). Helm has none and accepts any depth;
+/// values that deep break every recursive step after parsing (rendering, `toYaml`), so they are
+/// refused here with a clear error instead.
+pub(crate) const MAX_NESTED_INDEX_LEVEL: usize = 1000;
 
 enum Stop {
     Eof,
@@ -37,6 +41,8 @@ struct Parser<'a> {
     chars: Vec<char>,
     pos: usize,
     mode: Mode,
+    /// How many `[i]` deep the current key is ([`MAX_NESTED_INDEX_LEVEL`]).
+    index_depth: usize,
     file_reader: Option<&'a FileReader<'a>>,
 }
 
@@ -297,6 +303,12 @@ impl Parser<'_> {
             },
             Stop::Rune('[') => {
                 let next = self.key_index()?;
+                self.index_depth += 1;
+                if self.index_depth > MAX_NESTED_INDEX_LEVEL {
+                    return Err(StrvalsError(format!(
+                        "list index nested level is greater than maximum supported nested level of {MAX_NESTED_INDEX_LEVEL}"
+                    )));
+                }
                 let mut inner = match list.get(i) {
                     Some(Value::Array(l)) => l.clone(),
                     Some(Value::Null) | None => Vec::new(),
@@ -308,6 +320,7 @@ impl Parser<'_> {
                     }
                 };
                 let res = self.list_item(&mut inner, next, level)?;
+                self.index_depth -= 1;
                 set_index(list, i, Value::Array(inner));
                 Ok(res)
             }
@@ -397,6 +410,7 @@ fn parse_into(
         chars: s.chars().collect(),
         pos: 0,
         mode,
+        index_depth: 0,
         file_reader,
     };
     while p.key(dest, 0)? {}
@@ -446,6 +460,17 @@ mod tests {
             parse_set(a, &mut m)?;
         }
         Ok(Value::Object(m))
+    }
+
+    #[test]
+    fn deep_index_nesting_is_refused_not_a_stack_overflow() {
+        let deep = |n: usize| format!("a{}=1", "[0]".repeat(n));
+        assert!(set_all(&[&deep(MAX_NESTED_INDEX_LEVEL)]).is_ok());
+        let err = set_all(&[&deep(40_000)]).expect_err("too deep");
+        assert_eq!(
+            err.to_string(),
+            "list index nested level is greater than maximum supported nested level of 1000"
+        );
     }
 
     #[test]

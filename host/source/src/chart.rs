@@ -20,6 +20,14 @@ pub enum ChartError {
     /// No `<dir>/Chart.yaml` at the top of the archive.
     #[error("the chart archive has no <name>/Chart.yaml")]
     MissingChartYaml,
+    /// `Chart.yaml` decompresses to more than Helm's per-file limit.
+    #[error(
+        "decompressed chart file {path:?} is larger than the maximum file size {MAX_CHART_YAML_SIZE}"
+    )]
+    ChartYamlTooLarge {
+        /// The file's path in the archive.
+        path: String,
+    },
     /// `Chart.yaml` is not valid YAML.
     #[error("parsing Chart.yaml failed")]
     ParseChartYaml(#[source] capstan_yaml::Error),
@@ -33,6 +41,9 @@ pub enum ChartError {
     #[error("writing the chart archive failed")]
     WriteArchive(#[source] std::io::Error),
 }
+
+/// Helm's `MaxDecompressedFileSize` (5 MiB): the most a `Chart.yaml` may decompress to.
+pub(crate) const MAX_CHART_YAML_SIZE: u64 = 5 * 1024 * 1024;
 
 /// The metadata of a chart (`Chart.yaml`), as read from its archive.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,8 +62,11 @@ pub fn read_metadata(archive: &[u8]) -> Result<ChartMetadata, ChartError> {
     let entries = tar.entries().map_err(ChartError::ReadArchive)?;
     for entry in entries {
         let mut entry = entry.map_err(ChartError::ReadArchive)?;
-        let path = entry.path().map_err(ChartError::ReadArchive)?;
-        let text = path.to_string_lossy();
+        let text = entry
+            .path()
+            .map_err(ChartError::ReadArchive)?
+            .to_string_lossy()
+            .into_owned();
         let mut parts = text.trim_start_matches("./").split('/');
         let is_chart_yaml = matches!(
             (parts.next(), parts.next(), parts.next()),
@@ -61,8 +75,13 @@ pub fn read_metadata(archive: &[u8]) -> Result<ChartMetadata, ChartError> {
         if !is_chart_yaml {
             continue;
         }
+        if entry.size() > MAX_CHART_YAML_SIZE {
+            return Err(ChartError::ChartYamlTooLarge { path: text });
+        }
         let mut yaml = String::new();
         entry
+            .by_ref()
+            .take(MAX_CHART_YAML_SIZE)
             .read_to_string(&mut yaml)
             .map_err(ChartError::ReadArchive)?;
         let value = capstan_yaml::parse_one(&yaml).map_err(ChartError::ParseChartYaml)?;
