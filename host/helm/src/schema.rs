@@ -548,6 +548,7 @@ pub(crate) fn validate_chart_tree(chart: &Chart, values: &Values, helm: HelmVers
 #[cfg(test)]
 mod tests {
     use super::validate_single;
+    use crate::version::HelmVersion;
 
     fn values(json: &str) -> crate::values::Values {
         match serde_json::from_str(json) {
@@ -567,7 +568,8 @@ mod tests {
             (r##"{"allOf": [{"$ref": "#"}]}"##, "$ref cycle: # -> #"),
         ] {
             let errors =
-                validate_single(schema.as_bytes(), &values(r#"{"a": 1}"#)).expect("schema parses");
+                validate_single(schema.as_bytes(), &values(r#"{"a": 1}"#), HelmVersion::V3)
+                    .expect("schema parses");
             assert!(
                 errors.iter().any(|e| e.contains(chain)),
                 "{schema}: {errors:?}"
@@ -582,11 +584,16 @@ mod tests {
         let ok = validate_single(
             schema.as_bytes(),
             &values(r#"{"child": {"child": {"n": 1}}}"#),
+            HelmVersion::V3,
         )
         .expect("parses");
         assert!(ok.is_empty(), "{ok:?}");
-        let bad = validate_single(schema.as_bytes(), &values(r#"{"child": {"n": "x"}}"#))
-            .expect("parses");
+        let bad = validate_single(
+            schema.as_bytes(),
+            &values(r#"{"child": {"n": "x"}}"#),
+            HelmVersion::V3,
+        )
+        .expect("parses");
         assert_eq!(bad.len(), 1, "{bad:?}");
     }
 }
