@@ -574,6 +574,13 @@ mod tests {
                 errors.iter().any(|e| e.contains(chain)),
                 "{schema}: {errors:?}"
             );
+            let errors =
+                validate_single(schema.as_bytes(), &values(r#"{"a": 1}"#), HelmVersion::V4)
+                    .expect("schema parses");
+            assert!(
+                errors.iter().any(|e| e.contains("$ref cycle at")),
+                "Helm 4: {schema}: {errors:?}"
+            );
         }
     }
 

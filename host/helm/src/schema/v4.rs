@@ -19,6 +19,9 @@ struct Validator<'a> {
     root: &'a Value,
     /// Drafts 4 to 7: `format` is an assertion, `items` may be a tuple, `dependencies` exists.
     legacy: bool,
+    /// The `$ref`s being followed, as (target schema, value) addresses: meeting one again is a
+    /// cycle, which would otherwise recurse until the stack overflows.
+    refs: std::cell::RefCell<Vec<(usize, usize)>>,
 }
 
 /// Validates `doc` against `schema`; returns the lines Helm 4 prints (empty when valid).
@@ -34,6 +37,7 @@ pub(super) fn validate(schema: &Value, doc: &Value) -> Vec<String> {
     let v = Validator {
         root: schema,
         legacy,
+        refs: std::cell::RefCell::new(Vec::new()),
     };
     let mut out = Vec::new();
     for f in v.check(schema, doc, "") {
@@ -156,7 +160,16 @@ impl Validator<'_> {
         if let Some(Value::String(r)) = s.get("$ref")
             && let Some(target) = self.resolve(r)
         {
+            let key = (
+                std::ptr::from_ref(target) as usize,
+                std::ptr::from_ref(v) as usize,
+            );
+            if self.refs.borrow().contains(&key) {
+                return vec![Self::fail(at, format!("$ref cycle at {r}"))];
+            }
+            self.refs.borrow_mut().push(key);
             errs.extend(self.check(target, v, at));
+            self.refs.borrow_mut().pop();
             if self.legacy {
                 return errs;
             }

@@ -451,6 +451,11 @@ fn go_type_name(n: &Node) -> &'static str {
 /// Converts a node to the data `json.Unmarshal` produces after `sigs.k8s.io/yaml`'s YAML→JSON
 /// step: every number becomes a float64, every key a string.
 pub fn node_to_json(node: &Node) -> Result<serde_json::Value, YamlError> {
+    // Deep (allowed) nesting continues on a fresh stack segment instead of overflowing.
+    stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || node_to_json_inner(node))
+}
+
+fn node_to_json_inner(node: &Node) -> Result<serde_json::Value, YamlError> {
     use serde_json::Value;
     let num = |f: f64| -> Result<Value, YamlError> {
         serde_json::Number::from_f64(f)
@@ -480,6 +485,11 @@ pub fn node_to_json(node: &Node) -> Result<serde_json::Value, YamlError> {
 /// `sigs.k8s.io/yaml.YAMLToJSON`: like [`node_to_json`] but integers stay integers (this is
 /// what Helm sends to the API server, so `replicas: 3` must not become `3.0`).
 pub fn node_to_json_typed(node: &Node) -> Result<serde_json::Value, YamlError> {
+    // Deep (allowed) nesting continues on a fresh stack segment instead of overflowing.
+    stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || node_to_json_typed_inner(node))
+}
+
+fn node_to_json_typed_inner(node: &Node) -> Result<serde_json::Value, YamlError> {
     use serde_json::Value;
     Ok(match node {
         Node::Int(i) => Value::from(*i),
