@@ -486,7 +486,9 @@ fn node_to_json_inner(node: &Node) -> Result<serde_json::Value, YamlError> {
 /// what Helm sends to the API server, so `replicas: 3` must not become `3.0`).
 pub fn node_to_json_typed(node: &Node) -> Result<serde_json::Value, YamlError> {
     // Deep (allowed) nesting continues on a fresh stack segment instead of overflowing.
-    stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || node_to_json_typed_inner(node))
+    stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || {
+        node_to_json_typed_inner(node)
+    })
 }
 
 fn node_to_json_typed_inner(node: &Node) -> Result<serde_json::Value, YamlError> {
