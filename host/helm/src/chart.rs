@@ -499,6 +499,52 @@ mod tests {
         assert_eq!(clean_path("a//b/"), "a/b");
     }
 
+    /// A chart archive of `files` all-zero files of `size` bytes (compresses about 1000:1).
+    fn zero_bomb(files: usize, size: u64) -> Vec<u8> {
+        let mut tgz = Vec::new();
+        let gz = flate2::write::GzEncoder::new(&mut tgz, flate2::Compression::fast());
+        let mut b = tar::Builder::new(gz);
+        let chart = b"apiVersion: v2\nname: bomb\nversion: 0.1.0\n";
+        let mut add = |name: &str, data: &mut dyn Read, len: u64| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(len);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, name, data).expect("append");
+        };
+        add("bomb/Chart.yaml", &mut &chart[..], chart.len() as u64);
+        for i in 0..files {
+            add(
+                &format!("bomb/files/f{i}"),
+                &mut std::io::repeat(0).take(size),
+                size,
+            );
+        }
+        b.into_inner().expect("tar").finish().expect("gzip");
+        tgz
+    }
+
+    #[test]
+    fn decompression_bombs_are_refused_with_helms_messages() {
+        let err = |tgz: Vec<u8>| {
+            Chart::from_archive(&tgz, "")
+                .expect_err("refused")
+                .to_string()
+        };
+        assert_eq!(
+            err(zero_bomb(1, 6 << 20)),
+            "decompressed chart file \"bomb/files/f0\" is larger than the maximum file size 5242880"
+        );
+        assert_eq!(
+            err(zero_bomb(26, 4 << 20)),
+            "decompressed chart is larger than the maximum file size 104857600"
+        );
+        assert_eq!(
+            err(zero_bomb(MAX_CHART_FILES + 1, 0)),
+            "chart archive holds more than 20000 files"
+        );
+    }
+
     #[test]
     fn archive_round_trip() -> Result<(), Box<dyn std::error::Error>> {
         let mut tgz = Vec::new();
