@@ -1,5 +1,9 @@
 //! In-process rendering time of the conformance charts: `template` (load + values + render +
-//! sort, what `capstan template` does) and `render` alone on a pre-loaded chart.
+//! sort, what `capstan template` does) and `render` alone on a pre-loaded chart; and of the
+//! real-world-size charts in `benches/charts` (issue #12): `platform` (Bitnami-style umbrella, a
+//! `common` library and six subcharts), `operator` (~590 KB of CRDs, rendered with
+//! `--include-crds`) and `certs` (`genCA` once and `genSignedCert` four times: five RSA-2048 keys).
+//! `benches/cpu-vs-helm` compares whole-process CPU time with `helm template`.
 
 use std::path::{Path, PathBuf};
 
@@ -46,5 +50,24 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+fn real_world(c: &mut Criterion) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/charts");
+    let mut group = c.benchmark_group("real_world");
+    group.sample_size(10);
+    for name in ["platform", "operator", "certs"] {
+        let opts = capstan_helm::TemplateOptions {
+            release_name: "rel".into(),
+            namespace: "prod".into(),
+            chart: dir.join(name),
+            include_crds: true,
+            ..Default::default()
+        };
+        group.bench_function(format!("template/{name}"), |b| {
+            b.iter(|| capstan_helm::template(&opts).expect("chart renders"));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, real_world);
 criterion_main!(benches);

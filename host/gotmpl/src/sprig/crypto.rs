@@ -5,6 +5,8 @@
 use std::sync::Arc;
 
 use super::{Reg, int_arg, str_arg};
+
+mod keygen;
 use crate::error::FuncError;
 use crate::func::Ty;
 use crate::value::{Object, Value};
@@ -122,8 +124,8 @@ fn crypto_err(what: &str, e: impl std::fmt::Display) -> FuncError {
 fn rsa_key(bits: usize) -> Result<(rcgen::KeyPair, String), FuncError> {
     use rsa::pkcs1::EncodeRsaPrivateKey;
     use rsa::pkcs8::EncodePrivateKey;
-    let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, bits)
-        .map_err(|e| crypto_err("error generating RSA key", e))?;
+    let key =
+        keygen::rsa_private_key(bits).map_err(|e| crypto_err("error generating RSA key", e))?;
     let pkcs1 = key
         .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
         .map_err(|e| crypto_err("error encoding RSA key", e))?;

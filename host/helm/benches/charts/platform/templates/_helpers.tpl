@@ -1,0 +1,3 @@
+{{- define "platform.fullname" -}}
+{{ include "common.names.fullname" . }}
+{{- end -}}
