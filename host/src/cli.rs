@@ -38,6 +38,9 @@ enum Command {
     Plugin(PluginCommand),
     /// Build a HelmRelease offline: fetch, render, post-render, print the objects it would apply.
     Build(BuildArgs),
+    /// Reconcile HelmReleases on a Kubernetes API (kubeconfig from the environment or the
+    /// in-cluster service account).
+    Controller(crate::controller::ControllerArgs),
     /// Print the CustomResourceDefinitions of Capstan's kinds (what `deploy/crds/` holds).
     Crds,
     /// Render a chart exactly as `helm template` does (same flags, same bytes).
@@ -158,6 +161,7 @@ pub fn main() -> ExitCode {
         Command::Plugin(cmd) => plugin(cmd),
         Command::Build(args) => build(&args),
         Command::Crds => crds(),
+        Command::Controller(args) => crate::controller::run(&args),
         Command::Template { args } => return template::template(&args),
     };
     match result {

@@ -12,6 +12,7 @@
 
 pub mod build;
 pub mod cli;
+pub mod controller;
 pub mod crds;
 pub mod plugin;
 pub use capstan_engine::postrender;

@@ -1,0 +1,961 @@
+//! `reconcile(release, ctx) -> Action`: fetch → decide → act → write status, kube-rs style.
+//!
+//! ```text
+//!  HelmRelease ─► parse (Flux kinds too) ─► suspended? ─► inputs unchanged since the last
+//!     success? ──yes──► drift check against the stored manifest (no render, no transforms)
+//!        │no
+//!        ▼
+//!  Engine::build (blocking pool) ──error──► status Ready=False (Stalled unless transient),
+//!        │                                  event; nothing applied, history untouched
+//!        ▼
+//!  decide(desired digest, last release) ─► install / upgrade ─► storage pending ─► CRDs,
+//!        │                                   namespace, objects (SSA) ─► prune ─► deployed
+//!        └─► check drift ─► correct / warn
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use capstan_api::{
+    DriftDetectionMode, HelmRelease, HelmReleaseStatus, ParsedRelease, ReleaseApiVersion, Snapshot,
+    condition, parse_helm_release,
+};
+use capstan_engine::{Build, Engine, ErrorClass, SourceFetcher};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PropagationPolicy};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::{Value, json};
+
+use crate::apply::{Applier, ApplyError, ObjectKey, live_json};
+use crate::decide::{
+    Decision, DriftAction, Facts, LastRelease, UpgradeReason, decide, drift_action, short_digest,
+};
+use crate::lookup::{StoreLookup, Stores};
+use crate::storage::{self, Info, ReleaseStatus, StoredChart, StoredRelease};
+
+/// Where Capstan records its desired-state digest on a stored release.
+pub const DIGEST_LABEL: &str = "capstan.dev/digest";
+/// Flux's origin labels, set on the objects of `helm.toolkit.fluxcd.io` releases.
+pub const FLUX_NAME_LABEL: &str = "helm.toolkit.fluxcd.io/name";
+/// See [`FLUX_NAME_LABEL`].
+pub const FLUX_NAMESPACE_LABEL: &str = "helm.toolkit.fluxcd.io/namespace";
+
+/// Annotations that request a reconcile, force an upgrade, reset counters (Flux's and ours).
+const REQUESTED_AT: [&str; 2] = [
+    "reconcile.fluxcd.io/requestedAt",
+    "reconcile.capstan.dev/requestedAt",
+];
+const FORCE_AT: [&str; 2] = [
+    "reconcile.fluxcd.io/forceAt",
+    "reconcile.capstan.dev/forceAt",
+];
+const RESET_AT: [&str; 2] = [
+    "reconcile.fluxcd.io/resetAt",
+    "reconcile.capstan.dev/resetAt",
+];
+
+/// Operator settings of the reconciler.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--no-cross-namespace-refs`.
+    pub no_cross_namespace_refs: bool,
+    /// `--default-service-account`.
+    pub default_service_account: Option<String>,
+}
+
+/// What the reconciler shares: client, engine, stores, event recorder, settings.
+pub struct Context {
+    /// The controller's own client.
+    pub client: Client,
+    /// The pipeline (one Wasm runtime per process).
+    pub engine: Engine,
+    /// Charts and modules over the network, cached by digest.
+    pub fetcher: SourceFetcher,
+    /// Reflector stores of referenced objects.
+    pub stores: Stores,
+    /// Events.
+    pub recorder: Recorder,
+    /// Settings.
+    pub options: Options,
+    /// Per release: the inputs fingerprint and desired digest of the last successful
+    /// reconcile, so an unchanged release is drift-checked without rendering again.
+    pub(crate) last_success: Mutex<HashMap<String, (String, String)>>,
+    pub(crate) applier: Applier,
+}
+
+impl Context {
+    /// A context.
+    pub fn new(
+        client: Client,
+        engine: Engine,
+        fetcher: SourceFetcher,
+        stores: Stores,
+        recorder: Recorder,
+        options: Options,
+    ) -> Self {
+        Context {
+            applier: Applier::new(client.clone()),
+            client,
+            engine,
+            fetcher,
+            stores,
+            recorder,
+            options,
+            last_success: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// Why a reconcile failed (after status and events were written).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The build failed (render, values, plugin, fetch…).
+    #[error("building the release")]
+    Build(#[source] Box<capstan_engine::Error>),
+    /// Applying, pruning or reading objects failed.
+    #[error("applying the release")]
+    Apply(#[source] ApplyError),
+    /// Reading or writing Helm storage failed.
+    #[error("Helm release storage")]
+    Storage(#[source] kube::Error),
+    /// A stored release is unreadable or too large.
+    #[error("Helm release storage")]
+    Record(#[source] storage::StorageError),
+    /// Writing the HelmRelease status failed.
+    #[error("writing the HelmRelease status")]
+    WriteStatus(#[source] kube::Error),
+    /// The blocking build task died.
+    #[error("the build task panicked or was cancelled")]
+    Join(#[source] tokio::task::JoinError),
+}
+
+impl Error {
+    /// Whether retrying (with backoff) can help.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Build(e) => e.class() == ErrorClass::Transient,
+            Error::Apply(e) => e.is_transient(),
+            Error::Record(_) => false,
+            Error::Storage(_) | Error::WriteStatus(_) | Error::Join(_) => true,
+        }
+    }
+}
+
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn annotation<'a>(obj: &'a DynamicObject, names: &[&str]) -> Option<&'a str> {
+    let a = obj.metadata.annotations.as_ref()?;
+    names.iter().find_map(|n| a.get(*n).map(String::as_str))
+}
+
+fn now() -> Time {
+    Time(Timestamp::now())
+}
+
+fn mk_condition(type_: &str, ok: bool, reason: &str, message: &str, generation: i64) -> Condition {
+    Condition {
+        type_: type_.to_owned(),
+        status: if ok { "True" } else { "False" }.to_owned(),
+        reason: reason.to_owned(),
+        message: truncate(message, 32 * 1024),
+        observed_generation: Some(generation),
+        last_transition_time: now(),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// One reconciliation's state.
+struct Run<'a> {
+    ctx: &'a Context,
+    obj: &'a DynamicObject,
+    parsed: ParsedRelease,
+    status: HelmReleaseStatus,
+    generation: i64,
+    key: String,
+}
+
+impl Run<'_> {
+    fn release(&self) -> &HelmRelease {
+        &self.parsed.release
+    }
+
+    fn is_flux(&self) -> bool {
+        self.parsed.api_version != ReleaseApiVersion::CapstanV1alpha1
+    }
+
+    fn api(&self) -> Api<DynamicObject> {
+        let (group, version) = match self.obj.types.as_ref().map(|t| t.api_version.as_str()) {
+            Some(v) => v.rsplit_once('/').unwrap_or(("", v)),
+            None => ("capstan.dev", "v1alpha1"),
+        };
+        let resource = kube::core::ApiResource {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            api_version: format!("{group}/{version}"),
+            kind: "HelmRelease".to_owned(),
+            plural: "helmreleases".to_owned(),
+        };
+        Api::namespaced_with(
+            self.ctx.client.clone(),
+            self.release().namespace_or_default(),
+            &resource,
+        )
+    }
+
+    async fn event(&self, type_: EventType, reason: &str, note: &str, action: &str) {
+        let reference = self.obj.object_ref(&kube::core::ApiResource::from_gvk(
+            &kube::core::GroupVersionKind::gvk(
+                self.obj
+                    .types
+                    .as_ref()
+                    .map(|t| t.api_version.rsplit_once('/').map_or("", |(g, _)| g))
+                    .unwrap_or("capstan.dev"),
+                self.obj
+                    .types
+                    .as_ref()
+                    .map(|t| {
+                        t.api_version
+                            .rsplit_once('/')
+                            .map_or("v1alpha1", |(_, v)| v)
+                    })
+                    .unwrap_or("v1alpha1"),
+                "HelmRelease",
+            ),
+        ));
+        let event = Event {
+            type_,
+            reason: reason.to_owned(),
+            note: Some(truncate(note, 1000)),
+            action: action.to_owned(),
+            secondary: None,
+        };
+        if let Err(e) = self.ctx.recorder.publish(&event, &reference).await {
+            tracing::warn!(release = %self.key, error = %e, "cannot publish event");
+        }
+    }
+
+    async fn write_status(&self) -> Result<()> {
+        let mut status = serde_json::to_value(&self.status).unwrap_or(Value::Null);
+        // Merge patch: conditions and history are replaced as a whole.
+        if let Some(map) = status.as_object_mut() {
+            map.entry("conditions").or_insert(json!([]));
+        }
+        self.api()
+            .patch_status(
+                &self.obj.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "status": status })),
+            )
+            .await
+            .map(|_| ())
+            .map_err(Error::WriteStatus)
+    }
+
+    fn set_ready(&mut self, ok: bool, reason: &str, message: &str) {
+        let g = self.generation;
+        self.status
+            .set_condition(mk_condition(condition::READY, ok, reason, message, g));
+    }
+
+    /// Records a failure: Ready=False, Stalled when retrying cannot help, counters, an event.
+    async fn fail(&mut self, reason: &str, message: &str, transient: bool) -> Result<()> {
+        self.set_ready(false, reason, message);
+        self.status.remove_condition(condition::RECONCILING);
+        if transient {
+            self.status.remove_condition(condition::STALLED);
+        } else {
+            let g = self.generation;
+            self.status
+                .set_condition(mk_condition(condition::STALLED, true, reason, message, g));
+        }
+        self.status.failures = Some(self.status.failures.unwrap_or(0) + 1);
+        self.status.observed_generation = Some(self.generation);
+        self.event(EventType::Warning, reason, message, "Reconcile")
+            .await;
+        self.write_status().await
+    }
+
+    /// The fingerprint of everything a build reads that the API can tell us about cheaply:
+    /// the spec generation, the annotations that ask for work, and the resourceVersion of every
+    /// object the release refers to.
+    fn fingerprint(&self) -> String {
+        let release = self.release();
+        let ns = release.namespace_or_default();
+        let rv = |store: Option<&kube::runtime::reflector::Store<DynamicObject>>,
+                  ns: Option<&str>,
+                  name: &str| {
+            store
+                .and_then(|s| crate::lookup::find(s, ns, name))
+                .and_then(|o| o.metadata.resource_version.clone())
+                .unwrap_or_default()
+        };
+        let stores = &self.ctx.stores;
+        let mut parts = vec![
+            self.generation.to_string(),
+            annotation(self.obj, &REQUESTED_AT).unwrap_or("").to_owned(),
+            annotation(self.obj, &FORCE_AT).unwrap_or("").to_owned(),
+        ];
+        for v in &release.spec.values_from {
+            let store = match v.kind {
+                capstan_api::ValuesKind::ConfigMap => &stores.config_maps,
+                capstan_api::ValuesKind::Secret => &stores.secrets,
+            };
+            parts.push(rv(Some(store), Some(ns), &v.name));
+        }
+        for p in &release.spec.post_renderers {
+            if let Some(w) = &p.wasm {
+                match w.kind.unwrap_or_default() {
+                    capstan_api::PluginKind::WasmPlugin => {
+                        parts.push(rv(Some(&stores.wasm_plugins), Some(ns), &w.plugin));
+                    }
+                    capstan_api::PluginKind::ClusterWasmPlugin => {
+                        parts.push(rv(Some(&stores.cluster_wasm_plugins), None, &w.plugin));
+                    }
+                }
+            }
+        }
+        if let Ok(source) = release.chart_source() {
+            match source {
+                capstan_api::ChartSource::SourceRef {
+                    name, namespace, ..
+                } => {
+                    parts.push(rv(stores.helm_repositories.as_ref(), Some(namespace), name));
+                }
+                capstan_api::ChartSource::ChartRef {
+                    name, namespace, ..
+                } => {
+                    parts.push(rv(stores.oci_repositories.as_ref(), Some(namespace), name));
+                }
+                _ => {}
+            }
+        }
+        parts.join("|")
+    }
+
+    async fn history(&self) -> Result<Vec<StoredRelease>> {
+        let release = self.release();
+        let api: Api<Secret> =
+            Api::namespaced(self.ctx.client.clone(), release.storage_namespace());
+        let list = api
+            .list(&ListParams::default().labels(&storage::selector(&release.release_name())))
+            .await
+            .map_err(Error::Storage)?;
+        list.items
+            .iter()
+            .filter(|s| s.type_.as_deref() == Some(storage::SECRET_TYPE))
+            .map(|s| storage::decode(s).map_err(Error::Record))
+            .collect()
+    }
+
+    async fn store(&self, record: &StoredRelease) -> Result<()> {
+        let release = self.release();
+        let ns = release.storage_namespace();
+        let secret =
+            storage::encode(record, ns, Timestamp::now().as_second()).map_err(Error::Record)?;
+        let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), ns);
+        api.patch(
+            &storage::secret_name(&record.name, record.version),
+            &PatchParams::apply(crate::apply::FIELD_MANAGER).force(),
+            &Patch::Apply(&secret),
+        )
+        .await
+        .map(|_| ())
+        .map_err(Error::Storage)
+    }
+
+    async fn delete_revision(&self, name: &str, version: i64) -> Result<()> {
+        let api: Api<Secret> =
+            Api::namespaced(self.ctx.client.clone(), self.release().storage_namespace());
+        match api
+            .delete(&storage::secret_name(name, version), &Default::default())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(Error::Storage(e)),
+        }
+    }
+
+    fn objects_of(&self, build: &Build) -> Vec<Value> {
+        let mut objects: Vec<Value> = build.crds_and_objects().cloned().collect();
+        if self.is_flux() {
+            let release = self.release();
+            let labels = BTreeMap::from([
+                (FLUX_NAME_LABEL.to_owned(), release.name().to_owned()),
+                (
+                    FLUX_NAMESPACE_LABEL.to_owned(),
+                    release.namespace_or_default().to_owned(),
+                ),
+            ]);
+            capstan_kustomize_labels(&mut objects, &labels);
+        }
+        objects
+    }
+
+    /// Applies CRDs (waiting for them), the namespace and the objects, in order.
+    async fn apply_all(&self, objects: &[Value], install: bool) -> Result<()> {
+        let release = self.release();
+        let ns = release.release_namespace();
+        let applier = &self.ctx.applier;
+        let create_ns = install
+            && release
+                .spec
+                .install
+                .as_ref()
+                .is_some_and(|i| i.create_namespace);
+        if create_ns {
+            applier
+                .apply(
+                    &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+                    ns,
+                    false,
+                )
+                .await
+                .map_err(Error::Apply)?;
+        }
+        let is_crd =
+            |o: &Value| o.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition");
+        let mut crds = Vec::new();
+        for o in objects.iter().filter(|o| is_crd(o)) {
+            applier.apply(o, ns, false).await.map_err(Error::Apply)?;
+            if let Some(name) = o.pointer("/metadata/name").and_then(Value::as_str) {
+                crds.push(name.to_owned());
+            }
+        }
+        for name in crds {
+            applier
+                .wait_established(&name, Duration::from_secs(60))
+                .await
+                .map_err(Error::Apply)?;
+        }
+        for o in objects.iter().filter(|o| !is_crd(o)) {
+            applier.apply(o, ns, false).await.map_err(Error::Apply)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes what the previous release applied and this one does not (inventory = the
+    /// previous release's manifest; nothing else is ever deleted).
+    async fn prune(&self, previous: Option<&StoredRelease>, objects: &[Value]) -> Result<usize> {
+        let Some(previous) = previous else {
+            return Ok(0);
+        };
+        let ns = self.release().release_namespace();
+        let applier = &self.ctx.applier;
+        let mut current = BTreeSet::new();
+        for o in objects {
+            if let Some(k) = ObjectKey::of(o) {
+                current.insert(normalize_key(applier, k, ns).await);
+            }
+        }
+        let old = capstan_yaml::parse_stream(&previous.manifest).unwrap_or_default();
+        let propagation = match self
+            .release()
+            .spec
+            .uninstall
+            .as_ref()
+            .and_then(|u| u.deletion_propagation.as_deref())
+        {
+            Some("orphan") => PropagationPolicy::Orphan,
+            Some("foreground") => PropagationPolicy::Foreground,
+            _ => PropagationPolicy::Background,
+        };
+        let mut pruned = 0;
+        for o in old.iter().filter(|o| !o.is_null()) {
+            let Some(k) = ObjectKey::of(o) else { continue };
+            let k = normalize_key(applier, k, ns).await;
+            if !current.contains(&k) {
+                applier
+                    .delete(&k, ns, propagation.clone())
+                    .await
+                    .map_err(Error::Apply)?;
+                pruned += 1;
+            }
+        }
+        Ok(pruned)
+    }
+
+    /// Compares the live objects with a dry-run apply of `objects`; corrects or reports per
+    /// `spec.driftDetection`. Returns the number of drifted objects.
+    async fn check_drift(&mut self, objects: &[Value]) -> Result<usize> {
+        let detection = self
+            .release()
+            .spec
+            .drift_detection
+            .clone()
+            .unwrap_or_default();
+        let mode = detection.mode.unwrap_or(DriftDetectionMode::Disabled);
+        if mode == DriftDetectionMode::Disabled {
+            return Ok(0);
+        }
+        let ns = self.release().release_namespace().to_owned();
+        let applier = &self.ctx.applier;
+        let mut drifted = Vec::new();
+        for o in objects {
+            let Some(key) = ObjectKey::of(o) else {
+                continue;
+            };
+            let live = applier.get(&key, &ns).await.map_err(Error::Apply)?;
+            let Some(live) = live else {
+                drifted.push((o.clone(), format!("{key}: missing")));
+                continue;
+            };
+            let dry = applier.apply(o, &ns, true).await.map_err(Error::Apply)?;
+            let paths = crate::drift::diff(&live_json(&live), &live_json(&dry), &detection.ignore);
+            if !paths.is_empty() {
+                drifted.push((o.clone(), format!("{key}: {}", paths.join(", "))));
+            }
+        }
+        let count = drifted.len();
+        let summary = drifted
+            .iter()
+            .map(|(_, d)| d.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        match drift_action(mode, count) {
+            DriftAction::None => {}
+            DriftAction::Correct => {
+                for (o, _) in &drifted {
+                    applier.apply(o, &ns, false).await.map_err(Error::Apply)?;
+                }
+                self.event(
+                    EventType::Normal,
+                    "DriftCorrected",
+                    &format!("corrected drift in {count} object(s): {summary}"),
+                    "CorrectDrift",
+                )
+                .await;
+            }
+            DriftAction::Warn => {
+                self.event(
+                    EventType::Warning,
+                    "DriftDetected",
+                    &format!("drift in {count} object(s): {summary}"),
+                    "DetectDrift",
+                )
+                .await;
+            }
+        }
+        let g = self.generation;
+        if count > 0 && mode == DriftDetectionMode::Warn {
+            self.status
+                .set_condition(mk_condition("Drifted", true, "DriftDetected", &summary, g));
+        } else {
+            self.status.remove_condition("Drifted");
+        }
+        Ok(count)
+    }
+
+    /// Install or upgrade: storage pending, apply, prune, storage deployed, history trimmed.
+    async fn release_build(
+        &mut self,
+        build: &Build,
+        history: &[StoredRelease],
+        install: bool,
+        desired: &str,
+    ) -> Result<()> {
+        let release = self.release().clone();
+        let objects = self.objects_of(build);
+        let previous = storage::last_deployed(history).cloned();
+        let version = storage::latest(history).map_or(1, |r| r.version + 1);
+        let started = storage::go_time(Timestamp::now());
+        let manifest = capstan_yaml::to_stream(&objects);
+        let mut record = StoredRelease {
+            name: build.release_name.clone(),
+            info: Info {
+                first_deployed: previous
+                    .as_ref()
+                    .map_or_else(|| started.clone(), |p| p.info.first_deployed.clone()),
+                last_deployed: started,
+                deleted: String::new(),
+                description: if install {
+                    "Install started".into()
+                } else {
+                    "Upgrade started".into()
+                },
+                status: if install {
+                    ReleaseStatus::PendingInstall
+                } else {
+                    ReleaseStatus::PendingUpgrade
+                },
+                notes: String::new(),
+            },
+            chart: StoredChart {
+                metadata: build.chart_metadata.clone(),
+                ..StoredChart::default()
+            },
+            config: build.values.clone(),
+            manifest,
+            hooks: Vec::new(),
+            version,
+            namespace: build.release_namespace.clone(),
+            labels: BTreeMap::from([(DIGEST_LABEL.to_owned(), desired.to_owned())]),
+        };
+        self.store(&record).await?;
+        let action = if install { "install" } else { "upgrade" };
+        self.status.last_attempted_release_action = Some(action.to_owned());
+        self.status.last_attempted_revision = Some(build.chart.version.clone());
+        self.status.last_attempted_config_digest = Some(build.digests.values.clone());
+        let applied = match self.apply_all(&objects, install).await {
+            Ok(()) => self.prune(previous.as_ref(), &objects).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = applied {
+            record.info.status = ReleaseStatus::Failed;
+            record.info.description = format!(
+                "{} failed: {}",
+                if install { "Install" } else { "Upgrade" },
+                capstan_engine::chain(&e)
+            );
+            self.store(&record).await?;
+            if install {
+                self.status.install_failures = Some(self.status.install_failures.unwrap_or(0) + 1);
+            } else {
+                self.status.upgrade_failures = Some(self.status.upgrade_failures.unwrap_or(0) + 1);
+            }
+            let g = self.generation;
+            let reason = if install {
+                "InstallFailed"
+            } else {
+                "UpgradeFailed"
+            };
+            self.status.set_condition(mk_condition(
+                condition::RELEASED,
+                false,
+                reason,
+                &record.info.description,
+                g,
+            ));
+            self.status
+                .history
+                .insert(0, snapshot(&record, build, desired));
+            self.status.history.truncate(5);
+            let transient = e.is_transient();
+            self.fail(reason, &record.info.description, transient)
+                .await?;
+            return Err(e);
+        }
+        record.info.status = ReleaseStatus::Deployed;
+        record.info.description = if install {
+            "Install complete".into()
+        } else {
+            "Upgrade complete".into()
+        };
+        self.store(&record).await?;
+        if let Some(mut p) = previous {
+            p.info.status = ReleaseStatus::Superseded;
+            self.store(&p).await?;
+        }
+        let mut all: Vec<StoredRelease> = history.to_vec();
+        all.push(record.clone());
+        let max_history = release.spec.max_history.unwrap_or(5).max(0) as usize;
+        for v in storage::trimmed(&all, max_history) {
+            self.delete_revision(&record.name, v).await?;
+        }
+        let g = self.generation;
+        let (reason, message) = if install {
+            (
+                "InstallSucceeded",
+                format!(
+                    "Helm install succeeded for release {}/{}.v{} with chart {}@{}",
+                    build.release_namespace,
+                    build.release_name,
+                    version,
+                    build.chart.name,
+                    build.chart.version
+                ),
+            )
+        } else {
+            (
+                "UpgradeSucceeded",
+                format!(
+                    "Helm upgrade succeeded for release {}/{}.v{} with chart {}@{}",
+                    build.release_namespace,
+                    build.release_name,
+                    version,
+                    build.chart.name,
+                    build.chart.version
+                ),
+            )
+        };
+        self.status
+            .set_condition(mk_condition(condition::RELEASED, true, reason, &message, g));
+        self.set_ready(true, reason, &message);
+        self.status
+            .history
+            .insert(0, snapshot(&record, build, desired));
+        self.status.history.truncate(5);
+        self.status.install_failures = None;
+        self.status.upgrade_failures = None;
+        self.status.failures = None;
+        self.event(
+            EventType::Normal,
+            reason,
+            &message,
+            if install { "Install" } else { "Upgrade" },
+        )
+        .await;
+        Ok(())
+    }
+}
+
+/// Merges `labels` into every object's `metadata.labels`.
+fn capstan_kustomize_labels(objects: &mut [Value], labels: &BTreeMap<String, String>) {
+    for o in objects.iter_mut() {
+        let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let entry = meta.entry("labels").or_insert_with(|| json!({}));
+        if let Some(map) = entry.as_object_mut() {
+            for (k, v) in labels {
+                map.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+    }
+}
+
+/// The key with the namespace it really has (defaulted for namespaced kinds, cleared for
+/// cluster-scoped ones), so a manifest written with or without `namespace:` compares equal.
+async fn normalize_key(applier: &Applier, mut key: ObjectKey, default_ns: &str) -> ObjectKey {
+    match applier.is_namespaced(&key).await {
+        Ok(true) if key.namespace.is_empty() => key.namespace = default_ns.to_owned(),
+        Ok(false) => key.namespace.clear(),
+        _ => {}
+    }
+    key
+}
+
+fn snapshot(record: &StoredRelease, build: &Build, desired: &str) -> Snapshot {
+    Snapshot {
+        name: record.name.clone(),
+        namespace: record.namespace.clone(),
+        version: record.version,
+        status: record.info.status.as_str().to_owned(),
+        chart_name: build.chart.name.clone(),
+        chart_version: build.chart.version.clone(),
+        app_version: build
+            .chart_metadata
+            .get("appVersion")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        config_digest: build.digests.values.clone(),
+        digest: format!("sha256:{desired}"),
+        oci_digest: None,
+        post_renderers: build
+            .digests
+            .post_renderers
+            .iter()
+            .map(|s| match &s.module {
+                Some(m) => format!("wasm:{}@{m}", s.name),
+                None => s.name.clone(),
+            })
+            .collect(),
+        first_deployed: Timestamp::from_str_opt(&record.info.first_deployed).map(Time),
+        last_deployed: Timestamp::from_str_opt(&record.info.last_deployed).map(Time),
+        deleted: None,
+    }
+}
+
+trait FromStrOpt: Sized {
+    fn from_str_opt(s: &str) -> Option<Self>;
+}
+
+impl FromStrOpt for Timestamp {
+    fn from_str_opt(s: &str) -> Option<Self> {
+        s.parse().ok()
+    }
+}
+
+/// Reconciles one HelmRelease (either kind).
+pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action> {
+    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
+    let doc = serde_json::to_value(&*obj).unwrap_or(Value::Null);
+    let status: HelmReleaseStatus = doc
+        .get("status")
+        .cloned()
+        .and_then(|s| serde_json::from_value(s).ok())
+        .unwrap_or_default();
+    let generation = obj.metadata.generation.unwrap_or(0);
+    let parsed = match parse_helm_release(&doc) {
+        Ok(p) => p,
+        Err(e) => {
+            // Not a release we can act on until its spec changes.
+            let mut run = Run {
+                ctx: &ctx,
+                obj: &obj,
+                parsed: ParsedRelease {
+                    release: HelmRelease::new(&obj.name_any(), Default::default()),
+                    api_version: ReleaseApiVersion::CapstanV1alpha1,
+                    warnings: Vec::new(),
+                },
+                status,
+                generation,
+                key,
+            };
+            run.parsed.release.metadata.namespace = obj.namespace();
+            run.fail("InvalidSpec", &capstan_engine::chain(&e), false)
+                .await?;
+            return Ok(Action::await_change());
+        }
+    };
+    let mut run = Run {
+        ctx: &ctx,
+        obj: &obj,
+        parsed,
+        status,
+        generation,
+        key,
+    };
+    if run.release().spec.suspend {
+        tracing::debug!(release = %run.key, "suspended");
+        return Ok(Action::await_change());
+    }
+    let interval = run.release().interval();
+    if let Some(requested) = annotation(&obj, &REQUESTED_AT) {
+        run.status.last_handled_reconcile_at = Some(requested.to_owned());
+    }
+    if let Some(reset) = annotation(&obj, &RESET_AT)
+        && run.status.last_handled_reset_at.as_deref() != Some(reset)
+    {
+        run.status.failures = None;
+        run.status.install_failures = None;
+        run.status.upgrade_failures = None;
+        run.status.last_handled_reset_at = Some(reset.to_owned());
+    }
+    let force_requested = annotation(&obj, &FORCE_AT)
+        .is_some_and(|f| run.status.last_handled_force_at.as_deref() != Some(f));
+    let history = run.history().await?;
+    let fingerprint = run.fingerprint();
+    let last_deployed = storage::last_deployed(&history).cloned();
+    let latest = storage::latest(&history).cloned();
+    let unchanged = {
+        let cache = ctx
+            .last_success
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.get(&run.key).is_some_and(|(fp, digest)| {
+            fp == &fingerprint
+                && latest.as_ref().is_some_and(|l| {
+                    l.info.status == ReleaseStatus::Deployed
+                        && l.labels.get(DIGEST_LABEL) == Some(digest)
+                })
+        })
+    };
+    if unchanged && !force_requested {
+        // Nothing the build reads changed: compare the cluster with the stored manifest only.
+        let objects = last_deployed
+            .as_ref()
+            .map(|r| capstan_yaml::parse_stream(&r.manifest).unwrap_or_default())
+            .unwrap_or_default();
+        let objects: Vec<Value> = objects.into_iter().filter(|o| !o.is_null()).collect();
+        run.check_drift(&objects).await?;
+        run.status.observed_generation = Some(generation);
+        run.write_status().await?;
+        return Ok(Action::requeue(interval));
+    }
+
+    run.status.last_attempted_generation = Some(generation);
+    let engine = ctx.engine.clone();
+    let fetcher = ctx.fetcher.clone();
+    let stores = ctx.stores.clone();
+    let release = run.release().clone();
+    let no_cross = ctx.options.no_cross_namespace_refs;
+    let built = tokio::task::spawn_blocking(move || {
+        let lookup = StoreLookup {
+            stores: &stores,
+            namespace: release.namespace_or_default(),
+            no_cross_namespace: no_cross,
+        };
+        engine.build(&release, &lookup, &fetcher).map_err(Box::new)
+    })
+    .await
+    .map_err(Error::Join)?;
+    let build = match built {
+        Ok(b) => b,
+        Err(e) => {
+            let transient = e.is_transient();
+            run.status.observed_generation = Some(generation);
+            run.fail(e.reason(), &capstan_engine::chain(&e), transient)
+                .await?;
+            if transient {
+                return Err(Error::Build(e));
+            }
+            // Stalled until the spec or an input changes (the watches re-queue it); look again
+            // at the interval in case an input changed where no watch can see it.
+            return Ok(Action::requeue(interval));
+        }
+    };
+    let desired = short_digest(&build.digests.desired());
+    let facts = Facts {
+        desired: desired.clone(),
+        last: latest.as_ref().map(|l| LastRelease {
+            version: l.version,
+            status: l.info.status,
+            digest: l.labels.get(DIGEST_LABEL).cloned(),
+        }),
+        force_requested,
+    };
+    match decide(&facts) {
+        Decision::Install => run.release_build(&build, &history, true, &desired).await?,
+        Decision::Upgrade(reason) => {
+            tracing::info!(release = %run.key, reason = reason.describe(), "upgrading");
+            if reason == UpgradeReason::Forced {
+                run.status.last_handled_force_at = annotation(&obj, &FORCE_AT).map(str::to_owned);
+            }
+            run.release_build(&build, &history, false, &desired).await?;
+        }
+        Decision::CheckDrift => {
+            let objects = run.objects_of(&build);
+            run.check_drift(&objects).await?;
+            if run
+                .status
+                .condition(condition::READY)
+                .is_none_or(|c| c.status != "True")
+            {
+                let message = format!(
+                    "release {}/{} is up to date with chart {}@{}",
+                    build.release_namespace,
+                    build.release_name,
+                    build.chart.name,
+                    build.chart.version
+                );
+                run.set_ready(true, "UpToDate", &message);
+            }
+        }
+    }
+    run.status.remove_condition(condition::STALLED);
+    run.status.remove_condition(condition::RECONCILING);
+    run.status.observed_generation = Some(generation);
+    run.status.storage_namespace = Some(run.release().storage_namespace().to_owned());
+    run.write_status().await?;
+    ctx.last_success
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(run.key.clone(), (fingerprint, desired));
+    Ok(Action::requeue(interval))
+}
+
+/// Transient failures retry with backoff; the rest were reported and wait for a change.
+pub fn error_policy(_obj: Arc<DynamicObject>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(error = %capstan_engine::chain(error), "reconcile failed");
+    if error.is_transient() {
+        Action::requeue(Duration::from_secs(10))
+    } else {
+        Action::requeue(Duration::from_secs(300))
+    }
+}

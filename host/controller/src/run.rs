@@ -1,0 +1,441 @@
+//! Wiring: API discovery (our CRDs must be installed; Flux's are optional unless asked for),
+//! one reflector per referenced kind (the engine's lookup reads them, and their changes
+//! re-queue the HelmReleases that refer to them), one kube-runtime `Controller` per
+//! HelmRelease kind, and the health and metrics endpoints.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use capstan_api::{ChartSource, PluginKind, ValuesKind, parse_helm_release};
+use capstan_engine::{Engine, SourceFetcher};
+use futures::{FutureExt, StreamExt};
+use kube::Client;
+use kube::api::{Api, DynamicObject};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::lookup::Stores;
+use crate::metrics::Metrics;
+use crate::reconcile::{Context, Options, error_policy, reconcile};
+
+/// How the controller runs (flags named as Flux's controllers name them).
+#[derive(Debug, Clone)]
+pub struct ControllerOptions {
+    /// `--concurrent`: releases reconciled at once.
+    pub concurrent: u16,
+    /// `--metrics-addr`.
+    pub metrics_addr: Option<SocketAddr>,
+    /// `--health-addr`.
+    pub health_addr: Option<SocketAddr>,
+    /// `--flux-helmreleases`: also reconcile `helm.toolkit.fluxcd.io/v2` HelmReleases.
+    pub flux_helmreleases: bool,
+    /// `--watch-label-selector`: only HelmReleases matching it (sharding).
+    pub watch_label_selector: Option<String>,
+    /// Reconciler settings.
+    pub reconcile: Options,
+}
+
+impl Default for ControllerOptions {
+    fn default() -> Self {
+        ControllerOptions {
+            concurrent: 4,
+            metrics_addr: None,
+            health_addr: None,
+            flux_helmreleases: false,
+            watch_label_selector: None,
+            reconcile: Options::default(),
+        }
+    }
+}
+
+/// The controller could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A required kind is not served (CRDs not installed).
+    #[error("{kind} ({group}/{version}) is not served by the API server: {hint}")]
+    MissingKind {
+        /// Kind.
+        kind: &'static str,
+        /// Group.
+        group: &'static str,
+        /// Version.
+        version: &'static str,
+        /// What to do.
+        hint: &'static str,
+        /// Discovery's answer.
+        #[source]
+        source: kube::Error,
+    },
+    /// A health or metrics endpoint could not listen.
+    #[error("cannot listen on {addr}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+const CAPSTAN_CRDS_HINT: &str =
+    "install Capstan's CRDs first (`capstan crds | kubectl apply -f -`, or deploy/crds/)";
+
+async fn require(
+    client: &Client,
+    (group, version, kind): (&'static str, &'static str, &'static str),
+    hint: &'static str,
+) -> Result<ApiResource, RunError> {
+    kube::discovery::pinned_kind(client, &GroupVersionKind::gvk(group, version, kind))
+        .await
+        .map(|(r, _)| r)
+        .map_err(|source| RunError::MissingKind {
+            kind,
+            group,
+            version,
+            hint,
+            source,
+        })
+}
+
+async fn optional(client: &Client, gvk: (&str, &str, &str)) -> Option<ApiResource> {
+    kube::discovery::pinned_kind(client, &GroupVersionKind::gvk(gvk.0, gvk.1, gvk.2))
+        .await
+        .ok()
+        .map(|(r, _)| r)
+}
+
+/// What changed, to find the releases that refer to it.
+#[derive(Debug, Clone)]
+enum Changed {
+    WasmPlugin(String, String),
+    ClusterWasmPlugin(String),
+    HelmRepository(String, String),
+    OciRepository(String, String),
+    ConfigMap(String, String),
+    Secret(String, String),
+}
+
+fn refers_to(release: &DynamicObject, changed: &Changed) -> bool {
+    let Ok(parsed) = parse_helm_release(&serde_json::to_value(release).unwrap_or(Value::Null))
+    else {
+        return false;
+    };
+    let hr = parsed.release;
+    let ns = hr.namespace_or_default();
+    let wasm = |kind: PluginKind, name: &str| {
+        hr.spec.post_renderers.iter().any(|p| {
+            p.wasm
+                .as_ref()
+                .is_some_and(|w| w.kind.unwrap_or_default() == kind && w.plugin == name)
+        })
+    };
+    let values = |kind: ValuesKind, n: &str, name: &str| {
+        n == ns
+            && hr
+                .spec
+                .values_from
+                .iter()
+                .any(|v| v.kind == kind && v.name == name)
+    };
+    match changed {
+        Changed::WasmPlugin(n, name) => n == ns && wasm(PluginKind::WasmPlugin, name),
+        Changed::ClusterWasmPlugin(name) => wasm(PluginKind::ClusterWasmPlugin, name),
+        Changed::ConfigMap(n, name) => values(ValuesKind::ConfigMap, n, name),
+        // Secrets also carry source credentials: any release whose source is in that namespace.
+        Changed::Secret(n, name) => {
+            values(ValuesKind::Secret, n, name)
+                || matches!(hr.chart_source(), Ok(ChartSource::SourceRef { namespace, .. }
+                    | ChartSource::ChartRef { namespace, .. }) if namespace == n)
+        }
+        Changed::HelmRepository(n, name) => matches!(
+            hr.chart_source(),
+            Ok(ChartSource::SourceRef { namespace, name: r, .. }) if namespace == n && r == name
+        ),
+        Changed::OciRepository(n, name) => matches!(
+            hr.chart_source(),
+            Ok(ChartSource::ChartRef { namespace, name: r, .. }) if namespace == n && r == name
+        ),
+    }
+}
+
+type Trigger = futures::channel::mpsc::UnboundedSender<Changed>;
+
+/// Runs a reflector for `resource` (all namespaces), sending every change to `triggers`.
+fn reflect(
+    client: &Client,
+    resource: &ApiResource,
+    triggers: Trigger,
+    changed: fn(&DynamicObject) -> Changed,
+) -> Store<DynamicObject> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
+    let writer = reflector::store::Writer::new(resource.clone());
+    let reader = writer.as_reader();
+    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
+        .default_backoff()
+        .touched_objects();
+    tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(obj) => {
+                    let _ = triggers.unbounded_send(changed(&obj));
+                }
+                Err(e) => tracing::warn!(error = %e, "watch error"),
+            }
+        }
+    });
+    reader
+}
+
+fn ns_name(o: &DynamicObject) -> (String, String) {
+    (
+        o.metadata.namespace.clone().unwrap_or_default(),
+        o.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+/// Runs the controller until the process is stopped.
+pub async fn run(
+    client: Client,
+    engine: Engine,
+    fetcher: SourceFetcher,
+    options: ControllerOptions,
+) -> Result<(), RunError> {
+    let hr_kind = require(
+        &client,
+        ("capstan.dev", "v1alpha1", "HelmRelease"),
+        CAPSTAN_CRDS_HINT,
+    )
+    .await?;
+    let plugin_kind = require(
+        &client,
+        ("capstan.dev", "v1alpha1", "WasmPlugin"),
+        CAPSTAN_CRDS_HINT,
+    )
+    .await?;
+    let cluster_plugin_kind = require(
+        &client,
+        ("capstan.dev", "v1alpha1", "ClusterWasmPlugin"),
+        CAPSTAN_CRDS_HINT,
+    )
+    .await?;
+    let flux_kind = if options.flux_helmreleases {
+        Some(
+            require(
+                &client,
+                ("helm.toolkit.fluxcd.io", "v2", "HelmRelease"),
+                "--flux-helmreleases needs Flux's HelmRelease CRD (helm.toolkit.fluxcd.io/v2) installed",
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let helm_repo_kind = optional(
+        &client,
+        ("source.toolkit.fluxcd.io", "v1", "HelmRepository"),
+    )
+    .await;
+    let oci_repo_kind =
+        match optional(&client, ("source.toolkit.fluxcd.io", "v1", "OCIRepository")).await {
+            Some(k) => Some(k),
+            None => {
+                optional(
+                    &client,
+                    ("source.toolkit.fluxcd.io", "v1beta2", "OCIRepository"),
+                )
+                .await
+            }
+        };
+    let cm_kind = ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&());
+    let secret_kind = ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&());
+
+    let (tx, rx) = futures::channel::mpsc::unbounded::<Changed>();
+    let stores = Stores {
+        wasm_plugins: reflect(&client, &plugin_kind, tx.clone(), |o| {
+            let (n, name) = ns_name(o);
+            Changed::WasmPlugin(n, name)
+        }),
+        cluster_wasm_plugins: reflect(&client, &cluster_plugin_kind, tx.clone(), |o| {
+            Changed::ClusterWasmPlugin(ns_name(o).1)
+        }),
+        helm_repositories: helm_repo_kind.as_ref().map(|k| {
+            reflect(&client, k, tx.clone(), |o| {
+                let (n, name) = ns_name(o);
+                Changed::HelmRepository(n, name)
+            })
+        }),
+        oci_repositories: oci_repo_kind.as_ref().map(|k| {
+            reflect(&client, k, tx.clone(), |o| {
+                let (n, name) = ns_name(o);
+                Changed::OciRepository(n, name)
+            })
+        }),
+        config_maps: reflect(&client, &cm_kind, tx.clone(), |o| {
+            let (n, name) = ns_name(o);
+            Changed::ConfigMap(n, name)
+        }),
+        secrets: reflect(&client, &secret_kind, tx.clone(), |o| {
+            let (n, name) = ns_name(o);
+            Changed::Secret(n, name)
+        }),
+    };
+    drop(tx);
+    for store in [
+        Some(&stores.wasm_plugins),
+        Some(&stores.cluster_wasm_plugins),
+        stores.helm_repositories.as_ref(),
+        stores.oci_repositories.as_ref(),
+        Some(&stores.config_maps),
+        Some(&stores.secrets),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = store.wait_until_ready().await;
+    }
+
+    let metrics = Arc::new(Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    if let Some(addr) = options.health_addr {
+        serve(addr, Endpoint::Health(ready.clone())).await?;
+    }
+    if let Some(addr) = options.metrics_addr {
+        serve(addr, Endpoint::Metrics(metrics.clone())).await?;
+    }
+
+    let reporter = Reporter {
+        controller: "capstan".into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        engine,
+        fetcher,
+        stores,
+        Recorder::new(client.clone(), reporter),
+        options.reconcile.clone(),
+    ));
+
+    let mut watcher_config = watcher::Config::default();
+    if let Some(selector) = &options.watch_label_selector {
+        watcher_config = watcher_config.labels(selector);
+    }
+    let config = ControllerConfig::default().concurrency(options.concurrent);
+
+    // Re-queue releases that refer to a changed object: one channel feeds every kind's
+    // controller through its own filtered copy.
+    let kinds: Vec<ApiResource> = std::iter::once(hr_kind).chain(flux_kind).collect();
+    let mut senders = Vec::new();
+    let mut controllers = Vec::new();
+    for kind in kinds {
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &kind);
+        let (ktx, krx) = futures::channel::mpsc::unbounded::<Changed>();
+        senders.push(ktx);
+        let controller = Controller::new_with(api, watcher_config.clone(), kind.clone())
+            .with_config(config.clone());
+        let store = controller.store();
+        let triggers = krx.flat_map(move |changed| {
+            let refs: Vec<ObjectRef<DynamicObject>> = store
+                .state()
+                .iter()
+                .filter(|r| refers_to(r, &changed))
+                .map(|r| ObjectRef::from_obj_with(r.as_ref(), kind.clone()))
+                .collect();
+            futures::stream::iter(refs)
+        });
+        let ctx = ctx.clone();
+        let metrics = metrics.clone();
+        controllers.push(
+            controller
+                .reconcile_on(triggers)
+                .shutdown_on_signal()
+                .run(
+                    move |obj, ctx| {
+                        let metrics = metrics.clone();
+                        async move {
+                            let start = std::time::Instant::now();
+                            let result = reconcile(obj, ctx).await;
+                            metrics.record(result.is_ok(), start.elapsed());
+                            result
+                        }
+                    },
+                    error_policy,
+                    ctx,
+                )
+                .for_each(|r| async move {
+                    if let Err(e) = r {
+                        tracing::debug!(error = %e, "reconcile error");
+                    }
+                })
+                .boxed_local(),
+        );
+    }
+    tokio::spawn(async move {
+        futures::pin_mut!(rx);
+        while let Some(changed) = rx.next().await {
+            for s in &senders {
+                let _ = s.unbounded_send(changed.clone());
+            }
+        }
+    });
+    ready.store(true, Ordering::SeqCst);
+    tracing::info!("capstan controller started");
+    futures::future::join_all(controllers).await;
+    Ok(())
+}
+
+enum Endpoint {
+    Health(Arc<AtomicBool>),
+    Metrics(Arc<Metrics>),
+}
+
+/// A minimal HTTP/1.1 responder for `/healthz`, `/readyz` and `/metrics`.
+async fn serve(addr: SocketAddr, endpoint: Endpoint) -> Result<(), RunError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| RunError::Listen { addr, source })?;
+    let endpoint = Arc::new(endpoint);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let endpoint = endpoint.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]);
+                let path = request.split_whitespace().nth(1).unwrap_or("/");
+                let (code, body, content_type) = match (&*endpoint, path) {
+                    (Endpoint::Health(_), "/healthz") => (200, "ok".to_owned(), "text/plain"),
+                    (Endpoint::Health(ready), "/readyz") if ready.load(Ordering::SeqCst) => {
+                        (200, "ok".to_owned(), "text/plain")
+                    }
+                    (Endpoint::Health(_), "/readyz") => (503, "starting".to_owned(), "text/plain"),
+                    (Endpoint::Metrics(m), "/metrics") => {
+                        (200, m.render(), "text/plain; version=0.0.4; charset=utf-8")
+                    }
+                    _ => (404, "not found".to_owned(), "text/plain"),
+                };
+                let reason = match code {
+                    200 => "OK",
+                    503 => "Service Unavailable",
+                    _ => "Not Found",
+                };
+                let response = format!(
+                    "HTTP/1.1 {code} {reason}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! `capstan controller`: the reconciler, with flags named as Flux's controllers name them. The
+//! kubeconfig comes from the environment (`KUBECONFIG`, `~/.kube/config`) or the in-cluster
+//! service account; everything else is `capstan-controller`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+/// `capstan controller` flags.
+#[derive(Debug, clap::Args)]
+pub struct ControllerArgs {
+    /// How many HelmReleases are reconciled at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrent: u16,
+    /// Serve Prometheus metrics on this address (`/metrics`).
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub metrics_addr: String,
+    /// Serve `/healthz` and `/readyz` on this address.
+    #[arg(long, default_value = "0.0.0.0:9440")]
+    pub health_addr: String,
+    /// Also reconcile Flux's `helm.toolkit.fluxcd.io/v2` HelmReleases (in place of Flux's
+    /// helm-controller); needs Flux's CRDs.
+    #[arg(long)]
+    pub flux_helmreleases: bool,
+    /// Only reconcile HelmReleases matching this label selector (to shard across instances).
+    #[arg(long)]
+    pub watch_label_selector: Option<String>,
+    /// Refuse references to sources, values and plugins in other namespaces.
+    #[arg(long)]
+    pub no_cross_namespace_refs: bool,
+    /// Service account every release without `serviceAccountName` impersonates.
+    #[arg(long)]
+    pub default_service_account: Option<String>,
+    /// Cache for charts, modules and compiled modules (default `$XDG_CACHE_HOME/capstan`).
+    #[arg(long)]
+    pub cache_dir: Option<String>,
+    /// Log level filter (`info`, `debug`, `capstan_controller=debug`, …).
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+}
+
+fn addr(flag: &str, text: &str) -> anyhow::Result<Option<SocketAddr>> {
+    if text.is_empty() || text == "0" {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .with_context(|| format!("--{flag} {text:?} is not an address such as 0.0.0.0:8080"))
+}
+
+/// Runs the controller until interrupted.
+pub fn run(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
+        .with_context(|| format!("--log-level {:?}", args.log_level))?;
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let options = capstan_controller::ControllerOptions {
+        concurrent: args.concurrent.max(1),
+        metrics_addr: addr("metrics-addr", &args.metrics_addr)?,
+        health_addr: addr("health-addr", &args.health_addr)?,
+        flux_helmreleases: args.flux_helmreleases,
+        watch_label_selector: args.watch_label_selector.clone(),
+        reconcile: capstan_controller::Options {
+            no_cross_namespace_refs: args.no_cross_namespace_refs,
+            default_service_account: args.default_service_account.clone(),
+        },
+    };
+    let cache = match args.cache_dir.as_deref() {
+        Some("none") => None,
+        Some(dir) => Some(capstan_source::Cache::new(dir)),
+        None => capstan_source::Cache::default_root().map(capstan_source::Cache::new),
+    };
+    let compiled = args.cache_dir.as_deref().filter(|d| *d != "none").map(|d| {
+        std::path::Path::new(d)
+            .join("compiled")
+            .display()
+            .to_string()
+    });
+    let runtime = crate::cli::runtime(compiled.as_deref())?;
+    let engine = capstan_engine::Engine::new(runtime);
+    let fetcher = capstan_engine::SourceFetcher::new(cache);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let client = kube::Client::try_default()
+            .await
+            .context("no Kubernetes API: set KUBECONFIG or run in a cluster")?;
+        capstan_controller::run(client, engine, fetcher, options)
+            .await
+            .context("the controller stopped")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
