@@ -2,6 +2,7 @@
 
 mod build;
 mod cli;
+mod controller;
 mod crds;
 mod golden;
 mod sandbox;
