@@ -845,18 +845,12 @@ impl Run<'_> {
                         ),
                     });
                 }
-                let field = "spec.chart.spec.sourceRef";
-                let repo = self
-                    .lookup
-                    .helm_repository(namespace, name)
-                    .map_err(|source| Error::Lookup {
-                        release: self.name.clone(),
-                        field: field.to_owned(),
-                        source,
-                    })?
-                    .ok_or_else(|| {
-                        self.source_not_found(field, ObjectKind::HelmRepository, namespace, name)
-                    })?;
+                let repo = self.find_source(
+                    "spec.chart.spec.sourceRef",
+                    ObjectKind::HelmRepository,
+                    (namespace, name),
+                    self.lookup.helm_repository(namespace, name),
+                )?;
                 let url = repo.spec.url.as_str();
                 let auth = Auth {
                     pass_credentials: repo.spec.pass_credentials.unwrap_or(false),
@@ -893,18 +887,12 @@ impl Run<'_> {
                         ),
                     });
                 }
-                let field = "spec.chartRef";
-                let repo = self
-                    .lookup
-                    .oci_repository(namespace, name)
-                    .map_err(|source| Error::Lookup {
-                        release: self.name.clone(),
-                        field: field.to_owned(),
-                        source,
-                    })?
-                    .ok_or_else(|| {
-                        self.source_not_found(field, ObjectKind::OciRepository, namespace, name)
-                    })?;
+                let repo = self.find_source(
+                    "spec.chartRef",
+                    ObjectKind::OciRepository,
+                    (namespace, name),
+                    self.lookup.oci_repository(namespace, name),
+                )?;
                 let url = repo.spec.url.as_str();
                 let auth = Auth {
                     plain_http: repo.spec.insecure.filter(|i| *i),
@@ -934,21 +922,29 @@ impl Run<'_> {
         self.load_fetched(fetched)
     }
 
-    fn source_not_found(
+    /// The source object a lookup found, or the error naming the field (lookup failed, or not
+    /// found with the known objects of that kind).
+    fn find_source<T>(
         &self,
         field: &str,
         kind: ObjectKind,
-        namespace: &str,
-        name: &str,
-    ) -> Error {
-        Error::FindSource {
-            release: self.name.clone(),
-            field: field.to_owned(),
-            kind,
-            object: format!("{namespace}/{name}"),
-            place: self.lookup.place(),
-            known: Some(self.lookup.known(kind, namespace)),
-        }
+        (namespace, name): (&str, &str),
+        found: crate::lookup::Found<T>,
+    ) -> Result<T> {
+        found
+            .map_err(|source| Error::Lookup {
+                release: self.name.clone(),
+                field: field.to_owned(),
+                source,
+            })?
+            .ok_or_else(|| Error::FindSource {
+                release: self.name.clone(),
+                field: field.to_owned(),
+                kind,
+                object: format!("{namespace}/{name}"),
+                place: self.lookup.place(),
+                known: Some(self.lookup.known(kind, namespace)),
+            })
     }
 
     /// A chart directory has one version: it must satisfy `chart.spec.version` like a
