@@ -4,7 +4,7 @@
 //! once the CRD is established).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
@@ -119,15 +119,26 @@ impl std::fmt::Display for ObjectKey {
 /// release's service account when it has one).
 pub struct Applier {
     client: Client,
-    kinds: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
+    kinds: Arc<Mutex<KindCache>>,
 }
+
+/// Discovered kinds by (apiVersion, kind): the resource and whether it is namespaced.
+type KindCache = HashMap<(String, String), (ApiResource, bool)>;
 
 impl Applier {
     /// An applier over `client`.
     pub fn new(client: Client) -> Self {
         Applier {
             client,
-            kinds: Mutex::new(HashMap::new()),
+            kinds: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// An applier over another client (a release's), sharing this one's discovery cache.
+    pub fn with_client(&self, client: Client) -> Self {
+        Applier {
+            client,
+            kinds: self.kinds.clone(),
         }
     }
 

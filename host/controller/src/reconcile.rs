@@ -109,6 +109,19 @@ impl Context {
             last_success: Mutex::new(HashMap::new()),
         }
     }
+
+    /// The client of every Kubernetes operation on `release`'s objects and Helm storage
+    /// (apply, prune, drift, wait, hooks, delete): the one place that decides who the controller
+    /// acts as for a release. Status writes and events use [`Context::client`].
+    pub fn release_client(&self, release: &HelmRelease) -> Client {
+        let _ = release;
+        self.client.clone()
+    }
+
+    /// An [`Applier`] over [`Context::release_client`], sharing the discovery cache.
+    pub(crate) fn release_applier(&self, release: &HelmRelease) -> Applier {
+        self.applier.with_client(self.release_client(release))
+    }
 }
 
 /// Why a reconcile failed (after status and events were written).
@@ -187,9 +200,32 @@ struct Run<'a> {
     status: HelmReleaseStatus,
     generation: i64,
     key: String,
+    /// [`Context::release_client`] of this release.
+    client: Client,
+    /// [`Context::release_applier`] of this release.
+    applier: Applier,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    fn new(
+        ctx: &'a Context,
+        obj: &'a DynamicObject,
+        parsed: ParsedRelease,
+        status: HelmReleaseStatus,
+        key: String,
+    ) -> Self {
+        Run {
+            ctx,
+            obj,
+            client: ctx.release_client(&parsed.release),
+            applier: ctx.release_applier(&parsed.release),
+            generation: obj.metadata.generation.unwrap_or(0),
+            parsed,
+            status,
+            key,
+        }
+    }
+
     fn release(&self) -> &HelmRelease {
         &self.parsed.release
     }
@@ -349,8 +385,7 @@ impl Run<'_> {
 
     async fn history(&self) -> Result<Vec<StoredRelease>> {
         let release = self.release();
-        let api: Api<Secret> =
-            Api::namespaced(self.ctx.client.clone(), release.storage_namespace());
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), release.storage_namespace());
         let list = api
             .list(&ListParams::default().labels(&storage::selector(&release.release_name())))
             .await
@@ -367,7 +402,7 @@ impl Run<'_> {
         let ns = release.storage_namespace();
         let secret =
             storage::encode(record, ns, Timestamp::now().as_second()).map_err(Error::Record)?;
-        let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), ns);
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), ns);
         api.patch(
             &storage::secret_name(&record.name, record.version),
             &PatchParams::apply(crate::apply::FIELD_MANAGER).force(),
@@ -380,7 +415,7 @@ impl Run<'_> {
 
     async fn delete_revision(&self, name: &str, version: i64) -> Result<()> {
         let api: Api<Secret> =
-            Api::namespaced(self.ctx.client.clone(), self.release().storage_namespace());
+            Api::namespaced(self.client.clone(), self.release().storage_namespace());
         match api
             .delete(&storage::secret_name(name, version), &Default::default())
             .await
@@ -411,7 +446,7 @@ impl Run<'_> {
     async fn apply_all(&self, objects: &[Value], install: bool) -> Result<()> {
         let release = self.release();
         let ns = release.release_namespace();
-        let applier = &self.ctx.applier;
+        let applier = &self.applier;
         let create_ns = install
             && release
                 .spec
@@ -456,7 +491,7 @@ impl Run<'_> {
             return Ok(0);
         };
         let ns = self.release().release_namespace();
-        let applier = &self.ctx.applier;
+        let applier = &self.applier;
         let mut current = BTreeSet::new();
         for o in objects {
             if let Some(k) = ObjectKey::of(o) {
@@ -504,7 +539,7 @@ impl Run<'_> {
             return Ok(0);
         }
         let ns = self.release().release_namespace().to_owned();
-        let applier = &self.ctx.applier;
+        let applier = &self.applier;
         let mut drifted = Vec::new();
         for o in objects {
             let Some(key) = ObjectKey::of(o) else {
@@ -795,32 +830,25 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
         Ok(p) => p,
         Err(e) => {
             // Not a release we can act on until its spec changes.
-            let mut run = Run {
-                ctx: &ctx,
-                obj: &obj,
-                parsed: ParsedRelease {
-                    release: HelmRelease::new(&obj.name_any(), Default::default()),
+            let mut release = HelmRelease::new(&obj.name_any(), Default::default());
+            release.metadata.namespace = obj.namespace();
+            let mut run = Run::new(
+                &ctx,
+                &obj,
+                ParsedRelease {
+                    release,
                     api_version: ReleaseApiVersion::CapstanV1alpha1,
                     warnings: Vec::new(),
                 },
                 status,
-                generation,
                 key,
-            };
-            run.parsed.release.metadata.namespace = obj.namespace();
+            );
             run.fail("InvalidSpec", &capstan_engine::chain(&e), false)
                 .await?;
             return Ok(Action::await_change());
         }
     };
-    let mut run = Run {
-        ctx: &ctx,
-        obj: &obj,
-        parsed,
-        status,
-        generation,
-        key,
-    };
+    let mut run = Run::new(&ctx, &obj, parsed, status, key);
     if run.release().spec.suspend {
         tracing::debug!(release = %run.key, "suspended");
         return Ok(Action::await_change());
