@@ -42,6 +42,133 @@ fn endless_loop_times_out() {
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
+/// Runs `f` on a thread and fails the test if it has not finished after `limit` (so a guest
+/// that hangs the host fails the test instead of hanging the test run).
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("still running after {limit:?}"))
+}
+
+#[test]
+fn sleeping_does_not_take_real_time() {
+    let started = Instant::now();
+    let out = within(Duration::from_secs(20), || {
+        run_hostile("sleep", Limits::default()).expect("a sleep returns at once: time is frozen")
+    });
+    assert_eq!(out.objects, mk_objects());
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "a 30 s sleep took {took:?}");
+}
+
+#[test]
+fn sleeping_forever_times_out_within_the_limit() {
+    let limits = Limits {
+        timeout: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let started = Instant::now();
+    let err = within(Duration::from_secs(20), move || {
+        run_hostile("sleep-forever", limits).expect_err("must not finish")
+    });
+    let took = started.elapsed();
+    assert!(matches!(err, Error::PluginTimedOut { .. }), "{err:?}");
+    assert!(err.to_string().contains("timed out after 500ms"), "{err}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[test]
+fn validate_config_runs_under_the_deadline() {
+    let limits = Limits {
+        timeout: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let started = Instant::now();
+    let err = within(Duration::from_secs(20), move || {
+        load("hostile", limits)
+            .check_config(&json!({"mode": "sleep-in-validate"}))
+            .expect_err("must not finish")
+    });
+    let took = started.elapsed();
+    assert!(matches!(err, Error::PluginTimedOut { .. }), "{err:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[test]
+fn exit_mid_transform_is_its_own_error() {
+    let err = run_hostile("exit", Limits::default()).expect_err("exit is not a result");
+    assert!(
+        matches!(err, Error::PluginExited { code: 0, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("exited with status 0 instead of returning a result"),
+        "{err}"
+    );
+}
+
+#[test]
+fn guest_stderr_cannot_forge_log_lines() {
+    let err = run_hostile("forge-log", Limits::default()).expect_err("panics");
+    let Error::PluginTrapped { message, .. } = &err else {
+        panic!("expected PluginTrapped, got {err:?}");
+    };
+    assert!(
+        !message.chars().any(char::is_control),
+        "control characters reach the log: {message:?}"
+    );
+    assert!(message.contains("forged level=info"), "{message}");
+    assert!(message.contains("\\u{7}"), "{message}");
+    assert!(
+        message.chars().count() <= capstan_wasm::MAX_GUEST_TEXT + 20,
+        "{} chars",
+        message.len()
+    );
+}
+
+#[test]
+fn diagnostics_are_capped_escaped_and_still_deny() {
+    let err = run_hostile("diagnostic-flood", Limits::default()).expect_err("denied");
+    let Error::Denied { diagnostics, .. } = &err else {
+        panic!("expected Denied, got {err:?}");
+    };
+    assert_eq!(diagnostics.len(), capstan_wasm::MAX_DIAGNOSTICS + 1);
+    assert!(diagnostics.iter().any(|d| d.message == "the real denial"));
+    assert!(
+        diagnostics
+            .iter()
+            .all(|d| !d.message.chars().any(char::is_control)),
+        "control characters kept"
+    );
+    assert!(
+        diagnostics
+            .last()
+            .is_some_and(|d| d.message.contains("9901 more diagnostics dropped")),
+        "{:?}",
+        diagnostics.last()
+    );
+}
+
+#[test]
+fn copying_past_hostcall_fuel_is_its_own_error() {
+    let limits = Limits {
+        memory_bytes: 1 << 30,
+        max_output_bytes: 1 << 30,
+        timeout: Duration::from_secs(60),
+        ..Limits::default()
+    };
+    let err = run_hostile("fuel-bomb", limits).expect_err("too much to copy");
+    assert!(matches!(err, Error::PluginHostcallFuel { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("host-call fuel exhausted"),
+        "{err}"
+    );
+}
+
 #[test]
 fn memory_bomb_hits_the_memory_limit() {
     let limits = Limits {

@@ -103,6 +103,34 @@ pub enum Error {
         #[source]
         source: wasmtime::Error,
     },
+    /// The guest called `exit` (any status) instead of returning a result.
+    #[error("plugin {plugin} exited with status {code} instead of returning a result")]
+    PluginExited {
+        /// The plugin.
+        plugin: PluginId,
+        /// The exit status it passed.
+        code: i32,
+    },
+    /// The guest handed the host a string that is not UTF-8.
+    #[error("plugin {plugin} returned text that is not valid UTF-8")]
+    PluginOutputNotUtf8 {
+        /// The plugin.
+        plugin: PluginId,
+        /// The decoding failure.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// The guest tried to copy more data to the host in one call than wasmtime's host-call fuel
+    /// allows.
+    #[error(
+        "plugin {plugin} tried to copy more than {limit} bytes to the host in one call (host-call fuel exhausted)"
+    )]
+    PluginHostcallFuel {
+        /// The plugin.
+        plugin: PluginId,
+        /// The per-call fuel, in bytes.
+        limit: usize,
+    },
     /// The plugin rejected its config.
     #[error("plugin {plugin}: bad config: {}", join_config(.diagnostics))]
     BadConfig {
@@ -207,6 +235,9 @@ impl Error {
             | Error::PluginMemoryLimit { plugin, .. }
             | Error::PluginOutputTooLarge { plugin, .. }
             | Error::PluginTrapped { plugin, .. }
+            | Error::PluginExited { plugin, .. }
+            | Error::PluginOutputNotUtf8 { plugin, .. }
+            | Error::PluginHostcallFuel { plugin, .. }
             | Error::BadConfig { plugin, .. }
             | Error::BadInput { plugin, .. }
             | Error::PluginFailed { plugin, .. }

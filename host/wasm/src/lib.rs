@@ -24,5 +24,5 @@ mod sandbox;
 
 pub use error::{Error, Result};
 pub use limits::Limits;
-pub use plugin::{PluginId, TransformOutput, WasmPlugin};
+pub use plugin::{MAX_DIAGNOSTICS, MAX_GUEST_TEXT, PluginId, TransformOutput, WasmPlugin};
 pub use runtime::{Runtime, RuntimeBuilder};

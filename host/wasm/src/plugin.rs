@@ -117,7 +117,7 @@ impl WasmPlugin {
     fn store(&self) -> Store<StoreState> {
         let mut store = Store::new(
             self.runtime.engine(),
-            StoreState::new(self.limits.memory_bytes),
+            StoreState::new(self.limits.memory_bytes, self.limits.timeout),
         );
         store.limiter(|s| &mut s.limiter);
         let ticks = self
@@ -133,10 +133,38 @@ impl WasmPlugin {
     /// Maps a wasmtime failure during instantiation or a call to the right named error.
     fn call_error(&self, store: &Store<StoreState>, err: wasmtime::Error) -> Error {
         let plugin = self.id.clone();
+        if store.data().watchdog_fired {
+            return Error::PluginTimedOut {
+                plugin,
+                limit: self.limits.timeout,
+            };
+        }
         if store.data().limiter.hit {
             return Error::PluginMemoryLimit {
                 plugin,
                 limit: self.limits.memory_bytes,
+            };
+        }
+        if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            return Error::PluginExited {
+                plugin,
+                code: exit.0,
+            };
+        }
+        if err.chain().any(|e| e.is::<std::str::Utf8Error>()) {
+            return Error::PluginOutputNotUtf8 {
+                plugin,
+                source: err,
+            };
+        }
+        // wasmtime's fuel error type is private; its text is the only handle on it.
+        if err.chain().any(|e| {
+            e.to_string()
+                .contains("fuel allocated for hostcalls has been exhausted")
+        }) {
+            return Error::PluginHostcallFuel {
+                plugin,
+                limit: store.hostcall_fuel(),
             };
         }
         match err.downcast_ref::<Trap>() {
@@ -146,7 +174,9 @@ impl WasmPlugin {
             },
             Some(trap) => {
                 let stderr = store.data().stderr_text();
-                let message = panic_message(&stderr).unwrap_or_else(|| trap.to_string());
+                let message = panic_message(&stderr)
+                    .map(|m| guest_text(&m))
+                    .unwrap_or_else(|| trap.to_string());
                 Error::PluginTrapped {
                     plugin,
                     message,
@@ -173,7 +203,7 @@ impl WasmPlugin {
             Ok(d) => d,
             Err(e) => return Err(self.call_error(&store, e)),
         };
-        Ok(diags.into_iter().map(diagnostic).collect())
+        Ok(diagnostics(diags))
     }
 
     /// Validates a config and fails with [`Error::BadConfig`] if the plugin rejects it.
@@ -247,19 +277,19 @@ impl WasmPlugin {
             Err(wit::TransformError::BadConfig(d)) => {
                 return Err(Error::BadConfig {
                     plugin: plugin(),
-                    diagnostics: d.into_iter().map(diagnostic).collect(),
+                    diagnostics: diagnostics(d),
                 });
             }
             Err(wit::TransformError::BadInput(message)) => {
                 return Err(Error::BadInput {
                     plugin: plugin(),
-                    message,
+                    message: guest_text(&message),
                 });
             }
             Err(wit::TransformError::Failed(message)) => {
                 return Err(Error::PluginFailed {
                     plugin: plugin(),
-                    message,
+                    message: guest_text(&message),
                 });
             }
         };
@@ -271,7 +301,7 @@ impl WasmPlugin {
                 limit: self.limits.max_output_bytes,
             });
         }
-        let diagnostics: Vec<Diagnostic> = output.diagnostics.into_iter().map(diagnostic).collect();
+        let diagnostics: Vec<Diagnostic> = diagnostics(output.diagnostics);
         if diagnostics.iter().any(Diagnostic::is_error) {
             return Err(Error::Denied {
                 plugin: plugin(),
@@ -313,6 +343,51 @@ fn panic_message(stderr: &str) -> Option<String> {
     Some(text.replace('\n', " ").trim().to_owned())
 }
 
+/// Most diagnostics kept from one call; the rest are counted in a final warning.
+pub const MAX_DIAGNOSTICS: usize = 100;
+
+/// Most characters kept of any one text a guest hands the host (a message, a field path, a name
+/// in a diagnostic, a panic message).
+pub const MAX_GUEST_TEXT: usize = 4096;
+
+/// Guest text made safe to print and log: control characters (and Unicode line and paragraph
+/// separators) escaped, so a guest cannot forge log lines or terminal output, and cut at
+/// [`MAX_GUEST_TEXT`] characters.
+pub(crate) fn guest_text(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX_GUEST_TEXT {
+            out.push_str("…(truncated)");
+            break;
+        }
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A guest's diagnostics, bounded: at most [`MAX_DIAGNOSTICS`] kept (errors first, so a denial
+/// is never lost), every text escaped and cut by [`guest_text`].
+fn diagnostics(list: Vec<wit::Diagnostic>) -> Vec<Diagnostic> {
+    let total = list.len();
+    let mut out: Vec<Diagnostic> = list.into_iter().map(diagnostic).collect();
+    if total > MAX_DIAGNOSTICS {
+        out.sort_by_key(|d| !d.is_error());
+        out.truncate(MAX_DIAGNOSTICS);
+        out.push(Diagnostic::new(
+            Severity::Warning,
+            format!(
+                "{} more diagnostics dropped (at most {MAX_DIAGNOSTICS} are kept)",
+                total - MAX_DIAGNOSTICS
+            ),
+        ));
+    }
+    out
+}
+
 fn diagnostic(d: wit::Diagnostic) -> Diagnostic {
     Diagnostic {
         severity: match d.severity {
@@ -320,13 +395,13 @@ fn diagnostic(d: wit::Diagnostic) -> Diagnostic {
             wit::Severity::Warning => Severity::Warning,
             wit::Severity::Error => Severity::Error,
         },
-        message: d.message,
+        message: guest_text(&d.message),
         object: d.object.map(|o| ObjectRef {
-            api_version: o.api_version,
-            kind: o.kind,
-            name: o.name,
-            namespace: o.namespace,
+            api_version: guest_text(&o.api_version),
+            kind: guest_text(&o.kind),
+            name: guest_text(&o.name),
+            namespace: o.namespace.as_deref().map(guest_text),
         }),
-        field: d.field,
+        field: d.field.as_deref().map(guest_text),
     }
 }

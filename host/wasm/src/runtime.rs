@@ -64,7 +64,7 @@ impl RuntimeBuilder {
             .wasm_component_model(true);
         let engine = Engine::new(&config).map_err(Error::CreateEngine)?;
         let mut linker = Linker::<StoreState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(Error::CreateEngine)?;
+        crate::sandbox::add_to_linker(&mut linker).map_err(Error::CreateEngine)?;
         let cache = self
             .cache_dir
             .map(|dir| DiskCache::open(&dir, &engine))

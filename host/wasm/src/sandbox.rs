@@ -3,12 +3,21 @@
 //! discarded, stderr captured (bounded) for panic messages, a wall clock fixed at the Unix epoch, a
 //! monotonic clock that never moves and a fixed byte cycle for "randomness". The memory limiter
 //! records when a guest hit its cap, so the resulting trap is reported as a memory-limit error.
+//!
+//! Time never passes for a guest, so sleeping must not take time either: the clock subscriptions
+//! (`subscribe-duration`, `subscribe-instant`, which `std::thread::sleep` and `poll_oneoff` use)
+//! are replaced by pollables that are ready at once. The epoch deadline only interrupts running
+//! Wasm code, not a guest blocked inside a host call, so the only blocking host calls left
+//! (`poll`, `pollable.block`) run under a wall-clock watchdog: at the call's deadline they trap,
+//! and the trap is reported as a timeout.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use wasmtime::ResourceLimiter;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Linker, Resource, ResourceTable};
+use wasmtime::{ResourceLimiter, StoreContextMut};
+use wasmtime_wasi::p2::bindings::io::poll::{Host as _, HostPollable as _};
 use wasmtime_wasi::p2::pipe::{ClosedInputStream, MemoryOutputPipe, SinkOutputStream};
+use wasmtime_wasi::p2::{DynPollable, Pollable};
 use wasmtime_wasi::{
     Deterministic, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView,
     WasiView,
@@ -26,10 +35,14 @@ pub(crate) struct StoreState {
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) stderr: MemoryOutputPipe,
+    /// When the call must be over, by the wall clock (the watchdog's deadline).
+    deadline: Instant,
+    /// Set when the watchdog ended a blocking host call at the deadline.
+    pub(crate) watchdog_fired: bool,
 }
 
 impl StoreState {
-    pub(crate) fn new(memory_limit: u64) -> Self {
+    pub(crate) fn new(memory_limit: u64, timeout: Duration) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let wasi = WasiCtxBuilder::new()
             .stdin(ClosedInputStream)
@@ -50,6 +63,10 @@ impl StoreState {
                 hit: false,
             },
             stderr,
+            deadline: Instant::now()
+                .checked_add(timeout)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365)),
+            watchdog_fired: false,
         }
     }
 
@@ -68,6 +85,85 @@ impl WasiView for StoreState {
             table: &mut self.table,
         }
     }
+}
+
+/// The WASI version whose interfaces are shadowed below (the one wasmtime-wasi implements;
+/// guests importing any older 0.2.x version are linked to it).
+const WASI_VERSION: &str = "0.2.12";
+
+/// Adds WASI to the linker, then replaces the clock subscriptions and the blocking poll calls
+/// (see the module docs).
+pub(crate) fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(&format!("wasi:clocks/monotonic-clock@{WASI_VERSION}"))?;
+    clock.func_wrap(
+        "subscribe-duration",
+        |mut store: StoreContextMut<'_, StoreState>, (_,): (u64,)| Ok((ready_now(&mut store)?,)),
+    )?;
+    clock.func_wrap(
+        "subscribe-instant",
+        |mut store: StoreContextMut<'_, StoreState>, (_,): (u64,)| Ok((ready_now(&mut store)?,)),
+    )?;
+    let mut poll = linker.instance(&format!("wasi:io/poll@{WASI_VERSION}"))?;
+    poll.func_wrap(
+        "poll",
+        |mut store: StoreContextMut<'_, StoreState>,
+         (pollables,): (Vec<Resource<DynPollable>>,)| {
+            let state = store.data_mut();
+            let ready = watchdog(state.deadline, state.table.poll(pollables));
+            Ok((state.fired(ready)?,))
+        },
+    )?;
+    poll.func_wrap(
+        "[method]pollable.block",
+        |mut store: StoreContextMut<'_, StoreState>, (pollable,): (Resource<DynPollable>,)| {
+            let state = store.data_mut();
+            let ready = watchdog(state.deadline, state.table.block(pollable));
+            state.fired(ready)
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+impl StoreState {
+    /// Unwraps a watchdog result, remembering when it fired.
+    fn fired<T>(&mut self, result: Option<wasmtime::Result<T>>) -> wasmtime::Result<T> {
+        match result {
+            Some(r) => r,
+            None => {
+                self.watchdog_fired = true;
+                Err(wasmtime::Error::msg(
+                    "the call's deadline passed while the guest was blocked in a host call",
+                ))
+            }
+        }
+    }
+}
+
+/// Runs a host future to completion, or gives up at `deadline` (`None`).
+fn watchdog<F: Future>(deadline: Instant, fut: F) -> Option<F::Output> {
+    wasmtime_wasi::runtime::in_tokio(async move {
+        tokio::time::timeout_at(deadline.into(), fut).await.ok()
+    })
+}
+
+/// A pollable that is ready at once: what a clock subscription becomes when time is frozen.
+fn ready_now(
+    store: &mut StoreContextMut<'_, StoreState>,
+) -> wasmtime::Result<Resource<DynPollable>> {
+    let table = &mut store.data_mut().table;
+    let ready = table.push(Ready)?;
+    wasmtime_wasi::p2::subscribe(table, ready)
+}
+
+/// See [`ready_now`].
+struct Ready;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Ready {
+    async fn ready(&mut self) {}
 }
 
 /// Caps linear memory and remembers whether the cap was hit.

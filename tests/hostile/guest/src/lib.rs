@@ -7,7 +7,17 @@
 //! - `panic`: panics with a message (must trap, and the message must reach the user);
 //! - `probe`: tries the filesystem, environment, clock and randomness, and reports what it saw in a
 //!   ConfigMap (must see nothing, and fixed values);
-//! - `deny`: denies with an error diagnostic on the first object.
+//! - `deny`: denies with an error diagnostic on the first object;
+//! - `sleep`: sleeps 30 s in `transform` (a WASI clock subscribe + poll: time is frozen, so it
+//!   must return at once); `sleep-forever`: sleeps in a loop (must time out within its limit);
+//!   `sleep-in-validate`: sleeps in a loop in `validate-config` (must time out too);
+//! - `exit`: calls `exit(0)` in the middle of the transform (must not pass for success);
+//! - `forge-log`: writes control characters and a fake log line to stderr, then panics (the
+//!   message must reach the user escaped, and bounded);
+//! - `diagnostic-flood`: 10,000 warnings with control characters, then one error (must be
+//!   capped, escaped, and still denied);
+//! - `fuel-bomb`: returns 150 MiB of objects, more than wasmtime's host-call fuel lets a call
+//!   copy to the host (must be its own error).
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
@@ -18,7 +28,8 @@ use capstan_sdk::prelude::*;
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// `loop`, `memory-bomb`, `output-bomb`, `panic`, `probe` or `deny`.
+    /// `loop`, `memory-bomb`, `output-bomb`, `panic`, `probe`, `deny`, `sleep`,
+    /// `sleep-in-validate`, `exit` or `forge-log`.
     pub mode: String,
 }
 
@@ -48,6 +59,35 @@ pub fn transform(_ctx: &Context, config: Config, objects: Vec<Object>) -> Result
             Ok(Output::new(out))
         }
         "panic" => panic!("hostile guest panicked on purpose"),
+        "sleep" => {
+            std::thread::sleep(std::time::Duration::from_secs(30));
+            Ok(Output::new(objects))
+        }
+        "sleep-forever" => sleep_forever(),
+        "exit" => std::process::exit(0),
+        "diagnostic-flood" => {
+            let mut out = Output::new(objects);
+            for i in 0..10_000 {
+                out = out.with_diagnostic(Diagnostic::warning(format!(
+                    "warning {i}\n\u{1b}[31mlevel=error msg=forged"
+                )));
+            }
+            Ok(out.with_diagnostic(Diagnostic::error("the real denial")))
+        }
+        "fuel-bomb" => {
+            let big = "x".repeat(1 << 20);
+            let mut out = Vec::new();
+            for i in 0..150 {
+                let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("fuel-{i}")}, "data": {"x": big}});
+                out.push(Object::from_value(obj).ok_or_else(|| Error::failed("not an object"))?);
+            }
+            Ok(Output::new(out))
+        }
+        "forge-log" => {
+            eprintln!("\u{1b}[2J\rlevel=info msg=\"release applied\" plugin=trusted");
+            eprintln!("{}", "A".repeat(8 << 10));
+            panic!("forged\nlevel=info msg=\"all good\"\u{7}");
+        }
         "probe" => Ok(Output::new(vec![probe()?])),
         "deny" => {
             let diag = match objects.first() {
@@ -100,4 +140,18 @@ fn probe() -> Result<Object> {
     Object::from_value(obj).ok_or_else(|| Error::failed("not an object"))
 }
 
-capstan_sdk::export_transform!(Config, transform);
+/// Accepts every config, except that `sleep-in-validate` sleeps forever.
+pub fn check(config: &Config) -> Vec<Diagnostic> {
+    if config.mode == "sleep-in-validate" {
+        sleep_forever();
+    }
+    Vec::new()
+}
+
+fn sleep_forever() -> ! {
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+capstan_sdk::export_transform!(Config, transform, validate = check);
