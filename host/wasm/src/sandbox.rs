@@ -231,3 +231,19 @@ impl HostMonotonicClock for FrozenMonotonicClock {
         0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::watchdog;
+
+    #[test]
+    fn watchdog_ends_a_host_call_that_never_returns() {
+        let started = Instant::now();
+        let deadline = started + Duration::from_millis(100);
+        assert_eq!(watchdog(deadline, std::future::pending::<()>()), None);
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        assert_eq!(watchdog(deadline, async { 7 }), Some(7));
+    }
+}
