@@ -134,11 +134,17 @@ enum PluginCommand {
     },
 }
 
-/// A Go duration (`500ms`, `2s`, `1m30s`), read by the API's parser; must be positive.
+/// A Go duration (`500ms`, `2s`, `1m30s`), read by the API's parser; positive and at most the
+/// largest plugin timeout.
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let max = capstan_api::PluginLimits::MAX_TIMEOUT;
     match capstan_api::parse_duration(s) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err(format!("duration must be positive: {s:?}")),
+        Ok(d) if d.is_zero() => Err(format!("duration must be positive: {s:?}")),
+        Ok(d) if d > max => Err(format!(
+            "duration {s:?} is longer than the largest plugin timeout, {}s",
+            max.as_secs()
+        )),
+        Ok(d) => Ok(d),
         Err(e) => Err(e.to_string()),
     }
 }

@@ -34,7 +34,7 @@ spec:
     app: web
 ";
 
-fn capstan(args: &[&str], stdin: &str) -> Output {
+pub(crate) fn capstan(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(capstan_bin())
         .args(args)
         .env("CARGO_TARGET_DIR", guest_target_dir())
@@ -53,7 +53,7 @@ fn capstan(args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().expect("capstan finishes")
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

@@ -5,6 +5,7 @@ mod cli;
 mod controller;
 mod crds;
 mod golden;
+mod hostile;
 mod sandbox;
 mod template;
 mod values_typing;
