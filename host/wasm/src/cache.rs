@@ -68,7 +68,7 @@ impl DiskCache {
     /// Writes an artifact atomically (temp file + rename).
     pub(crate) fn store(&self, digest: &[u8; 32], artifact: &[u8]) -> Result<()> {
         let path = self.path(digest);
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let tmp = temp_path(&path);
         let write = || -> std::io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
             f.write_all(MAGIC)?;
@@ -103,6 +103,14 @@ impl DiskCache {
     }
 }
 
+/// A temporary file name next to `path`, unique to this process and call: threads of one
+/// process compiling the same module at once must not rename each other's file away.
+fn temp_path(path: &Path) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    path.with_extension(format!("tmp{}-{n}", std::process::id()))
+}
+
 #[expect(
     unsafe_code,
     reason = "wasmtime's deserialize maps precompiled machine code; see SAFETY below"
@@ -127,7 +135,7 @@ fn load_or_create_key(path: &Path) -> std::io::Result<[u8; 32]> {
     }
     let mut key = [0u8; 32];
     fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let tmp = temp_path(path);
     {
         let mut f = fs::File::create(&tmp)?;
         restrict(&tmp, 0o600)?;
