@@ -207,6 +207,33 @@ async fn wait_ready(
     .await
 }
 
+/// Resolves once some version of HelmRelease `ns/name` shows `Reconciling=True` (kstatus: work
+/// in progress), as seen by a watch started before the release exists.
+fn watch_reconciling(
+    cluster: &Cluster,
+    ar: &ApiResource,
+    ns: &str,
+    name: &str,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    use futures::TryStreamExt as _;
+    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client(), ns, ar);
+    let config = kube::runtime::watcher::Config::default().fields(&format!("metadata.name={name}"));
+    tokio::spawn(async move {
+        let mut events = std::pin::pin!(kube::runtime::watcher(api, config));
+        while let Some(event) = events.try_next().await? {
+            if let kube::runtime::watcher::Event::Apply(o)
+            | kube::runtime::watcher::Event::InitApply(o) = event
+            {
+                let doc = serde_json::to_value(o)?;
+                if condition(&doc, "Reconciling").is_some_and(|c| c["status"] == "True") {
+                    return Ok(());
+                }
+            }
+        }
+        anyhow::bail!("the watch ended before Reconciling=True was seen")
+    })
+}
+
 fn deployments() -> ApiResource {
     resource("apps", "v1", "Deployment", "deployments")
 }
@@ -321,6 +348,7 @@ async fn a_release_installs_upgrades_corrects_drift_prunes_and_survives_bad_inpu
     )
     .await?;
     let _controller = Controller::start(&cluster, &selector, &[])?;
+    let reconciling = watch_reconciling(&cluster, &capstan_hr(), &ns_name, "web");
 
     // Install from the HTTP repository, with the sidecar injected by the Wasm plugin.
     apply(
@@ -336,6 +364,11 @@ async fn a_release_installs_upgrades_corrects_drift_prunes_and_survives_bad_inpu
         Some(json!("InstallSucceeded")),
         "{hr:#}"
     );
+    assert!(condition(&hr, "Reconciling").is_none(), "{hr:#}");
+    // While it worked, the release said so (Reconciling=True, Ready=Unknown).
+    tokio::time::timeout(Duration::from_secs(10), reconciling)
+        .await
+        .context("no Reconciling=True was seen during the install")???;
     let deployment = get(&cluster, &deployments(), &ns_name, "web")
         .await?
         .context("deployment")?;

@@ -5,7 +5,9 @@
 //! (b) fixed cost per call: instantiate from the `InstancePre` and call with no objects;
 //! (c) first compile and precompiled-cache load of each plugin;
 //! (d) one process per render (Helm 3's exec post-renderer model): `capstan transform` spawned
-//!     per render, loading the plugin from the disk cache.
+//!     per render, loading the plugin from the disk cache;
+//! (e) 2-core scaling of concurrent post-rendering (issue #10): eight releases' 3-plugin chains
+//!     on one thread vs two (the controller post-renders releases concurrently, no global lock).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -212,8 +214,43 @@ fn process_per_render(c: &mut Criterion) {
     group.finish();
 }
 
+/// Eight releases of 100 objects (~200 KB each) through the 3-plugin Wasm chain, spread over 1
+/// or 2 threads sharing one runtime (one `Engine` per process, a fresh `Store` per call).
+fn concurrent_postrender(c: &mut Criterion) {
+    const RELEASES: usize = 8;
+    let objects: Vec<Value> = mk_stream().into_iter().take(100).collect();
+    let chain = Pipeline::new(
+        configs()
+            .into_iter()
+            .filter(|(name, _)| *name != "policy-patch")
+            .map(|(name, config)| PostRenderer::wasm(load(name, limits()), config))
+            .collect(),
+    );
+    let mut group = c.benchmark_group("e_concurrent_postrender_8_releases");
+    group
+        .sample_size(10)
+        .throughput(Throughput::Elements(RELEASES as u64));
+    for threads in [1, 2] {
+        group.bench_with_input(BenchmarkId::new("threads", threads), &threads, |b, &t| {
+            b.iter(|| {
+                std::thread::scope(|s| {
+                    for _ in 0..t {
+                        s.spawn(|| {
+                            for _ in 0..RELEASES / t {
+                                chain.run(&mk_ctx(), objects.clone()).expect("runs");
+                            }
+                        });
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    concurrent_postrender,
     fixed_cost,
     native_vs_wasm,
     compile_and_cache,

@@ -302,6 +302,23 @@ impl<'a> Run<'a> {
             .map_err(Error::WriteStatus)
     }
 
+    /// Marks work in progress (kstatus): Reconciling=True and Ready=Unknown, written at once so
+    /// `kubectl wait`/`flux get` see that an install or upgrade is running.
+    async fn progressing(&mut self, message: &str) -> Result<()> {
+        let g = self.generation;
+        self.status.set_condition(mk_condition(
+            condition::RECONCILING,
+            true,
+            "Progressing",
+            message,
+            g,
+        ));
+        let mut ready = mk_condition(condition::READY, false, "Progressing", message, g);
+        ready.status = "Unknown".to_owned();
+        self.status.set_condition(ready);
+        self.write_status().await
+    }
+
     fn set_ready(&mut self, ok: bool, reason: &str, message: &str) {
         let g = self.generation;
         self.status
@@ -605,6 +622,12 @@ impl<'a> Run<'a> {
         desired: &str,
     ) -> Result<()> {
         let release = self.release().clone();
+        let action = if install { "install" } else { "upgrade" };
+        self.progressing(&format!(
+            "Running '{action}' action with timeout of {}",
+            release.spec.timeout.as_deref().unwrap_or("5m0s")
+        ))
+        .await?;
         let objects = self.objects_of(build);
         let previous = storage::last_deployed(history).cloned();
         let version = storage::latest(history).map_or(1, |r| r.version + 1);
@@ -642,7 +665,6 @@ impl<'a> Run<'a> {
             labels: BTreeMap::from([(DIGEST_LABEL.to_owned(), desired.to_owned())]),
         };
         self.store(&record).await?;
-        let action = if install { "install" } else { "upgrade" };
         self.status.last_attempted_release_action = Some(action.to_owned());
         self.status.last_attempted_revision = Some(build.chart.version.clone());
         self.status.last_attempted_config_digest = Some(build.digests.values.clone());
