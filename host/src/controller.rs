@@ -35,6 +35,19 @@ pub struct ControllerArgs {
     /// Cache for charts, modules and compiled modules (default `$XDG_CACHE_HOME/capstan`).
     #[arg(long)]
     pub cache_dir: Option<String>,
+    /// Hosts that charts and modules may be fetched from: `host`, `host:port` or `*.domain`,
+    /// comma-separated or repeated. Every request and redirect is checked; unset allows any.
+    #[arg(long, value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+    /// Ceiling on every plugin's memory limit (a Kubernetes quantity such as `256Mi`).
+    #[arg(long)]
+    pub max_plugin_memory: Option<String>,
+    /// Ceiling on every plugin's timeout (a Go duration such as `10s`).
+    #[arg(long)]
+    pub max_plugin_timeout: Option<String>,
+    /// Ceiling on every plugin's output size (a quantity such as `64Mi`).
+    #[arg(long)]
+    pub max_plugin_output: Option<String>,
     /// Log level filter (`info`, `debug`, `capstan_controller=debug`, …).
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -47,6 +60,31 @@ fn addr(flag: &str, text: &str) -> anyhow::Result<Option<SocketAddr>> {
     text.parse()
         .map(Some)
         .with_context(|| format!("--{flag} {text:?} is not an address such as 0.0.0.0:8080"))
+}
+
+/// The operator's caps on plugin limits, from the `--max-plugin-*` flags.
+fn ceilings(args: &ControllerArgs) -> anyhow::Result<capstan_engine::Ceilings> {
+    let quantity = |flag: &str, v: &Option<String>| {
+        v.as_deref()
+            .map(|t| {
+                capstan_api::parse_quantity(t)
+                    .with_context(|| format!("--{flag} {t:?} (accepted: a quantity such as 256Mi)"))
+            })
+            .transpose()
+    };
+    Ok(capstan_engine::Ceilings {
+        memory_bytes: quantity("max-plugin-memory", &args.max_plugin_memory)?,
+        max_output_bytes: quantity("max-plugin-output", &args.max_plugin_output)?,
+        timeout: args
+            .max_plugin_timeout
+            .as_deref()
+            .map(|t| {
+                capstan_api::parse_duration(t).with_context(|| {
+                    format!("--max-plugin-timeout {t:?} (accepted: a duration such as 10s)")
+                })
+            })
+            .transpose()?,
+    })
 }
 
 /// Runs the controller until interrupted.
@@ -77,7 +115,13 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
             .to_string()
     });
     let runtime = crate::cli::runtime(compiled.as_deref())?;
-    let engine = capstan_engine::Engine::new(runtime);
+    let engine = capstan_engine::Engine::new(runtime).with_ceilings(ceilings(args)?);
+    if !args.allowed_hosts.is_empty() {
+        let hosts =
+            capstan_source::AllowedHosts::parse(&args.allowed_hosts).context("--allowed-hosts")?;
+        eprintln!("capstan controller: fetches restricted to the allowed hosts {hosts}");
+        capstan_source::restrict_hosts(hosts);
+    }
     let fetcher = capstan_engine::SourceFetcher::new(cache);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -950,6 +950,15 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
             return Ok(Action::requeue(interval));
         }
     };
+    if !build.warnings.is_empty() {
+        run.event(
+            EventType::Warning,
+            "BuildWarnings",
+            &build.warnings.join("; "),
+            "Build",
+        )
+        .await;
+    }
     let desired = short_digest(&build.digests.desired());
     let facts = Facts {
         desired: desired.clone(),

@@ -31,6 +31,8 @@ use capstan_api::{
 use capstan_sdk::Context;
 use capstan_source::{Credentials, Digest, TlsOptions};
 use capstan_wasm::{Limits, Runtime};
+
+use crate::ceilings::Ceilings;
 use serde_json::{Map, Value};
 use sha2::Digest as _;
 
@@ -166,12 +168,22 @@ pub fn release_metadata(
 #[derive(Debug, Clone)]
 pub struct Engine {
     runtime: Runtime,
+    ceilings: Ceilings,
 }
 
 impl Engine {
     /// An engine over `runtime`.
     pub fn new(runtime: Runtime) -> Self {
-        Engine { runtime }
+        Engine {
+            runtime,
+            ceilings: Ceilings::default(),
+        }
+    }
+
+    /// The same engine with the operator's caps on every plugin's limits.
+    pub fn with_ceilings(mut self, ceilings: Ceilings) -> Self {
+        self.ceilings = ceilings;
+        self
     }
 
     /// The Wasm runtime.
@@ -193,6 +205,8 @@ impl Engine {
             lookup,
             fetcher,
             runtime: &self.runtime,
+            ceilings: self.ceilings,
+            warnings: std::cell::RefCell::new(Vec::new()),
         }
         .build()
     }
@@ -205,6 +219,9 @@ struct Run<'a> {
     lookup: &'a dyn ObjectLookup,
     fetcher: &'a dyn Fetcher,
     runtime: &'a Runtime,
+    ceilings: Ceilings,
+    /// Warnings found while resolving plugins (limits lowered to the ceilings).
+    warnings: std::cell::RefCell<Vec<String>>,
 }
 
 struct LoadedChart {
@@ -246,7 +263,7 @@ impl Run<'_> {
                 source,
             })?;
         let loaded = self.load_chart()?;
-        let mut warnings = Vec::new();
+        let mut warnings = self.warnings.take();
         let composed = compose_values(release, self.lookup).map_err(Error::ComposeValues)?;
         warnings.extend(
             composed
@@ -522,6 +539,8 @@ impl Run<'_> {
         let limits =
             capstan_api::effective_limits(&display, resolved.and_then(|p| p.spec().limits))
                 .map_err(|source| Error::ResolvePlugin { index, source })?;
+        let (limits, lowered) = self.ceilings.cap(&display, limits);
+        self.warnings.borrow_mut().extend(lowered);
         let config = capstan_api::effective_config(
             resolved.and_then(|p| p.spec().config),
             renderer.config.as_ref(),

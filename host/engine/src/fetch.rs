@@ -156,6 +156,7 @@ impl FetchError {
     pub fn is_transient(&self) -> bool {
         use capstan_source::Error as S;
         match self {
+            FetchError::Source(e) if refused_by_policy(e) => false,
             FetchError::Source(e) => !matches!(
                 e,
                 S::VerifyDigest { .. }
@@ -169,6 +170,23 @@ impl FetchError {
             FetchError::Refused { .. } => false,
         }
     }
+}
+
+/// Whether the operator's host allow-list (or a redirect loop) stopped the fetch: trying again
+/// cannot help until the spec or the policy changes.
+fn refused_by_policy(error: &capstan_source::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if let Some(
+            capstan_source::HttpError::Refused { .. }
+            | capstan_source::HttpError::TooManyRedirects { .. },
+        ) = e.downcast_ref::<capstan_source::HttpError>()
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Fetches charts and modules.

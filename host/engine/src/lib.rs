@@ -18,6 +18,7 @@
 //! credentials). Errors say whether retrying can help ([`Error::class`]).
 
 mod build;
+mod ceilings;
 mod digest;
 mod error;
 mod fetch;
@@ -29,6 +30,7 @@ pub use build::{
     Build, ChartInfo, Engine, HOOK_ANNOTATION, HookRouting, StepSummary, is_hook, release_metadata,
     split_hooks,
 };
+pub use ceilings::Ceilings;
 pub use digest::{Digests, StepDigest, sha256_json};
 pub use error::{Error, ErrorClass, Result, chain};
 pub use fetch::{

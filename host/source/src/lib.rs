@@ -47,6 +47,7 @@
 //! always available; enable the `https` feature for TLS. The `testing` feature adds loopback
 //! test servers ([`testing::HelmRepoServer`], [`testing::Registry`], [`testing::TokenGateway`]).
 
+mod allow;
 mod cache;
 mod chart;
 mod digest;
@@ -60,6 +61,7 @@ mod source;
 pub mod testing;
 mod transport;
 
+pub use allow::{AllowedHosts, ParseAllowedHostError, allowed_hosts, restrict_hosts};
 pub use cache::{ArtifactKind, Cache, CacheError};
 pub use chart::{
     ChartError, ChartMetadata, package as package_chart, package_simple as package_simple_chart,

@@ -9,6 +9,11 @@ use std::time::Duration;
 
 use ureq::http;
 
+use crate::allow::AllowedHosts;
+
+/// Redirects followed per request.
+pub(crate) const MAX_REDIRECTS: usize = 10;
+
 /// Largest response body read into memory (chart archives, modules, big `index.yaml`s).
 pub(crate) const MAX_BODY: u64 = 256 * 1024 * 1024;
 
@@ -21,6 +26,23 @@ pub enum HttpError {
     /// The response body could not be read (or was larger than the limit).
     #[error("reading the response body failed")]
     ReadBody(#[source] Box<ureq::Error>),
+    /// The URL (or a redirect's target) is outside the operator's allow-list
+    /// ([`crate::restrict_hosts`]); nothing was sent to it.
+    #[error(
+        "refused to contact {url}: its host is not in the operator's allow-list of hosts ({allowed})"
+    )]
+    Refused {
+        /// The URL that was not requested.
+        url: String,
+        /// The allow-list, for the message.
+        allowed: String,
+    },
+    /// A chain of redirects longer than [`MAX_REDIRECTS`].
+    #[error("more than {MAX_REDIRECTS} redirects, the last to {url}")]
+    TooManyRedirects {
+        /// The last redirect's target.
+        url: String,
+    },
     /// The server answered with an unexpected status.
     #[error("server answered HTTP {status}{}", detail(.body))]
     Status {
@@ -187,6 +209,9 @@ fn send_error(error: ureq::Error) -> HttpError {
 #[derive(Debug, Clone)]
 pub(crate) struct Http {
     agent: ureq::Agent,
+    /// When set, every request and redirect hop is checked against it, and redirects are
+    /// followed here rather than by ureq.
+    allowed: Option<&'static AllowedHosts>,
 }
 
 impl Default for Http {
@@ -196,8 +221,15 @@ impl Default for Http {
 }
 
 impl Http {
-    fn config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    fn config(
+        allowed: Option<&AllowedHosts>,
+    ) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
         ureq::Agent::config_builder()
+            .max_redirects(if allowed.is_some() {
+                0
+            } else {
+                MAX_REDIRECTS as u32
+            })
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_global(Some(Duration::from_secs(600)))
@@ -205,8 +237,13 @@ impl Http {
     }
 
     pub(crate) fn new() -> Self {
+        Self::restricted(crate::allow::allowed_hosts())
+    }
+
+    fn restricted(allowed: Option<&'static AllowedHosts>) -> Self {
         Http {
-            agent: ureq::Agent::new_with_config(Self::config().build()),
+            agent: ureq::Agent::new_with_config(Self::config(allowed).build()),
+            allowed,
         }
     }
 
@@ -248,9 +285,11 @@ impl Http {
             })?;
             tls = tls.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
         }
-        let config = Self::config().tls_config(tls.build()).build();
+        let allowed = crate::allow::allowed_hosts();
+        let config = Self::config(allowed).tls_config(tls.build()).build();
         Ok(Http {
             agent: ureq::Agent::new_with_config(config),
+            allowed,
         })
     }
 
@@ -260,8 +299,47 @@ impl Http {
         Err(TlsError::Unsupported)
     }
 
-    /// Send a request and read the whole response, whatever its status.
+    /// Send a request and read the whole response, whatever its status. Under an allow-list,
+    /// redirects are followed here, each target checked first and `Authorization` dropped (as
+    /// ureq does by default).
     pub(crate) fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<Response, HttpError> {
+        let Some(allowed) = self.allowed else {
+            return self.send_once(method, url, headers, body);
+        };
+        let (mut method, mut url, mut body) = (method, url.to_owned(), body);
+        let mut headers = headers.to_vec();
+        for _ in 0..=MAX_REDIRECTS {
+            if !allowed.permits(&url) {
+                return Err(HttpError::Refused {
+                    url,
+                    allowed: allowed.to_string(),
+                });
+            }
+            let response = self.send_once(method, &url, &headers, body)?;
+            let location = match response.status {
+                301 | 302 | 303 | 307 | 308 => response.header("location"),
+                _ => None,
+            };
+            let Some(location) = location else {
+                return Ok(response);
+            };
+            url = resolve_location(&url, location);
+            headers.retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
+            if !matches!(response.status, 307 | 308) && method != "HEAD" {
+                method = "GET";
+                body = None;
+            }
+        }
+        Err(HttpError::TooManyRedirects { url })
+    }
+
+    fn send_once(
         &self,
         method: &str,
         url: &str,
@@ -305,6 +383,29 @@ impl Http {
     pub(crate) fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, HttpError> {
         self.send("GET", url, headers, None)
     }
+}
+
+/// A redirect's `Location` resolved against the URL that answered (RFC 3986 §5.2, for the
+/// forms servers send: absolute, scheme-relative, absolute-path and relative-path).
+fn resolve_location(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_owned();
+    }
+    let Some(origin) = origin(base) else {
+        return location.to_owned();
+    };
+    if let Some(rest) = location.strip_prefix("//") {
+        let scheme = &base[..base.find("://").unwrap_or(0)];
+        return format!("{scheme}://{rest}");
+    }
+    if location.starts_with('/') {
+        return format!("{origin}{location}");
+    }
+    let path = &base[origin.len()..];
+    let path = &path[..path.find(['?', '#']).unwrap_or(path.len())];
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    let dir = if dir.is_empty() { "/" } else { dir };
+    format!("{origin}{dir}{location}")
 }
 
 /// The `scheme://authority` part of a URL (`None` when there is no scheme).
@@ -417,5 +518,123 @@ mod tests {
             Some("http://127.0.0.1:8080")
         );
         assert_eq!(origin("oci://host:5000"), Some("oci://host:5000"));
+    }
+
+    /// A loopback server answering each connection with the next canned response; it records
+    /// the request heads it saw.
+    fn canned(responses: Vec<String>) -> (String, std::sync::mpsc::Receiver<String>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for response in responses {
+                let Ok((stream, _)) = listener.accept() else {
+                    return;
+                };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let _ = tx.send(head);
+                let mut stream = stream;
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        (url, rx)
+    }
+
+    fn redirect(to: &str) -> String {
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+    }
+
+    const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+
+    fn leak(hosts: &[&str]) -> &'static AllowedHosts {
+        Box::leak(Box::new(AllowedHosts::parse(hosts).expect("valid")))
+    }
+
+    #[test]
+    fn an_allow_list_refuses_hosts_and_redirect_targets_outside_it() {
+        // The first URL itself.
+        let http = Http::restricted(Some(leak(&["charts.example.com"])));
+        let err = http
+            .get("http://169.254.169.254/latest/meta-data/", &[])
+            .expect_err("refused");
+        assert!(
+            matches!(&err, HttpError::Refused { url, .. } if url == "http://169.254.169.254/latest/meta-data/"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("allow-list of hosts (charts.example.com)"),
+            "{err}"
+        );
+
+        // A redirect to a host outside the list is not followed.
+        let (url, seen) = canned(vec![redirect("http://169.254.169.254/latest/meta-data/")]);
+        let http = Http::restricted(Some(leak(&["127.0.0.1"])));
+        let err = http
+            .get(
+                &format!("{url}/index.yaml"),
+                &[("Authorization", "Basic c2VjcmV0")],
+            )
+            .expect_err("refused");
+        assert!(
+            matches!(&err, HttpError::Refused { url, .. } if url.starts_with("http://169.254.169.254/")),
+            "{err:?}"
+        );
+        assert!(
+            seen.recv()
+                .expect("one request")
+                .starts_with("GET /index.yaml ")
+        );
+
+        // A redirect inside the list is followed, without the credentials.
+        let (url, seen) = canned(vec![redirect("/charts/web-1.0.0.tgz"), OK.to_owned()]);
+        let response = http
+            .get(
+                &format!("{url}/index.yaml"),
+                &[("Authorization", "Basic c2VjcmV0")],
+            )
+            .expect("followed");
+        assert_eq!(response.body, b"ok");
+        let first = seen.recv().expect("first");
+        let second = seen.recv().expect("second");
+        assert!(
+            first.to_ascii_lowercase().contains("authorization: basic"),
+            "{first}"
+        );
+        assert!(second.starts_with("GET /charts/web-1.0.0.tgz "), "{second}");
+        assert!(
+            !second.to_ascii_lowercase().contains("authorization"),
+            "{second}"
+        );
+    }
+
+    #[test]
+    fn redirect_locations_resolve_like_browsers() {
+        let base = "http://h:1/v2/team/blobs/sha256:ab?x=1";
+        assert_eq!(
+            resolve_location(base, "https://s3.example/b"),
+            "https://s3.example/b"
+        );
+        assert_eq!(
+            resolve_location(base, "//cdn.example/b"),
+            "http://cdn.example/b"
+        );
+        assert_eq!(resolve_location(base, "/other"), "http://h:1/other");
+        assert_eq!(
+            resolve_location(base, "next"),
+            "http://h:1/v2/team/blobs/next"
+        );
+        assert_eq!(resolve_location("http://h:1", "next"), "http://h:1/next");
     }
 }
