@@ -102,6 +102,16 @@ struct BuildArgs {
     /// `none` to disable).
     #[arg(long)]
     cache_dir: Option<String>,
+    /// Render charts with Helm 4 (4.1.4, as Flux's helm-controller does) or Helm 3 (3.17.3)
+    /// rules.
+    #[arg(long, value_name = "3|4", default_value = "4", value_parser = parse_helm_version)]
+    helm_version: capstan_engine::HelmVersion,
+}
+
+/// `--helm-version`: `3` or `4` (a leading `v` is accepted).
+pub(crate) fn parse_helm_version(s: &str) -> Result<capstan_engine::HelmVersion, String> {
+    capstan_engine::HelmVersion::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a Helm major version; use 3 or 4"))
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -375,7 +385,7 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let release = &prepared.release.release;
     let lookup =
         capstan_engine::InputsLookup::new(&prepared.inputs, release.namespace_or_default());
-    let engine = capstan_engine::Engine::new(rt);
+    let engine = capstan_engine::Engine::new(rt).with_helm_version(args.helm_version);
     let built = match engine.build(release, &lookup, &fetcher) {
         Ok(b) => b,
         Err(err) => {

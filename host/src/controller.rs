@@ -51,6 +51,10 @@ pub struct ControllerArgs {
     /// Log level filter (`info`, `debug`, `capstan_controller=debug`, …).
     #[arg(long, default_value = "info")]
     pub log_level: String,
+    /// Render charts with Helm 4 (4.1.4, as Flux's helm-controller does) or Helm 3 (3.17.3)
+    /// rules.
+    #[arg(long, value_name = "3|4", default_value = "4", value_parser = crate::cli::parse_helm_version)]
+    pub helm_version: capstan_engine::HelmVersion,
 }
 
 fn addr(flag: &str, text: &str) -> anyhow::Result<Option<SocketAddr>> {
@@ -115,7 +119,9 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
             .to_string()
     });
     let runtime = crate::cli::runtime(compiled.as_deref())?;
-    let engine = capstan_engine::Engine::new(runtime).with_ceilings(ceilings(args)?);
+    let engine = capstan_engine::Engine::new(runtime)
+        .with_ceilings(ceilings(args)?)
+        .with_helm_version(args.helm_version);
     if !args.allowed_hosts.is_empty() {
         let hosts =
             capstan_source::AllowedHosts::parse(&args.allowed_hosts).context("--allowed-hosts")?;

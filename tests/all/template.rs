@@ -144,3 +144,43 @@ fn plugin_chain_previews_the_post_rendered_release() {
     assert!(out.stdout.is_empty());
     assert!(text(&out.stderr).contains("comes before any --plugin"));
 }
+
+/// Sprig's `date`, `htmlDate` and `toDate` use Go's `time.Local`, which Helm reads from `TZ`
+/// (else `/etc/localtime`): with the same `TZ`, `capstan template` must print what both helm
+/// binaries print. (The conformance run covers named zones with the machine's own `TZ`.)
+#[test]
+fn local_time_follows_tz_like_helm() {
+    let chart = "tests/charts/timezones";
+    for tz in [
+        "America/Los_Angeles",
+        "Asia/Kolkata",
+        "Australia/Lord_Howe",
+        "",
+    ] {
+        let run = |bin: PathBuf, extra: &[&str]| -> String {
+            let out = Command::new(bin)
+                .arg("template")
+                .arg(chart)
+                .args(extra)
+                .current_dir(root())
+                .env("TZ", tz)
+                .output()
+                .expect("runs");
+            ok(&out)
+        };
+        let ours3 = run(capstan_bin(), &[]);
+        assert_eq!(ours3, run(helm3(), &[]), "TZ={tz:?}, helm 3");
+        let ours4 = run(capstan_bin(), &["--helm-version", "4"]);
+        assert_eq!(
+            ours4,
+            run(capstan_tests::helm_bin("helm4"), &[]),
+            "TZ={tz:?}, helm 4"
+        );
+        if tz == "America/Los_Angeles" {
+            assert!(
+                ours3.contains("plain: \"2024-03-10T01:30:00-08:00 PST\""),
+                "{ours3}"
+            );
+        }
+    }
+}

@@ -2,7 +2,9 @@
 //! `helm template` given the equivalent flags: `spec.values` and `valuesFrom` documents are
 //! decoded like a `-f` values file (every number a Go `float64`, so `1000000` prints `1e+06`),
 //! a `targetPath` value goes through `--set` (typed) or `--set-string` (quoted), and chart
-//! `valuesFiles` merge over the chart's defaults like `-f chart/<file>`.
+//! `valuesFiles` merge over the chart's defaults like `-f chart/<file>`. Each case runs in both
+//! Helm modes: the default (Helm 4, as Flux) against helm 4.1.4, `--helm-version 3` against
+//! helm 3.17.3.
 
 use std::process::Command;
 
@@ -21,7 +23,7 @@ fn types(stream: &str) -> Value {
         .unwrap_or_else(|| panic!("no types ConfigMap in:\n{stream}"))
 }
 
-fn capstan_build(release: &str) -> Value {
+fn capstan_build(release: &str, flags: &[&str]) -> Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("release.yaml");
     std::fs::write(&file, release).expect("write release");
@@ -30,6 +32,7 @@ fn capstan_build(release: &str) -> Value {
         .arg("-f")
         .arg(&file)
         .args(["--cache-dir", "none"])
+        .args(flags)
         .current_dir(root())
         .output()
         .expect("capstan runs");
@@ -41,9 +44,9 @@ fn capstan_build(release: &str) -> Value {
     types(&String::from_utf8_lossy(&out.stdout))
 }
 
-fn helm_template(args: &[&str], values_files: &[(&str, &str)]) -> Value {
+fn helm_template(helm: &str, args: &[&str], values_files: &[(&str, &str)]) -> Value {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cmd = Command::new(helm_bin("helm3"));
+    let mut cmd = Command::new(helm_bin(helm));
     cmd.args(["template", "web", CHART, "--namespace", "apps"])
         .args(args)
         .current_dir(root());
@@ -61,6 +64,23 @@ fn helm_template(args: &[&str], values_files: &[(&str, &str)]) -> Value {
     types(&String::from_utf8_lossy(&out.stdout))
 }
 
+/// `capstan build` of `release` against `helm template ARGS -f VALUES_FILES…` in both modes;
+/// the default build's values.
+fn check(release: &str, args: &[&str], values_files: &[(&str, &str)]) -> Value {
+    let ours = capstan_build(release, &[]);
+    assert_eq!(
+        ours,
+        helm_template("helm4", args, values_files),
+        "default (Helm 4) build vs helm 4.1.4"
+    );
+    assert_eq!(
+        capstan_build(release, &["--helm-version", "3"]),
+        helm_template("helm3", args, values_files),
+        "--helm-version 3 build vs helm 3.17.3"
+    );
+    ours
+}
+
 fn release(spec: &str) -> String {
     format!(
         "apiVersion: capstan.dev/v1alpha1\nkind: HelmRelease\nmetadata: {{name: web, namespace: apps}}\n\
@@ -73,16 +93,18 @@ const VALUES: &str = "num: 1000000\nsmall: 3\nratio: 1.5\nbig: 12345678901\nneg:
 
 #[test]
 fn inline_values_are_typed_like_a_values_file() {
-    let ours = capstan_build(&release(&format!(
-        "  values:\n{}",
-        VALUES
-            .lines()
-            .map(|l| format!("    {l}\n"))
-            .collect::<String>()
-    )));
-    let helm = helm_template(&[], &[("values.yaml", VALUES)]);
+    let ours = check(
+        &release(&format!(
+            "  values:\n{}",
+            VALUES
+                .lines()
+                .map(|l| format!("    {l}\n"))
+                .collect::<String>()
+        )),
+        &[],
+        &[("values.yaml", VALUES)],
+    );
     assert_eq!(ours["num"], "1e+06|float64|float64", "{ours:#}");
-    assert_eq!(ours, helm);
 }
 
 #[test]
@@ -96,13 +118,12 @@ fn values_from_config_maps_and_secrets_are_typed_like_a_values_file() {
          ---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: v, namespace: apps}}\ndata:\n  values.yaml: |\n    num: 5\n    word: from-cm\n\
          ---\napiVersion: v1\nkind: Secret\nmetadata: {{name: s, namespace: apps}}\ndata:\n  more.yaml: {encoded}\n"
     );
-    let ours = capstan_build(&release(&spec));
-    let helm = helm_template(
+    let ours = check(
+        &release(&spec),
         &[],
         &[("cm.yaml", "num: 5\nword: from-cm\n"), ("s.yaml", VALUES)],
     );
     assert_eq!(ours["small"], "3|float64|float64", "{ours:#}");
-    assert_eq!(ours, helm);
 }
 
 #[test]
@@ -110,8 +131,8 @@ fn target_paths_are_set_like_set_and_set_string() {
     // (Keys like `n` or `y` would be booleans in YAML 1.1, as kubectl reads them.)
     let spec = "  values: {nested: {count: 1}}\n  valuesFrom:\n    - {kind: ConfigMap, name: t, valuesKey: num, targetPath: nested.count}\n    - {kind: ConfigMap, name: t, valuesKey: quoted, targetPath: word}\n    - {kind: ConfigMap, name: t, valuesKey: list, targetPath: list}\n\
          ---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: t, namespace: apps}\ndata: {num: \"5\", quoted: '\"007\"', list: \"{a,b}\"}\n";
-    let ours = capstan_build(&release(spec));
-    let helm = helm_template(
+    let ours = check(
+        &release(spec),
         &[
             "--set",
             "nested.count=5",
@@ -123,15 +144,14 @@ fn target_paths_are_set_like_set_and_set_string() {
         &[("values.yaml", "nested: {count: 1}\n")],
     );
     assert_eq!(ours["word"], "007|string|string", "{ours:#}");
-    assert_eq!(ours, helm);
 }
 
 #[test]
 fn chart_values_files_merge_like_extra_values_files() {
-    let ours = capstan_build(&release(
-        "      valuesFiles: [values.yaml, extra-values.yaml]\n",
-    ));
-    let helm = helm_template(&["-f", &format!("{CHART}/extra-values.yaml")], &[]);
+    let ours = check(
+        &release("      valuesFiles: [values.yaml, extra-values.yaml]\n"),
+        &["-f", &format!("{CHART}/extra-values.yaml")],
+        &[],
+    );
     assert_eq!(ours["fromFile"], "42|float64|float64", "{ours:#}");
-    assert_eq!(ours, helm);
 }

@@ -28,6 +28,7 @@ use capstan_api::{
     ModuleSource, PluginError, PluginKind, PostRenderStrategy, ResolvedPlugin, WasmPlugin,
     WasmPostRenderer,
 };
+use capstan_helm::HelmVersion;
 use capstan_sdk::Context;
 use capstan_source::{Credentials, Digest, TlsOptions};
 use capstan_wasm::{Limits, Runtime};
@@ -164,19 +165,22 @@ pub fn release_metadata(
 }
 
 /// Runs HelmReleases through the pipeline. One per process: it holds the Wasm runtime (one
-/// wasmtime `Engine`, modules compiled once per sha256).
+/// wasmtime `Engine`, modules compiled once per sha256) and whose Helm rules charts render by.
 #[derive(Debug, Clone)]
 pub struct Engine {
     runtime: Runtime,
     ceilings: Ceilings,
+    helm: HelmVersion,
 }
 
 impl Engine {
-    /// An engine over `runtime`.
+    /// An engine over `runtime` that renders with Helm 4 rules, as Flux's helm-controller (which
+    /// embeds the Helm 4 SDK) does.
     pub fn new(runtime: Runtime) -> Self {
         Engine {
             runtime,
             ceilings: Ceilings::default(),
+            helm: HelmVersion::V4,
         }
     }
 
@@ -186,9 +190,22 @@ impl Engine {
         self
     }
 
+    /// The same engine rendering with `helm`'s rules (`capstan build --helm-version 3`, `capstan
+    /// controller --helm-version 3` for releases written against Helm 3).
+    #[must_use]
+    pub fn with_helm_version(mut self, helm: HelmVersion) -> Self {
+        self.helm = helm;
+        self
+    }
+
     /// The Wasm runtime.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
+    }
+
+    /// Whose Helm rules charts render by.
+    pub fn helm_version(&self) -> HelmVersion {
+        self.helm
     }
 
     /// Builds `release`: plugins resolved and configs validated first, then the chart fetched,
@@ -207,6 +224,7 @@ impl Engine {
             runtime: &self.runtime,
             ceilings: self.ceilings,
             warnings: std::cell::RefCell::new(Vec::new()),
+            helm: self.helm,
         }
         .build()
     }
@@ -222,6 +240,7 @@ struct Run<'a> {
     ceilings: Ceilings,
     /// Warnings found while resolving plugins (limits lowered to the ceilings).
     warnings: std::cell::RefCell<Vec<String>>,
+    helm: HelmVersion,
 }
 
 struct LoadedChart {
@@ -283,7 +302,7 @@ impl Run<'_> {
             &chart,
             &values,
             &helm_release,
-            &capstan_helm::Capabilities::default(),
+            &capstan_helm::Capabilities::for_helm(self.helm),
         )
         .map_err(|source| Error::Render {
             release: self.name.clone(),
@@ -1007,10 +1026,10 @@ impl Run<'_> {
     }
 
     fn load_fetched(&self, fetched: FetchedChart) -> Result<LoadedChart> {
-        let load_error = |source| Error::LoadChart {
+        let load_error = |source: capstan_helm::LoadError| Error::LoadChart {
             release: self.name.clone(),
             location: fetched.location.clone(),
-            source,
+            source: source.for_helm(self.helm),
         };
         let (chart, digest) = match &fetched.content {
             ChartContent::Archive(bytes) => (

@@ -26,6 +26,8 @@ mod lookup;
 pub mod postrender;
 mod values;
 
+pub use capstan_helm::HelmVersion;
+
 pub use build::{
     Build, ChartInfo, Engine, HOOK_ANNOTATION, HookRouting, StepSummary, is_hook, release_metadata,
     split_hooks,

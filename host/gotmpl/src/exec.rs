@@ -1071,6 +1071,9 @@ fn print_value(out: &mut String, v: &Value) {
             use std::fmt::Write;
             let _ = write!(out, "{i}");
         }
+        Value::Object(o) if o.as_any().is::<crate::value::GoBytes>() => {
+            crate::value::escape_raw_bytes(out, v.as_bytes().unwrap_or_default());
+        }
         other => crate::fmt::write_v(out, other, true),
     }
 }

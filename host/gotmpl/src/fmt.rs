@@ -35,10 +35,22 @@ pub(crate) fn is_print(c: char) -> bool {
 }
 
 fn quote_with(s: &str, quote: char, ascii_only: bool) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+    quote_bytes_with(s.as_bytes(), quote, ascii_only)
+}
+
+/// Go's quoting of a byte string: valid UTF-8 as characters, each byte of an invalid sequence
+/// as `\xNN`.
+fn quote_bytes_with(bytes: &[u8], quote: char, ascii_only: bool) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() + 2);
     out.push(quote);
-    for c in s.chars() {
-        append_quoted_rune(&mut out, c, quote, ascii_only);
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            append_quoted_rune(&mut out, c, quote, ascii_only);
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
     }
     out.push(quote);
     out
@@ -802,30 +814,46 @@ impl Printer<'_> {
                 };
                 self.pad(&q);
             }
-            'x' | 'X' => {
-                let bytes = match self.spec.prec {
-                    Some(p) => &s.as_bytes()[..p.min(s.len())],
-                    None => s.as_bytes(),
-                };
-                let mut h = String::new();
-                for (i, b) in bytes.iter().enumerate() {
-                    if self.spec.space && i > 0 {
-                        h.push(' ');
-                    }
-                    if self.spec.sharp && (self.spec.space || i == 0) {
-                        h.push_str(if verb == 'x' { "0x" } else { "0X" });
-                    }
-                    if verb == 'x' {
-                        h.push_str(&format!("{b:02x}"));
-                    } else {
-                        h.push_str(&format!("{b:02X}"));
-                    }
-                }
-                self.pad(&h);
-            }
+            'x' | 'X' => self.fmt_hex(s.as_bytes(), verb),
             _ => return false,
         }
         true
+    }
+
+    /// `%q`, `%x` and `%X` of a Go string that is not UTF-8: its bytes (other verbs print its
+    /// text).
+    fn fmt_byte_string(&mut self, bytes: &[u8], verb: char) -> bool {
+        match verb {
+            'q' => {
+                let q = quote_bytes_with(bytes, '"', self.spec.plus);
+                self.pad(&q);
+            }
+            'x' | 'X' => self.fmt_hex(bytes, verb),
+            _ => return false,
+        }
+        true
+    }
+
+    fn fmt_hex(&mut self, bytes: &[u8], verb: char) {
+        let bytes = match self.spec.prec {
+            Some(p) => &bytes[..p.min(bytes.len())],
+            None => bytes,
+        };
+        let mut h = String::new();
+        for (i, b) in bytes.iter().enumerate() {
+            if self.spec.space && i > 0 {
+                h.push(' ');
+            }
+            if self.spec.sharp && (self.spec.space || i == 0) {
+                h.push_str(if verb == 'x' { "0x" } else { "0X" });
+            }
+            if verb == 'x' {
+                h.push_str(&format!("{b:02x}"));
+            } else {
+                h.push_str(&format!("{b:02X}"));
+            }
+        }
+        self.pad(&h);
     }
 
     fn bad_verb(&mut self, v: &Value, verb: char) {
@@ -957,6 +985,9 @@ impl Printer<'_> {
                 }
                 self.out.push(']');
             }
+            Value::Object(o)
+                if o.as_any().is::<crate::value::GoBytes>()
+                    && v.as_bytes().is_some_and(|b| self.fmt_byte_string(b, verb)) => {}
             Value::Object(o) if o.type_name() == "int64" => match (verb, o.as_value()) {
                 ('v' | 'd' | 'b' | 'o' | 'O' | 'x' | 'X' | 'c' | 'q' | 'U', Some(inner)) => {
                     self.print_value(&inner, verb, depth);
@@ -1191,25 +1222,36 @@ fn go_syntax_elem(v: &Value) -> String {
 // encoding/json
 
 fn write_json_string(out: &mut String, s: &str, escape_html: bool) {
+    write_json_bytes(out, s.as_bytes(), escape_html);
+}
+
+/// `encoding/json`'s string encoding over a Go string's bytes: each byte of an invalid UTF-8
+/// sequence becomes `\ufffd`.
+fn write_json_bytes(out: &mut String, bytes: &[u8], escape_html: bool) {
     use std::fmt::Write;
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' if escape_html => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '<' | '>' | '&' if escape_html => {
+                    let _ = write!(out, "\\u{:04x}", u32::from(c));
+                }
+                '\u{2028}' | '\u{2029}' => {
+                    let _ = write!(out, "\\u{:04x}", u32::from(c));
+                }
+                c if u32::from(c) < 0x20 => {
+                    let _ = write!(out, "\\u{:04x}", u32::from(c));
+                }
+                c => out.push(c),
             }
-            '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
+        }
+        for _ in chunk.invalid() {
+            out.push_str("\\ufffd");
         }
     }
     out.push('"');
@@ -1314,6 +1356,9 @@ fn write_json_inner(out: &mut String, v: &Value, style: JsonStyle, depth: usize)
             }
         }
         Value::String(s) => write_json_string(out, s, style.escape_html),
+        Value::Object(o) if o.as_any().is::<crate::value::GoBytes>() => {
+            write_json_bytes(out, v.as_bytes().unwrap_or_default(), style.escape_html);
+        }
         Value::List(l) => {
             out.push('[');
             if !l.is_empty() {

@@ -19,7 +19,7 @@ use crate::func::{FuncMap, FuncResult, Signature, Ty};
 use crate::value::Value;
 
 pub use conv::{empty, strval, to_float64, to_int64};
-pub use date::GoTime;
+pub use date::{GoTime, Location};
 pub use encoding::b64_encode;
 
 /// Shorthands for registering functions with Go-like signatures.

@@ -147,13 +147,37 @@ impl Value {
             Ok(s) => Value::string(s),
             Err(e) => {
                 let bytes = e.into_bytes();
-                let lossy = String::from_utf8_lossy(&bytes).into_owned();
+                let lossy = go_lossy(&bytes);
                 Value::Object(Arc::new(GoBytes {
                     bytes: bytes.into(),
                     lossy,
                 }))
             }
         }
+    }
+
+    /// A Go `[]byte` (`.Files.GetBytes`): a `[]uint8` slice that prints as numbers;
+    /// `toString` turns it back into a string.
+    pub fn byte_slice(bytes: &[u8]) -> Value {
+        Value::Object(Arc::new(GoSlice {
+            type_name: "[]uint8",
+            items: Arc::new(bytes.iter().map(|b| Value::Int(i64::from(*b))).collect()),
+        }))
+    }
+
+    /// The bytes of a Go `[]byte` made by [`Value::byte_slice`].
+    pub fn byte_slice_bytes(&self) -> Option<Vec<u8>> {
+        let Value::Object(o) = self else {
+            return None;
+        };
+        let slice = o.as_any().downcast_ref::<GoSlice>()?;
+        (slice.type_name == "[]uint8").then(|| {
+            slice
+                .items
+                .iter()
+                .map(|v| v.as_int().and_then(|i| u8::try_from(i).ok()).unwrap_or(0))
+                .collect()
+        })
     }
 
     /// The exact bytes of a Go string (`String` or [`GoBytes`]).
@@ -672,6 +696,57 @@ impl Value {
     }
 }
 
+/// The first of the 256 code points (U+10FF00 + byte, the end of Supplementary Private Use
+/// Area-B) that stand for raw bytes in template output.
+const RAW_BYTE_BASE: u32 = 0x10_FF00;
+
+/// Template output is text, but Go writes a string's bytes as they are. Where a printed string
+/// holds bytes that are not UTF-8, each such byte is written as the code point U+10FF00 + byte,
+/// so that the output stage can find them and fail as Helm's YAML reader does
+/// ([`raw_output_bytes`] gives the bytes back).
+pub(crate) fn escape_raw_bytes(out: &mut String, bytes: &[u8]) {
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        out.extend(
+            chunk
+                .invalid()
+                .iter()
+                .filter_map(|b| char::from_u32(RAW_BYTE_BASE + u32::from(*b))),
+        );
+    }
+}
+
+/// The bytes Go would have written for template output holding raw-byte code points (see
+/// [`escape_raw_bytes`]); `None` when there are none.
+pub fn raw_output_bytes(out: &str) -> Option<Vec<u8>> {
+    let is_raw = |c: char| (RAW_BYTE_BASE..=RAW_BYTE_BASE + 0xFF).contains(&u32::from(c));
+    if !out.chars().any(is_raw) {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(out.len());
+    for c in out.chars() {
+        if is_raw(c) {
+            bytes.push((u32::from(c) - RAW_BYTE_BASE) as u8);
+        } else {
+            let mut buf = [0u8; 4];
+            bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+    Some(bytes)
+}
+
+/// Text of bytes that are not all UTF-8 as Go decodes it (`for range`, `strings.Map`,
+/// `encoding/json`): each byte of an invalid sequence is one U+FFFD (Rust's lossy conversion
+/// replaces a whole truncated sequence with one).
+pub(crate) fn go_lossy(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        out.extend(std::iter::repeat_n('\u{FFFD}', chunk.invalid().len()));
+    }
+    out
+}
+
 /// A Go `string` holding bytes that are not UTF-8. Byte-oriented functions (`b64enc`,
 /// `sha256sum`, `len`…) see the exact bytes; everything else sees the text with invalid
 /// sequences replaced (as Go's `encoding/json` does).
@@ -756,6 +831,14 @@ impl Value {
         Value::Object(Arc::new(GoSlice {
             type_name: "[]string",
             items: Arc::new(items.into_iter().map(Value::from).collect()),
+        }))
+    }
+
+    /// A Go `[]string` of string values (which may hold bytes that are not UTF-8).
+    pub fn strings_of(items: Vec<Value>) -> Value {
+        Value::Object(Arc::new(GoSlice {
+            type_name: "[]string",
+            items: Arc::new(items),
         }))
     }
 

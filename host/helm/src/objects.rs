@@ -368,11 +368,9 @@ impl FilesObject {
         }
     }
 
-    fn string_of(&self, name: &str) -> String {
-        self.files
-            .get(name)
-            .map(|d| String::from_utf8_lossy(d).into_owned())
-            .unwrap_or_default()
+    /// `string(files[name])`: a Go string of the file's exact bytes.
+    fn string_of(&self, name: &str) -> Value {
+        Value::from_bytes(self.files.get(name).cloned().unwrap_or_default())
     }
 }
 
@@ -397,16 +395,20 @@ impl Object for FilesObject {
     fn call_method(&self, name: &str, args: &[Value], _cx: &mut CallContext<'_>) -> FuncResult {
         let arg = args.first().and_then(Value::as_str).unwrap_or("");
         match name {
-            "Get" | "GetBytes" => Ok(Value::from(self.string_of(arg))),
+            "Get" => Ok(self.string_of(arg)),
+            "GetBytes" => Ok(Value::byte_slice(
+                self.files.get(arg).map(Vec::as_slice).unwrap_or_default(),
+            )),
             "Lines" => {
-                if !self.files.contains_key(arg) {
+                let Some(data) = self.files.get(arg) else {
                     return Ok(Value::list(Vec::new()));
-                }
-                let mut s = self.string_of(arg);
-                if s.ends_with('\n') {
-                    s.pop();
-                }
-                Ok(Value::list(s.split('\n').map(Value::from).collect()))
+                };
+                let data = data.strip_suffix(b"\n").unwrap_or(data);
+                Ok(Value::strings_of(
+                    data.split(|b| *b == b'\n')
+                        .map(|line| Value::from_bytes(line.to_vec()))
+                        .collect(),
+                ))
             }
             "Glob" => {
                 let matched: BTreeMap<String, Vec<u8>> = self
@@ -428,11 +430,11 @@ impl Object for FilesObject {
                     .iter()
                     .map(|(k, v)| {
                         let s = if name == "AsConfig" {
-                            String::from_utf8_lossy(v).into_owned()
+                            Value::from_bytes(v.clone())
                         } else {
-                            capstan_gotmpl::sprig::b64_encode(v)
+                            Value::from(capstan_gotmpl::sprig::b64_encode(v))
                         };
-                        (base_name(k).to_owned(), Value::from(s))
+                        (base_name(k).to_owned(), s)
                     })
                     .collect();
                 Ok(Value::from(to_yaml_string(&Value::map(m))))

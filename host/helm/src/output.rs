@@ -199,8 +199,67 @@ fn coerce_head_strings(node: &yaml::Node) -> yaml::Node {
     })
 }
 
+/// go-yaml's reader (`yaml_parser_update_buffer`) on bytes a template wrote that are not
+/// UTF-8: the first problem it reports, unless a control character comes first (the YAML
+/// parser reports that one).
+fn utf8_problem(bytes: &[u8]) -> Option<&'static str> {
+    let mut i = 0;
+    while i < bytes.len() {
+        let lead = bytes[i];
+        let width = match lead {
+            b if b & 0x80 == 0 => 1,
+            b if b & 0xE0 == 0xC0 => 2,
+            b if b & 0xF0 == 0xE0 => 3,
+            b if b & 0xF8 == 0xF0 => 4,
+            _ => return Some("invalid leading UTF-8 octet"),
+        };
+        if i + width > bytes.len() {
+            return Some("incomplete UTF-8 octet sequence");
+        }
+        let mut value = u32::from(match width {
+            1 => lead & 0x7F,
+            2 => lead & 0x1F,
+            3 => lead & 0x0F,
+            _ => lead & 0x07,
+        });
+        for &b in &bytes[i + 1..i + width] {
+            if b & 0xC0 != 0x80 {
+                return Some("invalid trailing UTF-8 octet");
+            }
+            value = (value << 6) | u32::from(b & 0x3F);
+        }
+        let shortest = match width {
+            1 => true,
+            2 => value >= 0x80,
+            3 => value >= 0x800,
+            _ => value >= 0x10000,
+        };
+        if !shortest {
+            return Some("invalid length of a UTF-8 sequence");
+        }
+        if (0xD800..=0xDFFF).contains(&value) || value > 0x10_FFFF {
+            return Some("invalid Unicode character");
+        }
+        let printable = matches!(value, 0x09 | 0x0A | 0x0D | 0x85)
+            || (0x20..=0x7E).contains(&value)
+            || (0xA0..=0xD7FF).contains(&value)
+            || (0xE000..=0xFFFD).contains(&value) && value != 0xFEFF
+            || (0x10000..=0x10_FFFF).contains(&value);
+        if !printable {
+            return None;
+        }
+        i += width;
+    }
+    None
+}
+
 fn parse_head(path: &str, doc: &str, helm: HelmVersion) -> Result<Head, Error> {
     let wrap = |m: String| Error::ParseManifest(format!("YAML parse error on {path}: {m}"));
+    if let Some(problem) = capstan_gotmpl::raw_output_bytes(doc).and_then(|b| utf8_problem(&b)) {
+        return Err(wrap(format!(
+            "error converting YAML to JSON: yaml: {problem}"
+        )));
+    }
     // libyaml (YAML 1.1) breaks lines at NEL, LS and PS too; saphyr does not. Heads only need
     // the document's structure, so normalise them to find the same errors as Helm.
     let normalised;

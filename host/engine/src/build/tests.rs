@@ -349,6 +349,38 @@ mod pipeline {
     }
 
     #[test]
+    fn releases_render_with_helm_4_rules_unless_helm_3_is_chosen() {
+        const VERSIONS: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: versions\ndata:\n  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n  helm: {{ .Capabilities.HelmVersion.Version | quote }}\n  values: {{ printf \"%T\" .Values | quote }}\n  chart: {{ printf \"%T\" .Chart | quote }}\n";
+        let fetcher = FakeFetcher {
+            chart: mk_chart(VERSIONS),
+            ..Default::default()
+        };
+        let release = mk_release(json!({
+            "chart": {"spec": {"chart": "web", "repository": "https://charts.example.com"}},
+        }));
+        let render = |engine: Engine| {
+            cm_data(
+                &engine
+                    .build(&release, &FakeLookup::default(), &fetcher)
+                    .expect("builds"),
+            )
+        };
+        let default = mk_engine();
+        assert_eq!(default.helm_version(), crate::HelmVersion::V4);
+        assert_eq!(
+            render(default),
+            json!({"kube": "v1.35.0", "helm": "v4.1.4", "values": "common.Values",
+                   "chart": "map[string]interface {}"}),
+            "Flux's helm-controller embeds Helm 4"
+        );
+        assert_eq!(
+            render(mk_engine().with_helm_version(crate::HelmVersion::V3)),
+            json!({"kube": "v1.32.0", "helm": "v3.17.3", "values": "chartutil.Values",
+                   "chart": "struct { chart.Metadata; IsRoot bool }"}),
+        );
+    }
+
+    #[test]
     fn a_helm_repository_source_ref_brings_its_secret_credentials() {
         let fetcher = FakeFetcher {
             chart: mk_chart(CM),

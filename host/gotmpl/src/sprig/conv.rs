@@ -94,6 +94,10 @@ pub(super) fn register(r: &mut Reg<'_>) {
         if a[0].as_bytes().is_some() {
             return Ok(a[0].clone());
         }
+        if let Some(bytes) = a[0].byte_slice_bytes() {
+            // Sprig's strval: `[]byte` → `string(v)`.
+            return Ok(Value::from_bytes(bytes));
+        }
         Ok(Value::from(strval(&a[0])))
     });
     r.f("atoi", &[Ty::String], |a| {

@@ -167,7 +167,7 @@ fn parse_key(pem: &str) -> Result<rcgen::KeyPair, FuncError> {
     rcgen::KeyPair::from_pem(pem).map_err(|e| bad(&e))
 }
 
-fn ymd(t: super::GoTime) -> (i32, u8, u8) {
+fn ymd(t: &super::GoTime) -> (i32, u8, u8) {
     let s = t.format("2006 1 2");
     let mut it = s.split(' ').map(|p| p.parse::<i64>().unwrap_or(1));
     let (y, m, d) = (
@@ -215,12 +215,12 @@ fn base_params(
     serial[0] &= 0x7f;
     p.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
     let now = super::GoTime::now();
-    let (y, m, d) = ymd(now);
+    let (y, m, d) = ymd(&now.in_location(super::Location::utc()));
     p.not_before = rcgen::date_time_ymd(y, m, d);
-    let (y, m, d) = ymd(super::GoTime {
-        secs: now.secs.saturating_add(days.saturating_mul(86_400)),
-        nanos: 0,
-    });
+    let (y, m, d) = ymd(&super::GoTime::utc(
+        now.secs.saturating_add(days.saturating_mul(86_400)),
+        0,
+    ));
     p.not_after = rcgen::date_time_ymd(y, m, d);
     p.key_usages = vec![
         rcgen::KeyUsagePurpose::KeyEncipherment,

@@ -1,6 +1,6 @@
-//! Sprig's date functions over a Go-like `time.Time` (UTC; zones other than UTC fall back to UTC
-//! as Sprig does when a zone cannot be loaded), Go layout formatting ("2006-01-02 15:04:05") and
-//! Go's `Duration.String()`.
+//! Sprig's date functions over a Go-like `time.Time` (an instant and a [`Location`]: UTC,
+//! `Local`, a zone loaded by name, or a parsed fixed offset), Go layout formatting
+//! ("2006-01-02 15:04:05 MST -0700") and parsing, and Go's `Duration.String()`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -9,30 +9,63 @@ use crate::error::FuncError;
 use crate::func::{CallContext, FuncResult, Signature, Ty};
 use crate::value::{Object, Value};
 
-/// A Go `time.Time` (UTC).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+mod zone;
+
+pub use zone::Location;
+
+/// A Go `time.Time`: an instant and the location it is shown in.
+#[derive(Clone, Debug)]
 pub struct GoTime {
     /// Seconds since the Unix epoch.
     pub secs: i64,
     /// Nanoseconds within the second.
     pub nanos: u32,
+    /// Where the time is shown (`Time.Location()`).
+    pub loc: Location,
 }
 
 impl GoTime {
-    /// The current time.
+    /// `time.Unix(secs, nanos)`: shown in `Local`.
+    pub fn unix(secs: i64, nanos: u32) -> GoTime {
+        GoTime {
+            secs,
+            nanos,
+            loc: Location::local(),
+        }
+    }
+
+    /// The instant in UTC (`Time.UTC()`).
+    pub fn utc(secs: i64, nanos: u32) -> GoTime {
+        GoTime {
+            secs,
+            nanos,
+            loc: Location::utc(),
+        }
+    }
+
+    /// The current time (`time.Now()`, in `Local`).
     pub fn now() -> GoTime {
         let d = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
+        GoTime::unix(
+            i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            d.subsec_nanos(),
+        )
+    }
+
+    /// The same instant shown in `loc` (`Time.In`).
+    pub fn in_location(&self, loc: Location) -> GoTime {
         GoTime {
-            secs: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-            nanos: d.subsec_nanos(),
+            loc,
+            ..self.clone()
         }
     }
 
-    fn civil(self) -> (i64, u32, u32, u32, u32, u32, u32) {
-        let days = self.secs.div_euclid(86_400);
-        let sod = self.secs.rem_euclid(86_400) as u32;
+    /// Civil fields of wall-clock seconds (the local time counted as if it were UTC).
+    fn civil(wall: i64) -> (i64, u32, u32, u32, u32, u32, u32) {
+        let days = wall.div_euclid(86_400);
+        let sod = wall.rem_euclid(86_400) as u32;
         // Howard Hinnant's days_from_civil inverse.
         let z = days + 719_468;
         let era = z.div_euclid(146_097);
@@ -48,7 +81,8 @@ impl GoTime {
         (y, m, d, sod / 3600, sod / 60 % 60, sod % 60, wd)
     }
 
-    fn from_civil(y: i64, m: u32, d: u32, hh: u32, mm: u32, ss: u32) -> GoTime {
+    /// Wall-clock seconds of a civil date and time (counted as if it were UTC).
+    fn wall_of(y: i64, m: u32, d: u32, hh: u32, mm: u32, ss: u32) -> i64 {
         let y = if m <= 2 { y - 1 } else { y };
         let era = y.div_euclid(400);
         let yoe = y.rem_euclid(400);
@@ -56,15 +90,25 @@ impl GoTime {
         let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
         let days = era * 146_097 + doe - 719_468;
-        GoTime {
-            secs: days * 86_400 + i64::from(hh) * 3600 + i64::from(mm) * 60 + i64::from(ss),
-            nanos: 0,
-        }
+        days * 86_400 + i64::from(hh) * 3600 + i64::from(mm) * 60 + i64::from(ss)
+    }
+
+    /// `time.Time{}`: January 1, year 1, 00:00:00 UTC.
+    fn zero() -> GoTime {
+        GoTime::utc(GoTime::wall_of(1, 1, 1, 0, 0, 0), 0)
+    }
+
+    /// The wall clock in this time's location: seconds counted as if UTC, the zone's
+    /// abbreviation and offset.
+    fn wall(&self) -> (i64, String, i32) {
+        let (abbr, offset) = self.loc.lookup(self.secs);
+        (self.secs + i64::from(offset), abbr, offset)
     }
 
     /// Formats with a Go layout string.
-    pub fn format(self, layout: &str) -> String {
-        let (y, mo, d, h, mi, s, wd) = self.civil();
+    pub fn format(&self, layout: &str) -> String {
+        let (wall, abbr, offset) = self.wall();
+        let (y, mo, d, h, mi, s, wd) = GoTime::civil(wall);
         const MONTHS: [&str; 12] = [
             "January",
             "February",
@@ -91,10 +135,7 @@ impl GoTime {
         let month = MONTHS[(mo - 1) as usize];
         let day = DAYS[wd as usize];
         let h12 = if h % 12 == 0 { 12 } else { h % 12 };
-        let yday = {
-            let jan1 = GoTime::from_civil(y, 1, 1, 0, 0, 0);
-            (self.secs - jan1.secs).div_euclid(86_400) + 1
-        };
+        let yday = (wall - GoTime::wall_of(y, 1, 1, 0, 0, 0)).div_euclid(86_400) + 1;
         let mut out = String::new();
         let mut rest = layout;
         while !rest.is_empty() {
@@ -108,27 +149,16 @@ impl GoTime {
             } else if t("Mon") {
                 (day[..3].into(), 3)
             } else if t("MST") {
-                ("UTC".into(), 3)
+                let txt = if abbr.is_empty() {
+                    numeric_zone(offset, false, true, false, false)
+                } else {
+                    abbr.clone()
+                };
+                (txt, 3)
             } else if t("2006") {
                 (format!("{y:04}"), 4)
-            } else if t("-070000") {
-                ("+000000".into(), 7)
-            } else if t("-07:00:00") {
-                ("+00:00:00".into(), 9)
-            } else if t("-0700") {
-                ("+0000".into(), 5)
-            } else if t("-07:00") {
-                ("+00:00".into(), 6)
-            } else if t("-07") {
-                ("+00".into(), 3)
-            } else if t("Z070000") || t("Z07:00:00") {
-                ("Z".into(), if t("Z070000") { 7 } else { 9 })
-            } else if t("Z0700") {
-                ("Z".into(), 5)
-            } else if t("Z07:00") {
-                ("Z".into(), 6)
-            } else if t("Z07") {
-                ("Z".into(), 3)
+            } else if let Some((n, z, colon, minutes, seconds)) = zone_chunk(rest) {
+                (numeric_zone(offset, z, minutes, colon, seconds), n)
             } else if t("002") {
                 (format!("{yday:03}"), 3)
             } else if t("01") {
@@ -188,11 +218,14 @@ impl GoTime {
         out
     }
 
-    /// Parses `value` with a Go layout (numeric elements, month names, `Z07:00` style zones).
-    pub fn parse(layout: &str, value: &str) -> Option<GoTime> {
+    /// Go's `time.ParseInLocation(layout, value, local)` (numeric elements, month and day
+    /// names, zone abbreviations and numeric zones).
+    pub fn parse(layout: &str, value: &str, local: &Location) -> Option<GoTime> {
         let (mut y, mut mo, mut d, mut h, mut mi, mut s) = (1i64, 1u32, 1u32, 0u32, 0u32, 0u32);
         let mut pm: Option<bool> = None;
-        let mut offset: i64 = 0;
+        let mut zone_utc = false;
+        let mut zone_offset: Option<i64> = None;
+        let mut zone_name: Option<String> = None;
         let mut nanos = 0u32;
         let mut l = layout;
         let mut v = value;
@@ -214,29 +247,59 @@ impl GoTime {
                 }
                 y = i64::from(num(&mut v, 4, 4)?) * if neg { -1 } else { 1 };
                 l = &l[4..];
-            } else if t("Z07:00") || t("-07:00") || t("Z0700") || t("-0700") {
-                let n = if t("Z07:00") || t("-07:00") { 6 } else { 5 };
-                if l.starts_with('Z') && v.starts_with('Z') {
-                    v = &v[1..];
+            } else if t("MST") {
+                l = &l[3..];
+                if let Some(rest) = v.strip_prefix("UTC") {
+                    zone_utc = true;
+                    v = rest;
+                } else {
+                    let n = time_zone_len(v)?;
+                    zone_name = Some(v[..n].to_owned());
+                    v = &v[n..];
+                }
+            } else if let Some((n, z, colon, minutes, seconds)) = zone_chunk(l) {
+                l = &l[n..];
+                if let Some(rest) = v.strip_prefix('Z').filter(|_| z) {
+                    zone_utc = true;
+                    v = rest;
                 } else {
                     let sign = match v.as_bytes().first()? {
                         b'+' => 1,
                         b'-' => -1,
                         _ => return None,
                     };
-                    v = &v[1..];
-                    let hh = i64::from(num(&mut v, 2, 2)?);
-                    if n == 6 {
-                        v = v.strip_prefix(':')?;
+                    let digits = |text: &str| -> Option<i64> {
+                        text.bytes()
+                            .all(|b| b.is_ascii_digit())
+                            .then(|| text.parse().ok())
+                            .flatten()
+                    };
+                    let width = match (colon, minutes, seconds) {
+                        (_, false, _) => 3,
+                        (true, true, false) => 6,
+                        (false, true, false) => 5,
+                        (true, true, true) => 9,
+                        (false, true, true) => 7,
+                    };
+                    let field = v.get(..width)?;
+                    let parts: Vec<&str> = if colon {
+                        field[1..].split(':').collect()
+                    } else {
+                        let f = &field[1..];
+                        (0..f.len()).step_by(2).map(|i| &f[i..i + 2]).collect()
+                    };
+                    if parts.iter().any(|p| p.len() != 2) {
+                        return None;
                     }
-                    let mm = i64::from(num(&mut v, 2, 2)?);
-                    offset = sign * (hh * 3600 + mm * 60);
+                    let hh = digits(parts[0])?;
+                    let mm = parts.get(1).map_or(Some(0), |p| digits(p))?;
+                    let ss = parts.get(2).map_or(Some(0), |p| digits(p))?;
+                    if hh > 24 || mm > 60 || ss > 60 {
+                        return None;
+                    }
+                    zone_offset = Some(sign * (hh * 3600 + mm * 60 + ss));
+                    v = &v[width..];
                 }
-                l = &l[n..];
-            } else if t("MST") {
-                let n = v.bytes().take_while(u8::is_ascii_uppercase).count();
-                v = &v[n..];
-                l = &l[3..];
             } else if t("January") || t("Jan") {
                 const M: [&str; 12] = [
                     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
@@ -344,21 +407,51 @@ impl GoTime {
         if let Some(pm) = pm {
             h = h % 12 + if pm { 12 } else { 0 };
         }
-        let mut t = GoTime::from_civil(y, mo, d, h, mi, s);
-        t.secs -= offset;
-        t.nanos = nanos;
-        Some(t)
+        let wall = GoTime::wall_of(y, mo, d, h, mi, s);
+        // Go's `parse` after the fields: UTC, a recorded offset (the local zone where it has that
+        // offset then), a zone abbreviation (the local zone's, else an unknown offset), or `local`.
+        let (secs, loc) = if zone_utc {
+            (wall, Location::utc())
+        } else if let Some(offset) = zone_offset {
+            let secs = wall - offset;
+            let (name, at) = local.lookup(secs);
+            let name_ok = zone_name.as_deref().is_none_or(|z| z == name);
+            if i64::from(at) == offset && name_ok {
+                (secs, local.clone())
+            } else {
+                let offset = i32::try_from(offset).ok()?;
+                (
+                    secs,
+                    Location::fixed(zone_name.as_deref().unwrap_or(""), offset),
+                )
+            }
+        } else if let Some(name) = zone_name {
+            if let Some(offset) = local.lookup_name(&name, wall) {
+                (wall - i64::from(offset), local.clone())
+            } else {
+                let offset = name
+                    .strip_prefix("GMT")
+                    .and_then(|h| h.trim_start_matches('+').parse::<i32>().ok())
+                    .map_or(0, |h| h * 3600);
+                // Go records the offset without moving the instant.
+                (wall, Location::fixed(&name, offset))
+            }
+        } else {
+            (local.from_wall(wall), local.clone())
+        };
+        Some(GoTime { secs, nanos, loc })
     }
 
-    fn add_nanos(self, n: i128) -> GoTime {
+    fn add_nanos(&self, n: i128) -> GoTime {
         let total = i128::from(self.secs) * 1_000_000_000 + i128::from(self.nanos) + n;
         GoTime {
             secs: total.div_euclid(1_000_000_000) as i64,
             nanos: total.rem_euclid(1_000_000_000) as u32,
+            loc: self.loc.clone(),
         }
     }
 
-    fn go_string(self) -> String {
+    fn go_string(&self) -> String {
         self.format("2006-01-02 15:04:05.999999999 -0700 MST")
     }
 }
@@ -371,14 +464,14 @@ impl Object for GoTime {
     fn method(&self, name: &str) -> Option<Signature> {
         match name {
             "Unix" | "UnixNano" | "Year" | "Day" | "Hour" | "Minute" | "Second" | "String"
-            | "UTC" => Some(Signature::new(&[])),
+            | "UTC" | "Local" => Some(Signature::new(&[])),
             "Format" => Some(Signature::new(&[Ty::String])),
             _ => None,
         }
     }
 
     fn call_method(&self, name: &str, args: &[Value], _cx: &mut CallContext<'_>) -> FuncResult {
-        let (y, _, d, h, mi, s, _) = self.civil();
+        let (y, _, d, h, mi, s, _) = GoTime::civil(self.wall().0);
         Ok(match name {
             "Unix" => Value::Int(self.secs),
             "UnixNano" => {
@@ -390,7 +483,8 @@ impl Object for GoTime {
             "Minute" => Value::Int(i64::from(mi)),
             "Second" => Value::Int(i64::from(s)),
             "Format" => Value::from(self.format(str_arg(args, 0))),
-            "UTC" => Value::object(*self),
+            "UTC" => Value::object(self.in_location(Location::utc())),
+            "Local" => Value::object(self.in_location(Location::local())),
             _ => Value::from(self.go_string()),
         })
     }
@@ -408,22 +502,108 @@ impl Object for GoTime {
     }
 }
 
-fn as_time(v: &Value) -> Option<GoTime> {
-    match v {
-        Value::Object(o) => o.as_any().downcast_ref::<GoTime>().copied(),
+/// Go's `parseTimeZone`: the length of a zone abbreviation at the start of `value`.
+fn time_zone_len(value: &str) -> Option<usize> {
+    let b = value.as_bytes();
+    if b.len() < 3 {
+        return None;
+    }
+    if value.starts_with("ChST") || value.starts_with("MeST") {
+        return Some(4);
+    }
+    if let Some(rest) = value.strip_prefix("GMT") {
+        // Go's `parseGMT`: `GMT` with an optional signed hour offset.
+        let Some(sign) = rest.bytes().next().filter(|c| *c == b'+' || *c == b'-') else {
+            return Some(3);
+        };
+        let digits = rest[1..].bytes().take_while(u8::is_ascii_digit).count();
+        let ok = digits > 0
+            && rest[1..1 + digits]
+                .parse::<i64>()
+                .is_ok_and(|h| (sign == b'+' && h <= 23) || (sign == b'-' && h <= 24));
+        return Some(if ok { 4 + digits } else { 3 });
+    }
+    if b[0] == b'+' || b[0] == b'-' {
+        // Go's `parseSignedOffset`: `+07`, `-0530` style abbreviations.
+        let digits = value[1..].bytes().take_while(u8::is_ascii_digit).count();
+        return (digits > 0 && value[1..1 + digits].parse::<i64>().is_ok_and(|n| n <= 24))
+            .then_some(1 + digits);
+    }
+    let upper = b
+        .iter()
+        .take(6)
+        .take_while(|c| c.is_ascii_uppercase())
+        .count();
+    match upper {
+        3 => Some(3),
+        4 if b[3] == b'T' || value.starts_with("WITA") => Some(4),
+        5 if b[4] == b'T' => Some(5),
         _ => None,
     }
 }
 
-/// Sprig's `dateInZone` date argument: a time, or Unix seconds; anything else means now.
+/// A numeric zone element at the start of a layout, in Go's `nextStdChunk` order: its length,
+/// whether `Z` stands for a zero offset, and whether it has a colon, minutes and seconds.
+fn zone_chunk(layout: &str) -> Option<(usize, bool, bool, bool, bool)> {
+    const CHUNKS: &[(&str, bool, bool, bool)] = &[
+        ("070000", false, true, true),
+        ("07:00:00", true, true, true),
+        ("0700", false, true, false),
+        ("07:00", true, true, false),
+        ("07", false, false, false),
+    ];
+    let z = match layout.as_bytes().first()? {
+        b'-' => false,
+        b'Z' => true,
+        _ => return None,
+    };
+    CHUNKS
+        .iter()
+        .find(|(c, ..)| layout[1..].starts_with(c))
+        .map(|(c, colon, minutes, seconds)| (1 + c.len(), z, *colon, *minutes, *seconds))
+}
+
+/// Go's numeric zone (`-0700`, `Z07:00`, …) of an offset in seconds east of UTC.
+fn numeric_zone(offset: i32, z: bool, minutes: bool, colon: bool, seconds: bool) -> String {
+    if z && offset == 0 {
+        return "Z".to_owned();
+    }
+    let sign = if offset < 0 { '-' } else { '+' };
+    let abs = offset.unsigned_abs();
+    let zone = abs / 60;
+    let sep = if colon { ":" } else { "" };
+    let mut out = format!("{sign}{:02}", zone / 60);
+    if minutes {
+        out.push_str(&format!("{sep}{:02}", zone % 60));
+    }
+    if seconds {
+        out.push_str(&format!("{sep}{:02}", abs % 60));
+    }
+    out
+}
+
+fn as_time(v: &Value) -> Option<GoTime> {
+    match v {
+        Value::Object(o) => o.as_any().downcast_ref::<GoTime>().cloned(),
+        _ => None,
+    }
+}
+
+/// Sprig's `dateInZone` date argument: a time, or Unix seconds (`time.Unix`, shown in
+/// `Local`); anything else means now.
 fn date_arg(v: &Value) -> GoTime {
     match v {
-        Value::Int(i) => GoTime { secs: *i, nanos: 0 },
+        Value::Int(i) => GoTime::unix(*i, 0),
         other => match other.to_i64() {
-            Some(i) => GoTime { secs: i, nanos: 0 },
+            Some(i) => GoTime::unix(i, 0),
             None => as_time(other).unwrap_or_else(GoTime::now),
         },
     }
+}
+
+/// Sprig's `dateInZone`: the date shown in the zone loaded by name, UTC where it cannot be.
+fn in_zone(date: &Value, zone: &str) -> GoTime {
+    date_arg(date).in_location(Location::load(zone).unwrap_or_else(Location::utc))
 }
 
 /// Go's `Duration.String()`.
@@ -529,18 +709,22 @@ fn time_value(t: GoTime) -> Value {
 pub(super) fn register(r: &mut Reg<'_>) {
     r.f("now", &[], |_| Ok(time_value(GoTime::now())));
     r.f("date", &[Ty::String, Ty::Any], |a| {
-        Ok(Value::from(date_arg(&a[1]).format(str_arg(a, 0))))
+        Ok(Value::from(in_zone(&a[1], "Local").format(str_arg(a, 0))))
     });
     for name in ["dateInZone", "date_in_zone"] {
         r.f(name, &[Ty::String, Ty::Any, Ty::String], |a| {
-            Ok(Value::from(date_arg(&a[1]).format(str_arg(a, 0))))
+            Ok(Value::from(
+                in_zone(&a[1], str_arg(a, 2)).format(str_arg(a, 0)),
+            ))
         });
     }
     r.f("htmlDate", &[Ty::Any], |a| {
-        Ok(Value::from(date_arg(&a[0]).format("2006-01-02")))
+        Ok(Value::from(in_zone(&a[0], "Local").format("2006-01-02")))
     });
     r.f("htmlDateInZone", &[Ty::Any, Ty::String], |a| {
-        Ok(Value::from(date_arg(&a[0]).format("2006-01-02")))
+        Ok(Value::from(
+            in_zone(&a[0], str_arg(a, 1)).format("2006-01-02"),
+        ))
     });
     r.f("unixEpoch", &[Ty::Any], |a| {
         let t = as_time(&a[0]).ok_or_else(|| FuncError::new("unixEpoch needs a time.Time"))?;
@@ -567,12 +751,12 @@ pub(super) fn register(r: &mut Reg<'_>) {
     }
     r.f("toDate", &[Ty::String, Ty::String], |a| {
         Ok(time_value(
-            GoTime::parse(str_arg(a, 0), str_arg(a, 1))
-                .unwrap_or(GoTime::from_civil(1, 1, 1, 0, 0, 0)),
+            GoTime::parse(str_arg(a, 0), str_arg(a, 1), &Location::local())
+                .unwrap_or_else(GoTime::zero),
         ))
     });
     r.f("mustToDate", &[Ty::String, Ty::String], |a| {
-        GoTime::parse(str_arg(a, 0), str_arg(a, 1))
+        GoTime::parse(str_arg(a, 0), str_arg(a, 1), &Location::local())
             .map(time_value)
             .ok_or_else(|| {
                 FuncError::new(format!(

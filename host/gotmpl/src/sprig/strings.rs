@@ -530,22 +530,22 @@ pub(super) fn register(r: &mut Reg<'_>) {
         Ok(Value::from(abbreviate_full(s, l, w).unwrap_or_default()))
     });
     r.f("trunc", &[Ty::Int, Ty::String], |a| {
-        let (c, s) = (int_arg(a, 0), str_arg(a, 1));
+        // Go slices bytes: a cut inside a character keeps the bytes of its half.
+        let c = int_arg(a, 0);
+        let s = a[1].as_bytes().unwrap_or_default();
         let len = s.len() as i64;
-        let cut = |from: i64, to: i64| {
-            let b = &s.as_bytes()[from as usize..to as usize];
-            String::from_utf8_lossy(b).into_owned()
-        };
-        Ok(Value::from(if c < 0 && len + c > 0 {
+        let cut = |from: i64, to: i64| Value::from_bytes(s[from as usize..to as usize].to_vec());
+        Ok(if c < 0 && len + c > 0 {
             cut(len + c, len)
         } else if c >= 0 && len > c {
             cut(0, c)
         } else {
-            s.to_owned()
-        }))
+            a[1].clone()
+        })
     });
     r.f("substr", &[Ty::Int, Ty::Int, Ty::String], |a| {
-        let (start, end, s) = (int_arg(a, 0), int_arg(a, 1), str_arg(a, 2));
+        let (start, end) = (int_arg(a, 0), int_arg(a, 1));
+        let s = a[2].as_bytes().unwrap_or_default();
         let len = s.len() as i64;
         // Go's slice expressions and their runtime panic texts.
         let (from, to) = if start < 0 {
@@ -574,8 +574,7 @@ pub(super) fn register(r: &mut Reg<'_>) {
             }
             (start, end)
         };
-        let b = &s.as_bytes()[from as usize..to as usize];
-        Ok(Value::from(String::from_utf8_lossy(b).into_owned()))
+        Ok(Value::from_bytes(s[from as usize..to as usize].to_vec()))
     });
     r.f("repeat", &[Ty::Int, Ty::String], |a| {
         let n = int_arg(a, 0);
@@ -636,12 +635,16 @@ pub(super) fn register(r: &mut Reg<'_>) {
         Ok(Value::from(quote_each(a, true)))
     });
     r.v("cat", &[], Ty::Any, |a| {
-        let parts: Vec<String> = a
+        // Go strings are bytes: a part that is not UTF-8 is joined byte for byte.
+        let parts: Vec<Vec<u8>> = a
             .iter()
             .filter(|v| !v.is_nil())
-            .map(Value::to_go_string)
+            .map(|v| match v.as_bytes() {
+                Some(b) => b.to_vec(),
+                None => v.to_go_string().into_bytes(),
+            })
             .collect();
-        Ok(Value::from(parts.join(" ")))
+        Ok(Value::from_bytes(parts.join(&b' ')))
     });
     r.f("indent", &[Ty::Int, Ty::String], |a| {
         let n = int_arg(a, 0);
