@@ -66,7 +66,15 @@ pub(crate) fn int_arg(args: &[Value], i: usize) -> i64 {
 /// All Sprig functions Helm exposes, except the Helm-specific ones the host adds itself
 /// (`include`, `tpl`, `required`, `toYaml`, `fromYaml`, `toJson`, `fromJson`, `toToml`,
 /// `lookup`) and the environment readers Helm removes (`env`, `expandenv`).
+/// Its semver functions follow Masterminds/semver v3.3, the release Sprig 3.3 and Helm 3.17
+/// vendor; [`sprig_funcs_with`] chooses another.
 pub fn sprig_funcs() -> FuncMap {
+    sprig_funcs_with(capstan_semver::Compat::Helm3)
+}
+
+/// [`sprig_funcs`] with `semver` and `semverCompare` following the given Masterminds/semver
+/// release (Helm 4 vendors v3.4).
+pub fn sprig_funcs_with(semver: capstan_semver::Compat) -> FuncMap {
     let mut m = FuncMap::new();
     let mut r = Reg(&mut m);
     strings::register(&mut r);
@@ -75,7 +83,7 @@ pub fn sprig_funcs() -> FuncMap {
     lists::register(&mut r);
     dicts::register(&mut r);
     regex::register(&mut r);
-    semver::register(&mut r);
+    semver::register(&mut r, semver);
     encoding::register(&mut r);
     encoding::register_json(&mut r);
     url::register(&mut r);

@@ -326,9 +326,10 @@ fn raw_json_text(v: &Value) -> Option<String> {
     })
 }
 
-/// The function map Helm gives templates: Sprig without `env`/`expandenv`, plus Helm's own.
-pub(crate) fn helm_funcs() -> FuncMap {
-    let sprig = capstan_gotmpl::sprig::sprig_funcs();
+/// The function map `helm` gives templates: Sprig (with its Masterminds/semver release) without
+/// `env`/`expandenv`, plus Helm's own.
+pub(crate) fn helm_funcs(helm: crate::HelmVersion) -> FuncMap {
+    let sprig = capstan_gotmpl::sprig::sprig_funcs_with(helm.semver());
     let mut m = FuncMap::new();
     for name in sprig.names() {
         if name == "env" || name == "expandenv" {

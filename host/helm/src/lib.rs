@@ -35,7 +35,6 @@ mod objects;
 mod output;
 mod render;
 mod schema;
-mod semver;
 mod strvals;
 mod template;
 mod toml;

@@ -286,10 +286,16 @@ fn cleanup_parse_error(filename: &str, msg: &str) -> String {
     )
 }
 
-/// Helm's function map, built once per process.
-fn cached_funcs() -> capstan_gotmpl::FuncMap {
-    static FUNCS: std::sync::OnceLock<capstan_gotmpl::FuncMap> = std::sync::OnceLock::new();
-    FUNCS.get_or_init(helm_funcs).clone()
+/// Each Helm version's function map, built once per process.
+fn cached_funcs(helm: HelmVersion) -> capstan_gotmpl::FuncMap {
+    use std::sync::OnceLock;
+    static V3: OnceLock<capstan_gotmpl::FuncMap> = OnceLock::new();
+    static V4: OnceLock<capstan_gotmpl::FuncMap> = OnceLock::new();
+    let cell = match helm {
+        HelmVersion::V3 => &V3,
+        HelmVersion::V4 => &V4,
+    };
+    cell.get_or_init(|| helm_funcs(helm)).clone()
 }
 
 /// Stack for template execution: Go allows 100000 nested `template` calls (Helm 1000 nested
@@ -349,7 +355,7 @@ fn render_templates_here(
     let mut names: Vec<String> = tpls.keys().cloned().collect();
     sort_templates(&mut names);
 
-    let mut set = TemplateSet::new(cached_funcs());
+    let mut set = TemplateSet::new(cached_funcs(caps.helm));
     set.set_max_depth(100_000);
     for name in &names {
         if let Some(r) = tpls.get(name) {

@@ -192,10 +192,12 @@ fn validate_release_name(name: &str, helm: HelmVersion) -> Result<()> {
 
 /// Parses `--kube-version` as Helm does (`1.30`, `v1.30.2`).
 pub fn parse_kube_version(v: &str) -> Option<String> {
-    let parsed = crate::semver::Version::parse(v)?;
+    let parsed = capstan_semver::Version::parse(v).ok()?;
     Some(format!(
         "v{}.{}.{}",
-        parsed.major, parsed.minor, parsed.patch
+        parsed.major(),
+        parsed.minor(),
+        parsed.patch()
     ))
 }
 
@@ -243,10 +245,13 @@ fn render_inner(
             "library charts are not installable".to_owned(),
         ));
     }
-    process_dependencies(&mut chart, user_values).map_err(Error::CoalesceValues)?;
+    process_dependencies(&mut chart, user_values, caps.helm).map_err(Error::CoalesceValues)?;
     if !chart.metadata.kube_version.is_empty()
-        && !crate::semver::satisfies(&chart.metadata.kube_version, &caps.kube_version)
-            .unwrap_or(false)
+        && !capstan_semver::is_compatible_range(
+            &chart.metadata.kube_version,
+            &caps.kube_version,
+            caps.helm.semver(),
+        )
     {
         return Err(Error::CheckKubeVersion(format!(
             "chart requires kubeVersion: {} which is incompatible with Kubernetes {}",

@@ -224,12 +224,26 @@ fn table<'a>(vals: &'a Values, path: &str) -> Option<&'a Values> {
 
 /// `ProcessDependenciesWithMerge`: applies aliases, drops subcharts disabled by `condition` or
 /// `tags`, and imports child values (`import-values`) into parents.
-pub fn process_dependencies(chart: &mut Chart, user: &Values) -> Result<(), String> {
-    process_enabled(chart, user, "")?;
+/// Subcharts match their `dependencies[].version` range by `helm`'s semver rules.
+pub fn process_dependencies(
+    chart: &mut Chart,
+    user: &Values,
+    helm: crate::HelmVersion,
+) -> Result<(), String> {
+    process_enabled(chart, user, "", helm.semver())?;
     process_import_values(chart)
 }
 
-fn process_enabled(c: &mut Chart, v: &Values, path: &str) -> Result<(), String> {
+fn process_enabled(
+    c: &mut Chart,
+    v: &Values,
+    path: &str,
+    semver: capstan_semver::Compat,
+) -> Result<(), String> {
+    // `IsCompatibleRange`; an empty range matches any version here.
+    let compatible = |range: &str, version: &str| {
+        range.is_empty() || capstan_semver::is_compatible_range(range, version, semver)
+    };
     if c.metadata.dependencies.is_empty() {
         return Ok(());
     }
@@ -237,22 +251,20 @@ fn process_enabled(c: &mut Chart, v: &Values, path: &str) -> Result<(), String> 
     let existing = std::mem::take(&mut c.dependencies);
     let mut deps: Vec<Chart> = Vec::new();
     for ch in &existing {
-        let listed = c.metadata.dependencies.iter().any(|req| {
-            req.name == ch.name()
-                && crate::semver::satisfies(&req.version, &ch.metadata.version)
-                    .unwrap_or(req.version.is_empty())
-        });
+        let listed = c
+            .metadata
+            .dependencies
+            .iter()
+            .any(|req| req.name == ch.name() && compatible(&req.version, &ch.metadata.version));
         if !listed {
             deps.push(ch.clone());
         }
     }
     for req in &mut c.metadata.dependencies {
-        if let Some(found) = existing.iter().find(|ch| {
-            ch.name() == req.name
-                && (req.version.is_empty()
-                    || crate::semver::satisfies(&req.version, &ch.metadata.version)
-                        .unwrap_or(false))
-        }) {
+        if let Some(found) = existing
+            .iter()
+            .find(|ch| ch.name() == req.name && compatible(&req.version, &ch.metadata.version))
+        {
             let mut dep = found.clone();
             if !req.alias.is_empty() {
                 dep.unaliased_name = Some(dep.metadata.name.clone());
@@ -311,7 +323,7 @@ fn process_enabled(c: &mut Chart, v: &Values, path: &str) -> Result<(), String> 
         .retain(|r| !disabled.contains(&r.name));
     for sub in &mut c.dependencies {
         let subpath = format!("{path}{}.", sub.metadata.name);
-        process_enabled(sub, &cvals, &subpath)?;
+        process_enabled(sub, &cvals, &subpath, semver)?;
     }
     Ok(())
 }

@@ -23,6 +23,15 @@ impl HelmVersion {
         }
     }
 
+    /// The Masterminds/semver release this Helm vendors (v3.3 in 3.17, v3.4 in 4.1): version
+    /// ranges, `kubeVersion` and Sprig's `semverCompare` follow its prerelease rule.
+    pub fn semver(self) -> capstan_semver::Compat {
+        match self {
+            HelmVersion::V3 => capstan_semver::Compat::Helm3,
+            HelmVersion::V4 => capstan_semver::Compat::Helm4,
+        }
+    }
+
     /// `chartutil.Values` / `common.Values`.
     pub(crate) fn values_type(self) -> &'static str {
         match self {

@@ -55,7 +55,7 @@ mod download;
 mod error;
 mod oci;
 mod repo;
-pub mod semver;
+pub use capstan_semver as semver;
 mod source;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -127,7 +127,7 @@ impl Metadata {
         if self.version.is_empty() {
             return Err("chart.metadata.version is required".to_owned());
         }
-        if crate::semver::Version::parse(&self.version).is_none() {
+        if capstan_semver::Version::parse(&self.version).is_err() {
             return Err(format!(
                 "chart.metadata.version {:?} is invalid",
                 self.version

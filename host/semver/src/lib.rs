@@ -1,13 +1,16 @@
-//! Semantic versions and version ranges, resolved exactly as Helm resolves them.
+//! Semantic versions and version ranges, read exactly as Helm reads them — the one home of
+//! these rules for chart fetching (`capstan-source`), chart loading and `kubeVersion` checks
+//! (`capstan-helm`) and Sprig's `semver`/`semverCompare` (`capstan-gotmpl`).
 //!
 //! Helm (and Flux's source-controller) parse chart versions and `version:` ranges with
 //! Masterminds/semver v3 (`NewVersion`, `NewConstraint`, `Constraints.Check`). Its rules differ
 //! from Cargo's and npm's in places users notice — `1.2` is a valid version, `16.x.x` and `1.2.x`
 //! are wildcards, `,` and spaces both mean AND, `1.2 - 1.4` is inclusive and `<= 1.4` admits
-//! `1.4.9`, and a prerelease only matches when its AND group mentions one — so this module
-//! reimplements those semantics rather than using a generic semver crate. [`select`] adds Helm's
-//! resolution on top: an exact string match wins, an empty range means "latest stable", otherwise
-//! the highest matching version.
+//! `1.4.9`, and a prerelease only matches when its AND group mentions one — so this crate
+//! reimplements those semantics rather than using a generic semver crate. Helm 3.17 vendors
+//! Masterminds v3.3 and Helm 4 v3.4; they differ in the prerelease rule and in the case of their
+//! error messages ([`Compat`]). [`select`] adds Helm's resolution on top: an exact string match
+//! wins, an empty range means "latest stable", otherwise the highest matching version.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -19,12 +22,12 @@ mod tests;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The text is not a (loose) semantic version.
-    #[error("invalid semantic version {text:?}: {reason}")]
+    #[error("invalid semantic version {text:?}: {problem}")]
     ParseVersion {
         /// The rejected text.
         text: String,
         /// What is wrong with it.
-        reason: &'static str,
+        problem: VersionProblem,
     },
     /// The text is not a version range.
     #[error("improper constraint {text:?}: {reason}")]
@@ -38,6 +41,70 @@ pub enum Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a version did not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionProblem {
+    /// No major version number.
+    NoMajor,
+    /// `-` with no prerelease identifier after it.
+    EmptyPrerelease,
+    /// `+` with no build metadata after it.
+    EmptyMetadata,
+    /// Characters after the version.
+    Trailing,
+    /// A major, minor or patch number (this text) larger than a u64.
+    Overflow(String),
+    /// A numeric prerelease identifier with a leading zero.
+    LeadingZero,
+}
+
+impl fmt::Display for VersionProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            VersionProblem::NoMajor => "expected a major version number",
+            VersionProblem::EmptyPrerelease => "empty prerelease identifier",
+            VersionProblem::EmptyMetadata => "empty build metadata identifier",
+            VersionProblem::Trailing => "unexpected characters",
+            VersionProblem::Overflow(_) => "version segment does not fit in 64 bits",
+            VersionProblem::LeadingZero => "numeric prerelease identifier has a leading zero",
+        })
+    }
+}
+
+impl Error {
+    /// The message Masterminds/semver gives for this error (what Sprig's `semver` and
+    /// `semverCompare` fail with): v3.3's capitalised texts for Helm 3, v3.4's lower-case ones
+    /// for Helm 4.
+    pub fn masterminds_message(&self, compat: Compat) -> String {
+        let helm3 = compat == Compat::Helm3;
+        match self {
+            Error::ParseConstraint { text, .. } => format!("improper constraint: {text}"),
+            Error::ParseVersion {
+                problem: VersionProblem::Overflow(segment),
+                ..
+            } => format!(
+                "{} parsing version segment: strconv.ParseUint: parsing \"{segment}\": value out of range",
+                if helm3 { "Error" } else { "error" }
+            ),
+            Error::ParseVersion {
+                problem: VersionProblem::LeadingZero,
+                ..
+            } => if helm3 {
+                "Version segment starts with 0"
+            } else {
+                "version segment starts with 0"
+            }
+            .to_owned(),
+            Error::ParseVersion { .. } => if helm3 {
+                "Invalid Semantic Version"
+            } else {
+                "invalid semantic version"
+            }
+            .to_owned(),
+        }
+    }
+}
 
 /// A semantic version as Helm reads it: `v` prefix allowed, minor and patch optional
 /// (`1.2` is `1.2.0`), prerelease and build metadata validated.
@@ -56,15 +123,15 @@ pub struct Version {
 impl Version {
     /// Parse a version the way Masterminds' `NewVersion` does (the loose form Helm uses).
     pub fn parse(text: &str) -> Result<Self> {
-        let bad = |reason| Error::ParseVersion {
+        let bad = |problem| Error::ParseVersion {
             text: text.to_owned(),
-            reason,
+            problem,
         };
         let mut cur = Cursor::new(text);
         cur.eat('v');
         let major = cur.take_while(|c| c.is_ascii_digit());
         if major.is_empty() {
-            return Err(bad("expected a major version number"));
+            return Err(bad(VersionProblem::NoMajor));
         }
         let mut minor = "";
         let mut patch = "";
@@ -78,35 +145,37 @@ impl Version {
         }
         let pre = if cur.eat('-') {
             cur.take_identifiers()
-                .ok_or_else(|| bad("empty prerelease identifier"))?
+                .ok_or_else(|| bad(VersionProblem::EmptyPrerelease))?
         } else {
             ""
         };
         let metadata = if cur.eat('+') {
             cur.take_identifiers()
-                .ok_or_else(|| bad("empty build metadata identifier"))?
+                .ok_or_else(|| bad(VersionProblem::EmptyMetadata))?
         } else {
             ""
         };
         if !cur.rest().is_empty() {
-            return Err(bad("unexpected characters"));
+            return Err(bad(VersionProblem::Trailing));
         }
         let number = |s: &str| -> Result<u64> {
             if s.is_empty() {
                 return Ok(0);
             }
             s.parse::<u64>()
-                .map_err(|_| bad("version segment does not fit in 64 bits"))
+                .map_err(|_| bad(VersionProblem::Overflow(s.to_owned())))
         };
+        // Masterminds converts the numbers first, then checks the prerelease.
+        let (major, minor, patch) = (number(major)?, number(minor)?, number(patch)?);
         for part in pre.split('.').filter(|_| !pre.is_empty()) {
             if part.bytes().all(|b| b.is_ascii_digit()) && part.len() > 1 && part.starts_with('0') {
-                return Err(bad("numeric prerelease identifier has a leading zero"));
+                return Err(bad(VersionProblem::LeadingZero));
             }
         }
         Ok(Version {
-            major: number(major)?,
-            minor: number(minor)?,
-            patch: number(patch)?,
+            major,
+            minor,
+            patch,
             pre: pre.to_owned(),
             metadata: metadata.to_owned(),
             original: text.to_owned(),
@@ -240,8 +309,21 @@ pub enum Compat {
     #[default]
     Helm4,
     /// Masterminds v3.3 (Helm 3.17): each comparison admits prereleases only when it names one
-    /// itself, so `>=1.0.0-0 <2` rejects `1.5.0-beta` (the `<2` refuses it).
+    /// itself, so `>=1.0.0-0 <2` rejects `1.5.0-beta` (the `<2` refuses it) — except a `!=`
+    /// without wildcards, which compares by equality alone (`!=1.0.0` admits `1.1.0-beta`).
     Helm3,
+}
+
+impl Compat {
+    /// The Masterminds release a Helm major version vendors (`3` or `4`; anything else is
+    /// taken as the current one, 4).
+    pub fn for_helm_major(major: u32) -> Compat {
+        if major == 3 {
+            Compat::Helm3
+        } else {
+            Compat::Helm4
+        }
+    }
 }
 
 /// A version range: alternatives (`||`) of AND groups of single comparisons.
@@ -306,7 +388,9 @@ impl Constraints {
             group.items.iter().all(|c| {
                 let include_prerelease = match compat {
                     Compat::Helm4 => group.has_prerelease,
-                    Compat::Helm3 => c.version.is_prerelease(),
+                    Compat::Helm3 => {
+                        c.version.is_prerelease() || (c.op == Op::NotEqual && !c.dirty)
+                    }
                 };
                 c.check(version, include_prerelease)
             })
@@ -375,6 +459,16 @@ pub fn select_as<'a>(
         }
     }
     Ok(best.map(|(_, text)| text))
+}
+
+/// Helm's `chartutil.IsCompatibleRange`: whether `version` parses and satisfies `range` under
+/// `compat`'s rules (`false` when either does not parse). Used for `kubeVersion` and for
+/// matching `dependencies[].version` to the charts in `charts/`.
+pub fn is_compatible_range(range: &str, version: &str, compat: Compat) -> bool {
+    let Ok(version) = Version::parse(version) else {
+        return false;
+    };
+    Constraints::parse(range).is_ok_and(|c| c.matches_as(&version, compat))
 }
 
 /// Sort version strings highest first, the way Helm orders an index (`SortEntries`):

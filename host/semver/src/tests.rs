@@ -378,6 +378,9 @@ fn helm3_prerelease_rule_is_per_comparison() {
         ("^1.1.1-alpha", "1.1.1-beta", true, true),
         ("<2 || >=1.0.0-0", "1.5.0-beta", true, true),
         (">=1.0.0 <2", "1.5.0-beta", false, false),
+        // v3.3 compares a plain `!=` by equality alone; v3.4 applies the group's rule.
+        ("!=1.0.0", "1.1.0-beta", false, true),
+        ("!=1.0.x", "1.1.0-beta", false, false),
     ];
     for (range, version, helm4, helm3) in cases {
         let constraints = Constraints::parse(range).expect("range parses");
@@ -401,4 +404,53 @@ fn helm3_prerelease_rule_is_per_comparison() {
         select_as(">=1.0.0-0 <2", candidates, Compat::Helm3).expect("parses"),
         Some("1.4.0")
     );
+}
+
+#[test]
+fn masterminds_messages_in_each_release() {
+    let message = |text: &str, compat| {
+        Version::parse(text)
+            .expect_err("invalid")
+            .masterminds_message(compat)
+    };
+    assert_eq!(message("abc", Compat::Helm3), "Invalid Semantic Version");
+    assert_eq!(message("1.2.3-", Compat::Helm4), "invalid semantic version");
+    assert_eq!(
+        message("1.2.3-01", Compat::Helm3),
+        "Version segment starts with 0"
+    );
+    assert_eq!(
+        message("1.2.3-01", Compat::Helm4),
+        "version segment starts with 0"
+    );
+    assert_eq!(
+        message("99999999999999999999-01", Compat::Helm3),
+        "Error parsing version segment: strconv.ParseUint: parsing \"99999999999999999999\": value out of range"
+    );
+    let improper = Constraints::parse(">1 || ")
+        .expect_err("empty alternative")
+        .masterminds_message(Compat::Helm4);
+    assert_eq!(improper, "improper constraint:  ");
+}
+
+#[test]
+fn compatible_range_is_false_on_anything_unparsable() {
+    assert!(is_compatible_range(">=1.19.0-0", "v1.32.0", Compat::Helm3));
+    assert!(!is_compatible_range(
+        ">=1.19.0 <2",
+        "v1.30.0-gke.100",
+        Compat::Helm4
+    ));
+    assert!(is_compatible_range(
+        ">=1.19.0-0 <2",
+        "v1.30.0-gke.100",
+        Compat::Helm4
+    ));
+    assert!(!is_compatible_range(
+        ">=1.19.0-0 <2",
+        "v1.30.0-gke.100",
+        Compat::Helm3
+    ));
+    assert!(!is_compatible_range("nonsense", "1.0.0", Compat::Helm4));
+    assert!(!is_compatible_range("*", "not-a-version", Compat::Helm4));
 }
