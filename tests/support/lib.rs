@@ -108,7 +108,24 @@ pub fn capstan_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
+        let mut build = Command::new(cargo);
+        // The variables cargo sets for this test binary (`CARGO_PKG_NAME`, …) are inputs of some
+        // build scripts (ring declares `rerun-if-env-changed` on them): passed on, they would make
+        // this build and the next `cargo test` rebuild each other's dependencies every time.
+        for (key, _) in std::env::vars_os() {
+            let key_text = key.to_string_lossy();
+            if key_text.starts_with("CARGO_PKG_")
+                || key_text.starts_with("CARGO_MANIFEST_")
+                || key_text.starts_with("CARGO_BIN_")
+                || matches!(
+                    &*key_text,
+                    "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR"
+                )
+            {
+                build.env_remove(&key);
+            }
+        }
+        let status = build
             .current_dir(root())
             .args(["build", "-p", "capstan", "--bin", "capstan"])
             .status()
