@@ -32,6 +32,9 @@ pub struct ControllerArgs {
     /// Service account every release without `serviceAccountName` impersonates.
     #[arg(long)]
     pub default_service_account: Option<String>,
+    /// How soon a release waiting for its `dependsOn` is looked at again (Go duration).
+    #[arg(long, default_value = "30s")]
+    pub requeue_dependency: String,
     /// Cache for charts, modules and compiled modules (default `$XDG_CACHE_HOME/capstan`).
     #[arg(long)]
     pub cache_dir: Option<String>,
@@ -105,6 +108,13 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
         reconcile: capstan_controller::Options {
             no_cross_namespace_refs: args.no_cross_namespace_refs,
             default_service_account: args.default_service_account.clone(),
+            requeue_dependency: capstan_api::parse_duration(&args.requeue_dependency)
+                .with_context(|| {
+                    format!(
+                        "--requeue-dependency {:?} is not a duration such as 30s",
+                        args.requeue_dependency
+                    )
+                })?,
         },
     };
     let cache = match args.cache_dir.as_deref() {

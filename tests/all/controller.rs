@@ -5,6 +5,7 @@
 //! watches that test's HelmReleases (`--watch-label-selector`), so tests run in parallel even on
 //! one real cluster.
 
+mod lifecycle;
 mod support;
 mod tenancy;
 
@@ -231,6 +232,8 @@ async fn a_release_installs_upgrades_corrects_drift_prunes_and_survives_bad_inpu
         "{message}"
     );
     assert_eq!(helm_history(&cluster, &ns_name, "web")?, history_before);
+    // Uninstalled through the finalizer while the controller still runs.
+    delete_releases(&cluster, &capstan_hr(), &ns_name).await?;
     drop(ns);
     Ok(())
 }
@@ -291,6 +294,7 @@ async fn a_flux_helmrelease_is_reconciled_with_flux_origin_labels() -> anyhow::R
         helm_history(&cluster, &ns_name, "web")?,
         [(1, "deployed".to_owned())]
     );
+    delete_releases(&cluster, &flux_hr, &ns_name).await?;
     drop(ns);
     Ok(())
 }

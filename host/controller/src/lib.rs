@@ -6,22 +6,33 @@
 //!
 //! ```text
 //!  watch HelmReleases + referenced objects (reflectors) ─► reconcile (per release, concurrent)
-//!     build (engine) ─► decide (pure: install / upgrade / drift check)
-//!     ─► server-side apply (field manager `capstan`), CRDs first, prune by inventory
+//!     finalizer (deleted ─► uninstall) ─► dependsOn Ready? ─► build (engine)
+//!     ─► decide (pure: install / upgrade / drift check)
+//!     ─► pre hooks ─► server-side apply (field manager `capstan`), CRDs first, prune by
+//!        inventory ─► wait (kstatus) ─► post hooks ─► tests
 //!     ─► Helm storage (sh.helm.release.v1.*) ─► status conditions + events
+//!     failed ─► remediate (uninstall / rollback to the stored manifest) or Stalled
 //! ```
 //!
-//! Decisions ([`decide`], [`drift`], [`storage`]) are pure functions with unit tests; the kube
-//! layer ([`reconcile`], [`apply`], [`run`]) only fetches, calls them and writes results.
+//! Decisions ([`decide`], [`drift`], [`storage`], [`wait::readiness`], [`hooks::hooks_for`],
+//! [`remediate::after_failure`], [`depends::find_cycle`]) are pure functions with unit tests;
+//! the kube layer ([`reconcile`], [`release`], [`uninstall`], [`apply`], [`run`]) only fetches,
+//! calls them and writes results.
 
 pub mod apply;
 pub mod decide;
+pub mod depends;
 pub mod drift;
+pub mod hooks;
 pub mod lookup;
 pub mod metrics;
 pub mod reconcile;
+pub mod release;
+pub mod remediate;
 pub mod run;
 pub mod storage;
+pub mod uninstall;
+pub mod wait;
 
 pub use reconcile::{Context, Options, error_policy, reconcile};
 pub use run::{ControllerOptions, RunError, run};

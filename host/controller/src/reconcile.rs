@@ -25,7 +25,7 @@ use capstan_engine::{Build, Engine, ErrorClass, SourceFetcher};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PropagationPolicy};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Client, Resource, ResourceExt};
@@ -33,10 +33,12 @@ use serde_json::{Value, json};
 
 use crate::apply::{Applier, ApplyError, ObjectKey, live_json};
 use crate::decide::{
-    Decision, DriftAction, Facts, LastRelease, UpgradeReason, decide, drift_action, short_digest,
+    Decision, DriftAction, Facts, LastRelease, decide, drift_action, short_digest,
 };
 use crate::lookup::{StoreLookup, Stores};
-use crate::storage::{self, Info, ReleaseStatus, StoredChart, StoredRelease};
+use crate::release::Outcome;
+use crate::remediate::{self, ReleaseAction};
+use crate::storage::{self, ReleaseStatus, StoredRelease};
 
 /// Where Capstan records its desired-state digest on a stored release.
 pub const DIGEST_LABEL: &str = "capstan.dev/digest";
@@ -60,12 +62,24 @@ const RESET_AT: [&str; 2] = [
 ];
 
 /// Operator settings of the reconciler.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// `--no-cross-namespace-refs`.
     pub no_cross_namespace_refs: bool,
     /// `--default-service-account`.
     pub default_service_account: Option<String>,
+    /// `--requeue-dependency`: how soon a release waiting for its `dependsOn` looks again.
+    pub requeue_dependency: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            no_cross_namespace_refs: false,
+            default_service_account: None,
+            requeue_dependency: Duration::from_secs(30),
+        }
+    }
 }
 
 /// What the reconciler shares: client, engine, stores, event recorder, settings.
@@ -85,6 +99,9 @@ pub struct Context {
     /// Per release: the inputs fingerprint and desired digest of the last successful
     /// reconcile, so an unchanged release is drift-checked without rendering again.
     pub(crate) last_success: Mutex<HashMap<String, (String, String)>>,
+    /// Per release: the resourceVersion our last status write produced, to tell a watch-cache
+    /// copy that lags behind that write.
+    written: Mutex<HashMap<String, String>>,
     pub(crate) applier: Applier,
 }
 
@@ -107,6 +124,7 @@ impl Context {
             recorder,
             options,
             last_success: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
         }
     }
 
@@ -121,6 +139,40 @@ impl Context {
     /// An [`Applier`] over [`Context::release_client`], sharing the discovery cache.
     pub(crate) fn release_applier(&self, release: &HelmRelease) -> Applier {
         self.applier.with_client(self.release_client(release))
+    }
+
+    /// Forgets what the last successful reconcile of `key` saw (its release is gone).
+    pub(crate) fn forget(&self, key: &str) {
+        self.last_success
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
+    }
+
+    /// Records the resourceVersion of our status write to `key`.
+    fn wrote(&self, key: &str, resource_version: Option<String>) {
+        let mut written = self
+            .written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match resource_version {
+            Some(rv) => written.insert(key.to_owned(), rv),
+            None => written.remove(key),
+        };
+    }
+
+    /// Whether `obj` may be a cached copy older than our last status write to it (a
+    /// different resourceVersion: older, or changed by someone else since).
+    fn maybe_stale(&self, key: &str, obj: &DynamicObject) -> bool {
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .is_some_and(|rv| obj.metadata.resource_version.as_ref() != Some(rv))
     }
 }
 
@@ -145,6 +197,21 @@ pub enum Error {
     /// The blocking build task died.
     #[error("the build task panicked or was cancelled")]
     Join(#[source] tokio::task::JoinError),
+    /// A Helm hook failed.
+    #[error("running hooks")]
+    Hook(#[source] Box<crate::hooks::HookError>),
+    /// The release's objects did not become ready (or were not deleted) in time.
+    #[error("waiting for the release's objects")]
+    Wait(#[source] Box<crate::wait::WaitError>),
+    /// Reading the HelmReleases listed in `dependsOn` failed.
+    #[error("reading dependencies")]
+    Dependencies(#[source] kube::Error),
+    /// Reading the HelmRelease afresh (the cached copy was stale) failed.
+    #[error("reading the HelmRelease")]
+    ReadRelease(#[source] kube::Error),
+    /// Adding or removing the finalizer failed.
+    #[error("the HelmRelease finalizer")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 }
 
 impl Error {
@@ -153,24 +220,35 @@ impl Error {
         match self {
             Error::Build(e) => e.class() == ErrorClass::Transient,
             Error::Apply(e) => e.is_transient(),
-            Error::Record(_) => false,
-            Error::Storage(_) | Error::WriteStatus(_) | Error::Join(_) => true,
+            Error::Record(_) | Error::Hook(_) | Error::Wait(_) => false,
+            Error::Storage(_)
+            | Error::WriteStatus(_)
+            | Error::Join(_)
+            | Error::Dependencies(_)
+            | Error::ReadRelease(_)
+            | Error::Finalizer(_) => true,
         }
     }
 }
 
 type Result<T, E = Error> = std::result::Result<T, E>;
 
-fn annotation<'a>(obj: &'a DynamicObject, names: &[&str]) -> Option<&'a str> {
+pub(crate) fn annotation<'a>(obj: &'a DynamicObject, names: &[&str]) -> Option<&'a str> {
     let a = obj.metadata.annotations.as_ref()?;
     names.iter().find_map(|n| a.get(*n).map(String::as_str))
 }
 
-fn now() -> Time {
+pub(crate) fn now() -> Time {
     Time(Timestamp::now())
 }
 
-fn mk_condition(type_: &str, ok: bool, reason: &str, message: &str, generation: i64) -> Condition {
+pub(crate) fn mk_condition(
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: &str,
+    generation: i64,
+) -> Condition {
     Condition {
         type_: type_.to_owned(),
         status: if ok { "True" } else { "False" }.to_owned(),
@@ -181,7 +259,7 @@ fn mk_condition(type_: &str, ok: bool, reason: &str, message: &str, generation: 
     }
 }
 
-fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
     }
@@ -193,21 +271,23 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// One reconciliation's state.
-struct Run<'a> {
-    ctx: &'a Context,
-    obj: &'a DynamicObject,
-    parsed: ParsedRelease,
-    status: HelmReleaseStatus,
-    generation: i64,
-    key: String,
+pub(crate) struct Run<'a> {
+    pub(crate) ctx: &'a Context,
+    pub(crate) obj: &'a DynamicObject,
+    pub(crate) parsed: ParsedRelease,
+    pub(crate) status: HelmReleaseStatus,
+    pub(crate) generation: i64,
+    pub(crate) key: String,
     /// [`Context::release_client`] of this release.
-    client: Client,
+    pub(crate) client: Client,
     /// [`Context::release_applier`] of this release.
-    applier: Applier,
+    pub(crate) applier: Applier,
+    /// The status as the API has it after our last write (at first: as read).
+    written: Mutex<Value>,
 }
 
 impl<'a> Run<'a> {
-    fn new(
+    pub(crate) fn new(
         ctx: &'a Context,
         obj: &'a DynamicObject,
         parsed: ParsedRelease,
@@ -220,21 +300,22 @@ impl<'a> Run<'a> {
             client: ctx.release_client(&parsed.release),
             applier: ctx.release_applier(&parsed.release),
             generation: obj.metadata.generation.unwrap_or(0),
+            written: Mutex::new(obj.data.get("status").cloned().unwrap_or(Value::Null)),
             parsed,
             status,
             key,
         }
     }
 
-    fn release(&self) -> &HelmRelease {
+    pub(crate) fn release(&self) -> &HelmRelease {
         &self.parsed.release
     }
 
-    fn is_flux(&self) -> bool {
+    pub(crate) fn is_flux(&self) -> bool {
         self.parsed.api_version != ReleaseApiVersion::CapstanV1alpha1
     }
 
-    fn api(&self) -> Api<DynamicObject> {
+    pub(crate) fn api(&self) -> Api<DynamicObject> {
         let (group, version) = match self.obj.types.as_ref().map(|t| t.api_version.as_str()) {
             Some(v) => v.rsplit_once('/').unwrap_or(("", v)),
             None => ("capstan.dev", "v1alpha1"),
@@ -253,7 +334,7 @@ impl<'a> Run<'a> {
         )
     }
 
-    async fn event(&self, type_: EventType, reason: &str, note: &str, action: &str) {
+    pub(crate) async fn event(&self, type_: EventType, reason: &str, note: &str, action: &str) {
         let reference = self.obj.object_ref(&kube::core::ApiResource::from_gvk(
             &kube::core::GroupVersionKind::gvk(
                 self.obj
@@ -285,26 +366,40 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn write_status(&self) -> Result<()> {
-        let mut status = serde_json::to_value(&self.status).unwrap_or(Value::Null);
-        // Merge patch: conditions and history are replaced as a whole.
-        if let Some(map) = status.as_object_mut() {
-            map.entry("conditions").or_insert(json!([]));
+    /// Writes what changed in the status since it was read or last written (a merge patch:
+    /// cleared fields become `null`, conditions and history are replaced as a whole).
+    pub(crate) async fn write_status(&self) -> Result<()> {
+        let status = serde_json::to_value(&self.status).unwrap_or(Value::Null);
+        let patch = {
+            let written = self
+                .written
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            status_patch(&written, &status)
+        };
+        if patch.as_object().is_some_and(serde_json::Map::is_empty) {
+            return Ok(());
         }
-        self.api()
+        let updated = self
+            .api()
             .patch_status(
                 &self.obj.name_any(),
                 &PatchParams::default(),
-                &Patch::Merge(json!({ "status": status })),
+                &Patch::Merge(json!({ "status": patch })),
             )
             .await
-            .map(|_| ())
-            .map_err(Error::WriteStatus)
+            .map_err(Error::WriteStatus)?;
+        *self
+            .written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = status;
+        self.ctx.wrote(&self.key, updated.resource_version());
+        Ok(())
     }
 
     /// Marks work in progress (kstatus): Reconciling=True and Ready=Unknown, written at once so
     /// `kubectl wait`/`flux get` see that an install or upgrade is running.
-    async fn progressing(&mut self, message: &str) -> Result<()> {
+    pub(crate) async fn progressing(&mut self, message: &str) -> Result<()> {
         let g = self.generation;
         self.status.set_condition(mk_condition(
             condition::RECONCILING,
@@ -319,14 +414,19 @@ impl<'a> Run<'a> {
         self.write_status().await
     }
 
-    fn set_ready(&mut self, ok: bool, reason: &str, message: &str) {
+    pub(crate) fn set_ready(&mut self, ok: bool, reason: &str, message: &str) {
         let g = self.generation;
         self.status
             .set_condition(mk_condition(condition::READY, ok, reason, message, g));
     }
 
     /// Records a failure: Ready=False, Stalled when retrying cannot help, counters, an event.
-    async fn fail(&mut self, reason: &str, message: &str, transient: bool) -> Result<()> {
+    pub(crate) async fn fail(
+        &mut self,
+        reason: &str,
+        message: &str,
+        transient: bool,
+    ) -> Result<()> {
         self.set_ready(false, reason, message);
         self.status.remove_condition(condition::RECONCILING);
         if transient {
@@ -400,7 +500,7 @@ impl<'a> Run<'a> {
         parts.join("|")
     }
 
-    async fn history(&self) -> Result<Vec<StoredRelease>> {
+    pub(crate) async fn history(&self) -> Result<Vec<StoredRelease>> {
         let release = self.release();
         let api: Api<Secret> = Api::namespaced(self.client.clone(), release.storage_namespace());
         let list = api
@@ -414,7 +514,7 @@ impl<'a> Run<'a> {
             .collect()
     }
 
-    async fn store(&self, record: &StoredRelease) -> Result<()> {
+    pub(crate) async fn store(&self, record: &StoredRelease) -> Result<()> {
         let release = self.release();
         let ns = release.storage_namespace();
         let secret =
@@ -430,7 +530,7 @@ impl<'a> Run<'a> {
         .map_err(Error::Storage)
     }
 
-    async fn delete_revision(&self, name: &str, version: i64) -> Result<()> {
+    pub(crate) async fn delete_revision(&self, name: &str, version: i64) -> Result<()> {
         let api: Api<Secret> =
             Api::namespaced(self.client.clone(), self.release().storage_namespace());
         match api
@@ -443,7 +543,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn objects_of(&self, build: &Build) -> Vec<Value> {
+    pub(crate) fn objects_of(&self, build: &Build) -> Vec<Value> {
         let mut objects: Vec<Value> = build.crds_and_objects().cloned().collect();
         if self.is_flux() {
             let release = self.release();
@@ -460,7 +560,7 @@ impl<'a> Run<'a> {
     }
 
     /// Applies CRDs (waiting for them), the namespace and the objects, in order.
-    async fn apply_all(&self, objects: &[Value], install: bool) -> Result<()> {
+    pub(crate) async fn apply_all(&self, objects: &[Value], install: bool) -> Result<()> {
         let release = self.release();
         let ns = release.release_namespace();
         let applier = &self.applier;
@@ -503,7 +603,11 @@ impl<'a> Run<'a> {
 
     /// Deletes what the previous release applied and this one does not (inventory = the
     /// previous release's manifest; nothing else is ever deleted).
-    async fn prune(&self, previous: Option<&StoredRelease>, objects: &[Value]) -> Result<usize> {
+    pub(crate) async fn prune(
+        &self,
+        previous: Option<&StoredRelease>,
+        objects: &[Value],
+    ) -> Result<usize> {
         let Some(previous) = previous else {
             return Ok(0);
         };
@@ -516,17 +620,13 @@ impl<'a> Run<'a> {
             }
         }
         let old = capstan_yaml::parse_stream(&previous.manifest).unwrap_or_default();
-        let propagation = match self
-            .release()
-            .spec
-            .uninstall
-            .as_ref()
-            .and_then(|u| u.deletion_propagation.as_deref())
-        {
-            Some("orphan") => PropagationPolicy::Orphan,
-            Some("foreground") => PropagationPolicy::Foreground,
-            _ => PropagationPolicy::Background,
-        };
+        let propagation = crate::uninstall::propagation(
+            self.release()
+                .spec
+                .uninstall
+                .as_ref()
+                .and_then(|u| u.deletion_propagation.as_deref()),
+        );
         let mut pruned = 0;
         for o in old.iter().filter(|o| !o.is_null()) {
             let Some(k) = ObjectKey::of(o) else { continue };
@@ -544,7 +644,7 @@ impl<'a> Run<'a> {
 
     /// Compares the live objects with a dry-run apply of `objects`; corrects or reports per
     /// `spec.driftDetection`. Returns the number of drifted objects.
-    async fn check_drift(&mut self, objects: &[Value]) -> Result<usize> {
+    pub(crate) async fn check_drift(&mut self, objects: &[Value]) -> Result<usize> {
         let detection = self
             .release()
             .spec
@@ -612,167 +712,30 @@ impl<'a> Run<'a> {
         }
         Ok(count)
     }
+}
 
-    /// Install or upgrade: storage pending, apply, prune, storage deployed, history trimmed.
-    async fn release_build(
-        &mut self,
-        build: &Build,
-        history: &[StoredRelease],
-        install: bool,
-        desired: &str,
-    ) -> Result<()> {
-        let release = self.release().clone();
-        let action = if install { "install" } else { "upgrade" };
-        self.progressing(&format!(
-            "Running '{action}' action with timeout of {}",
-            release.spec.timeout.as_deref().unwrap_or("5m0s")
-        ))
-        .await?;
-        let objects = self.objects_of(build);
-        let previous = storage::last_deployed(history).cloned();
-        let version = storage::latest(history).map_or(1, |r| r.version + 1);
-        let started = storage::go_time(Timestamp::now());
-        let manifest = capstan_yaml::to_stream(&objects);
-        let mut record = StoredRelease {
-            name: build.release_name.clone(),
-            info: Info {
-                first_deployed: previous
-                    .as_ref()
-                    .map_or_else(|| started.clone(), |p| p.info.first_deployed.clone()),
-                last_deployed: started,
-                deleted: String::new(),
-                description: if install {
-                    "Install started".into()
-                } else {
-                    "Upgrade started".into()
-                },
-                status: if install {
-                    ReleaseStatus::PendingInstall
-                } else {
-                    ReleaseStatus::PendingUpgrade
-                },
-                notes: String::new(),
-            },
-            chart: StoredChart {
-                metadata: build.chart_metadata.clone(),
-                ..StoredChart::default()
-            },
-            config: build.values.clone(),
-            manifest,
-            hooks: Vec::new(),
-            version,
-            namespace: build.release_namespace.clone(),
-            labels: BTreeMap::from([(DIGEST_LABEL.to_owned(), desired.to_owned())]),
-        };
-        self.store(&record).await?;
-        self.status.last_attempted_release_action = Some(action.to_owned());
-        self.status.last_attempted_revision = Some(build.chart.version.clone());
-        self.status.last_attempted_config_digest = Some(build.digests.values.clone());
-        let applied = match self.apply_all(&objects, install).await {
-            Ok(()) => self.prune(previous.as_ref(), &objects).await.map(|_| ()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = applied {
-            record.info.status = ReleaseStatus::Failed;
-            record.info.description = format!(
-                "{} failed: {}",
-                if install { "Install" } else { "Upgrade" },
-                capstan_engine::chain(&e)
-            );
-            self.store(&record).await?;
-            if install {
-                self.status.install_failures = Some(self.status.install_failures.unwrap_or(0) + 1);
-            } else {
-                self.status.upgrade_failures = Some(self.status.upgrade_failures.unwrap_or(0) + 1);
-            }
-            let g = self.generation;
-            let reason = if install {
-                "InstallFailed"
-            } else {
-                "UpgradeFailed"
-            };
-            self.status.set_condition(mk_condition(
-                condition::RELEASED,
-                false,
-                reason,
-                &record.info.description,
-                g,
-            ));
-            self.status
-                .history
-                .insert(0, snapshot(&record, build, desired));
-            self.status.history.truncate(5);
-            let transient = e.is_transient();
-            self.fail(reason, &record.info.description, transient)
-                .await?;
-            return Err(e);
+/// The merge patch from status `old` to `new`: changed fields, and `null` for fields `new` no
+/// longer has (a merge patch leaves out what it does not mention).
+pub fn status_patch(old: &Value, new: &Value) -> Value {
+    let empty = serde_json::Map::new();
+    let old = old.as_object().unwrap_or(&empty);
+    let new = new.as_object().unwrap_or(&empty);
+    let mut patch = serde_json::Map::new();
+    for (k, v) in new {
+        if old.get(k) != Some(v) {
+            patch.insert(k.clone(), v.clone());
         }
-        record.info.status = ReleaseStatus::Deployed;
-        record.info.description = if install {
-            "Install complete".into()
-        } else {
-            "Upgrade complete".into()
-        };
-        self.store(&record).await?;
-        if let Some(mut p) = previous {
-            p.info.status = ReleaseStatus::Superseded;
-            self.store(&p).await?;
-        }
-        let mut all: Vec<StoredRelease> = history.to_vec();
-        all.push(record.clone());
-        let max_history = release.spec.max_history.unwrap_or(5).max(0) as usize;
-        for v in storage::trimmed(&all, max_history) {
-            self.delete_revision(&record.name, v).await?;
-        }
-        let g = self.generation;
-        let (reason, message) = if install {
-            (
-                "InstallSucceeded",
-                format!(
-                    "Helm install succeeded for release {}/{}.v{} with chart {}@{}",
-                    build.release_namespace,
-                    build.release_name,
-                    version,
-                    build.chart.name,
-                    build.chart.version
-                ),
-            )
-        } else {
-            (
-                "UpgradeSucceeded",
-                format!(
-                    "Helm upgrade succeeded for release {}/{}.v{} with chart {}@{}",
-                    build.release_namespace,
-                    build.release_name,
-                    version,
-                    build.chart.name,
-                    build.chart.version
-                ),
-            )
-        };
-        self.status
-            .set_condition(mk_condition(condition::RELEASED, true, reason, &message, g));
-        self.set_ready(true, reason, &message);
-        self.status
-            .history
-            .insert(0, snapshot(&record, build, desired));
-        self.status.history.truncate(5);
-        self.status.install_failures = None;
-        self.status.upgrade_failures = None;
-        self.status.failures = None;
-        self.event(
-            EventType::Normal,
-            reason,
-            &message,
-            if install { "Install" } else { "Upgrade" },
-        )
-        .await;
-        Ok(())
     }
+    for k in old.keys() {
+        if !new.contains_key(k) {
+            patch.insert(k.clone(), Value::Null);
+        }
+    }
+    Value::Object(patch)
 }
 
 /// Merges `labels` into every object's `metadata.labels`.
-fn capstan_kustomize_labels(objects: &mut [Value], labels: &BTreeMap<String, String>) {
+pub(crate) fn capstan_kustomize_labels(objects: &mut [Value], labels: &BTreeMap<String, String>) {
     for o in objects.iter_mut() {
         let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) else {
             continue;
@@ -788,7 +751,11 @@ fn capstan_kustomize_labels(objects: &mut [Value], labels: &BTreeMap<String, Str
 
 /// The key with the namespace it really has (defaulted for namespaced kinds, cleared for
 /// cluster-scoped ones), so a manifest written with or without `namespace:` compares equal.
-async fn normalize_key(applier: &Applier, mut key: ObjectKey, default_ns: &str) -> ObjectKey {
+pub(crate) async fn normalize_key(
+    applier: &Applier,
+    mut key: ObjectKey,
+    default_ns: &str,
+) -> ObjectKey {
     match applier.is_namespaced(&key).await {
         Ok(true) if key.namespace.is_empty() => key.namespace = default_ns.to_owned(),
         Ok(false) => key.namespace.clear(),
@@ -797,7 +764,7 @@ async fn normalize_key(applier: &Applier, mut key: ObjectKey, default_ns: &str) 
     key
 }
 
-fn snapshot(record: &StoredRelease, build: &Build, desired: &str) -> Snapshot {
+pub(crate) fn snapshot(record: &StoredRelease, build: &Build, desired: &str) -> Snapshot {
     Snapshot {
         name: record.name.clone(),
         namespace: record.namespace.clone(),
@@ -838,9 +805,70 @@ impl FromStrOpt for Timestamp {
     }
 }
 
-/// Reconciles one HelmRelease (either kind).
+/// Reconciles one HelmRelease (either kind), behind the finalizer that uninstalls its release
+/// when it is deleted ([`crate::uninstall`]).
 pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action> {
+    let api = hr_api(&ctx.client, &obj);
+    let result = kube::runtime::finalizer(&api, crate::uninstall::FINALIZER, obj, |event| async {
+        match event {
+            kube::runtime::finalizer::Event::Apply(obj) => {
+                reconcile_release(obj, ctx.clone()).await
+            }
+            kube::runtime::finalizer::Event::Cleanup(obj) => {
+                crate::uninstall::cleanup(obj, ctx.clone()).await
+            }
+        }
+    })
+    .await;
+    match result {
+        Ok(action) => Ok(action),
+        Err(
+            kube::runtime::finalizer::Error::ApplyFailed(e)
+            | kube::runtime::finalizer::Error::CleanupFailed(e),
+        ) => Err(e),
+        Err(e) => Err(Error::Finalizer(Box::new(e))),
+    }
+}
+
+/// The kind of `obj` (either HelmRelease kind) as an API resource.
+pub(crate) fn hr_resource(obj: &DynamicObject) -> kube::core::ApiResource {
+    let (group, version) = match obj.types.as_ref().map(|t| t.api_version.as_str()) {
+        Some(v) => v.rsplit_once('/').unwrap_or(("", v)),
+        None => ("capstan.dev", "v1alpha1"),
+    };
+    kube::core::ApiResource {
+        group: group.to_owned(),
+        version: version.to_owned(),
+        api_version: format!("{group}/{version}"),
+        kind: "HelmRelease".to_owned(),
+        plural: "helmreleases".to_owned(),
+    }
+}
+
+fn hr_api(client: &Client, obj: &DynamicObject) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        client.clone(),
+        &obj.namespace().unwrap_or_else(|| "default".to_owned()),
+        &hr_resource(obj),
+    )
+}
+
+async fn reconcile_release(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action> {
     let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
+    // A watch-cache copy that lags behind our own last status write would undo it (Ready
+    // written back to Unknown, failure counters forgotten): read the release afresh.
+    let obj = if ctx.maybe_stale(&key, &obj) {
+        match hr_api(&ctx.client, &obj)
+            .get_opt(&obj.name_any())
+            .await
+            .map_err(Error::ReadRelease)?
+        {
+            Some(current) => Arc::new(current),
+            None => return Ok(Action::await_change()),
+        }
+    } else {
+        obj
+    };
     let doc = serde_json::to_value(&*obj).unwrap_or(Value::Null);
     let status: HelmReleaseStatus = doc
         .get("status")
@@ -876,15 +904,32 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
         return Ok(Action::await_change());
     }
     let interval = run.release().interval();
+    if !run.release().spec.depends_on.is_empty() {
+        let blocked = crate::depends::check(&ctx.client, &hr_resource(&obj), &doc)
+            .await
+            .map_err(Error::Dependencies)?;
+        match blocked {
+            Some(b @ crate::depends::Blocked::NotReady(_)) => {
+                tracing::info!(release = %run.key, reason = %b.message(), "waiting for dependencies");
+                run.set_ready(false, "DependencyNotReady", &b.message());
+                run.status.observed_generation = Some(generation);
+                run.write_status().await?;
+                return Ok(Action::requeue(ctx.options.requeue_dependency));
+            }
+            Some(b @ crate::depends::Blocked::Cycle(_)) => {
+                run.fail("DependencyCycle", &b.message(), false).await?;
+                return Ok(Action::requeue(interval));
+            }
+            None => {}
+        }
+    }
     if let Some(requested) = annotation(&obj, &REQUESTED_AT) {
         run.status.last_handled_reconcile_at = Some(requested.to_owned());
     }
     if let Some(reset) = annotation(&obj, &RESET_AT)
         && run.status.last_handled_reset_at.as_deref() != Some(reset)
     {
-        run.status.failures = None;
-        run.status.install_failures = None;
-        run.status.upgrade_failures = None;
+        clear_failures(&mut run.status);
         run.status.last_handled_reset_at = Some(reset.to_owned());
     }
     let force_requested = annotation(&obj, &FORCE_AT)
@@ -919,6 +964,10 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
         return Ok(Action::requeue(interval));
     }
 
+    if run.status.last_attempted_generation != Some(generation) {
+        // A new desired state gets fresh attempts (Flux).
+        clear_failures(&mut run.status);
+    }
     run.status.last_attempted_generation = Some(generation);
     let engine = ctx.engine.clone();
     let fetcher = ctx.fetcher.clone();
@@ -960,6 +1009,11 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
         .await;
     }
     let desired = short_digest(&build.digests.desired());
+    if run.status.last_attempted_revision.as_deref() != Some(build.chart.version.as_str())
+        || run.status.last_attempted_config_digest.as_deref() != Some(build.digests.values.as_str())
+    {
+        clear_failures(&mut run.status);
+    }
     let facts = Facts {
         desired: desired.clone(),
         last: latest.as_ref().map(|l| LastRelease {
@@ -969,15 +1023,51 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
         }),
         force_requested,
     };
-    match decide(&facts) {
-        Decision::Install => run.release_build(&build, &history, true, &desired).await?,
-        Decision::Upgrade(reason) => {
-            tracing::info!(release = %run.key, reason = reason.describe(), "upgrading");
-            if reason == UpgradeReason::Forced {
-                run.status.last_handled_force_at = annotation(&obj, &FORCE_AT).map(str::to_owned);
-            }
-            run.release_build(&build, &history, false, &desired).await?;
+    let decision = decide(&facts);
+    if let Decision::Install | Decision::Upgrade(_) = decision {
+        let install = decision == Decision::Install;
+        let decided = if install {
+            ReleaseAction::Install
+        } else {
+            ReleaseAction::Upgrade
+        };
+        let action = remediate::active_action(
+            decided,
+            latest
+                .as_ref()
+                .is_some_and(|l| l.info.status == ReleaseStatus::Failed),
+            run.status.last_attempted_release_action.as_deref(),
+        );
+        let failures = match action {
+            ReleaseAction::Install => run.status.install_failures,
+            ReleaseAction::Upgrade => run.status.upgrade_failures,
         }
+        .unwrap_or(0);
+        let policy = remediate::policy(&run.release().spec, action);
+        if policy.exhausted(failures) && !force_requested {
+            // No attempt left for this desired state: stay Stalled until it changes.
+            run.mark_retries_exceeded(action, failures);
+            run.status.observed_generation = Some(generation);
+            run.write_status().await?;
+            return Ok(Action::requeue(interval));
+        }
+        if let Decision::Upgrade(reason) = decision {
+            tracing::info!(release = %run.key, reason = reason.describe(), "upgrading");
+        }
+        if force_requested {
+            run.status.last_handled_force_at = annotation(&obj, &FORCE_AT).map(str::to_owned);
+        }
+        match run
+            .release_build(&build, &history, install, &desired, action)
+            .await?
+        {
+            Outcome::Released => {}
+            Outcome::Retry(after) => return Ok(Action::requeue(after)),
+            Outcome::Stalled => return Ok(Action::requeue(interval)),
+        }
+    }
+    match decision {
+        Decision::Install | Decision::Upgrade(_) => {}
         Decision::CheckDrift => {
             let objects = run.objects_of(&build);
             run.check_drift(&objects).await?;
@@ -1009,6 +1099,13 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
     Ok(Action::requeue(interval))
 }
 
+/// Resets the failure counters (new desired state, or a `resetAt` request).
+fn clear_failures(status: &mut HelmReleaseStatus) {
+    status.failures = None;
+    status.install_failures = None;
+    status.upgrade_failures = None;
+}
+
 /// Transient failures retry with backoff; the rest were reported and wait for a change.
 pub fn error_policy(_obj: Arc<DynamicObject>, error: &Error, _ctx: Arc<Context>) -> Action {
     tracing::warn!(error = %capstan_engine::chain(error), "reconcile failed");
@@ -1016,5 +1113,35 @@ pub fn error_policy(_obj: Arc<DynamicObject>, error: &Error, _ctx: Arc<Context>)
         Action::requeue(Duration::from_secs(10))
     } else {
         Action::requeue(Duration::from_secs(300))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mk_status(fields: Value) -> Value {
+        let mut status =
+            json!({"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True"}]});
+        if let (Some(s), Some(f)) = (status.as_object_mut(), fields.as_object()) {
+            s.extend(f.clone());
+        }
+        status
+    }
+
+    #[test]
+    fn a_status_patch_sends_changes_and_clears_what_is_gone() {
+        let old = mk_status(json!({"installFailures": 2, "failures": 2}));
+        let new = mk_status(json!({"observedGeneration": 3}));
+        assert_eq!(
+            status_patch(&old, &new),
+            json!({"observedGeneration": 3, "installFailures": null, "failures": null})
+        );
+        assert_eq!(status_patch(&new, &new), json!({}), "nothing changed");
+        assert_eq!(
+            status_patch(&Value::Null, &json!({"failures": 1})),
+            json!({"failures": 1}),
+            "no status yet"
+        );
     }
 }

@@ -10,7 +10,7 @@ use capstan_source::package_simple_chart;
 use capstan_source::testing::HelmRepoServer;
 use capstan_testapi::e2e::{Cluster, Namespace, wait_for};
 use capstan_tests::{capstan_bin, root};
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
 
@@ -91,8 +91,19 @@ impl Sources {
         values: &str,
         templates: &[(&str, &str)],
     ) -> anyhow::Result<()> {
-        let bytes = package_simple_chart("web", version, values, templates)?;
-        std::fs::write(self.dir.path().join(format!("web-{version}.tgz")), bytes)?;
+        self.publish_named_chart("web", version, values, templates)
+    }
+
+    /// Publishes chart `name` at `version` with `templates`, and re-indexes.
+    pub(crate) fn publish_named_chart(
+        &self,
+        name: &str,
+        version: &str,
+        values: &str,
+        templates: &[(&str, &str)],
+    ) -> anyhow::Result<()> {
+        let bytes = package_simple_chart(name, version, values, templates)?;
+        std::fs::write(self.dir.path().join(format!("{name}-{version}.tgz")), bytes)?;
         let index = capstan_source::IndexFile::from_directory(self.dir.path(), None)?;
         std::fs::write(self.dir.path().join("index.yaml"), index.to_yaml())?;
         Ok(())
@@ -383,4 +394,52 @@ pub(crate) fn install_flux_crds_when_missing(cluster: &Cluster) -> anyhow::Resul
         ])?;
     }
     Ok(())
+}
+
+/// Deletes every HelmRelease of kind `ar` in `ns` and waits until they are gone (their
+/// finalizer uninstalls them, so the test's controller must still run): call before the
+/// namespace goes, or a real cluster keeps it terminating.
+pub(crate) async fn delete_releases(
+    cluster: &Cluster,
+    ar: &ApiResource,
+    ns: &str,
+) -> anyhow::Result<()> {
+    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client(), ns, ar);
+    api.delete_collection(&DeleteParams::background(), &ListParams::default())
+        .await
+        .with_context(|| format!("deleting the HelmReleases of {ns}"))?;
+    wait_for(
+        &format!("the HelmReleases of {ns} uninstalled"),
+        WAIT,
+        || async {
+            Ok(api
+                .list(&ListParams::default())
+                .await?
+                .items
+                .is_empty()
+                .then_some(()))
+        },
+    )
+    .await
+}
+
+/// The Helm release Secrets of `release` in `ns` (what `helm` reads), by name.
+pub(crate) async fn helm_secrets(
+    cluster: &Cluster,
+    ns: &str,
+    release: &str,
+) -> anyhow::Result<Vec<String>> {
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        cluster.client(),
+        ns,
+        &resource("", "v1", "Secret", "secrets"),
+    );
+    let list = api
+        .list(&ListParams::default().labels(&format!("owner=helm,name={release}")))
+        .await?;
+    Ok(list
+        .items
+        .iter()
+        .filter_map(|s| s.metadata.name.clone())
+        .collect())
 }

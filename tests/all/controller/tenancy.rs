@@ -82,5 +82,6 @@ async fn a_module_url_outside_the_allow_list_is_refused_and_nothing_is_applied()
         .await?
         .with_context(|| format!("deployment after {hr:#}"))?;
     assert_eq!(containers(&deployment), ["web", "metrics"]);
+    delete_releases(&cluster, &capstan_hr(), &ns_name).await?;
     Ok(())
 }

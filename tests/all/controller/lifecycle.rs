@@ -1,0 +1,508 @@
+//! The release lifecycle end to end, with the real `capstan controller` against the test API
+//! server (or unchanged a real cluster with `CAPSTAN_E2E_KUBECONFIG`): Helm hooks around an
+//! install (and a failing one stopping it), a failing upgrade rolled back to the previous
+//! revision's stored manifest, install retries ending Stalled, `dependsOn` ordering and cycles,
+//! and uninstall through the finalizer. Failures are made the way they happen on a real
+//! cluster: an image that cannot be pulled (`does-not-exist`) never becomes ready, a Job whose
+//! command ends in `exit 1` fails.
+
+use anyhow::Context as _;
+use capstan_testapi::e2e::{Cluster, wait_for};
+use serde_json::{Value, json};
+
+use super::support::{
+    CONFIG_MAP, Controller, DEPLOYMENT, Sources, VALUES, WAIT, apply, capstan_hr, condition,
+    config_maps, delete_releases, deployments, get, helm_history, helm_secrets, install_crds,
+    resource, selector_of, wait_ready,
+};
+
+fn jobs() -> kube::core::ApiResource {
+    resource("batch", "v1", "Job", "jobs")
+}
+
+/// A HelmRelease of chart `chart` from `repo`, named `name`, owned by the test's controller.
+fn mk_hr(ns: &str, owner: &str, name: &str, repo: &str, chart: &str, extra: Value) -> Value {
+    let mut spec = json!({
+        "interval": "2s",
+        "timeout": "20s",
+        "chart": {"spec": {"chart": chart, "version": "*", "repository": repo}},
+    });
+    if let (Some(s), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            s.insert(k.clone(), v.clone());
+        }
+    }
+    json!({
+        "apiVersion": "capstan.dev/v1alpha1", "kind": "HelmRelease",
+        "metadata": {"name": name, "namespace": ns, "labels": {"capstan.dev/e2e-owner": owner}},
+        "spec": spec,
+    })
+}
+
+const MIGRATE_HOOK: &str = r#"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ .Release.Name }}-migrate
+  annotations:
+    "helm.sh/hook": pre-install,pre-upgrade
+    "helm.sh/hook-weight": "-5"
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: migrate
+          image: busybox:1.36
+          command: ["sh", "-c", "echo migrating; exit {{ .Values.migrateExit }}"]
+"#;
+
+const NOTE_HOOK: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-note
+  annotations:
+    "helm.sh/hook": pre-install
+    "helm.sh/hook-weight": "-10"
+    "helm.sh/hook-delete-policy": hook-succeeded
+data:
+  note: created first, deleted once the pre-install hooks succeeded
+"#;
+
+const TEST_POD: &str = r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: {{ .Release.Name }}-smoke
+  annotations:
+    "helm.sh/hook": test
+spec:
+  restartPolicy: Never
+  containers:
+    - name: smoke
+      image: busybox:1.36
+      command: ["sh", "-c", "echo ok; exit 0"]
+"#;
+
+const CLEANUP_HOOK: &str = r#"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ .Release.Name }}-cleanup
+  annotations:
+    "helm.sh/hook": pre-delete
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: cleanup
+          image: busybox:1.36
+          command: ["sh", "-c", "echo cleaning up; exit 0"]
+"#;
+
+/// Waits until the release's condition `type_` has `reason`, and returns the release.
+async fn wait_reason(
+    cluster: &Cluster,
+    ns: &str,
+    name: &str,
+    type_: &str,
+    reason: &str,
+) -> anyhow::Result<Value> {
+    wait_for(
+        &format!("HelmRelease {ns}/{name} {type_} reason {reason}"),
+        WAIT,
+        || async {
+            let Some(hr) = get(cluster, &capstan_hr(), ns, name).await? else {
+                return Ok(None);
+            };
+            let found = condition(&hr, type_).map(|c| c["reason"].clone());
+            Ok((found == Some(json!(reason))).then_some(hr))
+        },
+    )
+    .await
+}
+
+fn message(hr: &Value, type_: &str) -> String {
+    condition(hr, type_)
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_run_before_the_install_in_weight_order_and_a_failing_hook_stops_it()
+-> anyhow::Result<()> {
+    let cluster = Cluster::start().await?;
+    install_crds(&cluster)?;
+    let ns = cluster.namespace("e2e-hooks").await?;
+    let ns_name = ns.name().to_owned();
+    let (selector, owner) = selector_of(&ns);
+    let sources = Sources::start()?;
+    sources.publish_named_chart(
+        "hooked",
+        "1.0.0",
+        &format!("{VALUES}migrateExit: 0\n"),
+        &[
+            ("templates/settings.yaml", CONFIG_MAP),
+            ("templates/migrate.yaml", MIGRATE_HOOK),
+            ("templates/note.yaml", NOTE_HOOK),
+            ("templates/smoke.yaml", TEST_POD),
+        ],
+    )?;
+    let _controller = Controller::start(&cluster, &selector, &[])?;
+    let repo = sources.url();
+    apply(
+        &cluster,
+        &capstan_hr(),
+        &ns_name,
+        mk_hr(
+            &ns_name,
+            &owner,
+            "web",
+            &repo,
+            "hooked",
+            json!({"test": {"enable": true}}),
+        ),
+    )
+    .await?;
+    // A failing pre-install hook: nothing of the release is applied.
+    apply(
+        &cluster,
+        &capstan_hr(),
+        &ns_name,
+        mk_hr(
+            &ns_name,
+            &owner,
+            "broken",
+            &repo,
+            "hooked",
+            json!({"values": {"migrateExit": 1}}),
+        ),
+    )
+    .await?;
+
+    let hr = wait_ready(&cluster, &capstan_hr(), &ns_name, "web", "True").await?;
+    assert_eq!(
+        condition(&hr, "TestSuccess").map(|c| c["status"].clone()),
+        Some(json!("True")),
+        "{hr:#}"
+    );
+    let job = get(&cluster, &jobs(), &ns_name, "web-migrate")
+        .await?
+        .context("the pre-install Job stays (before-hook-creation)")?;
+    let complete = job["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Complete" && c["status"] == "True")
+    });
+    assert!(complete, "{job:#}");
+    assert!(
+        get(&cluster, &config_maps(), &ns_name, "web-note")
+            .await?
+            .is_none(),
+        "the hook-succeeded hook is deleted"
+    );
+    assert!(
+        get(&cluster, &config_maps(), &ns_name, "web-settings")
+            .await?
+            .is_some()
+    );
+    // Helm reads the hooks and their runs from the stored release.
+    let hooks = cluster.helm(&["get", "hooks", "web", "-n", &ns_name])?;
+    for name in ["web-migrate", "web-note", "web-smoke"] {
+        assert!(hooks.contains(name), "{name} in helm get hooks:\n{hooks}");
+    }
+    let status: Value =
+        serde_json::from_str(&cluster.helm(&["status", "web", "-n", &ns_name, "-o", "json"])?)?;
+    let phases: Vec<(String, String)> = status["hooks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| {
+            (
+                h["name"].as_str().unwrap_or("").to_owned(),
+                h["last_run"]["phase"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    for name in ["web-migrate", "web-note", "web-smoke"] {
+        assert!(
+            phases.contains(&(name.to_owned(), "Succeeded".to_owned())),
+            "{name} ran: {phases:?}"
+        );
+    }
+
+    let hr = wait_reason(&cluster, &ns_name, "broken", "Ready", "InstallFailed").await?;
+    let why = message(&hr, "Ready");
+    assert!(
+        why.contains("pre-install hook Job") && why.contains("broken-migrate"),
+        "{why}"
+    );
+    assert!(
+        get(&cluster, &config_maps(), &ns_name, "broken-settings")
+            .await?
+            .is_none(),
+        "the failing pre-install hook ran before any object was applied"
+    );
+    assert_eq!(
+        helm_history(&cluster, &ns_name, "broken")?,
+        [(1, "failed".to_owned())]
+    );
+    delete_releases(&cluster, &capstan_hr(), &ns_name).await?;
+    drop(ns);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_upgrade_is_rolled_back_to_the_previous_revision() -> anyhow::Result<()> {
+    let cluster = Cluster::start().await?;
+    install_crds(&cluster)?;
+    let ns = cluster.namespace("e2e-rollback").await?;
+    let ns_name = ns.name().to_owned();
+    let (selector, owner) = selector_of(&ns);
+    let sources = Sources::start()?;
+    sources.publish_chart(
+        "1.0.0",
+        VALUES,
+        &[
+            ("templates/deployment.yaml", DEPLOYMENT),
+            ("templates/settings.yaml", CONFIG_MAP),
+        ],
+    )?;
+    let _controller = Controller::start(&cluster, &selector, &[])?;
+    let extra = json!({
+        "timeout": "3s",
+        "upgrade": {"remediation": {"remediateLastFailure": true}},
+    });
+    let mut release = mk_hr(&ns_name, &owner, "web", &sources.url(), "web", extra);
+    apply(&cluster, &capstan_hr(), &ns_name, release.clone()).await?;
+    wait_ready(&cluster, &capstan_hr(), &ns_name, "web", "True").await?;
+
+    // An image that is never pulled: the upgrade times out waiting, and is rolled back.
+    release["spec"]["values"] = json!({"tag": "does-not-exist", "greeting": "changed"});
+    apply(&cluster, &capstan_hr(), &ns_name, release).await?;
+    let hr = wait_reason(&cluster, &ns_name, "web", "Remediated", "RollbackSucceeded").await?;
+    assert_eq!(
+        helm_history(&cluster, &ns_name, "web")?,
+        [
+            (1, "superseded".to_owned()),
+            (2, "failed".to_owned()),
+            (3, "deployed".to_owned())
+        ]
+    );
+    assert_eq!(hr["status"]["upgradeFailures"], 1, "{hr:#}");
+    assert!(
+        condition(&hr, "Reconciling").is_none(),
+        "no work in progress once stalled: {hr:#}"
+    );
+    assert_eq!(
+        condition(&hr, "Stalled").map(|c| c["reason"].clone()),
+        Some(json!("RetriesExceeded")),
+        "{hr:#}"
+    );
+    assert!(
+        message(&hr, "Ready").contains("timed out"),
+        "{}",
+        message(&hr, "Ready")
+    );
+    let d = get(&cluster, &deployments(), &ns_name, "web")
+        .await?
+        .context("deployment")?;
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.27"
+    );
+    let cm = get(&cluster, &config_maps(), &ns_name, "web-settings")
+        .await?
+        .context("configmap")?;
+    assert_eq!(cm["data"]["greeting"], "hello");
+    // The rollback is revision 1's stored manifest, not a new render.
+    let v1 = cluster.helm(&["get", "manifest", "web", "-n", &ns_name, "--revision", "1"])?;
+    let v3 = cluster.helm(&["get", "manifest", "web", "-n", &ns_name, "--revision", "3"])?;
+    assert_eq!(v1, v3);
+    let described = cluster.helm(&["history", "web", "-n", &ns_name])?;
+    assert!(described.contains("Rollback to 1"), "{described}");
+    delete_releases(&cluster, &capstan_hr(), &ns_name).await?;
+    drop(ns);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn install_retries_uninstall_between_attempts_and_end_stalled() -> anyhow::Result<()> {
+    let cluster = Cluster::start().await?;
+    install_crds(&cluster)?;
+    let ns = cluster.namespace("e2e-retries").await?;
+    let ns_name = ns.name().to_owned();
+    let (selector, owner) = selector_of(&ns);
+    let sources = Sources::start()?;
+    sources.publish_chart(
+        "1.0.0",
+        VALUES,
+        &[("templates/deployment.yaml", DEPLOYMENT)],
+    )?;
+    let _controller = Controller::start(&cluster, &selector, &[])?;
+    let extra = json!({
+        "timeout": "2s",
+        "values": {"tag": "does-not-exist"},
+        "install": {"remediation": {"retries": 2}},
+    });
+    apply(
+        &cluster,
+        &capstan_hr(),
+        &ns_name,
+        mk_hr(&ns_name, &owner, "web", &sources.url(), "web", extra),
+    )
+    .await?;
+    let hr = wait_reason(&cluster, &ns_name, "web", "Stalled", "RetriesExceeded").await?;
+    assert_eq!(hr["status"]["installFailures"], 3, "{hr:#}");
+    assert_eq!(
+        message(&hr, "Stalled"),
+        "Failed to install after 3 attempt(s)"
+    );
+    assert_eq!(
+        condition(&hr, "Ready").map(|c| c["reason"].clone()),
+        Some(json!("InstallFailed"))
+    );
+    // Every failure but the last was uninstalled: one failed revision remains.
+    assert_eq!(
+        helm_history(&cluster, &ns_name, "web")?,
+        [(1, "failed".to_owned())]
+    );
+    delete_releases(&cluster, &capstan_hr(), &ns_name).await?;
+    drop(ns);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn depends_on_orders_releases_and_names_a_cycle() -> anyhow::Result<()> {
+    let cluster = Cluster::start().await?;
+    install_crds(&cluster)?;
+    let ns = cluster.namespace("e2e-depends").await?;
+    let ns_name = ns.name().to_owned();
+    let (selector, owner) = selector_of(&ns);
+    let sources = Sources::start()?;
+    sources.publish_chart("1.0.0", VALUES, &[("templates/settings.yaml", CONFIG_MAP)])?;
+    let _controller = Controller::start(&cluster, &selector, &["--requeue-dependency", "1s"])?;
+    let repo = sources.url();
+    let dep = |names: &[&str]| json!({"dependsOn": names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()});
+    apply(
+        &cluster,
+        &capstan_hr(),
+        &ns_name,
+        mk_hr(&ns_name, &owner, "app", &repo, "web", dep(&["db"])),
+    )
+    .await?;
+    let hr = wait_reason(&cluster, &ns_name, "app", "Ready", "DependencyNotReady").await?;
+    assert!(
+        message(&hr, "Ready").contains(&format!("'{ns_name}/db'")),
+        "{hr:#}"
+    );
+    assert!(helm_secrets(&cluster, &ns_name, "app").await?.is_empty());
+
+    apply(
+        &cluster,
+        &capstan_hr(),
+        &ns_name,
+        mk_hr(&ns_name, &owner, "db", &repo, "web", json!({})),
+    )
+    .await?;
+    wait_ready(&cluster, &capstan_hr(), &ns_name, "db", "True").await?;
+    wait_ready(&cluster, &capstan_hr(), &ns_name, "app", "True").await?;
+    let first = |name: &str| {
+        let history = cluster.helm(&["status", name, "-n", &ns_name, "-o", "json"]);
+        history.map(|h| {
+            serde_json::from_str::<Value>(&h).unwrap_or_default()["info"]["first_deployed"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+    };
+    assert!(first("db")? <= first("app")?, "db was installed first");
+
+    // A cycle never resolves: it is reported, naming it.
+    for (name, needs) in [("x", "y"), ("y", "x")] {
+        apply(
+            &cluster,
+            &capstan_hr(),
+            &ns_name,
+            mk_hr(&ns_name, &owner, name, &repo, "web", dep(&[needs])),
+        )
+        .await?;
+    }
+    let hr = wait_reason(&cluster, &ns_name, "x", "Ready", "DependencyCycle").await?;
+    let why = message(&hr, "Ready");
+    assert!(
+        why.contains(&format!("{ns_name}/x -> {ns_name}/y -> {ns_name}/x")),
+        "{why}"
+    );
+    delete_releases(&cluster, &capstan_hr(), &ns_name).await?;
+    drop(ns);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_helmrelease_uninstalls_everything() -> anyhow::Result<()> {
+    let cluster = Cluster::start().await?;
+    install_crds(&cluster)?;
+    let ns = cluster.namespace("e2e-uninstall").await?;
+    let ns_name = ns.name().to_owned();
+    let (selector, owner) = selector_of(&ns);
+    let sources = Sources::start()?;
+    sources.publish_chart(
+        "1.0.0",
+        VALUES,
+        &[
+            ("templates/deployment.yaml", DEPLOYMENT),
+            ("templates/settings.yaml", CONFIG_MAP),
+            ("templates/cleanup.yaml", CLEANUP_HOOK),
+        ],
+    )?;
+    let _controller = Controller::start(&cluster, &selector, &[])?;
+    let mut release = mk_hr(&ns_name, &owner, "web", &sources.url(), "web", json!({}));
+    apply(&cluster, &capstan_hr(), &ns_name, release.clone()).await?;
+    wait_ready(&cluster, &capstan_hr(), &ns_name, "web", "True").await?;
+    // A second revision, so history has more than one Secret.
+    release["spec"]["values"] = json!({"greeting": "again"});
+    apply(&cluster, &capstan_hr(), &ns_name, release).await?;
+    wait_for("revision 2", WAIT, || async {
+        let h = helm_history(&cluster, &ns_name, "web")?;
+        Ok((h.last() == Some(&(2, "deployed".to_owned()))).then_some(()))
+    })
+    .await?;
+    let hr = get(&cluster, &capstan_hr(), &ns_name, "web")
+        .await?
+        .context("hr")?;
+    assert!(
+        hr["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| f.contains(&json!("finalizers.capstan.dev"))),
+        "{hr:#}"
+    );
+
+    delete_releases(&cluster, &capstan_hr(), &ns_name).await?;
+    assert!(
+        get(&cluster, &deployments(), &ns_name, "web")
+            .await?
+            .is_none()
+    );
+    assert!(
+        get(&cluster, &config_maps(), &ns_name, "web-settings")
+            .await?
+            .is_none()
+    );
+    assert_eq!(
+        helm_secrets(&cluster, &ns_name, "web").await?,
+        Vec::<String>::new()
+    );
+    assert!(
+        cluster.helm(&["history", "web", "-n", &ns_name]).is_err(),
+        "helm knows no release any more"
+    );
+    // The pre-delete hook ran (and stays, as Helm leaves hook objects).
+    assert!(
+        get(&cluster, &jobs(), &ns_name, "web-cleanup")
+            .await?
+            .is_some()
+    );
+    drop(ns);
+    Ok(())
+}
