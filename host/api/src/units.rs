@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+// Also compiled into capstan-gotmpl (see the module docs).
+mod go_duration;
+
 /// A malformed duration or quantity.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UnitError {
@@ -14,44 +17,14 @@ pub enum UnitError {
     ParseQuantity(String),
 }
 
-/// Parses a Go duration: a sequence of decimal numbers, each with a unit (`ns`, `us`, `µs`,
-/// `ms`, `s`, `m`, `h`). `0` alone is allowed. Negative durations are rejected.
+/// Parses a Go duration (`time.ParseDuration`, as `metav1.Duration` reads it): a sequence of
+/// decimal numbers, each with a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`). `0` alone is
+/// allowed. Negative durations are rejected.
 pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
-    let err = || UnitError::ParseDuration(text.to_owned());
-    if text == "0" {
-        return Ok(Duration::ZERO);
+    match go_duration::parse_go_duration(text) {
+        Ok(nanos) if nanos >= 0 => Ok(Duration::from_nanos(nanos.unsigned_abs())),
+        _ => Err(UnitError::ParseDuration(text.to_owned())),
     }
-    let mut rest = text;
-    if rest.is_empty() {
-        return Err(err());
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(err)?;
-        let (num, after) = rest.split_at(num_len);
-        if num.is_empty() || num == "." {
-            return Err(err());
-        }
-        let value: f64 = num.parse().map_err(|_| err())?;
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_len);
-        let scale = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(err()),
-        };
-        total += value * scale;
-        rest = next;
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| err())
 }
 
 /// Parses a Kubernetes quantity into bytes (or units): `128Mi`, `1Gi`, `500M`, `1.5Gi`, `1024`.

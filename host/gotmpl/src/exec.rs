@@ -1074,6 +1074,10 @@ fn print_value(out: &mut String, v: &Value) {
         Value::Object(o) if o.as_any().is::<crate::value::GoBytes>() => {
             crate::value::escape_raw_bytes(out, v.as_bytes().unwrap_or_default());
         }
+        Value::Object(o) => match o.template_string() {
+            Some(s) => out.push_str(&s),
+            None => crate::fmt::write_v(out, v, true),
+        },
         other => crate::fmt::write_v(out, other, true),
     }
 }

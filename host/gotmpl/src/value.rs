@@ -65,6 +65,13 @@ pub trait Object: Send + Sync + stdfmt::Debug {
         out.push_str("{}");
     }
 
+    /// What `{{ . }}` prints when it differs from `%v`: text/template takes the address of an
+    /// addressable struct whose pointer type has a `String` method (Helm's `KubeVersion`), while
+    /// `%v` of the same struct passed to a function prints its fields. `None`: print as `%v`.
+    fn template_string(&self) -> Option<String> {
+        None
+    }
+
     /// The object as `encoding/json` would marshal it.
     fn to_json(&self) -> serde_json::Value {
         serde_json::Value::Null

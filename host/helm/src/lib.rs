@@ -48,15 +48,15 @@ pub use chart::{
 };
 pub use error::{Error, Result};
 pub use funcs::json_to_value;
-pub use objects::{Capabilities, DEFAULT_API_VERSIONS};
+pub use objects::{Capabilities, DEFAULT_API_VERSIONS, KubeVersion};
 pub use output::{Hook, INSTALL_ORDER, Manifest, sort_manifests, split_manifests};
 pub use render::Release;
 pub use strvals::{
     StrvalsError, parse_set, parse_set_file, parse_set_json, parse_set_literal, parse_set_string,
 };
 pub use template::{
-    Rendered, TemplateOptions, merge_user_values, parse_kube_version, parse_template_args,
-    remote_chart, render, template, template_chart,
+    Rendered, TemplateOptions, merge_user_values, parse_template_args, remote_chart, render,
+    template, template_chart,
 };
 pub use values::{
     Values, coalesce_values, from_json_go, go_float64, go_int64, merge_maps, process_dependencies,

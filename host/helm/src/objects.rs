@@ -501,11 +501,119 @@ impl Object for FilesObject {
     }
 }
 
+/// The Kubernetes version a render targets (`.Capabilities.KubeVersion`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeVersion {
+    /// `.Version` and `GitVersion`, e.g. `v1.30.4-gke.1348000`.
+    pub version: String,
+    /// `String()`: what `{{ .Capabilities.KubeVersion }}` prints and what a chart's
+    /// `kubeVersion` is checked against. Helm 3 uses the whole version; Helm 4 only its numbers
+    /// (`v1.30.4`), so a provider's suffix does not make it a prerelease.
+    pub normalized: String,
+    /// `.Major`.
+    pub major: String,
+    /// `.Minor`.
+    pub minor: String,
+}
+
+impl KubeVersion {
+    /// A plain `vMAJOR.MINOR.PATCH` release.
+    fn release(major: u64, minor: u64, patch: u64) -> KubeVersion {
+        let version = format!("v{major}.{minor}.{patch}");
+        KubeVersion {
+            normalized: version.clone(),
+            version,
+            major: major.to_string(),
+            minor: minor.to_string(),
+        }
+    }
+
+    /// `--kube-version` as `helm`'s `ParseKubeVersion` reads it: Helm 3 with Masterminds'
+    /// `NewVersion`, Helm 4 with Kubernetes' `version.ParseGeneric` (at least major.minor, no
+    /// zero-prefixed major, anything after the numbers kept in `Version` only). The error is
+    /// Helm's text after `invalid kube version '…': `.
+    pub fn parse(text: &str, helm: HelmVersion) -> Result<KubeVersion, String> {
+        match helm {
+            HelmVersion::V3 => {
+                let v = capstan_semver::Version::parse(text)
+                    .map_err(|e| e.masterminds_message(helm.semver()))?;
+                let version = format!("v{v}");
+                Ok(KubeVersion {
+                    normalized: version.clone(),
+                    version,
+                    major: v.major().to_string(),
+                    minor: v.minor().to_string(),
+                })
+            }
+            HelmVersion::V4 => {
+                let numbers = parse_generic(text)?;
+                let joined: Vec<String> = numbers.iter().map(u64::to_string).collect();
+                Ok(KubeVersion {
+                    version: if text.starts_with('v') {
+                        text.to_owned()
+                    } else {
+                        format!("v{text}")
+                    },
+                    normalized: format!("v{}", joined.join(".")),
+                    major: joined[0].clone(),
+                    minor: joined[1].clone(),
+                })
+            }
+        }
+    }
+}
+
+/// The numbers of k8s.io/apimachinery's `version.ParseGeneric`
+/// (`^\s*v?([0-9]+(?:\.[0-9]+)*)(.*)*$`, two or more components, no zero-prefixed first one),
+/// or its error text.
+fn parse_generic(text: &str) -> Result<Vec<u64>, String> {
+    let q = capstan_gotmpl::go_quote;
+    let body = text.trim_start_matches([' ', '\t', '\n', '\x0c', '\r']);
+    let body = body.strip_prefix('v').unwrap_or(body);
+    let mut end = body.bytes().take_while(u8::is_ascii_digit).count();
+    while end > 0
+        && body[end..].starts_with('.')
+        && body[end + 1..].starts_with(|c: char| c.is_ascii_digit())
+    {
+        end += 1 + body[end + 1..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+    }
+    // `.` does not match a newline, and `$` is the end of the text.
+    if end == 0 || body[end..].contains('\n') {
+        return Err(format!("could not parse {} as version", q(text)));
+    }
+    let components: Vec<&str> = body[..end].split('.').collect();
+    if components.len() < 2 {
+        return Err(format!("illegal version string {}", q(text)));
+    }
+    let mut numbers = Vec::with_capacity(components.len());
+    for (i, comp) in components.iter().enumerate() {
+        if i == 0 && comp.starts_with('0') && *comp != "0" {
+            return Err(format!(
+                "illegal zero-prefixed version component {} in {}",
+                q(comp),
+                q(text)
+            ));
+        }
+        numbers.push(comp.parse::<u64>().map_err(|_| {
+            format!(
+                "illegal non-numeric version component {} in {}: strconv.ParseUint: parsing {}: value out of range",
+                q(comp),
+                q(text),
+                q(comp)
+            )
+        })?);
+    }
+    Ok(numbers)
+}
+
 /// The Kubernetes and Helm versions and API versions a render targets (`.Capabilities`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capabilities {
-    /// Kubernetes version, e.g. `v1.32.0`.
-    pub kube_version: String,
+    /// The Kubernetes version (`--kube-version`; v1.32.0 or v1.35.0 by default).
+    pub kube_version: KubeVersion,
     /// Available API versions (`group/version` and `group/version/Kind`).
     pub api_versions: Vec<String>,
     /// Helm version reported to templates.
@@ -654,7 +762,7 @@ impl Capabilities {
         let strings = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect();
         match helm {
             HelmVersion::V3 => Capabilities {
-                kube_version: "v1.32.0".to_owned(),
+                kube_version: KubeVersion::release(1, 32, 0),
                 api_versions: strings(DEFAULT_API_VERSIONS),
                 helm_version: "v3.17.3".to_owned(),
                 helm_git_commit: "e4da49785aa6e6ee2b86efd5dd9e43400318262b".to_owned(),
@@ -662,7 +770,7 @@ impl Capabilities {
                 helm,
             },
             HelmVersion::V4 => Capabilities {
-                kube_version: "v1.35.0".to_owned(),
+                kube_version: KubeVersion::release(1, 35, 0),
                 api_versions: strings(DEFAULT_API_VERSIONS_V4),
                 helm_version: "v4.1.4".to_owned(),
                 helm_git_commit: "05fa37973dc9e42b76e1d2883494c87174b6074f".to_owned(),
@@ -672,24 +780,12 @@ impl Capabilities {
         }
     }
 
-    /// Major and minor of the kube version (`v1.32.0` → `("1", "32")`).
-    pub(crate) fn kube_major_minor(&self) -> (String, String) {
-        let v = self.kube_version.trim_start_matches('v');
-        let mut it = v.split('.');
-        let major = it.next().unwrap_or("").to_owned();
-        let minor = it.next().unwrap_or("").to_owned();
-        (major, minor)
-    }
-
     pub(crate) fn to_value(&self) -> Value {
-        let (major, minor) = self.kube_major_minor();
         let mut m = BTreeMap::new();
         m.insert(
             "KubeVersion".to_owned(),
             Value::object(KubeVersionObject {
-                version: self.kube_version.clone(),
-                major,
-                minor,
+                kube: self.kube_version.clone(),
                 helm: self.helm,
             }),
         );
@@ -808,9 +904,7 @@ impl Object for HelmVersionObject {
 
 #[derive(Debug)]
 struct KubeVersionObject {
-    version: String,
-    major: String,
-    minor: String,
+    kube: KubeVersion,
     helm: HelmVersion,
 }
 
@@ -823,30 +917,47 @@ impl Object for KubeVersionObject {
     }
     fn field(&self, name: &str) -> Option<Value> {
         Some(match name {
-            "Version" => Value::from(self.version.as_str()),
-            "Major" => Value::from(self.major.as_str()),
-            "Minor" => Value::from(self.minor.as_str()),
+            "Version" => Value::from(self.kube.version.as_str()),
+            "Major" => Value::from(self.kube.major.as_str()),
+            "Minor" => Value::from(self.kube.minor.as_str()),
             _ => return None,
         })
     }
     fn method(&self, name: &str) -> Option<Signature> {
         matches!(name, "String" | "GitVersion").then(|| Signature::new(&[]))
     }
-    fn call_method(&self, _name: &str, _args: &[Value], _cx: &mut CallContext<'_>) -> FuncResult {
-        Ok(Value::from(self.version.as_str()))
+    fn call_method(&self, name: &str, _args: &[Value], _cx: &mut CallContext<'_>) -> FuncResult {
+        Ok(Value::from(match name {
+            "GitVersion" => self.kube.version.as_str(),
+            _ => self.kube.normalized.as_str(),
+        }))
     }
+    fn template_string(&self) -> Option<String> {
+        Some(self.kube.normalized.clone())
+    }
+    /// `%v` of the struct (its `String` has a pointer receiver): Helm 4's has the unexported
+    /// normalized version as its second field.
     fn format_go(&self, out: &mut String) {
-        out.push_str(&self.version);
+        let k = &self.kube;
+        out.push_str(&match self.helm {
+            HelmVersion::V3 => format!("{{{} {} {}}}", k.version, k.major, k.minor),
+            HelmVersion::V4 => {
+                format!("{{{} {} {} {}}}", k.version, k.normalized, k.major, k.minor)
+            }
+        });
     }
     fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({"Version": self.version, "Major": self.major, "Minor": self.minor})
+        serde_json::json!({"Version": self.kube.version, "Major": self.kube.major, "Minor": self.kube.minor})
     }
 
     fn json_fields(&self) -> Option<Vec<(String, Value)>> {
         Some(vec![
-            ("Version".to_owned(), Value::from(self.version.as_str())),
-            ("Major".to_owned(), Value::from(self.major.as_str())),
-            ("Minor".to_owned(), Value::from(self.minor.as_str())),
+            (
+                "Version".to_owned(),
+                Value::from(self.kube.version.as_str()),
+            ),
+            ("Major".to_owned(), Value::from(self.kube.major.as_str())),
+            ("Minor".to_owned(), Value::from(self.kube.minor.as_str())),
         ])
     }
     fn as_any(&self) -> &dyn Any {

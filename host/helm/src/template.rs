@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::chart::{Chart, ChartFile};
 use crate::error::{Error, Result};
-use crate::objects::Capabilities;
+use crate::objects::{Capabilities, KubeVersion};
 use crate::output::{Hook, Manifest, show_only};
 use crate::render::{Release, render_templates};
 use crate::values::{Values, coalesce_values, merge_maps, process_dependencies};
@@ -190,17 +190,6 @@ fn validate_release_name(name: &str, helm: HelmVersion) -> Result<()> {
     )))
 }
 
-/// Parses `--kube-version` as Helm does (`1.30`, `v1.30.2`).
-pub fn parse_kube_version(v: &str) -> Option<String> {
-    let parsed = capstan_semver::Version::parse(v).ok()?;
-    Some(format!(
-        "v{}.{}.{}",
-        parsed.major(),
-        parsed.minor(),
-        parsed.patch()
-    ))
-}
-
 fn crds_of(chart: &Chart, out: &mut Vec<ChartFile>, prefix: &str) {
     let full = if prefix.is_empty() {
         chart.name().to_owned()
@@ -249,13 +238,13 @@ fn render_inner(
     if !chart.metadata.kube_version.is_empty()
         && !capstan_semver::is_compatible_range(
             &chart.metadata.kube_version,
-            &caps.kube_version,
+            &caps.kube_version.normalized,
             caps.helm.semver(),
         )
     {
         return Err(Error::CheckKubeVersion(format!(
             "chart requires kubeVersion: {} which is incompatible with Kubernetes {}",
-            chart.metadata.kube_version, caps.kube_version
+            chart.metadata.kube_version, caps.kube_version.normalized
         )));
     }
     let values = coalesce_values(&chart, user_values).map_err(Error::CoalesceValues)?;
@@ -333,19 +322,13 @@ pub fn template(opts: &TemplateOptions) -> Result<String> {
     template_chart(opts, &chart)
 }
 
-fn check_kube_version(opts: &TemplateOptions) -> Result<Option<String>> {
+fn check_kube_version(opts: &TemplateOptions) -> Result<Option<KubeVersion>> {
     let Some(kv) = &opts.kube_version else {
         return Ok(None);
     };
-    parse_kube_version(kv).map(Some).ok_or_else(|| {
-        Error::ParseKubeVersion(match opts.helm_version {
-            HelmVersion::V3 => format!("invalid kube version '{kv}': Invalid Semantic Version"),
-            HelmVersion::V4 => format!(
-                "invalid kube version '{kv}': could not parse {} as version",
-                capstan_gotmpl::go_quote(kv)
-            ),
-        })
-    })
+    KubeVersion::parse(kv, opts.helm_version)
+        .map(Some)
+        .map_err(|e| Error::ParseKubeVersion(format!("invalid kube version '{kv}': {e}")))
 }
 
 /// `helm template` of an already loaded chart (a local one, or a downloaded archive): the

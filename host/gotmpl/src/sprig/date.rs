@@ -9,6 +9,10 @@ use crate::error::FuncError;
 use crate::func::{CallContext, FuncResult, Signature, Ty};
 use crate::value::{Object, Value};
 
+// The one copy of Go's `time.ParseDuration`, shared with capstan-api (which may depend on no
+// other capstan crate, and this engine must not depend on the API types): see its module docs.
+#[path = "../../../api/src/units/go_duration.rs"]
+mod go_duration;
 mod zone;
 
 pub use zone::Location;
@@ -657,49 +661,9 @@ fn frac_string(v: u128, div: u128) -> String {
     format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
-/// Go's `time.ParseDuration`.
-pub(crate) fn parse_duration(s: &str) -> Option<i128> {
-    let (neg, mut rest) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let n = rest
-            .bytes()
-            .take_while(|b| b.is_ascii_digit() || *b == b'.')
-            .count();
-        if n == 0 {
-            return None;
-        }
-        let num: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let u = rest
-            .bytes()
-            .take_while(|b| !b.is_ascii_digit() && *b != b'.')
-            .count();
-        let unit = &rest[..u];
-        rest = &rest[u..];
-        let mult = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += num * mult;
-    }
-    let t = total.round() as i128;
-    Some(if neg { -t } else { t })
+/// Go's `time.ParseDuration` in nanoseconds.
+fn parse_duration(s: &str) -> Result<i128, go_duration::GoDurationError> {
+    go_duration::parse_go_duration(s).map(i128::from)
 }
 
 fn time_value(t: GoTime) -> Value {
@@ -739,13 +703,9 @@ pub(super) fn register(r: &mut Reg<'_>) {
         r.f(name, &[Ty::String, Ty::Any], move |a| {
             let t = as_time(&a[1]).ok_or_else(|| FuncError::new("dateModify needs a time.Time"))?;
             match parse_duration(str_arg(a, 0)) {
-                Some(d) => Ok(time_value(t.add_nanos(d))),
-                None if must => Err(format!(
-                    "time: invalid duration {}",
-                    crate::fmt::go_quote(str_arg(a, 0))
-                )
-                .into()),
-                None => Ok(time_value(t)),
+                Ok(d) => Ok(time_value(t.add_nanos(d))),
+                Err(e) if must => Err(FuncError::new(e.go_message(str_arg(a, 0)))),
+                Err(_) => Ok(time_value(t)),
             }
         });
     }
