@@ -66,8 +66,14 @@ struct TransformArgs {
     /// Release name passed to transforms.
     #[arg(long, default_value = "release")]
     release_name: String,
-    /// Release namespace passed to transforms.
-    #[arg(short = 'n', long, default_value = "default")]
+    /// Release namespace passed to transforms; the output guard keeps objects in it (and takes
+    /// it as the tenant).
+    #[arg(
+        short = 'n',
+        long,
+        visible_alias = "release-namespace",
+        default_value = "default"
+    )]
     namespace: String,
     /// Chart name passed to transforms.
     #[arg(long, default_value = "")]
@@ -84,6 +90,25 @@ struct TransformArgs {
     /// Keep compiled modules here (default: `$XDG_CACHE_HOME/capstan/modules`; `none` to disable).
     #[arg(long)]
     cache_dir: Option<String>,
+    #[command(flatten)]
+    guard: GuardArgs,
+}
+
+/// The output guard's policy, as the controller takes it.
+#[derive(Debug, clap::Args)]
+struct GuardArgs {
+    /// Tenants (HelmRelease namespaces; `*` for all) whose post-renderers may add cluster-scoped
+    /// objects; none by default.
+    #[arg(long, value_delimiter = ',', value_name = "NAMESPACES")]
+    allow_cluster_scoped_namespaces: Vec<String>,
+}
+
+impl GuardArgs {
+    fn policy(&self) -> capstan_engine::GuardPolicy {
+        capstan_engine::GuardPolicy::allowing_cluster_scoped(
+            self.allow_cluster_scoped_namespaces.iter().cloned(),
+        )
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -106,6 +131,8 @@ struct BuildArgs {
     /// rules.
     #[arg(long, value_name = "3|4", default_value = "4", value_parser = parse_helm_version)]
     helm_version: capstan_engine::HelmVersion,
+    #[command(flatten)]
+    guard: GuardArgs,
 }
 
 /// `--helm-version`: `3` or `4` (a leading `v` is accepted).
@@ -326,7 +353,10 @@ fn transform(args: &TransformArgs, matches: &ArgMatches) -> anyhow::Result<ExitC
         timeout: args.timeout,
         ..Limits::default()
     };
-    let pipeline = load_chain(&pairs, limits, args.cache_dir.as_deref())?;
+    let guard =
+        capstan_engine::OutputGuard::new(&args.namespace, &args.namespace, args.guard.policy())
+            .owned_by(&args.release_name, &args.release_name);
+    let pipeline = load_chain(&pairs, limits, args.cache_dir.as_deref())?.with_guard(guard);
     let ctx = Context {
         release_name: args.release_name.clone(),
         release_namespace: args.namespace.clone(),
@@ -385,7 +415,9 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let release = &prepared.release.release;
     let lookup =
         capstan_engine::InputsLookup::new(&prepared.inputs, release.namespace_or_default());
-    let engine = capstan_engine::Engine::new(rt).with_helm_version(args.helm_version);
+    let engine = capstan_engine::Engine::new(rt)
+        .with_helm_version(args.helm_version)
+        .with_guard(args.guard.policy());
     let built = match engine.build(release, &lookup, &fetcher) {
         Ok(b) => b,
         Err(err) => {

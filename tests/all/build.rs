@@ -814,6 +814,27 @@ fn a_denial_exits_3_with_the_findings_and_no_output() {
     );
 }
 
+#[test]
+fn a_post_renderer_moving_an_object_out_of_the_namespace_fails_with_no_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut hr = redis_release();
+    hr["spec"]["postRenderers"] = json!([{"kustomize": {"patches": [{
+        "target": {"kind": "StatefulSet"},
+        "patch": "[{\"op\": \"add\", \"path\": \"/metadata/namespace\", \"value\": \"kube-system\"}]"
+    }]}}]);
+    let file = write_docs(dir.path(), "release.yaml", &[hr]);
+    fails(
+        &build(&["-f", &file], dir.path()),
+        1,
+        &[
+            "HelmRelease shop/cache: post-rendering manifests and hooks: post-renderer #0 \
+             (kustomize) returned output the release may not apply: object outside the \
+             release's namespace: StatefulSet.apps kube-system/cache-redis: metadata.namespace \
+             is \"kube-system\"; accepted: \"shop\" or none",
+        ],
+    );
+}
+
 /// A chart directory whose template fails when rendered.
 fn failing_chart(dir: &Path) -> PathBuf {
     let chart = dir.join("broken");

@@ -68,3 +68,93 @@ fn nesting_past_go_yamls_depth_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert_refused(&out, "exceeded max depth of 10000");
 }
+
+const TWO_OBJECTS: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: team-a
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cfg
+";
+
+/// `capstan transform` with the hostile guest in `mode`, release namespace `team-a`.
+fn transform_hostile(mode: &str, extra: &[&str]) -> Output {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, format!("mode: {mode}\n")).expect("config");
+    let plugin = capstan_tests::guest("hostile");
+    let mut args = vec![
+        "transform",
+        "--plugin",
+        plugin.to_str().expect("utf-8 path"),
+        "--config",
+        config.to_str().expect("utf-8 path"),
+        "--release-namespace",
+        "team-a",
+    ];
+    args.extend_from_slice(extra);
+    capstan(&args, TWO_OBJECTS)
+}
+
+#[test]
+fn plugin_output_outside_the_release_is_refused_naming_plugin_object_and_field() {
+    for (mode, expected) in [
+        (
+            "escape-namespace",
+            "object outside the release's namespace: ConfigMap kube-system/cfg: \
+             metadata.namespace is \"kube-system\"; accepted: \"team-a\" or none",
+        ),
+        (
+            "cluster-admin",
+            "cluster-scoped object added: ClusterRoleBinding.rbac.authorization.k8s.io pwned: \
+             kind is ClusterRoleBinding.rbac.authorization.k8s.io (cluster-scoped)",
+        ),
+        (
+            "disown",
+            "ownership metadata changed: ConfigMap team-a/cfg: \
+             metadata.labels[\"capstan.dev/name\"] is \"victim\"; accepted: \"release\" or no such key",
+        ),
+        (
+            "nameless",
+            "object without identity: object #2 (apiVersion \"v1\", kind \"ConfigMap\"): \
+             metadata.name is missing",
+        ),
+        (
+            "duplicate",
+            "duplicate object: ConfigMap team-a/cfg: metadata.name is \"cfg\" on 2 objects",
+        ),
+    ] {
+        let out = transform_hostile(mode, &[]);
+        assert_eq!(out.status.code(), Some(1), "{mode}: {}", text(&out.stderr));
+        assert_refused(&out, expected);
+        assert_refused(
+            &out,
+            "post-renderer #0 (capstan_hostile_guest, plugin \"capstan_hostile_guest@sha256:",
+        );
+        assert_refused(&out, "returned output the release may not apply");
+    }
+}
+
+#[test]
+fn the_operator_flag_lets_a_tenant_add_cluster_scoped_objects() {
+    let out = transform_hostile(
+        "cluster-admin",
+        &["--allow-cluster-scoped-namespaces", "platform,infra"],
+    );
+    assert_refused(&out, "for tenants infra, platform, not tenant \"team-a\"");
+    let out = transform_hostile(
+        "cluster-admin",
+        &["--allow-cluster-scoped-namespaces", "team-a"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("kind: ClusterRoleBinding"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -43,6 +43,7 @@ use crate::fetch::{
     Auth, ChartContent, ChartLocation, ChartRequest, FetchError, FetchedChart, FetchedModule,
     Fetcher, ModuleLocation, ModuleRequest, files_digest,
 };
+use crate::guard::{GuardPolicy, KindScopes, OutputGuard};
 use crate::lookup::{ObjectKind, ObjectLookup};
 use crate::postrender::{self, Pipeline, PostRenderer, StepDiagnostic};
 use crate::values::compose_values;
@@ -171,6 +172,8 @@ pub struct Engine {
     runtime: Runtime,
     ceilings: Ceilings,
     helm: HelmVersion,
+    guard: GuardPolicy,
+    kinds: KindScopes,
 }
 
 impl Engine {
@@ -181,7 +184,25 @@ impl Engine {
             runtime,
             ceilings: Ceilings::default(),
             helm: HelmVersion::V4,
+            guard: GuardPolicy::default(),
+            kinds: KindScopes::well_known(),
         }
+    }
+
+    /// The same engine with the operator's output-guard policy: every post-render step's
+    /// output is checked against it ([`crate::guard`]). The default policy allows no tenant
+    /// cluster-scoped objects from post-renderers.
+    pub fn with_guard(mut self, policy: GuardPolicy) -> Self {
+        self.guard = policy;
+        self
+    }
+
+    /// The same engine, knowing which kinds are cluster-scoped from `kinds` (a controller adds
+    /// what discovery says; the default is [`KindScopes::well_known`]). Each build adds the
+    /// CRDs its chart renders.
+    pub fn with_kind_scopes(mut self, kinds: KindScopes) -> Self {
+        self.kinds = kinds;
+        self
     }
 
     /// The same engine with the operator's caps on every plugin's limits.
@@ -209,7 +230,8 @@ impl Engine {
     }
 
     /// Builds `release`: plugins resolved and configs validated first, then the chart fetched,
-    /// values composed, rendered, post-rendered and labelled.
+    /// values composed, rendered, post-rendered (every step's output checked by the output
+    /// guard, [`Engine::with_guard`]) and labelled.
     pub fn build(
         &self,
         release: &HelmRelease,
@@ -225,6 +247,8 @@ impl Engine {
             ceilings: self.ceilings,
             warnings: std::cell::RefCell::new(Vec::new()),
             helm: self.helm,
+            guard: &self.guard,
+            kinds: &self.kinds,
         }
         .build()
     }
@@ -241,6 +265,8 @@ struct Run<'a> {
     /// Warnings found while resolving plugins (limits lowered to the ceilings).
     warnings: std::cell::RefCell<Vec<String>>,
     helm: HelmVersion,
+    guard: &'a GuardPolicy,
+    kinds: &'a KindScopes,
 }
 
 struct LoadedChart {
@@ -338,6 +364,16 @@ impl Run<'_> {
             hooks.extend(parse(&h.path, &h.manifest)?);
         }
 
+        let mut kinds = self.kinds.clone();
+        kinds.add_crds(crds.iter().chain(&manifests).chain(&hooks));
+        let mut guard = OutputGuard::new(
+            helm_release.namespace.clone(),
+            release.namespace_or_default(),
+            self.guard.clone(),
+        )
+        .owned_by(release.name(), &helm_release.name);
+        guard.kinds = kinds;
+        let pipeline = pipeline.with_guard(guard);
         let ctx = Context {
             release_name: helm_release.name.clone(),
             release_namespace: helm_release.namespace.clone(),

@@ -292,6 +292,9 @@ impl Error {
             Error::ValidateConfig { .. } => "PluginConfigInvalid",
             Error::Render { .. } | Error::ParseRendered { .. } => "RenderFailed",
             Error::PostRender { source, .. } if source.denial().is_some() => "PostRenderDenied",
+            Error::PostRender { source, .. } if source.violation().is_some() => {
+                "PostRenderOutputRefused"
+            }
             Error::PostRender { .. } => "PostRenderFailed",
         }
     }

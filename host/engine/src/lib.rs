@@ -22,6 +22,7 @@ mod ceilings;
 mod digest;
 mod error;
 mod fetch;
+pub mod guard;
 mod lookup;
 pub mod postrender;
 mod values;
@@ -39,5 +40,6 @@ pub use fetch::{
     Auth, ChartContent, ChartLocation, ChartRequest, FetchError, FetchedChart, FetchedModule,
     Fetcher, ModuleLocation, ModuleRequest, SourceFetcher, files_digest,
 };
+pub use guard::{GroupKind, GuardPolicy, KindScopes, OutputGuard, Rule, Violation};
 pub use lookup::{Found, InputsLookup, LookupError, ObjectKind, ObjectLookup};
 pub use values::{ComposedValues, ValuesError, as_go_json, compose_values, replace_path_value};

@@ -1,12 +1,15 @@
 //! The post-render pipeline: a manifest stream in, split into objects, through N post-renderers in
 //! order, a stream out. All-or-nothing: any failure (a trap, a timeout, a denial, bad output) returns
-//! an error and no objects, so a partial stream can never be applied.
+//! an error and no objects, so a partial stream can never be applied. With an [`OutputGuard`]
+//! every step's output is checked against its input before the next step runs.
 
 use std::time::{Duration, Instant};
 
 use capstan_sdk::{Context, Diagnostic, NativePlugin, TransformError};
 use capstan_wasm::WasmPlugin;
 use serde_json::Value;
+
+use crate::guard::{OutputGuard, Violation};
 
 /// A post-render pipeline failed; nothing should be applied.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +88,22 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A post-renderer returned objects the output guard refuses (see [`crate::guard`]).
+    #[error(
+        "post-renderer #{index} ({name}{}) returned output the release may not apply",
+        plugin.as_ref().map(|p| format!(", plugin {p}")).unwrap_or_default()
+    )]
+    GuardOutput {
+        /// 0-based position in the chain.
+        index: usize,
+        /// The step's name.
+        name: String,
+        /// `"name@sha256:…"` for a Wasm plugin.
+        plugin: Option<String>,
+        /// What it did: rule, object, field, found, accepted.
+        #[source]
+        source: Box<Violation>,
+    },
 }
 
 fn errors(diags: &[Diagnostic]) -> String {
@@ -105,6 +124,14 @@ impl Error {
                 _ => None,
             },
             Error::DeniedNative { diagnostics, .. } => Some(diagnostics),
+            _ => None,
+        }
+    }
+
+    /// What the output guard refused, if that is why the chain failed.
+    pub fn violation(&self) -> Option<&Violation> {
+        match self {
+            Error::GuardOutput { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }
@@ -188,12 +215,20 @@ pub struct PipelineOutput {
 #[derive(Debug, Clone, Default)]
 pub struct Pipeline {
     steps: Vec<PostRenderer>,
+    guard: Option<OutputGuard>,
 }
 
 impl Pipeline {
     /// A chain of these steps, applied in order.
     pub fn new(steps: Vec<PostRenderer>) -> Self {
-        Pipeline { steps }
+        Pipeline { steps, guard: None }
+    }
+
+    /// The same chain, with every step's output checked by `guard` against the step's input
+    /// (CRDs in the chain's input are added to the guard's kind scopes).
+    pub fn with_guard(mut self, guard: OutputGuard) -> Self {
+        self.guard = Some(guard);
+        self
     }
 
     /// The steps.
@@ -244,11 +279,18 @@ impl Pipeline {
             objects,
             ..PipelineOutput::default()
         };
+        // CRDs among the input decide the scope of their kinds.
+        let guard = self.guard.as_ref().map(|g| {
+            let mut g = g.clone();
+            g.kinds.add_crds(&output.objects);
+            g
+        });
         for (index, step) in self.steps.iter().enumerate() {
             let ctx = Context {
                 plugin_name: step.name.clone(),
                 ..ctx.clone()
             };
+            let input = guard.as_ref().map(|g| g.before(&output.objects));
             let started = Instant::now();
             let (objects, diags) = match &step.transform {
                 Transform::Wasm(plugin) => {
@@ -283,6 +325,19 @@ impl Pipeline {
                 }
             };
             output.timings.push((step.name.clone(), started.elapsed()));
+            if let (Some(guard), Some(input)) = (&guard, &input) {
+                guard
+                    .after(input, &objects)
+                    .map_err(|source| Error::GuardOutput {
+                        index,
+                        name: step.name.clone(),
+                        plugin: match &step.transform {
+                            Transform::Wasm(p) => Some(p.id().to_string()),
+                            _ => None,
+                        },
+                        source: Box::new(source),
+                    })?;
+            }
             output.objects = objects;
             output
                 .diagnostics

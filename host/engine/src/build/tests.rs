@@ -763,4 +763,85 @@ mod pipeline {
         assert_ne!(a.digests.desired(), b.digests.desired());
         assert_eq!(a.digests.chart, b.digests.chart);
     }
+
+    #[test]
+    fn the_output_guard_refuses_a_step_that_moves_an_object_and_stalls() {
+        let fetcher = FakeFetcher {
+            chart: mk_chart(CM),
+            ..Default::default()
+        };
+        let with_patch = |op: &str| {
+            mk_release(json!({
+                "chart": {"spec": {"chart": "web", "repository": "https://c.example"}},
+                "postRenderers": [{"kustomize": {"patches": [{"target": {"kind": "ConfigMap"},
+                    "patch": format!("[{op}]")}]}}],
+            }))
+        };
+        let moved =
+            with_patch(r#"{"op": "add", "path": "/metadata/namespace", "value": "kube-system"}"#);
+        let err = mk_engine()
+            .build(&moved, &FakeLookup::default(), &fetcher)
+            .expect_err("moved out of the namespace");
+        assert_eq!(err.class(), crate::ErrorClass::Stalled);
+        assert_eq!(err.reason(), "PostRenderOutputRefused");
+        assert_eq!(
+            crate::chain(&err),
+            "HelmRelease apps/web: post-rendering manifests and hooks: post-renderer #0 (kustomize) \
+             returned output the release may not apply: object outside the release's namespace: \
+             ConfigMap kube-system/web: metadata.namespace is \"kube-system\"; accepted: \"apps\" \
+             or none"
+        );
+        // The ownership label is set after the chain; a step may not forge it.
+        let forged = with_patch(
+            r#"{"op": "add", "path": "/metadata/labels", "value": {"capstan.dev/name": "other"}}"#,
+        );
+        let err = mk_engine()
+            .build(&forged, &FakeLookup::default(), &fetcher)
+            .expect_err("forged owner");
+        assert!(
+            crate::chain(&err).contains("metadata.labels[\"capstan.dev/name\"] is \"other\""),
+            "{err}"
+        );
+        // The release's own value is fine, and so is staying in the namespace.
+        let same = with_patch(r#"{"op": "add", "path": "/metadata/namespace", "value": "apps"}"#);
+        mk_engine()
+            .build(&same, &FakeLookup::default(), &fetcher)
+            .expect("stays in apps");
+    }
+
+    #[test]
+    fn the_operators_policy_not_the_release_decides_on_cluster_scoped_objects() {
+        let fetcher = FakeFetcher {
+            chart: mk_chart(CM),
+            ..Default::default()
+        };
+        // A patch that turns the ConfigMap into a ClusterRoleBinding.
+        let release = mk_release(json!({
+            "chart": {"spec": {"chart": "web", "repository": "https://c.example"}},
+            "postRenderers": [{"kustomize": {"patches": [{"target": {"kind": "ConfigMap"},
+                "patch": r#"[{"op": "replace", "path": "/kind", "value": "ClusterRoleBinding"},
+                             {"op": "replace", "path": "/apiVersion", "value": "rbac.authorization.k8s.io/v1"}]"#}]}}],
+        }));
+        let err = mk_engine()
+            .build(&release, &FakeLookup::default(), &fetcher)
+            .expect_err("cluster-scoped");
+        assert!(
+            crate::chain(&err).contains(
+                "cluster-scoped object added: ClusterRoleBinding.rbac.authorization.k8s.io web"
+            ),
+            "{err}"
+        );
+        for tenants in [["apps"], ["*"]] {
+            let build = mk_engine()
+                .with_guard(crate::GuardPolicy::allowing_cluster_scoped(tenants))
+                .build(&release, &FakeLookup::default(), &fetcher)
+                .expect("allowed for this tenant");
+            assert_eq!(build.objects[0]["kind"], "ClusterRoleBinding");
+        }
+        let err = mk_engine()
+            .with_guard(crate::GuardPolicy::allowing_cluster_scoped(["platform"]))
+            .build(&release, &FakeLookup::default(), &fetcher)
+            .expect_err("another tenant's permission");
+        assert_eq!(err.reason(), "PostRenderOutputRefused");
+    }
 }

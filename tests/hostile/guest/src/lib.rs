@@ -17,7 +17,11 @@
 //! - `diagnostic-flood`: 10,000 warnings with control characters, then one error (must be
 //!   capped, escaped, and still denied);
 //! - `fuel-bomb`: returns 150 MiB of objects, more than wasmtime's host-call fuel lets a call
-//!   copy to the host (must be its own error).
+//!   copy to the host (must be its own error);
+//! - output the engine's guard must refuse, naming the plugin and the object: `escape-namespace`
+//!   (moves every object to `kube-system`), `cluster-admin` (adds a ClusterRoleBinding to
+//!   cluster-admin), `disown` (labels every object as another release's), `nameless` (adds an
+//!   object without `metadata.name`), `duplicate` (returns every object twice).
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
@@ -89,6 +93,47 @@ pub fn transform(_ctx: &Context, config: Config, objects: Vec<Object>) -> Result
             panic!("forged\nlevel=info msg=\"all good\"\u{7}");
         }
         "probe" => Ok(Output::new(vec![probe()?])),
+        "escape-namespace" => Ok(Output::new(
+            objects
+                .into_iter()
+                .map(|mut o| {
+                    o.metadata_mut()
+                        .insert("namespace".into(), json!("kube-system"));
+                    o
+                })
+                .collect(),
+        )),
+        "cluster-admin" => {
+            let mut out = objects;
+            out.push(object(json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                "metadata": {"name": "pwned"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+                "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "system:authenticated"}],
+            }))?);
+            Ok(Output::new(out))
+        }
+        "disown" => Ok(Output::new(
+            objects
+                .into_iter()
+                .map(|mut o| {
+                    o.set_label("capstan.dev/name", "victim");
+                    o
+                })
+                .collect(),
+        )),
+        "nameless" => {
+            let mut out = objects;
+            out.push(object(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}),
+            )?);
+            Ok(Output::new(out))
+        }
+        "duplicate" => {
+            let mut out = objects.clone();
+            out.extend(objects);
+            Ok(Output::new(out))
+        }
         "deny" => {
             let diag = match objects.first() {
                 Some(o) => Diagnostic::error("denied on purpose")
@@ -100,6 +145,10 @@ pub fn transform(_ctx: &Context, config: Config, objects: Vec<Object>) -> Result
         }
         other => Err(Error::bad_config("mode", format!("unknown mode {other:?}"))),
     }
+}
+
+fn object(value: Value) -> Result<Object> {
+    Object::from_value(value).ok_or_else(|| Error::failed("not an object"))
 }
 
 fn probe() -> Result<Object> {
