@@ -4,6 +4,7 @@ mod build;
 mod cli;
 mod controller;
 mod crds;
+mod fuzz;
 mod golden;
 mod hostile;
 mod sandbox;

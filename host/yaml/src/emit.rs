@@ -201,7 +201,9 @@ fn needs_quotes(s: &str) -> bool {
     ) {
         return true;
     }
-    if s.ends_with(' ') || s.ends_with(':') {
+    // libyaml's document markers: `...` at the start of a line ends the document (`---` is
+    // caught by `-` above).
+    if s.starts_with("...") || s.ends_with(' ') || s.ends_with(':') {
         return true;
     }
     if s.contains(": ") || s.contains(" #") || s.contains('\t') {
@@ -316,6 +318,15 @@ spec:
             v,
             "round trip failed for:\n{text}"
         );
+    }
+
+    #[test]
+    fn a_scalar_document_starting_with_a_document_end_marker_is_quoted() {
+        // Found by tests/all/fuzz.rs: written plain, `... x` ended the document.
+        let docs = [json!("... x"), json!("...")];
+        let s = to_stream(&docs);
+        assert_eq!(s, "---\n\"... x\"\n---\n\"...\"\n");
+        assert_eq!(crate::parse_stream(&s).expect("parses"), docs);
     }
 
     #[test]
