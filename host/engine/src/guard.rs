@@ -393,7 +393,8 @@ struct Census {
     /// Objects outside the release's namespace, by kind and place.
     outside: BTreeMap<(GroupKind, Place), usize>,
     /// Ownership values of each identity, by index into `OWNERSHIP`.
-    owners: BTreeMap<Key, BTreeMap<usize, String>>,
+    /// (Duplicates of one identity may carry different values: all are kept.)
+    owners: BTreeMap<Key, BTreeMap<usize, BTreeSet<String>>>,
     /// Every ownership value seen, by index into `OWNERSHIP`.
     owner_values: BTreeMap<usize, BTreeSet<String>>,
 }
@@ -449,6 +450,12 @@ fn describe_partial(index: usize, object: &Value) -> String {
 
 fn quoted(s: &str) -> String {
     format!("{s:?}")
+}
+
+/// `"a"` or `"a" or "b"`.
+fn listed(values: &BTreeSet<String>) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| quoted(v)).collect();
+    quoted.join(" or ")
 }
 
 impl OutputGuard {
@@ -545,7 +552,10 @@ impl OutputGuard {
                 c.owner_values.entry(*i).or_default().insert(v.clone());
             }
             if !owners.is_empty() {
-                c.owners.insert(key.clone(), owners);
+                let entry = c.owners.entry(key.clone()).or_default();
+                for (i, v) in owners {
+                    entry.entry(i).or_default().insert(v);
+                }
             }
             *c.keys.entry(key).or_default() += 1;
         }
@@ -631,19 +641,26 @@ impl OutputGuard {
         }
         for (key, owners) in &now.owners {
             let was = before.owners.get(key);
-            for (&i, new) in owners {
+            for (&i, values) in owners {
                 let old = was.and_then(|w| w.get(&i));
-                if old != Some(new) && !(old.is_none() && self.owns(before, i, new)) {
-                    return Err(Violation {
-                        rule: Rule::Ownership,
-                        object: describe(key),
-                        field: ownership_field(i),
-                        found: quoted(new),
-                        accepted: match old {
-                            Some(old) => format!("{} (unchanged)", quoted(old)),
-                            None => self.accepted_owner(before, i),
-                        },
-                    });
+                for new in values {
+                    // Kept from the input, or newly set to a value the release may use.
+                    let allowed = match old {
+                        Some(old) => old.contains(new),
+                        None => self.owns(before, i, new),
+                    };
+                    if !allowed {
+                        return Err(Violation {
+                            rule: Rule::Ownership,
+                            object: describe(key),
+                            field: ownership_field(i),
+                            found: quoted(new),
+                            accepted: match old {
+                                Some(old) => format!("{} (unchanged)", listed(old)),
+                                None => self.accepted_owner(before, i),
+                            },
+                        });
+                    }
                 }
             }
         }
@@ -659,7 +676,7 @@ impl OutputGuard {
                         object: describe(key),
                         field: ownership_field(i),
                         found: "removed".to_owned(),
-                        accepted: format!("{} (unchanged)", quoted(old)),
+                        accepted: format!("{} (unchanged)", listed(old)),
                     });
                 }
             }

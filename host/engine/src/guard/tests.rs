@@ -304,3 +304,56 @@ fn the_policy_says_who_may_add_cluster_scoped_objects() {
     assert!(!some.allows_cluster_scoped("team-a"));
     assert!(GuardPolicy::allowing_cluster_scoped(["*"]).allows_cluster_scoped("team-a"));
 }
+
+/// A small deterministic generator (xorshift).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        usize::try_from(self.0 % n as u64).unwrap_or(0)
+    }
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.below(from.len())]
+    }
+}
+
+/// Random objects from small pools, so that duplicates, cluster-scoped kinds, other
+/// namespaces, missing fields and ownership metadata of other releases all occur.
+fn mk_random_objects(rng: &mut Rng) -> Vec<Value> {
+    const API: &[&str] = &["v1", "apps/v1", "rbac.authorization.k8s.io/v1", ""];
+    const KINDS: &[&str] = &["ConfigMap", "Deployment", "ClusterRole", "Namespace", ""];
+    const NAMESPACES: &[&str] = &["", "team-a", "kube-system"];
+    const NAMES: &[&str] = &["a", "b", ""];
+    const OWNERS: &[&str] = &["", "web", "other"];
+    (0..rng.below(8))
+        .map(|_| {
+            let mut o = json!({"apiVersion": rng.pick(API), "kind": rng.pick(KINDS),
+                "metadata": {"name": rng.pick(NAMES)}});
+            let ns = rng.pick(NAMESPACES);
+            if !ns.is_empty() {
+                o["metadata"]["namespace"] = json!(ns);
+            }
+            let owner = rng.pick(OWNERS);
+            if !owner.is_empty() {
+                o["metadata"]["labels"] = json!({"capstan.dev/name": owner});
+            }
+            o
+        })
+        .collect()
+}
+
+#[test]
+fn a_step_that_returns_its_input_in_any_order_is_never_refused() {
+    let guard = mk_guard(GuardPolicy::default());
+    for case in 0..2000u64 {
+        let mut rng = Rng(case.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let objects = mk_random_objects(&mut rng);
+        assert_eq!(guard.check(&objects, &objects), Ok(()), "case {case}");
+        let reversed: Vec<Value> = objects.iter().rev().cloned().collect();
+        assert_eq!(guard.check(&objects, &reversed), Ok(()), "case {case}");
+    }
+}
