@@ -66,18 +66,17 @@ pub struct ParsedRelease {
 }
 
 /// Fields Capstan accepts (so Flux manifests load) but does not act on yet, with what to tell
-/// the user. A field is reported when present and not at its default.
+/// the user. A field is reported when present and not at its default; `a/*/b` is field `b` of
+/// any item of the list `a`.
 pub const NOT_YET_SUPPORTED: &[(&str, &str)] = &[
-    ("/spec/dependsOn", "spec.dependsOn"),
-    ("/spec/test", "spec.test"),
-    ("/spec/rollback", "spec.rollback"),
+    ("/spec/dependsOn/*/readyExpr", "spec.dependsOn[].readyExpr"),
+    ("/spec/waitStrategy", "spec.waitStrategy"),
+    ("/spec/healthCheckExprs", "spec.healthCheckExprs"),
     ("/spec/driftDetection", "spec.driftDetection"),
     ("/spec/kubeConfig", "spec.kubeConfig"),
     ("/spec/serviceAccountName", "spec.serviceAccountName"),
     ("/spec/persistentClient", "spec.persistentClient"),
-    ("/spec/install/remediation", "spec.install.remediation"),
     ("/spec/install/strategy", "spec.install.strategy"),
-    ("/spec/upgrade/remediation", "spec.upgrade.remediation"),
     ("/spec/upgrade/strategy", "spec.upgrade.strategy"),
     (
         "/spec/upgrade/preserveValues",
@@ -363,10 +362,19 @@ fn check_spec(
         ));
     }
     for (pointer, field) in NOT_YET_SUPPORTED {
-        if doc
-            .pointer(pointer)
-            .is_some_and(|v| !is_default(v) && !is_flux_default(pointer, v))
-        {
+        // `a/*/b`: field `b` of any item of the list at `a`.
+        let mut found = match pointer.split_once("/*") {
+            Some((list, rest)) => doc
+                .pointer(list)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|item| item.pointer(rest))
+                .collect(),
+            None => doc.pointer(pointer).into_iter().collect::<Vec<_>>(),
+        };
+        found.retain(|v| !is_default(v) && !is_flux_default(pointer, v));
+        if !found.is_empty() {
             warnings.push(Warning::new(
                 *field,
                 "not supported by Capstan yet: accepted and ignored",

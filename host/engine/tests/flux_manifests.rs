@@ -24,9 +24,8 @@ fn full_flux_v2_manifest_has_no_unknown_fields() -> anyhow::Result<()> {
         assert!(not_yet.contains(&w.path.as_str()), "unexpected warning {w}");
     }
     for field in [
-        "spec.dependsOn",
-        "spec.test",
-        "spec.rollback",
+        "spec.dependsOn[].readyExpr",
+        "spec.healthCheckExprs",
         "spec.driftDetection",
     ] {
         assert!(

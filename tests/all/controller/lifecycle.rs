@@ -8,6 +8,7 @@
 
 use anyhow::Context as _;
 use capstan_testapi::e2e::{Cluster, wait_for};
+use kube::api::{Api, DeleteParams, DynamicObject};
 use serde_json::{Value, json};
 
 use super::support::{
@@ -24,7 +25,8 @@ fn jobs() -> kube::core::ApiResource {
 fn mk_hr(ns: &str, owner: &str, name: &str, repo: &str, chart: &str, extra: Value) -> Value {
     let mut spec = json!({
         "interval": "2s",
-        "timeout": "20s",
+        // Roomy for a real cluster's image pulls; the failures below set their own timeouts.
+        "timeout": "2m",
         "chart": {"spec": {"chart": chart, "version": "*", "repository": repo}},
     });
     if let (Some(s), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
@@ -120,6 +122,20 @@ async fn wait_reason(
         },
     )
     .await
+}
+
+/// A Go RFC 3339 time (`2026-12-02T10:32:43.123456789Z`, as Helm writes `last_run`) as (date,
+/// seconds of the day), ordered as the instants are.
+fn go_instant(text: &str) -> (String, f64) {
+    let (date, time) = text.split_once('T').unwrap_or((text, ""));
+    let time = time.trim_end_matches('Z');
+    let mut parts = time.split(':').map(|p| p.parse::<f64>().unwrap_or(0.0));
+    let (h, m, sec) = (
+        parts.next().unwrap_or(0.0),
+        parts.next().unwrap_or(0.0),
+        parts.next().unwrap_or(0.0),
+    );
+    (date.to_owned(), h * 3600.0 + m * 60.0 + sec)
 }
 
 fn message(hr: &Value, type_: &str) -> String {
@@ -230,6 +246,24 @@ async fn hooks_run_before_the_install_in_weight_order_and_a_failing_hook_stops_i
             "{name} ran: {phases:?}"
         );
     }
+    // Weight -10 (the note) completed before weight -5 (the migration) started.
+    let run = |name: &str, field: &str| {
+        status["hooks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|h| h["name"] == name)
+            .and_then(|h| h["last_run"][field].as_str())
+            .map(go_instant)
+    };
+    let (note_done, migrate_started) = (
+        run("web-note", "completed_at"),
+        run("web-migrate", "started_at"),
+    );
+    assert!(
+        note_done.is_some() && note_done <= migrate_started,
+        "{note_done:?} <= {migrate_started:?}: {status:#}"
+    );
 
     let hr = wait_reason(&cluster, &ns_name, "broken", "Ready", "InstallFailed").await?;
     let why = message(&hr, "Ready");
@@ -270,8 +304,7 @@ async fn a_failing_upgrade_is_rolled_back_to_the_previous_revision() -> anyhow::
     )?;
     let _controller = Controller::start(&cluster, &selector, &[])?;
     let extra = json!({
-        "timeout": "3s",
-        "upgrade": {"remediation": {"remediateLastFailure": true}},
+        "upgrade": {"timeout": "3s", "remediation": {"remediateLastFailure": true}},
     });
     let mut release = mk_hr(&ns_name, &owner, "web", &sources.url(), "web", extra);
     apply(&cluster, &capstan_hr(), &ns_name, release.clone()).await?;
@@ -440,7 +473,8 @@ async fn depends_on_orders_releases_and_names_a_cycle() -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deleting_a_helmrelease_uninstalls_everything() -> anyhow::Result<()> {
+async fn deleting_a_helmrelease_uninstalls_everything_even_after_a_controller_restart()
+-> anyhow::Result<()> {
     let cluster = Cluster::start().await?;
     install_crds(&cluster)?;
     let ns = cluster.namespace("e2e-uninstall").await?;
@@ -456,7 +490,7 @@ async fn deleting_a_helmrelease_uninstalls_everything() -> anyhow::Result<()> {
             ("templates/cleanup.yaml", CLEANUP_HOOK),
         ],
     )?;
-    let _controller = Controller::start(&cluster, &selector, &[])?;
+    let controller = Controller::start(&cluster, &selector, &[])?;
     let mut release = mk_hr(&ns_name, &owner, "web", &sources.url(), "web", json!({}));
     apply(&cluster, &capstan_hr(), &ns_name, release.clone()).await?;
     wait_ready(&cluster, &capstan_hr(), &ns_name, "web", "True").await?;
@@ -478,6 +512,21 @@ async fn deleting_a_helmrelease_uninstalls_everything() -> anyhow::Result<()> {
         "{hr:#}"
     );
 
+    // Deleted while no controller runs: the finalizer keeps it until a new controller (with no
+    // memory of the release) uninstalls it from Helm storage alone.
+    drop(controller);
+    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client(), &ns_name, &capstan_hr());
+    api.delete("web", &DeleteParams::background()).await?;
+    let held = get(&cluster, &capstan_hr(), &ns_name, "web")
+        .await?
+        .context("the finalizer holds the HelmRelease")?;
+    assert!(!held["metadata"]["deletionTimestamp"].is_null(), "{held:#}");
+    assert!(
+        get(&cluster, &deployments(), &ns_name, "web")
+            .await?
+            .is_some()
+    );
+    let _controller = Controller::start(&cluster, &selector, &[])?;
     delete_releases(&cluster, &capstan_hr(), &ns_name).await?;
     assert!(
         get(&cluster, &deployments(), &ns_name, "web")

@@ -132,9 +132,11 @@ fn not_yet_supported_deprecated_and_extension_fields_are_reported() {
     let spec = with(
         mk_chart_spec(),
         json!({
-            "dependsOn": [{"name": "db"}],
+            "dependsOn": [{"name": "db"}, {"name": "cache", "readyExpr": "dep.status.ready"}],
             "test": {"enable": true},
             "rollback": {"timeout": "1m"},
+            "healthCheckExprs": [{"apiVersion": "x/v1", "kind": "X", "current": "true"}],
+            "waitStrategy": {"name": "legacy"},
             "driftDetection": {"mode": "enabled"},
             "install": {"skipCRDs": true},
             "postRenderers": [
@@ -156,12 +158,20 @@ fn not_yet_supported_deprecated_and_extension_fields_are_reported() {
             .unwrap_or_else(|| panic!("no warning for {path}: {:?}", parsed.warnings))
     };
     for p in [
-        "spec.dependsOn",
-        "spec.test",
-        "spec.rollback",
+        "spec.dependsOn[].readyExpr",
+        "spec.healthCheckExprs",
+        "spec.waitStrategy",
         "spec.driftDetection",
     ] {
         assert!(find(p).contains("not supported by Capstan yet"), "{p}");
+    }
+    // What the controller acts on is not reported.
+    for p in ["spec.dependsOn", "spec.test", "spec.rollback"] {
+        assert!(
+            parsed.warnings.iter().all(|w| w.path != p),
+            "{p}: {:?}",
+            parsed.warnings
+        );
     }
     assert!(find("spec.install.skipCRDs").contains("deprecated"));
     assert!(find("spec.chart.spec.valuesFile").contains("deprecated"));
@@ -175,7 +185,7 @@ fn not_yet_supported_deprecated_and_extension_fields_are_reported() {
         with(
             mk_chart_spec(),
             json!({"test": {"enable": false}, "persistentClient": true,
-                   "driftDetection": {"mode": "disabled"}}),
+                   "driftDetection": {"mode": "disabled"}, "waitStrategy": {"name": "watcher"}}),
         ),
     );
     quiet["spec"]["chart"]["spec"]["reconcileStrategy"] = json!("ChartVersion");
