@@ -42,6 +42,10 @@ pub struct ControllerArgs {
     /// comma-separated or repeated. Every request and redirect is checked; unset allows any.
     #[arg(long, value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
+    /// Tenants (HelmRelease namespaces; `*` for all) whose post-renderers may add
+    /// cluster-scoped objects; none by default (the output guard refuses them).
+    #[arg(long, value_delimiter = ',', value_name = "NAMESPACES")]
+    pub allow_cluster_scoped_namespaces: Vec<String>,
     /// Ceiling on every plugin's memory limit (a Kubernetes quantity such as `256Mi`).
     #[arg(long)]
     pub max_plugin_memory: Option<String>,
@@ -51,6 +55,25 @@ pub struct ControllerArgs {
     /// Ceiling on every plugin's output size (a quantity such as `64Mi`).
     #[arg(long)]
     pub max_plugin_output: Option<String>,
+    /// Reconcile only while holding a Lease, so several replicas can run (one leads).
+    #[arg(long)]
+    pub enable_leader_election: bool,
+    /// Namespace of the leader election Lease (default: `$POD_NAMESPACE`, else `capstan-system`).
+    #[arg(long)]
+    pub leader_election_namespace: Option<String>,
+    /// Name of the leader election Lease; replicas that share it never reconcile at once
+    /// (give each shard its own).
+    #[arg(long, default_value = "capstan-controller-leader-election")]
+    pub leader_election_id: String,
+    /// How long a Lease stays valid without renewal.
+    #[arg(long, default_value = "35s")]
+    pub leader_election_lease_duration: String,
+    /// How long the leader retries renewing before it stops.
+    #[arg(long, default_value = "30s")]
+    pub leader_election_renew_deadline: String,
+    /// How often replicas try to acquire or renew the Lease.
+    #[arg(long, default_value = "5s")]
+    pub leader_election_retry_period: String,
     /// Log level filter (`info`, `debug`, `capstan_controller=debug`, …).
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -94,6 +117,56 @@ fn ceilings(args: &ControllerArgs) -> anyhow::Result<capstan_engine::Ceilings> {
     })
 }
 
+/// The Lease settings of `--enable-leader-election`.
+fn leader_election(
+    args: &ControllerArgs,
+) -> anyhow::Result<Option<capstan_controller::leader::ElectionConfig>> {
+    if !args.enable_leader_election {
+        return Ok(None);
+    }
+    let duration = |flag: &str, text: &str| {
+        capstan_api::parse_duration(text)
+            .with_context(|| format!("--{flag} {text:?} (accepted: a duration such as 30s)"))
+    };
+    let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "capstan".to_owned());
+        format!("{host}-{}", std::process::id())
+    });
+    let config = capstan_controller::leader::ElectionConfig {
+        namespace: args
+            .leader_election_namespace
+            .clone()
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| "capstan-system".to_owned()),
+        name: args.leader_election_id.clone(),
+        identity,
+        lease_duration: duration(
+            "leader-election-lease-duration",
+            &args.leader_election_lease_duration,
+        )?,
+        renew_deadline: duration(
+            "leader-election-renew-deadline",
+            &args.leader_election_renew_deadline,
+        )?,
+        retry_period: duration(
+            "leader-election-retry-period",
+            &args.leader_election_retry_period,
+        )?,
+    };
+    anyhow::ensure!(
+        config.retry_period < config.renew_deadline
+            && config.renew_deadline < config.lease_duration,
+        "leader election needs --leader-election-retry-period < --leader-election-renew-deadline < \
+         --leader-election-lease-duration, got {:?}, {:?}, {:?}",
+        config.retry_period,
+        config.renew_deadline,
+        config.lease_duration
+    );
+    Ok(Some(config))
+}
+
 /// Runs the controller until interrupted.
 pub fn run(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
@@ -105,6 +178,7 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
         health_addr: addr("health-addr", &args.health_addr)?,
         flux_helmreleases: args.flux_helmreleases,
         watch_label_selector: args.watch_label_selector.clone(),
+        leader_election: leader_election(args)?,
         reconcile: capstan_controller::Options {
             no_cross_namespace_refs: args.no_cross_namespace_refs,
             default_service_account: args.default_service_account.clone(),
@@ -131,7 +205,10 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
     let runtime = crate::cli::runtime(compiled.as_deref())?;
     let engine = capstan_engine::Engine::new(runtime)
         .with_ceilings(ceilings(args)?)
-        .with_helm_version(args.helm_version);
+        .with_helm_version(args.helm_version)
+        .with_guard(capstan_engine::GuardPolicy::allowing_cluster_scoped(
+            args.allow_cluster_scoped_namespaces.iter().cloned(),
+        ));
     if !args.allowed_hosts.is_empty() {
         let hosts =
             capstan_source::AllowedHosts::parse(&args.allowed_hosts).context("--allowed-hosts")?;
@@ -144,10 +221,10 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let client = kube::Client::try_default()
+        let config = kube::Config::infer()
             .await
             .context("no Kubernetes API: set KUBECONFIG or run in a cluster")?;
-        capstan_controller::run(client, engine, fetcher, options)
+        capstan_controller::run(config, engine, fetcher, options)
             .await
             .context("the controller stopped")
     })?;

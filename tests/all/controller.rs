@@ -6,6 +6,7 @@
 //! one real cluster.
 
 mod lifecycle;
+mod operations;
 mod support;
 mod tenancy;
 

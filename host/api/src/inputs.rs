@@ -85,6 +85,8 @@ pub struct Inputs {
     pub oci_repositories: Vec<OciRepository>,
     /// `v1` ConfigMaps and Secrets, as they are (for [`crate::compose_values`]).
     pub values_objects: Vec<Value>,
+    /// `v1` Namespaces, as they are (their labels, for `ClusterWasmPlugin` namespace selectors).
+    pub namespaces: Vec<Value>,
     /// Documents that are not inputs, unknown fields in the sources and plugins.
     pub warnings: Vec<InputWarning>,
 }
@@ -147,6 +149,7 @@ pub fn classify_documents(docs: &[Value]) -> Result<Inputs> {
                 inputs.oci_repositories.push(p.object);
             }
             ("v1", "ConfigMap" | "Secret") => inputs.values_objects.push(doc.clone()),
+            ("v1", "Namespace") => inputs.namespaces.push(doc.clone()),
             _ => note(vec![Warning::new(
                 "",
                 format!(

@@ -50,7 +50,7 @@ pub use parse::{
 };
 pub use plugin::{
     EffectiveLimits, ModuleLocation, ModuleSource, PluginError, ResolvedPlugin, effective_config,
-    effective_limits, module_location, resolve_plugin,
+    effective_limits, module_location, namespace_selector_expression, resolve_plugin,
 };
 pub use source::{
     ChartSource, HelmRepository, HelmRepositorySpec, OciRepository, OciRepositoryRef,

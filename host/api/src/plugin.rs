@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::Value;
 
 use crate::merge::merge_values;
@@ -48,6 +49,29 @@ pub enum PluginError {
         plugin_namespace: String,
         /// Where the HelmRelease is.
         release_namespace: String,
+    },
+    /// A ClusterWasmPlugin's `namespaceSelector` does not select the HelmRelease's namespace.
+    #[error(
+        "HelmRelease {release}: ClusterWasmPlugin {name:?} may only be used from namespaces \
+         matching its spec.namespaceSelector ({selector}); namespace {namespace:?} does not match"
+    )]
+    NamespaceNotSelected {
+        /// `namespace/name` of the HelmRelease.
+        release: String,
+        /// The plugin name.
+        name: String,
+        /// The HelmRelease's namespace.
+        namespace: String,
+        /// The selector as an expression (`team=a,env in (dev)`).
+        selector: String,
+    },
+    /// A ClusterWasmPlugin's `namespaceSelector` is malformed.
+    #[error("ClusterWasmPlugin {name}: spec.namespaceSelector: {reason}")]
+    InvalidNamespaceSelector {
+        /// The plugin name.
+        name: String,
+        /// What is wrong and what is accepted.
+        reason: String,
     },
     /// The plugin names no module source, or several.
     #[error("{plugin}: {reason}")]
@@ -204,6 +228,57 @@ fn sorted(names: impl Iterator<Item = String>) -> Vec<String> {
     v.sort();
     v.dedup();
     v
+}
+
+/// A `namespaceSelector` written as a label-selector expression (`team=a,env in (dev,qa),!legacy`),
+/// the form every selector matcher in Capstan reads: `matchLabels` become `key=value`, and
+/// `matchExpressions` `In`/`NotIn` (with values), `Exists`/`DoesNotExist` (without) become
+/// `key in (…)`, `key notin (…)`, `key`, `!key`. An empty selector is the empty expression, which
+/// matches every namespace, as in Kubernetes.
+pub fn namespace_selector_expression(
+    plugin: &str,
+    selector: &LabelSelector,
+) -> Result<String, PluginError> {
+    let fail = |reason: String| PluginError::InvalidNamespaceSelector {
+        name: plugin.to_owned(),
+        reason,
+    };
+    let mut terms: Vec<String> = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    for (i, e) in selector.match_expressions.iter().flatten().enumerate() {
+        let values = e.values.as_deref().unwrap_or_default();
+        let field = format!("matchExpressions[{i}]");
+        let term = match e.operator.as_str() {
+            "In" | "NotIn" if values.is_empty() => {
+                return Err(fail(format!(
+                    "{field}: operator {} needs at least one value",
+                    e.operator
+                )));
+            }
+            "In" => format!("{} in ({})", e.key, values.join(",")),
+            "NotIn" => format!("{} notin ({})", e.key, values.join(",")),
+            "Exists" | "DoesNotExist" if !values.is_empty() => {
+                return Err(fail(format!(
+                    "{field}: operator {} takes no values, found {values:?}",
+                    e.operator
+                )));
+            }
+            "Exists" => e.key.clone(),
+            "DoesNotExist" => format!("!{}", e.key),
+            other => {
+                return Err(fail(format!(
+                    "{field}.operator: {other:?} is not an operator (accepted: In, NotIn, Exists, \
+                     DoesNotExist)"
+                )));
+            }
+        };
+        terms.push(term);
+    }
+    Ok(terms.join(","))
 }
 
 /// Where a plugin's module comes from.

@@ -1,7 +1,8 @@
 //! The `WasmPlugin` (namespaced) and `ClusterWasmPlugin` (cluster-scoped) custom resources: where
 //! a Wasm transform module comes from, the sha256 it must have, its default config, its resource
 //! limits and a description. A namespaced `WasmPlugin` can only be used by HelmReleases in its
-//! own namespace (see [`crate::resolve_plugin`]). The specs carry the CEL rules the API server
+//! own namespace (see [`crate::resolve_plugin`]); a `ClusterWasmPlugin` can restrict its users
+//! with a namespace selector (see [`crate::namespace_selector_expression`]). The specs carry the CEL rules the API server
 //! enforces (`KubeSchema`): exactly one module source, and `sha256` with `url`.
 
 #![expect(
@@ -9,6 +10,7 @@
     reason = "kube's KubeSchema derive emits private copies of the plugin specs to build their schema"
 )]
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -17,7 +19,7 @@ use serde_json::Value;
 /// Defines a plugin spec type; both kinds share the same fields, but kube's derive needs one
 /// struct per kind.
 macro_rules! plugin_spec {
-    ($(#[$attr:meta])* $name:ident) => {
+    ($(#[$attr:meta])* $name:ident { $($extra:tt)* }) => {
         #[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
         #[x_kube(validation = Rule::new(
             "[has(self.oci), has(self.url), has(self.configMapRef)].filter(x, x).size() == 1"
@@ -58,6 +60,8 @@ macro_rules! plugin_spec {
             /// Resource limits of one invocation.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub limits: Option<PluginLimits>,
+
+            $($extra)*
         }
     };
 }
@@ -75,7 +79,7 @@ plugin_spec!(
         printcolumn(name = "Description", type_ = "string", json_path = ".spec.description"),
         printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
     )]
-    WasmPluginSpec
+    WasmPluginSpec {}
 );
 
 plugin_spec!(
@@ -90,7 +94,14 @@ plugin_spec!(
         printcolumn(name = "Description", type_ = "string", json_path = ".spec.description"),
         printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
     )]
-    ClusterWasmPluginSpec
+    ClusterWasmPluginSpec {
+        /// Which namespaces' HelmReleases may use this plugin: a label selector over the labels
+        /// of the HelmRelease's namespace (every namespace carries
+        /// `kubernetes.io/metadata.name: <name>`). Unset: every namespace; `{}` also matches
+        /// every namespace.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub namespace_selector: Option<LabelSelector>,
+    }
 );
 
 /// A module stored as an OCI artifact.

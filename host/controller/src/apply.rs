@@ -36,7 +36,7 @@ pub enum ApplyError {
         gvk: String,
         /// Why.
         #[source]
-        source: kube::Error,
+        source: ApiFailure,
     },
     /// The API call failed.
     #[error("{verb} {object}")]
@@ -47,7 +47,7 @@ pub enum ApplyError {
         object: String,
         /// Why (403s name the verb, resource and user).
         #[source]
-        source: kube::Error,
+        source: ApiFailure,
     },
     /// A CRD did not become Established in time.
     #[error("CustomResourceDefinition {name} was not Established within {timeout:?}")]
@@ -64,12 +64,39 @@ impl ApplyError {
     /// throttling aside) are transient.
     pub fn is_transient(&self) -> bool {
         match self {
-            ApplyError::Call { source, .. } | ApplyError::Discover { source, .. } => match source {
-                kube::Error::Api(s) => s.code == 409 || s.code == 429 || s.code >= 500,
-                _ => true,
-            },
+            ApplyError::Call { source, .. } | ApplyError::Discover { source, .. } => {
+                match &source.0 {
+                    kube::Error::Api(s) => s.code == 409 || s.code == 429 || s.code >= 500,
+                    _ => true,
+                }
+            }
             ApplyError::CrdNotEstablished { .. } => true,
             ApplyError::Malformed { .. } => false,
+        }
+    }
+}
+
+/// A Kubernetes API error, shown as the API server's own message (kube's `Display` of an API
+/// error appends a debug dump of the whole `Status`). A 403 reads `deployments.apps "web" is
+/// forbidden: User "system:serviceaccount:team-a:deployer" cannot patch resource …`.
+#[derive(Debug)]
+pub struct ApiFailure(pub kube::Error);
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            kube::Error::Api(s) if !s.message.is_empty() => f.write_str(&s.message),
+            kube::Error::Api(s) => write!(f, "{} ({})", s.reason, s.code),
+            other => other.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ApiFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0 {
+            kube::Error::Api(_) => None,
+            other => other.source(),
         }
     }
 }
@@ -167,7 +194,7 @@ impl Applier {
             .map_err(|source| ApplyError::Discover {
                 object: key.to_string(),
                 gvk: format!("{}/{}", key.api_version, key.kind),
-                source,
+                source: ApiFailure(source),
             })?;
         let namespaced = matches!(caps.scope, Scope::Namespaced);
         self.kinds
@@ -235,7 +262,7 @@ impl Applier {
             .map_err(|source| ApplyError::Call {
                 verb: if dry_run { "dry-run apply" } else { "apply" },
                 object: key.to_string(),
-                source,
+                source: ApiFailure(source),
             })
     }
 
@@ -251,7 +278,7 @@ impl Applier {
             .map_err(|source| ApplyError::Call {
                 verb: "get",
                 object: key.to_string(),
-                source,
+                source: ApiFailure(source),
             })
     }
 
@@ -273,7 +300,7 @@ impl Applier {
             Err(source) => Err(ApplyError::Call {
                 verb: "delete",
                 object: key.to_string(),
-                source,
+                source: ApiFailure(source),
             }),
         }
     }
@@ -288,7 +315,7 @@ impl Applier {
             let crd = api.get_opt(name).await.map_err(|source| ApplyError::Call {
                 verb: "get",
                 object: format!("CustomResourceDefinition {name}"),
-                source,
+                source: ApiFailure(source),
             })?;
             let established = crd
                 .and_then(|c| c.status)

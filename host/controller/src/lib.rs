@@ -24,6 +24,8 @@ pub mod decide;
 pub mod depends;
 pub mod drift;
 pub mod hooks;
+pub mod impersonate;
+pub mod leader;
 pub mod lookup;
 pub mod metrics;
 pub mod reconcile;

@@ -27,10 +27,12 @@ pub struct Stores {
     pub config_maps: Store<DynamicObject>,
     /// Secrets.
     pub secrets: Store<DynamicObject>,
+    /// Namespaces (their labels, for ClusterWasmPlugin namespace selectors).
+    pub namespaces: Store<DynamicObject>,
 }
 
-/// An [`ObjectLookup`] over [`Stores`], for one release: `no_cross_namespace` refuses (as
-/// "not found", with the reason) any object outside `namespace` (`--no-cross-namespace-refs`).
+/// An [`ObjectLookup`] over [`Stores`], for one release: `no_cross_namespace` refuses any
+/// object outside `namespace` (`--no-cross-namespace-refs`) with a denied [`LookupError`].
 pub struct StoreLookup<'a> {
     /// The stores.
     pub stores: &'a Stores,
@@ -73,6 +75,7 @@ impl StoreLookup<'_> {
                     "cross-namespace references are disabled (--no-cross-namespace-refs): the HelmRelease is in namespace {:?}",
                     self.namespace
                 ),
+                denied: true,
             });
         }
         Ok(())
@@ -92,6 +95,7 @@ impl StoreLookup<'_> {
             reason: format!(
                 "the {kind} kind (source.toolkit.fluxcd.io) is not installed in this cluster"
             ),
+            denied: false,
         })?;
         Ok(get(store, Some(namespace), name))
     }
@@ -102,6 +106,7 @@ fn invalid(kind: ObjectKind, object: String, e: impl std::fmt::Display) -> Looku
         kind,
         object,
         reason: format!("invalid object: {e}"),
+        denied: false,
     }
 }
 
@@ -167,6 +172,17 @@ impl ObjectLookup for StoreLookup<'_> {
             .transpose()
     }
 
+    fn namespace_labels(&self, name: &str) -> Found<serde_json::Map<String, Value>> {
+        Ok(find(&self.stores.namespaces, None, name).map(|ns| {
+            ns.metadata
+                .labels
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect()
+        }))
+    }
+
     fn known(&self, kind: ObjectKind, namespace: &str) -> Vec<String> {
         let names = |store: &Store<DynamicObject>, namespaced: bool| {
             let mut v: Vec<String> = store
@@ -204,7 +220,7 @@ impl ObjectLookup for StoreLookup<'_> {
                 .map(|s| names(s, true))
                 .unwrap_or_default(),
             // Never list Secret or ConfigMap names into a status message.
-            ObjectKind::ConfigMap | ObjectKind::Secret => Vec::new(),
+            ObjectKind::ConfigMap | ObjectKind::Secret | ObjectKind::Namespace => Vec::new(),
         }
     }
 }

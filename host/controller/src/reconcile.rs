@@ -35,7 +35,9 @@ use crate::apply::{Applier, ApplyError, ObjectKey, live_json};
 use crate::decide::{
     Decision, DriftAction, Facts, LastRelease, decide, drift_action, short_digest,
 };
+use crate::impersonate::{Clients, service_account};
 use crate::lookup::{StoreLookup, Stores};
+use crate::metrics::Metrics;
 use crate::release::Outcome;
 use crate::remediate::{self, ReleaseAction};
 use crate::storage::{self, ReleaseStatus, StoredRelease};
@@ -96,6 +98,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Settings.
     pub options: Options,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
     /// Per release: the inputs fingerprint and desired digest of the last successful
     /// reconcile, so an unchanged release is drift-checked without rendering again.
     pub(crate) last_success: Mutex<HashMap<String, (String, String)>>,
@@ -103,6 +107,7 @@ pub struct Context {
     /// copy that lags behind that write.
     written: Mutex<HashMap<String, String>>,
     pub(crate) applier: Applier,
+    clients: Clients,
 }
 
 impl Context {
@@ -117,28 +122,41 @@ impl Context {
     ) -> Self {
         Context {
             applier: Applier::new(client.clone()),
+            clients: Clients::new(client.clone(), None),
             client,
             engine,
             fetcher,
             stores,
             recorder,
             options,
+            metrics: Arc::new(Metrics::default()),
             last_success: Mutex::new(HashMap::new()),
             written: Mutex::new(HashMap::new()),
         }
     }
 
+    /// Lets releases impersonate service accounts: `config` is what [`Context::client`] was
+    /// built from. Without it, a release that names a service account fails rather than run
+    /// with the controller's own rights.
+    pub fn with_config(mut self, config: kube::Config) -> Self {
+        self.clients = Clients::new(self.client.clone(), Some(config));
+        self
+    }
+
     /// The client of every Kubernetes operation on `release`'s objects and Helm storage
     /// (apply, prune, drift, wait, hooks, delete): the one place that decides who the controller
-    /// acts as for a release. Status writes and events use [`Context::client`].
-    pub fn release_client(&self, release: &HelmRelease) -> Client {
-        let _ = release;
-        self.client.clone()
+    /// acts as for a release — its service account ([`crate::impersonate::service_account`]).
+    /// Status writes and events use [`Context::client`].
+    pub fn release_client(&self, release: &HelmRelease) -> Result<Client> {
+        let account = service_account(release, self.options.default_service_account.as_deref());
+        self.clients
+            .acting_as(account.as_ref())
+            .map_err(Error::Impersonate)
     }
 
     /// An [`Applier`] over [`Context::release_client`], sharing the discovery cache.
-    pub(crate) fn release_applier(&self, release: &HelmRelease) -> Applier {
-        self.applier.with_client(self.release_client(release))
+    pub(crate) fn release_applier(&self, client: Client) -> Applier {
+        self.applier.with_client(client)
     }
 
     /// Forgets what the last successful reconcile of `key` saw (its release is gone).
@@ -194,6 +212,9 @@ pub enum Error {
     /// Writing the HelmRelease status failed.
     #[error("writing the HelmRelease status")]
     WriteStatus(#[source] kube::Error),
+    /// No client could be built for the release's service account.
+    #[error("impersonating the release's service account")]
+    Impersonate(#[source] crate::impersonate::ImpersonateError),
     /// The blocking build task died.
     #[error("the build task panicked or was cancelled")]
     Join(#[source] tokio::task::JoinError),
@@ -220,7 +241,7 @@ impl Error {
         match self {
             Error::Build(e) => e.class() == ErrorClass::Transient,
             Error::Apply(e) => e.is_transient(),
-            Error::Record(_) | Error::Hook(_) | Error::Wait(_) => false,
+            Error::Record(_) | Error::Hook(_) | Error::Wait(_) | Error::Impersonate(_) => false,
             Error::Storage(_)
             | Error::WriteStatus(_)
             | Error::Join(_)
@@ -293,18 +314,19 @@ impl<'a> Run<'a> {
         parsed: ParsedRelease,
         status: HelmReleaseStatus,
         key: String,
-    ) -> Self {
-        Run {
+    ) -> Result<Self> {
+        let client = ctx.release_client(&parsed.release)?;
+        Ok(Run {
             ctx,
             obj,
-            client: ctx.release_client(&parsed.release),
-            applier: ctx.release_applier(&parsed.release),
+            applier: ctx.release_applier(client.clone()),
+            client,
             generation: obj.metadata.generation.unwrap_or(0),
             written: Mutex::new(obj.data.get("status").cloned().unwrap_or(Value::Null)),
             parsed,
             status,
             key,
-        }
+        })
     }
 
     pub(crate) fn release(&self) -> &HelmRelease {
@@ -892,13 +914,13 @@ async fn reconcile_release(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result
                 },
                 status,
                 key,
-            );
+            )?;
             run.fail("InvalidSpec", &capstan_engine::chain(&e), false)
                 .await?;
             return Ok(Action::await_change());
         }
     };
-    let mut run = Run::new(&ctx, &obj, parsed, status, key);
+    let mut run = Run::new(&ctx, &obj, parsed, status, key)?;
     if run.release().spec.suspend {
         tracing::debug!(release = %run.key, "suspended");
         return Ok(Action::await_change());
@@ -985,8 +1007,13 @@ async fn reconcile_release(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result
     .await
     .map_err(Error::Join)?;
     let build = match built {
-        Ok(b) => b,
+        Ok(b) => {
+            ctx.metrics
+                .record_build(run.release().namespace_or_default(), &obj.name_any(), &b);
+            b
+        }
         Err(e) => {
+            ctx.metrics.record_build_error(&e);
             let transient = e.is_transient();
             run.status.observed_generation = Some(generation);
             run.fail(e.reason(), &capstan_engine::chain(&e), transient)
@@ -1107,8 +1134,12 @@ fn clear_failures(status: &mut HelmReleaseStatus) {
 }
 
 /// Transient failures retry with backoff; the rest were reported and wait for a change.
-pub fn error_policy(_obj: Arc<DynamicObject>, error: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(error = %capstan_engine::chain(error), "reconcile failed");
+pub fn error_policy(obj: Arc<DynamicObject>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(
+        release = %format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any()),
+        error = %capstan_engine::chain(error),
+        "reconcile failed"
+    );
     if error.is_transient() {
         Action::requeue(Duration::from_secs(10))
     } else {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use capstan_api::{ChartSource, PluginKind, ValuesKind, parse_helm_release};
-use capstan_engine::{Engine, SourceFetcher};
+use capstan_engine::{Engine, GroupKind, KindScopes, SourceFetcher};
 use futures::{FutureExt, StreamExt};
 use kube::Client;
 use kube::api::{Api, DynamicObject};
@@ -20,6 +20,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::leader::{ElectionConfig, ElectionError, Elector};
 use crate::lookup::Stores;
 use crate::metrics::Metrics;
 use crate::reconcile::{Context, Options, error_policy, reconcile};
@@ -39,6 +40,8 @@ pub struct ControllerOptions {
     pub watch_label_selector: Option<String>,
     /// Reconciler settings.
     pub reconcile: Options,
+    /// `--enable-leader-election`: reconcile only while holding this Lease.
+    pub leader_election: Option<ElectionConfig>,
 }
 
 impl Default for ControllerOptions {
@@ -50,6 +53,7 @@ impl Default for ControllerOptions {
             flux_helmreleases: false,
             watch_label_selector: None,
             reconcile: Options::default(),
+            leader_election: None,
         }
     }
 }
@@ -72,6 +76,12 @@ pub enum RunError {
         #[source]
         source: kube::Error,
     },
+    /// No client could be built from the Kubernetes configuration.
+    #[error("cannot build a Kubernetes client")]
+    Client(#[source] kube::Error),
+    /// Leadership was lost; the process should exit so that only one replica reconciles.
+    #[error("leader election")]
+    Election(#[source] ElectionError),
     /// A health or metrics endpoint could not listen.
     #[error("cannot listen on {addr}")]
     Listen {
@@ -119,6 +129,8 @@ enum Changed {
     OciRepository(String, String),
     ConfigMap(String, String),
     Secret(String, String),
+    /// A namespace's labels may now (not) match a ClusterWasmPlugin's namespace selector.
+    Namespace(String),
 }
 
 fn refers_to(release: &DynamicObject, changed: &Changed) -> bool {
@@ -146,6 +158,14 @@ fn refers_to(release: &DynamicObject, changed: &Changed) -> bool {
     match changed {
         Changed::WasmPlugin(n, name) => n == ns && wasm(PluginKind::WasmPlugin, name),
         Changed::ClusterWasmPlugin(name) => wasm(PluginKind::ClusterWasmPlugin, name),
+        Changed::Namespace(n) => {
+            n == ns
+                && hr.spec.post_renderers.iter().any(|p| {
+                    p.wasm.as_ref().is_some_and(|w| {
+                        w.kind.unwrap_or_default() == PluginKind::ClusterWasmPlugin
+                    })
+                })
+        }
         Changed::ConfigMap(n, name) => values(ValuesKind::ConfigMap, n, name),
         // Secrets also carry source credentials: any release whose source is in that namespace.
         Changed::Secret(n, name) => {
@@ -200,13 +220,37 @@ fn ns_name(o: &DynamicObject) -> (String, String) {
     )
 }
 
-/// Runs the controller until the process is stopped.
+/// Kubernetes' well-known kinds plus what API discovery says is cluster-scoped; discovery
+/// failing (RBAC, a broken aggregated API) leaves the well-known table, with a warning.
+async fn discovered_scopes(client: &Client) -> KindScopes {
+    let mut kinds = KindScopes::well_known();
+    match kube::discovery::Discovery::new(client.clone()).run().await {
+        Ok(discovery) => {
+            for group in discovery.groups() {
+                for (resource, caps) in group.recommended_resources() {
+                    kinds.set(
+                        GroupKind::new(resource.group.clone(), resource.kind.clone()),
+                        caps.scope == kube::discovery::Scope::Namespaced,
+                    );
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "API discovery failed; the output guard knows only built-in cluster-scoped kinds")
+        }
+    }
+    kinds
+}
+
+/// Runs the controller until the process is stopped. `config` is the controller's own
+/// Kubernetes configuration; releases impersonate their service accounts through copies of it.
 pub async fn run(
-    client: Client,
+    config: kube::Config,
     engine: Engine,
     fetcher: SourceFetcher,
     options: ControllerOptions,
 ) -> Result<(), RunError> {
+    let client = Client::try_from(config.clone()).map_err(RunError::Client)?;
     let hr_kind = require(
         &client,
         ("capstan.dev", "v1alpha1", "HelmRelease"),
@@ -253,8 +297,12 @@ pub async fn run(
                 .await
             }
         };
+    // The output guard learns which kinds the cluster serves cluster-scoped (CRDs installed
+    // later are still known to it when the release's own chart ships them).
+    let engine = engine.with_kind_scopes(discovered_scopes(&client).await);
     let cm_kind = ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&());
     let secret_kind = ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&());
+    let namespace_kind = ApiResource::erase::<k8s_openapi::api::core::v1::Namespace>(&());
 
     let (tx, rx) = futures::channel::mpsc::unbounded::<Changed>();
     let stores = Stores {
@@ -285,6 +333,9 @@ pub async fn run(
             let (n, name) = ns_name(o);
             Changed::Secret(n, name)
         }),
+        namespaces: reflect(&client, &namespace_kind, tx.clone(), |o| {
+            Changed::Namespace(ns_name(o).1)
+        }),
     };
     drop(tx);
     for store in [
@@ -294,6 +345,7 @@ pub async fn run(
         stores.oci_repositories.as_ref(),
         Some(&stores.config_maps),
         Some(&stores.secrets),
+        Some(&stores.namespaces),
     ]
     .into_iter()
     .flatten()
@@ -301,27 +353,33 @@ pub async fn run(
         let _ = store.wait_until_ready().await;
     }
 
-    let metrics = Arc::new(Metrics::default());
+    let reporter = Reporter {
+        controller: "capstan".into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let ctx = Arc::new(
+        Context::new(
+            client.clone(),
+            engine,
+            fetcher,
+            stores,
+            Recorder::new(client.clone(), reporter),
+            options.reconcile.clone(),
+        )
+        .with_config(config),
+    );
+    let metrics = ctx.metrics.clone();
     let ready = Arc::new(AtomicBool::new(false));
     if let Some(addr) = options.health_addr {
         serve(addr, Endpoint::Health(ready.clone())).await?;
     }
     if let Some(addr) = options.metrics_addr {
-        serve(addr, Endpoint::Metrics(metrics.clone())).await?;
+        serve(
+            addr,
+            Endpoint::Metrics(metrics.clone(), ctx.engine.runtime().clone()),
+        )
+        .await?;
     }
-
-    let reporter = Reporter {
-        controller: "capstan".into(),
-        instance: std::env::var("POD_NAME").ok(),
-    };
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        engine,
-        fetcher,
-        stores,
-        Recorder::new(client.clone(), reporter),
-        options.reconcile.clone(),
-    ));
 
     let mut watcher_config = watcher::Config::default();
     if let Some(selector) = &options.watch_label_selector {
@@ -361,8 +419,14 @@ pub async fn run(
                         let metrics = metrics.clone();
                         async move {
                             let start = std::time::Instant::now();
+                            let (namespace, name) = ns_name(&obj);
                             let result = reconcile(obj, ctx).await;
-                            metrics.record(result.is_ok(), start.elapsed());
+                            metrics.record_reconcile(
+                                &namespace,
+                                &name,
+                                result.is_ok(),
+                                start.elapsed(),
+                            );
                             result
                         }
                     },
@@ -385,15 +449,38 @@ pub async fn run(
             }
         }
     });
+    // Standby replicas are ready too (they serve probes and keep their caches warm).
     ready.store(true, Ordering::SeqCst);
-    tracing::info!("capstan controller started");
-    futures::future::join_all(controllers).await;
-    Ok(())
+    let Some(election) = options.leader_election.clone() else {
+        tracing::info!("capstan controller started");
+        futures::future::join_all(controllers).await;
+        return Ok(());
+    };
+    let elector = Elector::new(client.clone(), election);
+    elector.acquire().await;
+    tracing::info!("capstan controller started (leader)");
+    let lost = {
+        let run = futures::future::join_all(controllers);
+        futures::pin_mut!(run);
+        let keep = elector.keep();
+        futures::pin_mut!(keep);
+        match futures::future::select(run, keep).await {
+            futures::future::Either::Left(_) => None,
+            futures::future::Either::Right((lost, _)) => Some(lost),
+        }
+    };
+    match lost {
+        Some(e) => Err(RunError::Election(e)),
+        None => {
+            elector.release().await;
+            Ok(())
+        }
+    }
 }
 
 enum Endpoint {
     Health(Arc<AtomicBool>),
-    Metrics(Arc<Metrics>),
+    Metrics(Arc<Metrics>, capstan_wasm::Runtime),
 }
 
 /// A minimal HTTP/1.1 responder for `/healthz`, `/readyz` and `/metrics`.
@@ -409,9 +496,17 @@ async fn serve(addr: SocketAddr, endpoint: Endpoint) -> Result<(), RunError> {
             };
             let endpoint = endpoint.clone();
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let n = socket.read(&mut buf).await.unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..n]);
+                // Read the whole request head (it may arrive in several segments): closing a
+                // socket with unread bytes resets the connection instead of delivering the reply.
+                let mut buf = Vec::with_capacity(1024);
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let request = String::from_utf8_lossy(&buf);
                 let path = request.split_whitespace().nth(1).unwrap_or("/");
                 let (code, body, content_type) = match (&*endpoint, path) {
                     (Endpoint::Health(_), "/healthz") => (200, "ok".to_owned(), "text/plain"),
@@ -419,9 +514,11 @@ async fn serve(addr: SocketAddr, endpoint: Endpoint) -> Result<(), RunError> {
                         (200, "ok".to_owned(), "text/plain")
                     }
                     (Endpoint::Health(_), "/readyz") => (503, "starting".to_owned(), "text/plain"),
-                    (Endpoint::Metrics(m), "/metrics") => {
-                        (200, m.render(), "text/plain; version=0.0.4; charset=utf-8")
-                    }
+                    (Endpoint::Metrics(m, runtime), "/metrics") => (
+                        200,
+                        m.render(runtime.cache_stats()),
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    ),
                     _ => (404, "not found".to_owned(), "text/plain"),
                 };
                 let reason = match code {

@@ -144,7 +144,7 @@ pub(crate) async fn cleanup(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Resul
             return Ok(Action::await_change());
         }
     };
-    let mut run = Run::new(&ctx, &obj, parsed, status, key.clone());
+    let mut run = Run::new(&ctx, &obj, parsed, status, key.clone())?;
     ctx.forget(&key);
     if run.release().spec.suspend {
         tracing::info!(release = %key, "suspended: skipping the Helm uninstall of a deleted HelmRelease");

@@ -75,6 +75,17 @@ pub struct StepSummary {
     pub duration: Duration,
 }
 
+/// Where a build's time went besides the post-renderers (those are in [`Build::steps`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BuildTimings {
+    /// Resolving plugins, fetching and loading their modules, validating their configs.
+    pub plugins: Duration,
+    /// Fetching and loading the chart.
+    pub chart: Duration,
+    /// Rendering the chart's templates (Helm).
+    pub render: Duration,
+}
+
 /// What a build produced.
 #[derive(Debug, Clone)]
 pub struct Build {
@@ -105,6 +116,8 @@ pub struct Build {
     pub diagnostics: Vec<StepDiagnostic>,
     /// What the desired state depends on: chart, values, every resolved module and config.
     pub digests: Digests,
+    /// Plugin loading, chart fetching and rendering times.
+    pub timings: BuildTimings,
 }
 
 impl Build {
@@ -300,6 +313,7 @@ enum Module {
 impl Run<'_> {
     fn build(&self) -> Result<Build> {
         let release = self.release;
+        let started = std::time::Instant::now();
         let (pipeline, mut steps, step_digests) = self.pipeline()?;
         let mut diagnostics = pipeline
             .validate()
@@ -307,7 +321,13 @@ impl Run<'_> {
                 release: self.name.clone(),
                 source,
             })?;
+        let mut build_timings = BuildTimings {
+            plugins: started.elapsed(),
+            ..BuildTimings::default()
+        };
+        let started = std::time::Instant::now();
         let loaded = self.load_chart()?;
+        build_timings.chart = started.elapsed();
         let mut warnings = self.warnings.take();
         let composed = compose_values(release, self.lookup).map_err(Error::ComposeValues)?;
         warnings.extend(
@@ -324,6 +344,7 @@ impl Run<'_> {
             namespace: release.release_namespace().to_owned(),
             ..capstan_helm::Release::default()
         };
+        let started = std::time::Instant::now();
         let rendered = capstan_helm::render(
             &chart,
             &values,
@@ -335,6 +356,7 @@ impl Run<'_> {
             chart: format!("{}@{}", loaded.info.name, loaded.info.version),
             source,
         })?;
+        build_timings.render = started.elapsed();
 
         let parse = |template: &str, text: &str| {
             postrender::parse_manifests(text)
@@ -455,6 +477,7 @@ impl Run<'_> {
             warnings,
             diagnostics,
             digests,
+            timings: build_timings,
         })
     }
 
@@ -503,6 +526,44 @@ impl Run<'_> {
         }
     }
 
+    /// A ClusterWasmPlugin with a `namespaceSelector` serves only the namespaces it selects,
+    /// judged by the labels of the HelmRelease's namespace (plus `kubernetes.io/metadata.name`,
+    /// which the API server puts on every namespace).
+    fn check_namespace_selector(&self, index: usize, plugin: &ClusterWasmPlugin) -> Result<()> {
+        let Some(selector) = plugin.spec.namespace_selector.as_ref() else {
+            return Ok(());
+        };
+        let name = plugin.metadata.name.as_deref().unwrap_or_default();
+        let refused = |source| Error::ResolvePlugin { index, source };
+        let expression =
+            capstan_api::namespace_selector_expression(name, selector).map_err(refused)?;
+        let parsed = capstan_sdk::Selector::parse(&expression).map_err(|e| {
+            refused(PluginError::InvalidNamespaceSelector {
+                name: name.to_owned(),
+                reason: e.to_string(),
+            })
+        })?;
+        let namespace = self.release.namespace_or_default();
+        let mut labels = self
+            .lookup
+            .namespace_labels(namespace)
+            .map_err(|e| self.plugin_lookup_error(index, e))?
+            .unwrap_or_default();
+        labels.insert(
+            "kubernetes.io/metadata.name".to_owned(),
+            Value::String(namespace.to_owned()),
+        );
+        if parsed.matches(Some(&labels)) {
+            return Ok(());
+        }
+        Err(refused(PluginError::NamespaceNotSelected {
+            release: self.name.clone(),
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            selector: expression,
+        }))
+    }
+
     /// Which plugin object (or fetcher-substituted module) a `wasm` post-renderer names.
     fn resolve_module(&self, index: usize, renderer: &WasmPostRenderer) -> Result<Module> {
         let name = renderer.plugin.as_str();
@@ -527,6 +588,9 @@ impl Run<'_> {
                 ResolvedPlugin::Namespaced(p) => FoundPlugin::Namespaced(p.clone()),
                 ResolvedPlugin::Cluster(p) => FoundPlugin::Cluster(p.clone()),
             });
+        if let Ok(FoundPlugin::Cluster(plugin)) = &found {
+            self.check_namespace_selector(index, plugin)?;
+        }
         let local = self
             .fetcher
             .local_module(name)

@@ -247,8 +247,8 @@ impl Error {
     /// Whether retrying can help (see the module docs).
     pub fn class(&self) -> ErrorClass {
         let transient = match self {
-            Error::Lookup { .. } => true,
-            Error::ComposeValues(ValuesError::Lookup { .. }) => true,
+            Error::Lookup { source, .. }
+            | Error::ComposeValues(ValuesError::Lookup { source, .. }) => !source.denied,
             Error::FetchChart { source, .. } | Error::FetchModule { source, .. } => {
                 source.is_transient()
             }
@@ -266,6 +266,24 @@ impl Error {
         self.class() == ErrorClass::Transient
     }
 
+    /// The Wasm error behind a failed plugin load, config check or call, if this is one (its
+    /// [`capstan_wasm::Error::plugin`] names the plugin as `name@sha256`).
+    pub fn plugin_failure(&self) -> Option<&capstan_wasm::Error> {
+        fn step(e: &postrender::Error) -> Option<&capstan_wasm::Error> {
+            match e {
+                postrender::Error::RunPostRenderer { source, .. }
+                | postrender::Error::ValidateConfig { source, .. } => Some(source.as_ref()),
+                _ => None,
+            }
+        }
+        match self {
+            Error::LoadPlugin { source, .. } => Some(source.as_ref()),
+            Error::PostRender { source, .. } | Error::ValidateConfig { source, .. } => step(source),
+            _ => None,
+        }
+        .filter(|e| e.plugin().is_some())
+    }
+
     /// A post-renderer's denial, if this is one (its diagnostics).
     pub fn denial(&self) -> Option<&[capstan_sdk::Diagnostic]> {
         match self {
@@ -280,10 +298,26 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         match self {
             Error::ChartSource { .. } | Error::UnsupportedSource { .. } => "InvalidChartSource",
+            Error::Lookup { source, .. }
+            | Error::ComposeValues(ValuesError::Lookup { source, .. })
+                if source.denied =>
+            {
+                "AccessDenied"
+            }
             Error::Lookup { .. } => "LookupFailed",
             Error::FindSource { .. } | Error::InvalidSecret { .. } => "SourceNotFound",
             Error::FetchChart { .. } | Error::LoadChart { .. } => "ChartFetchFailed",
             Error::ReadValuesFile { .. } | Error::ComposeValues(_) => "ValuesFailed",
+            Error::ResolvePlugin {
+                source:
+                    capstan_api::PluginError::PluginInOtherNamespace { .. }
+                    | capstan_api::PluginError::NamespaceNotSelected { .. },
+                ..
+            } => "PluginNotAllowed",
+            Error::ResolvePlugin {
+                source: capstan_api::PluginError::InvalidNamespaceSelector { .. },
+                ..
+            } => "PluginInvalid",
             Error::ResolvePlugin { .. } => "PluginNotFound",
             Error::FetchModule { .. }
             | Error::ReadConfigMapModule { .. }

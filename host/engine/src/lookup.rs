@@ -7,7 +7,7 @@
 
 use capstan_api::{ClusterWasmPlugin, HelmRepository, Inputs, OciRepository, WasmPlugin};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// The kinds a HelmRelease can refer to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,6 +24,8 @@ pub enum ObjectKind {
     WasmPlugin,
     /// `capstan.dev` ClusterWasmPlugin.
     ClusterWasmPlugin,
+    /// `v1` Namespace (its labels, for `ClusterWasmPlugin` namespace selectors).
+    Namespace,
 }
 
 impl std::fmt::Display for ObjectKind {
@@ -35,11 +37,13 @@ impl std::fmt::Display for ObjectKind {
             ObjectKind::Secret => "Secret",
             ObjectKind::WasmPlugin => "WasmPlugin",
             ObjectKind::ClusterWasmPlugin => "ClusterWasmPlugin",
+            ObjectKind::Namespace => "Namespace",
         })
     }
 }
 
-/// A lookup could not answer (not "not found": that is `Ok(None)`). Always worth retrying.
+/// A lookup could not answer (not "not found": that is `Ok(None)`). Worth retrying unless
+/// `denied`.
 #[derive(Debug, thiserror::Error)]
 #[error("looking up {kind} {object}: {reason}")]
 pub struct LookupError {
@@ -49,6 +53,9 @@ pub struct LookupError {
     pub object: String,
     /// Why there is no answer.
     pub reason: String,
+    /// The operator's policy refuses the reference (`--no-cross-namespace-refs`): retrying
+    /// cannot help until the HelmRelease changes.
+    pub denied: bool,
 }
 
 /// `Ok(None)` when the object does not exist.
@@ -70,6 +77,10 @@ pub trait ObjectLookup {
     fn wasm_plugins_named(&self, name: &str) -> Result<Vec<WasmPlugin>, LookupError>;
     /// A ClusterWasmPlugin.
     fn cluster_wasm_plugin(&self, name: &str) -> Found<ClusterWasmPlugin>;
+    /// The labels of namespace `name`, for `ClusterWasmPlugin` namespace selectors (`Ok(None)`
+    /// when the namespace is not known; the engine adds `kubernetes.io/metadata.name` itself, as
+    /// the API server does).
+    fn namespace_labels(&self, name: &str) -> Found<Map<String, Value>>;
     /// Names of the existing objects of `kind` in `namespace` (all namespaces for cluster-scoped
     /// kinds), sorted, for "not found; known: …" messages. Empty when listing is not possible.
     fn known(&self, kind: ObjectKind, namespace: &str) -> Vec<String> {
@@ -196,6 +207,20 @@ impl ObjectLookup for InputsLookup<'_> {
             .cloned())
     }
 
+    fn namespace_labels(&self, name: &str) -> Found<Map<String, Value>> {
+        Ok(self
+            .inputs
+            .namespaces
+            .iter()
+            .find(|n| n.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
+            .map(|n| {
+                n.pointer("/metadata/labels")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default()
+            }))
+    }
+
     fn known(&self, kind: ObjectKind, namespace: &str) -> Vec<String> {
         let namespaced = |meta: &ObjectMeta| {
             format!(
@@ -230,7 +255,7 @@ impl ObjectLookup for InputsLookup<'_> {
                 .iter()
                 .filter_map(|p| p.metadata.name.clone())
                 .collect(),
-            ObjectKind::ConfigMap | ObjectKind::Secret => Vec::new(),
+            ObjectKind::ConfigMap | ObjectKind::Secret | ObjectKind::Namespace => Vec::new(),
         };
         names.sort();
         names.dedup();

@@ -36,6 +36,7 @@ fn kinds_are_counted() {
 
 fn mk_build() -> Build {
     Build {
+        timings: Default::default(),
         release: "shop/cache".to_owned(),
         release_name: "cache".to_owned(),
         release_namespace: "shop".to_owned(),

@@ -223,6 +223,19 @@ fn join_errors(diags: &[Diagnostic]) -> String {
 }
 
 impl Error {
+    /// Which resource limit the plugin hit, if that is why it failed: `timeout`, `memory`,
+    /// `output`, `input` or `hostcall-fuel` (metric labels and operator dashboards).
+    pub fn limit(&self) -> Option<&'static str> {
+        match self {
+            Error::PluginTimedOut { .. } => Some("timeout"),
+            Error::PluginMemoryLimit { .. } => Some("memory"),
+            Error::PluginOutputTooLarge { .. } => Some("output"),
+            Error::InputTooLarge { .. } => Some("input"),
+            Error::PluginHostcallFuel { .. } => Some("hostcall-fuel"),
+            _ => None,
+        }
+    }
+
     /// The plugin this error is about, if any.
     pub fn plugin(&self) -> Option<&PluginId> {
         match self {

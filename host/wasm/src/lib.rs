@@ -25,4 +25,4 @@ mod sandbox;
 pub use error::{Error, Result};
 pub use limits::Limits;
 pub use plugin::{MAX_DIAGNOSTICS, MAX_GUEST_TEXT, PluginId, TransformOutput, WasmPlugin};
-pub use runtime::{Runtime, RuntimeBuilder};
+pub use runtime::{CacheStats, Runtime, RuntimeBuilder};

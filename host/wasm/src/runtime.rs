@@ -78,6 +78,7 @@ impl RuntimeBuilder {
                 cache,
                 modules: Mutex::new(HashMap::new()),
                 stop,
+                stats: CacheCounters::default(),
             }),
         })
     }
@@ -111,6 +112,25 @@ struct Inner {
     cache: Option<DiskCache>,
     modules: Mutex<HashMap<[u8; 32], Arc<TransformPre<StoreState>>>>,
     stop: Arc<AtomicBool>,
+    stats: CacheCounters,
+}
+
+#[derive(Default)]
+struct CacheCounters {
+    memory: std::sync::atomic::AtomicU64,
+    disk: std::sync::atomic::AtomicU64,
+    compiled: std::sync::atomic::AtomicU64,
+}
+
+/// Where [`Runtime::load`] found its modules since the runtime was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Already compiled and linked in this process.
+    pub memory_hits: u64,
+    /// Loaded from the signed on-disk cache of compiled modules.
+    pub disk_hits: u64,
+    /// Compiled from the module's bytes.
+    pub compiled: u64,
 }
 
 impl Drop for Inner {
@@ -175,7 +195,10 @@ impl Runtime {
         }
         let cached = self.lock_modules().get(&digest).cloned();
         let pre = match cached {
-            Some(pre) => pre,
+            Some(pre) => {
+                self.inner.stats.memory.fetch_add(1, Ordering::Relaxed);
+                pre
+            }
             None => {
                 let pre = Arc::new(self.prepare(&id, bytes)?);
                 self.lock_modules().entry(digest).or_insert(pre).clone()
@@ -229,8 +252,10 @@ impl Runtime {
         let engine = &self.inner.engine;
         if let Some(cache) = &self.inner.cache {
             if let Some(component) = cache.load(engine, id.digest()) {
+                self.inner.stats.disk.fetch_add(1, Ordering::Relaxed);
                 return Ok(component);
             }
+            self.inner.stats.compiled.fetch_add(1, Ordering::Relaxed);
             let artifact =
                 engine
                     .precompile_component(binary)
@@ -243,10 +268,23 @@ impl Runtime {
                 return Ok(component);
             }
         }
+        if self.inner.cache.is_none() {
+            self.inner.stats.compiled.fetch_add(1, Ordering::Relaxed);
+        }
         Component::new(engine, binary).map_err(|source| Error::CompileModule {
             plugin: id.clone(),
             source,
         })
+    }
+
+    /// Where modules were found since this runtime was created (for metrics).
+    pub fn cache_stats(&self) -> CacheStats {
+        let s = &self.inner.stats;
+        CacheStats {
+            memory_hits: s.memory.load(Ordering::Relaxed),
+            disk_hits: s.disk.load(Ordering::Relaxed),
+            compiled: s.compiled.load(Ordering::Relaxed),
+        }
     }
 
     /// Compiles a module and writes it to the disk cache without keeping it in memory (for

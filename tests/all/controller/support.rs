@@ -28,14 +28,54 @@ impl Controller {
         selector: &str,
         extra: &[&str],
     ) -> anyhow::Result<Controller> {
+        Self::spawn(cluster, selector, ("0", "0"), None, extra)
+    }
+
+    /// A controller that reports (in Events and Leases) as instance `pod` (`POD_NAME`).
+    pub(crate) fn start_as(
+        cluster: &Cluster,
+        selector: &str,
+        pod: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<Controller> {
+        Self::spawn(cluster, selector, ("0", "0"), Some(pod), extra)
+    }
+
+    /// A controller serving `/metrics` and `/healthz`+`/readyz` on loopback ports; returns
+    /// their addresses too.
+    pub(crate) fn start_serving(
+        cluster: &Cluster,
+        selector: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<(Controller, String, String)> {
+        let free = || -> anyhow::Result<String> {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            Ok(l.local_addr()?.to_string())
+        };
+        let (metrics, health) = (free()?, free()?);
+        let c = Self::spawn(cluster, selector, (&metrics, &health), None, extra)?;
+        Ok((c, metrics, health))
+    }
+
+    fn spawn(
+        cluster: &Cluster,
+        selector: &str,
+        (metrics, health): (&str, &str),
+        pod: Option<&str>,
+        extra: &[&str],
+    ) -> anyhow::Result<Controller> {
         let cache = tempfile::tempdir()?;
-        let child = Command::new(capstan_bin())
+        let mut command = Command::new(capstan_bin());
+        if let Some(pod) = pod {
+            command.env("POD_NAME", pod);
+        }
+        let child = command
             .arg("controller")
             .args([
                 "--metrics-addr",
-                "0",
+                metrics,
                 "--health-addr",
-                "0",
+                health,
                 "--concurrent",
                 "2",
             ])
@@ -61,6 +101,29 @@ impl Drop for Controller {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `GET http://addr/path` (the controller's endpoints speak HTTP/1.1 and close): status and
+/// body.
+pub(crate) fn http_get(addr: &str, path: &str) -> anyhow::Result<(u16, String)> {
+    use std::io::{Read as _, Write as _};
+    let mut stream =
+        std::net::TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(
+        format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").as_bytes(),
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .with_context(|| format!("no HTTP response from {addr}{path}: {response:?}"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .with_context(|| format!("no status line from {addr}{path}: {head:?}"))?;
+    Ok((status, body.to_owned()))
 }
 
 /// A chart repository and module server on loopback, serving `dir`.
@@ -211,7 +274,7 @@ pub(crate) async fn wait_ready(
     name: &str,
     status: &str,
 ) -> anyhow::Result<Value> {
-    wait_for(
+    let waited = wait_for(
         &format!("{} {ns}/{name} Ready={status}", ar.kind),
         WAIT,
         || async {
@@ -224,7 +287,24 @@ pub(crate) async fn wait_ready(
             Ok((observed >= generation && ready == Some(json!(status))).then_some(hr))
         },
     )
-    .await
+    .await;
+    match waited {
+        Ok(hr) => Ok(hr),
+        Err(e) => {
+            // Say what the release looked like when we gave up.
+            let last = get(cluster, ar, ns, name).await.ok().flatten();
+            let seen = last.map_or_else(
+                || "it does not exist".to_owned(),
+                |hr| {
+                    format!(
+                        "generation {}, status {:#}",
+                        hr["metadata"]["generation"], hr["status"]
+                    )
+                },
+            );
+            Err(e.context(format!("last seen: {seen}")))
+        }
+    }
 }
 
 /// Resolves once some version of HelmRelease `ns/name` shows `Reconciling=True` (kstatus: work

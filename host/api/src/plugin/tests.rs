@@ -288,3 +288,55 @@ fn renderer_config_merges_over_plugin_defaults() {
     assert_eq!(effective_config(None, None), json!({}));
     assert_eq!(effective_config(Some(&defaults), None), defaults);
 }
+
+fn mk_selector(v: serde_json::Value) -> LabelSelector {
+    serde_json::from_value(v).expect("selector")
+}
+
+#[test]
+fn namespace_selector_becomes_an_expression() {
+    let sel = mk_selector(json!({
+        "matchLabels": {"team": "a"},
+        "matchExpressions": [
+            {"key": "env", "operator": "In", "values": ["dev", "qa"]},
+            {"key": "tier", "operator": "NotIn", "values": ["db"]},
+            {"key": "tenant", "operator": "Exists"},
+            {"key": "legacy", "operator": "DoesNotExist"}
+        ]
+    }));
+    assert_eq!(
+        namespace_selector_expression("p", &sel).expect("an expression"),
+        "team=a,env in (dev,qa),tier notin (db),tenant,!legacy"
+    );
+    assert_eq!(
+        namespace_selector_expression("p", &mk_selector(json!({}))).expect("an expression"),
+        ""
+    );
+}
+
+#[test]
+fn malformed_namespace_selector_names_the_field_and_what_is_accepted() {
+    let bad_op = mk_selector(json!({"matchExpressions": [{"key": "a", "operator": "Equals"}]}));
+    let e = namespace_selector_expression("sidecar", &bad_op).expect_err("refused");
+    assert_eq!(
+        e.to_string(),
+        "ClusterWasmPlugin sidecar: spec.namespaceSelector: matchExpressions[0].operator: \
+         \"Equals\" is not an operator (accepted: In, NotIn, Exists, DoesNotExist)"
+    );
+    let no_values = mk_selector(json!({"matchExpressions": [{"key": "a", "operator": "In"}]}));
+    assert!(
+        namespace_selector_expression("sidecar", &no_values)
+            .expect_err("refused")
+            .to_string()
+            .contains("operator In needs at least one value")
+    );
+    let values = mk_selector(
+        json!({"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]}),
+    );
+    assert!(
+        namespace_selector_expression("sidecar", &values)
+            .expect_err("refused")
+            .to_string()
+            .contains("operator Exists takes no values")
+    );
+}

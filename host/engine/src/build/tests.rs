@@ -141,6 +141,8 @@ mod pipeline {
     struct FakeLookup {
         objects: HashMap<(ObjectKind, String), Value>,
         down: bool,
+        /// Refuse every lookup as the operator's policy would.
+        deny: bool,
     }
 
     impl FakeLookup {
@@ -160,11 +162,16 @@ mod pipeline {
         }
 
         fn get(&self, kind: ObjectKind, key: String) -> Found<Value> {
-            if self.down {
+            if self.down || self.deny {
                 return Err(LookupError {
                     kind,
                     object: key,
-                    reason: "connection refused".into(),
+                    reason: if self.deny {
+                        "cross-namespace references are disabled".into()
+                    } else {
+                        "connection refused".into()
+                    },
+                    denied: self.deny,
                 });
             }
             Ok(self.objects.get(&(kind, key)).cloned())
@@ -202,6 +209,7 @@ mod pipeline {
                     kind: ObjectKind::WasmPlugin,
                     object: name.into(),
                     reason: "connection refused".into(),
+                    denied: false,
                 });
             }
             Ok(self
@@ -221,6 +229,14 @@ mod pipeline {
                         .expect("valid ClusterWasmPlugin")
                         .object
                 }))
+        }
+        fn namespace_labels(&self, name: &str) -> Found<serde_json::Map<String, Value>> {
+            Ok(self.get(ObjectKind::Namespace, name.to_owned())?.map(|d| {
+                d["metadata"]["labels"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default()
+            }))
         }
     }
 
@@ -560,6 +576,16 @@ mod pipeline {
             .build(&release, &down, &fetcher)
             .expect_err("down");
         assert!(err.is_transient(), "{err:?}");
+        assert_eq!(err.reason(), "ValuesFailed");
+        let denied = FakeLookup {
+            deny: true,
+            ..Default::default()
+        };
+        let err = mk_engine()
+            .build(&release, &denied, &fetcher)
+            .expect_err("denied");
+        assert_eq!(err.class(), ErrorClass::Stalled, "{err:?}");
+        assert_eq!(err.reason(), "AccessDenied");
         let err = mk_engine()
             .build(&release, &FakeLookup::default(), &fetcher)
             .expect_err("missing");
@@ -711,7 +737,7 @@ mod pipeline {
         let err = mk_engine()
             .build(&wasm_release(), &lookup, &FakeFetcher::default())
             .expect_err("other namespace");
-        assert_eq!(err.reason(), "PluginNotFound");
+        assert_eq!(err.reason(), "PluginNotAllowed");
         assert!(
             crate::chain(&err)
                 .contains("is in namespace \"other\" but the HelmRelease is in \"apps\""),
@@ -727,6 +753,89 @@ mod pipeline {
             .expect_err("missing");
         assert!(
             crate::chain(&err).contains("WasmPlugin \"labels\" not found in namespace \"apps\""),
+            "{}",
+            crate::chain(&err)
+        );
+    }
+
+    fn mk_namespace(name: &str, labels: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
+    }
+
+    fn mk_cluster_plugin(name: &str, selector: Value) -> Value {
+        json!({"apiVersion": "capstan.dev/v1alpha1", "kind": "ClusterWasmPlugin",
+               "metadata": {"name": name},
+               "spec": {"url": "https://m.example/x.wasm", "sha256": "0".repeat(64),
+                        "namespaceSelector": selector}})
+    }
+
+    #[test]
+    fn a_cluster_plugin_serves_only_the_namespaces_its_selector_picks() {
+        let release = mk_release(json!({
+            "chart": {"spec": {"chart": "web", "repository": "https://c.example"}},
+            "postRenderers": [{"wasm": {"plugin": "labels", "kind": "ClusterWasmPlugin"}}],
+        }));
+        let build = |namespace: Option<Value>, selector: Value| {
+            let mut lookup = FakeLookup::default().with(
+                ObjectKind::ClusterWasmPlugin,
+                mk_cluster_plugin("labels", selector),
+            );
+            if let Some(ns) = namespace {
+                lookup = lookup.with(ObjectKind::Namespace, ns);
+            }
+            let fetcher = FakeFetcher {
+                modules: HashMap::from([("https://m.example/x.wasm".to_owned(), b"x".to_vec())]),
+                ..Default::default()
+            };
+            mk_engine()
+                .build(&release, &lookup, &fetcher)
+                .expect_err("either refused or a bad module")
+        };
+
+        // Namespace "apps" is team=b: refused, naming release, plugin, selector and namespace.
+        let err = build(
+            Some(mk_namespace("apps", json!({"team": "b"}))),
+            json!({"matchLabels": {"team": "a"}}),
+        );
+        assert_eq!(err.reason(), "PluginNotAllowed");
+        assert_eq!(err.class(), ErrorClass::Stalled);
+        assert_eq!(
+            crate::chain(&err),
+            "spec.postRenderers[0].wasm: HelmRelease apps/web: ClusterWasmPlugin \"labels\" may \
+             only be used from namespaces matching its spec.namespaceSelector (team=a); namespace \
+             \"apps\" does not match"
+        );
+
+        // Selected: resolution passes and the module is fetched (and found to be wrong).
+        for (ns, selector) in [
+            (
+                Some(mk_namespace("apps", json!({"team": "a"}))),
+                json!({"matchLabels": {"team": "a"}}),
+            ),
+            // Every namespace carries its own name as a label, known or not.
+            (
+                None,
+                json!({"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["apps", "web"]}]}),
+            ),
+            (None, json!({})),
+        ] {
+            let err = build(ns, selector.clone());
+            assert!(
+                matches!(err, Error::VerifyModule { .. }),
+                "{selector}: {err:?}"
+            );
+        }
+
+        // A malformed selector is the plugin's error, named with its field.
+        let err = build(
+            None,
+            json!({"matchExpressions": [{"key": "team", "operator": "Equal", "values": ["a"]}]}),
+        );
+        assert_eq!(err.reason(), "PluginInvalid");
+        assert!(
+            crate::chain(&err).contains(
+                "ClusterWasmPlugin labels: spec.namespaceSelector: matchExpressions[0].operator: \"Equal\""
+            ),
             "{}",
             crate::chain(&err)
         );
