@@ -1,24 +1,12 @@
 //! Flux's `MergeMaps`, the one merge rule of HelmRelease values and plugin configs: maps merge
 //! deeply, anything else (lists included) is replaced by the later value.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-/// Flux's `MergeMaps` on two maps: `over`'s keys win; where both hold maps, they merge.
-pub fn merge_maps(base: &Map<String, Value>, over: &Map<String, Value>) -> Map<String, Value> {
-    let mut out = base.clone();
-    for (k, v) in over {
-        match (out.get_mut(k), v) {
-            (Some(Value::Object(b)), Value::Object(o)) => {
-                let merged = merge_maps(b, o);
-                *b = merged;
-            }
-            _ => {
-                out.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    out
-}
+// Also compiled into capstan-helm (see its module docs).
+mod maps;
+
+pub use maps::merge_maps;
 
 /// [`merge_maps`] on values: two maps merge, otherwise `over` replaces `base`.
 pub fn merge_values(base: &Value, over: &Value) -> Value {

@@ -64,11 +64,8 @@ fn float_text(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { "inf" } else { "-inf" }.to_owned();
     }
-    let mut s = crate::yaml::format_json_float(f).unwrap_or_default();
-    if s.contains('e') {
-        // 'f' formatting never uses an exponent.
-        s = format!("{f}");
-    }
+    // BurntSushi: `floatAddDecimal(strconv.FormatFloat(f, 'f', -1, 64))`.
+    let mut s = capstan_gotmpl::format_float(f, 'f', -1);
     if !s.contains('.') {
         s.push_str(".0");
     }

@@ -45,20 +45,12 @@ pub fn from_json_go(v: &Value) -> Value {
 
 const GLOBAL_KEY: &str = "global";
 
-/// Helm's `mergeMaps`: `b` over `a`, recursing where both sides are maps (used between values
-/// files).
-pub fn merge_maps(a: &Values, b: &Values) -> Values {
-    let mut out = a.clone();
-    for (k, v) in b {
-        if let (Value::Object(vm), Some(Value::Object(existing))) = (v, out.get(k)) {
-            let merged = merge_maps(existing, vm);
-            out.insert(k.clone(), Value::Object(merged));
-            continue;
-        }
-        out.insert(k.clone(), v.clone());
-    }
-    out
-}
+// Helm's `mergeMaps` (between values files and `--set`): the one copy, shared with capstan-api
+// (see the file's module docs).
+#[path = "../../api/src/merge/maps.rs"]
+mod maps;
+
+pub use maps::merge_maps;
 
 fn is_table(v: &Value) -> bool {
     matches!(v, Value::Object(_))
