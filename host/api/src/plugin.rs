@@ -66,8 +66,10 @@ pub enum PluginError {
         selector: String,
     },
     /// A ClusterWasmPlugin's `namespaceSelector` is malformed.
-    #[error("ClusterWasmPlugin {name}: spec.namespaceSelector: {reason}")]
+    #[error("HelmRelease {release}: ClusterWasmPlugin {name}: spec.namespaceSelector: {reason}")]
     InvalidNamespaceSelector {
+        /// `namespace/name` of the HelmRelease that uses the plugin.
+        release: String,
         /// The plugin name.
         name: String,
         /// What is wrong and what is accepted.
@@ -236,10 +238,12 @@ fn sorted(names: impl Iterator<Item = String>) -> Vec<String> {
 /// `key in (…)`, `key notin (…)`, `key`, `!key`. An empty selector is the empty expression, which
 /// matches every namespace, as in Kubernetes.
 pub fn namespace_selector_expression(
+    release: &str,
     plugin: &str,
     selector: &LabelSelector,
 ) -> Result<String, PluginError> {
     let fail = |reason: String| PluginError::InvalidNamespaceSelector {
+        release: release.to_owned(),
         name: plugin.to_owned(),
         reason,
     };

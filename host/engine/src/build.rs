@@ -535,10 +535,11 @@ impl Run<'_> {
         };
         let name = plugin.metadata.name.as_deref().unwrap_or_default();
         let refused = |source| Error::ResolvePlugin { index, source };
-        let expression =
-            capstan_api::namespace_selector_expression(name, selector).map_err(refused)?;
+        let expression = capstan_api::namespace_selector_expression(&self.name, name, selector)
+            .map_err(refused)?;
         let parsed = capstan_sdk::Selector::parse(&expression).map_err(|e| {
             refused(PluginError::InvalidNamespaceSelector {
+                release: self.name.clone(),
                 name: name.to_owned(),
                 reason: e.to_string(),
             })

@@ -305,11 +305,12 @@ fn namespace_selector_becomes_an_expression() {
         ]
     }));
     assert_eq!(
-        namespace_selector_expression("p", &sel).expect("an expression"),
+        namespace_selector_expression("apps/web", "p", &sel).expect("an expression"),
         "team=a,env in (dev,qa),tier notin (db),tenant,!legacy"
     );
     assert_eq!(
-        namespace_selector_expression("p", &mk_selector(json!({}))).expect("an expression"),
+        namespace_selector_expression("apps/web", "p", &mk_selector(json!({})))
+            .expect("an expression"),
         ""
     );
 }
@@ -317,15 +318,16 @@ fn namespace_selector_becomes_an_expression() {
 #[test]
 fn malformed_namespace_selector_names_the_field_and_what_is_accepted() {
     let bad_op = mk_selector(json!({"matchExpressions": [{"key": "a", "operator": "Equals"}]}));
-    let e = namespace_selector_expression("sidecar", &bad_op).expect_err("refused");
+    let e = namespace_selector_expression("apps/web", "sidecar", &bad_op).expect_err("refused");
     assert_eq!(
         e.to_string(),
-        "ClusterWasmPlugin sidecar: spec.namespaceSelector: matchExpressions[0].operator: \
+        "HelmRelease apps/web: ClusterWasmPlugin sidecar: spec.namespaceSelector: \
+         matchExpressions[0].operator: \
          \"Equals\" is not an operator (accepted: In, NotIn, Exists, DoesNotExist)"
     );
     let no_values = mk_selector(json!({"matchExpressions": [{"key": "a", "operator": "In"}]}));
     assert!(
-        namespace_selector_expression("sidecar", &no_values)
+        namespace_selector_expression("apps/web", "sidecar", &no_values)
             .expect_err("refused")
             .to_string()
             .contains("operator In needs at least one value")
@@ -334,7 +336,7 @@ fn malformed_namespace_selector_names_the_field_and_what_is_accepted() {
         json!({"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]}),
     );
     assert!(
-        namespace_selector_expression("sidecar", &values)
+        namespace_selector_expression("apps/web", "sidecar", &values)
             .expect_err("refused")
             .to_string()
             .contains("operator Exists takes no values")
