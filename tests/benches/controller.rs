@@ -128,23 +128,7 @@ fn clock_ticks() -> anyhow::Result<u64> {
 }
 
 fn release_bin() -> anyhow::Result<std::path::PathBuf> {
-    let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    // As `capstan_tests::capstan_bin`: the variables cargo sets for this bench binary are
-    // inputs of ring's build script, and would make each build redo the other's dependencies.
-    for (key, _) in std::env::vars_os() {
-        let key_text = key.to_string_lossy();
-        if key_text.starts_with("CARGO_PKG_")
-            || key_text.starts_with("CARGO_MANIFEST_")
-            || key_text.starts_with("CARGO_BIN_")
-            || matches!(
-                &*key_text,
-                "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR"
-            )
-        {
-            build.env_remove(&key);
-        }
-    }
-    let status = build
+    let status = capstan_tests::inner_cargo()
         .current_dir(root())
         .args([
             "build",

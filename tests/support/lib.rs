@@ -103,29 +103,34 @@ pub fn native(name: &str) -> Option<NativePlugin> {
     })
 }
 
+/// A `cargo` command for a build started from inside a test or bench binary. The variables
+/// cargo sets for that binary (`CARGO_PKG_NAME`, …) are inputs of some build scripts (ring
+/// declares `rerun-if-env-changed` on them): passed on, they would make the inner build and the
+/// next `cargo test` rebuild each other's dependencies every time.
+pub fn inner_cargo() -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    for (key, _) in std::env::vars_os() {
+        let key_text = key.to_string_lossy();
+        if key_text.starts_with("CARGO_PKG_")
+            || key_text.starts_with("CARGO_MANIFEST_")
+            || key_text.starts_with("CARGO_BIN_")
+            || matches!(
+                &*key_text,
+                "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR"
+            )
+        {
+            build.env_remove(&key);
+        }
+    }
+    build
+}
+
 /// The `capstan` binary built by cargo for this test run.
 pub fn capstan_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
-        // The variables cargo sets for this test binary (`CARGO_PKG_NAME`, …) are inputs of some
-        // build scripts (ring declares `rerun-if-env-changed` on them): passed on, they would make
-        // this build and the next `cargo test` rebuild each other's dependencies every time.
-        for (key, _) in std::env::vars_os() {
-            let key_text = key.to_string_lossy();
-            if key_text.starts_with("CARGO_PKG_")
-                || key_text.starts_with("CARGO_MANIFEST_")
-                || key_text.starts_with("CARGO_BIN_")
-                || matches!(
-                    &*key_text,
-                    "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR"
-                )
-            {
-                build.env_remove(&key);
-            }
-        }
-        let status = build
+        let status = inner_cargo()
             .current_dir(root())
             .args(["build", "-p", "capstan", "--bin", "capstan"])
             .status()

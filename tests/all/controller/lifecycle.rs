@@ -366,12 +366,7 @@ async fn install_retries_uninstall_between_attempts_and_end_stalled() -> anyhow:
     let ns = cluster.namespace("e2e-retries").await?;
     let ns_name = ns.name().to_owned();
     let (selector, owner) = selector_of(&ns);
-    let sources = Sources::start()?;
-    sources.publish_chart(
-        "1.0.0",
-        VALUES,
-        &[("templates/deployment.yaml", DEPLOYMENT)],
-    )?;
+    let sources = Sources::with_web_chart()?;
     let _controller = Controller::start(&cluster, &selector, &[])?;
     let extra = json!({
         "timeout": "2s",

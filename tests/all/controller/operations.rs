@@ -65,12 +65,7 @@ async fn two_replicas_never_both_reconcile_and_a_standby_takes_over() -> anyhow:
     let ns = cluster.namespace("e2e-leader").await?;
     let ns_name = ns.name().to_owned();
     let (selector, owner) = selector_of(&ns);
-    let charts = Sources::start()?;
-    charts.publish_chart(
-        "1.0.0",
-        VALUES,
-        &[("templates/deployment.yaml", DEPLOYMENT)],
-    )?;
+    let charts = Sources::with_web_chart()?;
     let election = [
         "--enable-leader-election",
         "--leader-election-namespace",
@@ -139,12 +134,7 @@ async fn two_shards_split_releases_by_label() -> anyhow::Result<()> {
     install_crds(&cluster)?;
     let ns = cluster.namespace("e2e-shards").await?;
     let ns_name = ns.name().to_owned();
-    let charts = Sources::start()?;
-    charts.publish_chart(
-        "1.0.0",
-        VALUES,
-        &[("templates/deployment.yaml", DEPLOYMENT)],
-    )?;
+    let charts = Sources::with_web_chart()?;
     let shard = |s: &str| format!("{ns_name}-{s}");
     let _a = Controller::start_as(
         &cluster,

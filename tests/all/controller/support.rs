@@ -172,6 +172,17 @@ impl Sources {
         Ok(())
     }
 
+    /// A repository serving chart `web` 1.0.0: one Deployment ([`DEPLOYMENT`], [`VALUES`]).
+    pub(crate) fn with_web_chart() -> anyhow::Result<Sources> {
+        let sources = Sources::start()?;
+        sources.publish_chart(
+            "1.0.0",
+            VALUES,
+            &[("templates/deployment.yaml", DEPLOYMENT)],
+        )?;
+        Ok(sources)
+    }
+
     /// Serves `bytes` as `name`; returns its URL and sha256.
     pub(crate) fn publish_module(
         &self,

@@ -19,12 +19,7 @@ async fn a_module_url_outside_the_allow_list_is_refused_and_nothing_is_applied()
     let ns_name = ns.name().to_owned();
     let (selector, owner) = selector_of(&ns);
     // Charts on an allowed host; the module on another address the tenant chose.
-    let charts = Sources::start()?;
-    charts.publish_chart(
-        "1.0.0",
-        VALUES,
-        &[("templates/deployment.yaml", DEPLOYMENT)],
-    )?;
+    let charts = Sources::with_web_chart()?;
     let elsewhere = Sources::start()?;
     let sidecar = std::fs::read(guest("inject-sidecar"))?;
     let (outside_url, sha) = elsewhere.publish_module("sidecar.wasm", &sidecar)?;
@@ -116,12 +111,7 @@ async fn a_release_acts_as_its_service_account_and_an_rbac_denial_says_who_may_n
     cluster
         .apply_yaml(&ns_name, &deployer_rbac(&ns_name, false))
         .await?;
-    let charts = Sources::start()?;
-    charts.publish_chart(
-        "1.0.0",
-        VALUES,
-        &[("templates/deployment.yaml", DEPLOYMENT)],
-    )?;
+    let charts = Sources::with_web_chart()?;
     let _controller = Controller::start(&cluster, &selector, &[])?;
     let release = |requested: &str| {
         let mut hr = mk_release(
@@ -180,12 +170,7 @@ async fn a_tenant_cannot_use_another_namespaces_plugin_or_a_cluster_plugin_not_m
     let tenant_ns = cluster.namespace("e2e-tenant").await?;
     let (owner_name, tenant) = (owner_ns.name().to_owned(), tenant_ns.name().to_owned());
     let (selector, owner) = selector_of(&tenant_ns);
-    let sources = Sources::start()?;
-    sources.publish_chart(
-        "1.0.0",
-        VALUES,
-        &[("templates/deployment.yaml", DEPLOYMENT)],
-    )?;
+    let sources = Sources::with_web_chart()?;
     let sidecar = std::fs::read(guest("inject-sidecar"))?;
     let (url, sha) = sources.publish_module("sidecar.wasm", &sidecar)?;
     apply(
@@ -338,12 +323,7 @@ async fn a_plugin_moving_objects_out_of_the_namespace_is_stopped_and_nothing_is_
     let ns = cluster.namespace("e2e-guard").await?;
     let ns_name = ns.name().to_owned();
     let (selector, owner) = selector_of(&ns);
-    let sources = Sources::start()?;
-    sources.publish_chart(
-        "1.0.0",
-        VALUES,
-        &[("templates/deployment.yaml", DEPLOYMENT)],
-    )?;
+    let sources = Sources::with_web_chart()?;
     let hostile = std::fs::read(guest("hostile"))?;
     let (url, sha) = sources.publish_module("hostile.wasm", &hostile)?;
     apply(
