@@ -1,24 +1,24 @@
-//! Fuzzing without cargo-fuzz: each target feeds pseudo-random inputs, built from pieces that
-//! matter to its parser, to one entry point and requires an answer — a value or an error, never
-//! a panic, an abort or a hang. Every `cargo test` runs a short bounded number of cases from a
-//! fixed seed (so a failure reproduces from its case number); a longer run is
+//! The fuzz targets' checks (`tests/fuzz/src/lib.rs`, included here) on seeded generated inputs,
+//! so every `cargo test` runs them without a fuzzer: each generator builds inputs from pieces
+//! that matter to its parser, and every case must answer — a value or an error, never a panic,
+//! an abort or a hang — and keep the target's promises (the YAML writer's round trip). A fixed
+//! seed makes a failure reproduce from its case number; a longer run is
 //! `CAPSTAN_FUZZ_CASES=200000 CAPSTAN_FUZZ_SEED=7 cargo test -p capstan-tests --release --test all -- fuzz`.
-//! A panic prints the target, seed, case and the input. Crashes found become regression tests
-//! next to the code they fixed.
-//!
-//! Targets: the YAML reader (`capstan_yaml::parse_stream`, with a write → read round trip of
-//! whatever it accepts), Helm's go-yaml reader (`capstan_helm::yaml::parse_documents`), the
-//! manifest splitters (`capstan_helm::split_manifests` and the post-render
-//! `parse_manifests`), strvals (`--set`, `--set-string`, `--set-json`, `--set-literal`) and
-//! the chart loader (`Chart::from_archive`, archives with mutated tar headers and contents). The
-//! template lexer/parser/executor target lives with the template engine
-//! (`host/gotmpl/src/tests/fuzz.rs`); the writer's property test with the real kubectl in
-//! `host/yaml/tests/roundtrip.rs`.
+//! The coverage-guided runs of the same checks are `tests/fuzz/run` (cargo-fuzz, libFuzzer);
+//! these stay because they cost nothing extra in CI and their generators reach structure
+//! (valid tar archives with mutated headers, template token soups) that a fuzzer starting from
+//! the seeds takes a while to find. A panic prints the target, seed, case and the input.
+//! Crashes found become regression tests next to the code they fixed.
 
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use serde_json::{Map, Value};
+#[path = "../fuzz/src/lib.rs"]
+#[expect(
+    unreachable_pub,
+    reason = "the same file is the capstan-fuzz library, whose targets call these functions"
+)]
+mod checks;
 
 /// A small deterministic generator (xorshift).
 struct Rng(u64);
@@ -53,23 +53,36 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Runs `cases` cases of `target` (overridden by `CAPSTAN_FUZZ_CASES`), each with its own
-/// generator, reporting the case that panicked with its input.
-fn fuzz<I: std::fmt::Debug>(
+/// Runs `cases` cases (overridden by `CAPSTAN_FUZZ_CASES`) of the check `target`, each input
+/// from its own generator, reporting the case that panicked with its input; at least
+/// `min_accepted` percent of the inputs must get past the entry point's first error, or the
+/// generator tests nothing beyond it.
+fn fuzz(
     target: &str,
     cases: u64,
-    generate: impl Fn(&mut Rng) -> I,
-    check: impl Fn(&I),
+    min_accepted: u64,
+    generate: impl Fn(&mut Rng) -> Vec<u8>,
+    check: fn(&[u8]) -> bool,
 ) {
     let cases = env_u64("CAPSTAN_FUZZ_CASES", cases);
     let seed = env_u64("CAPSTAN_FUZZ_SEED", 1);
+    let mut accepted = 0;
     for case in 0..cases {
         let mut rng = Rng::new(seed.wrapping_mul(1_000_003).wrapping_add(case));
         let input = generate(&mut rng);
-        if catch_unwind(AssertUnwindSafe(|| check(&input))).is_err() {
-            panic!("fuzz target {target}: seed {seed}, case {case} panicked on input {input:?}");
+        match catch_unwind(AssertUnwindSafe(|| check(&input))) {
+            Ok(true) => accepted += 1,
+            Ok(false) => {}
+            Err(_) => panic!(
+                "fuzz target {target}: seed {seed}, case {case} panicked on input {:?}",
+                String::from_utf8_lossy(&input)
+            ),
         }
     }
+    assert!(
+        accepted * 100 >= cases * min_accepted,
+        "fuzz target {target}: only {accepted} of {cases} inputs were accepted (want {min_accepted}%)"
+    );
 }
 
 /// Pieces of YAML: indicators, indentation, anchors and aliases, tags, quotes, flow and block
@@ -151,38 +164,37 @@ const YAML: &[&str] = &[
 #[test]
 fn yaml_reader_answers_and_what_it_reads_round_trips() {
     fuzz(
-        "capstan_yaml::parse_stream",
+        "yaml_reader",
         3000,
-        |rng| rng.text(YAML, 40),
-        |text| {
-            let Ok(docs) = capstan_yaml::parse_stream(text) else {
-                return;
-            };
-            // Whatever the reader accepts, the writer writes so that it reads back the same.
-            let written = capstan_yaml::to_stream(&docs);
-            let again = capstan_yaml::parse_stream(&written)
-                .unwrap_or_else(|e| panic!("written text does not read: {e}\n{written}"));
-            let docs: Vec<&Value> = docs.iter().filter(|d| !d.is_null()).collect();
-            let again: Vec<&Value> = again.iter().filter(|d| !d.is_null()).collect();
-            assert_eq!(docs, again, "round trip changed the values:\n{written}");
-        },
+        10,
+        |rng| rng.text(YAML, 40).into_bytes(),
+        checks::yaml_reader,
     );
 }
 
 #[test]
-fn helm_yaml_reader_answers() {
+fn yaml_writer_output_reads_back_the_same() {
     fuzz(
-        "capstan_helm::yaml::parse_documents",
+        "yaml_writer",
         3000,
-        |rng| rng.text(YAML, 40),
-        |text| {
-            if let Ok(nodes) = capstan_helm::yaml::parse_documents(text) {
-                for node in &nodes {
-                    let _ = capstan_helm::yaml::node_to_json(node);
-                    let _ = capstan_helm::yaml::to_yaml_document(node);
-                }
-            }
+        100,
+        |rng| {
+            (0..rng.below(200))
+                .map(|_| u8::try_from(rng.below(256)).unwrap_or(0))
+                .collect()
         },
+        checks::yaml_writer,
+    );
+}
+
+#[test]
+fn helm_yaml_reader_answers_and_to_yaml_reads_back() {
+    fuzz(
+        "helm_yaml",
+        3000,
+        10,
+        |rng| rng.text(YAML, 40).into_bytes(),
+        checks::helm_yaml,
     );
 }
 
@@ -219,15 +231,11 @@ fn manifest_splitters_answer() {
         "*a",
     ];
     fuzz(
-        "split_manifests + parse_manifests",
+        "manifests",
         3000,
-        |rng| rng.text(PIECES, 30),
-        |text| {
-            for doc in capstan_helm::split_manifests(text) {
-                let _ = capstan_helm::yaml::manifest_to_json(&doc);
-            }
-            let _ = capstan_engine::postrender::parse_manifests(text);
-        },
+        10,
+        |rng| rng.text(PIECES, 30).into_bytes(),
+        checks::manifests,
     );
 }
 
@@ -262,20 +270,125 @@ fn strvals_answer() {
         "[1000]",
         "a[0][0]",
         "\u{0}",
+        "\n",
     ];
     fuzz(
         "strvals",
         3000,
-        |rng| (rng.below(4), rng.text(PIECES, 30)),
-        |(flavour, text)| {
-            let mut dest = Map::new();
-            let _ = match flavour {
-                0 => capstan_helm::parse_set(text, &mut dest),
-                1 => capstan_helm::parse_set_string(text, &mut dest),
-                2 => capstan_helm::parse_set_json(text, &mut dest),
-                _ => capstan_helm::parse_set_literal(text, &mut dest),
-            };
+        10,
+        |rng| {
+            let mut input = vec![u8::try_from(rng.below(5)).unwrap_or(0)];
+            input.extend(rng.text(PIECES, 30).into_bytes());
+            input
         },
+        checks::strvals,
+    );
+}
+
+/// Pieces of templates: delimiters with trim markers, actions, pipelines, variables, literals of
+/// every kind, control structures, functions (built-in, Sprig, `include`/`tpl`) and stray text.
+const TEMPLATE: &[&str] = &[
+    "{{",
+    "}}",
+    "{{-",
+    "-}}",
+    "{{/*",
+    "*/}}",
+    " ",
+    "\n",
+    ".",
+    ".Values",
+    ".Values.name",
+    ".Values.list",
+    ".Values.map",
+    ".a",
+    "$",
+    "$x",
+    "$x :=",
+    ":=",
+    "=",
+    "|",
+    "(",
+    ")",
+    "\"s\"",
+    "`r`",
+    "'c'",
+    "1",
+    "-2",
+    "3.5",
+    "0x1F",
+    "1e3",
+    "if",
+    "else",
+    "else if",
+    "end",
+    "range",
+    "range $i, $v :=",
+    "with",
+    "define \"d\"",
+    "template \"d\"",
+    "block \"b\" .",
+    "break",
+    "continue",
+    "nil",
+    "true",
+    "printf",
+    "\"%v %d\"",
+    "\"%*d\"",
+    "len",
+    "index",
+    "slice",
+    "eq",
+    "lt",
+    "and",
+    "or",
+    "not",
+    "default",
+    "list",
+    "dict",
+    "include \"d\"",
+    "tpl",
+    "upper",
+    "quote",
+    "toYaml",
+    "toJson",
+    "fromYaml",
+    "fromJson",
+    "regexFind",
+    "\"a*\"",
+    "repeat",
+    "until",
+    "semverCompare",
+    "urlParse",
+    "b64dec",
+    "sha256sum",
+    "nindent",
+    "trim",
+    "split",
+    "merge",
+    "set",
+    "\u{0}",
+    ",",
+    "é",
+    "{",
+    "}",
+    "#",
+    "\\",
+    "\"",
+    "'",
+    "`",
+    "%",
+    "@",
+];
+
+#[test]
+fn templates_parse_and_execute_or_fail() {
+    fuzz(
+        "template",
+        3000,
+        5,
+        |rng| rng.text(TEMPLATE, 24).into_bytes(),
+        checks::template,
     );
 }
 
@@ -303,8 +416,12 @@ fn mk_chart_files(rng: &mut Rng) -> Vec<(String, Vec<u8>)> {
     ];
     for _ in 0..rng.below(5) {
         let name = NAMES[rng.below(NAMES.len())].to_owned();
-        let body = rng.text(YAML, 10).into_bytes();
-        files.push((name, body));
+        let body = if name.contains("/templates/") {
+            rng.text(TEMPLATE, 10)
+        } else {
+            rng.text(YAML, 10)
+        };
+        files.push((name, body.into_bytes()));
     }
     files
 }
@@ -317,18 +434,13 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(bytes).expect("gzip in memory");
-    gz.finish().expect("gzip in memory")
-}
-
 #[test]
 fn chart_loader_answers_for_mutated_archives() {
     const BYTES: &[u8] = b"\0/.7x9 \xff\x80";
     fuzz(
-        "Chart::from_archive",
+        "chart",
         1500,
+        5,
         |rng| {
             let files = mk_chart_files(rng);
             let archive = capstan_source::package_chart(
@@ -336,8 +448,9 @@ fn chart_loader_answers_for_mutated_archives() {
             )
             .expect("package in memory");
             let mut tar = gunzip(&archive);
-            // Mutate header fields (name, mode, size, checksum, type, link name) and contents.
-            for _ in 0..1 + rng.below(8) {
+            // Mutate header fields (name, mode, size, checksum, type, link name) and contents,
+            // most of the time; the target gzips the tar (mode 0: Helm 3, 2: Helm 4).
+            for _ in 0..rng.below(8) {
                 let at = rng.below(tar.len());
                 tar[at] = if rng.below(2) == 0 {
                     BYTES[rng.below(BYTES.len())]
@@ -349,10 +462,10 @@ fn chart_loader_answers_for_mutated_archives() {
                 let keep = rng.below(tar.len());
                 tar.truncate(keep);
             }
-            gzip(&tar)
+            let mut input = vec![if rng.below(2) == 0 { 0 } else { 2 }];
+            input.extend(tar);
+            input
         },
-        |archive| {
-            let _ = capstan_helm::Chart::from_archive(archive, "fuzz.tgz");
-        },
+        checks::chart,
     );
 }

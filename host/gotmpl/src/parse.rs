@@ -373,9 +373,11 @@ impl Parser<'_> {
         let pipe = self.pipeline(CONTEXT, ItemType::RightDelim)?;
         let saved_vars = std::mem::replace(&mut self.vars, vec!["$".to_owned()]);
         let saved_depth = std::mem::replace(&mut self.range_depth, 0);
-        let (root, end) = self.item_list()?;
+        let r = self.item_list();
+        // Restored on errors too: an enclosing `range` still counts itself out afterwards.
         self.vars = saved_vars;
         self.range_depth = saved_depth;
+        let (root, end) = r?;
         if let Parsed::Else = end {
             return Err(self.errorf(format!("unexpected {{{{else}}}} in {CONTEXT}")));
         }

@@ -4,7 +4,6 @@
 mod api;
 mod budget;
 mod fmt;
-mod fuzz;
 mod golden;
 mod oracle;
 mod sprig;

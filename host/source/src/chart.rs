@@ -179,6 +179,25 @@ mod tests {
     }
 
     #[test]
+    fn an_oversized_chart_yaml_is_refused_with_helms_message() {
+        let mut big = b"name: x\nversion: 1.0.0\n".to_vec();
+        big.resize(
+            usize::try_from(MAX_CHART_YAML_SIZE).expect("fits") + 1,
+            b'#',
+        );
+        let tgz = package([("x/Chart.yaml", big.as_slice())]).expect("package");
+        let e = read_metadata(&tgz).expect_err("over Helm's per-file limit");
+        assert!(matches!(e, ChartError::ChartYamlTooLarge { .. }));
+        assert_eq!(
+            e.to_string(),
+            "decompressed chart file \"x/Chart.yaml\" is larger than the maximum file size 5242880"
+        );
+        big.truncate(usize::try_from(MAX_CHART_YAML_SIZE).expect("fits"));
+        let tgz = package([("x/Chart.yaml", big.as_slice())]).expect("package");
+        assert_eq!(read_metadata(&tgz).expect("at the limit").name, "x");
+    }
+
+    #[test]
     fn rejects_archives_without_chart_yaml() {
         let tgz = package([("redis/values.yaml", &b"a: 1\n"[..])]).expect("package");
         assert!(matches!(

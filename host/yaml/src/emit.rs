@@ -41,6 +41,12 @@ fn indent(out: &mut String, n: usize) {
     }
 }
 
+/// The longest key written as an implicit `key: value` entry; longer ones are explicit
+/// (`? key` then `: value`), as go-yaml v2 writes any key over 128 bytes. A reader looks at most
+/// 1024 characters ahead for an implicit key's `:` (YAML's limit, kept by go-yaml and by
+/// Capstan's reader alike), so a longer key written inline would not read back at all.
+const MAX_IMPLICIT_KEY: usize = 128;
+
 fn write_map(out: &mut String, map: &Map<String, Value>, level: usize) {
     let mut first = true;
     for (key, value) in sorted(map) {
@@ -48,7 +54,14 @@ fn write_map(out: &mut String, map: &Map<String, Value>, level: usize) {
             indent(out, level);
         }
         first = false;
-        write_key(out, key);
+        if key.len() > MAX_IMPLICIT_KEY {
+            out.push_str("? ");
+            write_key(out, key);
+            out.push('\n');
+            indent(out, level);
+        } else {
+            write_key(out, key);
+        }
         out.push(':');
         write_value_after_key(out, value, level);
     }
@@ -317,6 +330,28 @@ spec:
             parse_one(&text).expect("re-parses"),
             v,
             "round trip failed for:\n{text}"
+        );
+    }
+
+    #[test]
+    fn keys_longer_than_128_bytes_are_explicit_and_read_back() {
+        // Found by the yaml_reader fuzz target: a 1,200-character key written as `key: value`
+        // was past the reader's 1024-character look-ahead for the `:`, so the stream did not read.
+        let long = "k".repeat(129);
+        let quoted = format!("{}\u{2028}: x", "é".repeat(600));
+        let v = json!({
+            "short": 1,
+            long.clone(): "v",
+            quoted.clone(): {"nested": [1, {long.clone(): "text\nblock\n"}], "empty": {}},
+            "list": [{long.clone(): ["a", "b"]}],
+        });
+        let text = to_string(&v);
+        assert!(text.starts_with(&format!("? {long}\n: v\n")), "{text}");
+        assert!(text.contains("short: 1\n"), "{text}");
+        assert_eq!(parse_one(&text).expect("re-parses"), v, "{text}");
+        assert!(
+            !to_string(&json!({"k".repeat(128): 1})).contains('?'),
+            "128 bytes stay implicit"
         );
     }
 

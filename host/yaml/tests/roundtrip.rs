@@ -276,3 +276,21 @@ fn duplicate_keys_resolve_like_kubectl() {
     assert_eq!(ours[0]["data"]["a"], "2");
     assert_eq!(ours, kubectl_reads(text));
 }
+
+#[test]
+fn long_keys_read_back_in_kubectl() {
+    // Keys over 128 bytes are written as explicit `? key` entries (an implicit key over 1024
+    // characters reads in neither kubectl nor Capstan); kubectl must read them as the same keys.
+    let long = "k".repeat(1500);
+    let quoted = format!("{}\u{2028}: x", "é".repeat(700));
+    let objects = vec![json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cm", "annotations": {"fixed": "1"}},
+        "data": {long.clone(): "v", quoted.clone(): "multi\nline\n"},
+        "nested": {long.clone(): {quoted: [1, {long: null}]}},
+    })];
+    let stream = capstan_yaml::to_stream(&objects);
+    assert_eq!(capstan_yaml::parse_stream(&stream).expect("reads"), objects);
+    assert_eq!(kubectl_reads(&stream), objects);
+}

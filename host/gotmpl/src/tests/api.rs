@@ -162,6 +162,25 @@ fn parse_error_variant() {
     assert!(err("{{ nofunc }}").contains("function \"nofunc\" not defined"));
 }
 
+/// Found by the `template` fuzz target: a `block` that fails to parse inside a `range` left the
+/// range depth at the block's 0, and the enclosing `range` then counted itself out below zero
+/// (an overflow panic in debug builds, a wrapped counter in release).
+#[test]
+fn block_parse_error_inside_range_is_an_error() {
+    for src in [
+        "{{range .}}{{block \"b\" .}}{{end",
+        "{{range .}}{{block \"b\" .}}{{else}}{{end}}{{end}}",
+        "{{range .}}{{block \"b\" .}}{{break}}",
+    ] {
+        let e = err(src);
+        assert!(e.starts_with("template: t:1: "), "{src:?}: {e}");
+    }
+    assert_eq!(
+        ok("{{range list 1 2}}{{block \"b\" .}}[{{.}}]{{end}}{{break}}{{end}}"),
+        "[1]"
+    );
+}
+
 #[test]
 fn values_json_numbers_are_floats_like_helm() {
     assert_eq!(
