@@ -9,4 +9,5 @@ mod golden;
 mod hostile;
 mod sandbox;
 mod template;
+mod throughput;
 mod values_typing;

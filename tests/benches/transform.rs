@@ -7,7 +7,14 @@
 //! (d) one process per render (Helm 3's exec post-renderer model): `capstan transform` spawned
 //!     per render, loading the plugin from the disk cache;
 //! (e) 2-core scaling of concurrent post-rendering (issue #10): eight releases' 3-plugin chains
-//!     on one thread vs two (the controller post-renders releases concurrently, no global lock).
+//!     on one thread vs two (the controller post-renders releases concurrently, no global lock);
+//! (f) issue #12: the 3-plugin Wasm chain against the same stream with no plugins (YAML in,
+//!     YAML out, in process), on 1,000 (~2 MB) and 10,000 (~4 MB) objects;
+//! (g) issue #12: `capstan transform` with the 3-plugin chain against `kubectl kustomize` doing
+//!     the same patches, labels and images, each a whole process per render;
+//! (h) issue #12: the pieces of a chain call on 1,000 objects: host encode, host decode, the
+//!     host's check of returned text, the guest's receive, transform and encode run natively.
+//!     (The guest's share inside Wasm comes from `perf`, see `docs/benchmarks.md`.)
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -15,65 +22,20 @@ use std::time::Duration;
 
 use capstan::postrender::{Pipeline, PostRenderer};
 use capstan_sdk::Context;
-use capstan_tests::{guest, load, native, root, runtime};
+use capstan_tests::{
+    filler_2kb, guest, load, mk_large_release, mk_workloads, native, plugin_configs, root, runtime,
+};
 use capstan_wasm::Limits;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// 1,000 objects, about 2 MB of YAML: Deployments, StatefulSets, CronJobs, Services, ConfigMaps.
 fn mk_stream() -> Vec<Value> {
-    let filler: String = "lorem ipsum dolor sit amet ".repeat(40);
-    (0..1000)
-        .map(|i| {
-            let pod = json!({
-                "metadata": {"labels": {"app": format!("app-{i}"), "tier": "web"}},
-                "spec": {"containers": [
-                    {"name": "main", "image": format!("registry.example.com/team/app-{}:1.{}", i % 7, i % 13),
-                     "ports": [{"containerPort": 8080, "name": "http"}],
-                     "env": [{"name": "MODE", "value": "production"}, {"name": "NOTES", "value": filler}],
-                     "resources": {"limits": {"cpu": "500m", "memory": "256Mi"}},
-                     "securityContext": {"runAsNonRoot": true}},
-                    {"name": "proxy", "image": "nginx:1.25", "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}
-                ]}
-            });
-            match i % 5 {
-                0 => json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": format!("d-{i}"), "namespace": "apps"},
-                            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": format!("app-{i}")}}, "template": pod}}),
-                1 => json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": format!("s-{i}"), "namespace": "apps"},
-                            "spec": {"serviceName": "s", "selector": {"matchLabels": {"app": format!("app-{i}")}}, "template": pod}}),
-                2 => json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": format!("c-{i}"), "namespace": "apps"},
-                            "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": pod}}}}),
-                3 => json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": format!("svc-{i}"), "namespace": "apps"},
-                            "spec": {"selector": {"app": format!("app-{i}")}, "ports": [{"port": 80, "targetPort": 8080}]}}),
-                _ => json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("cm-{i}"), "namespace": "apps"},
-                            "data": {"config.yaml": filler, "extra": filler}}),
-            }
-        })
-        .collect()
+    mk_workloads(1000, &filler_2kb())
 }
 
 fn configs() -> Vec<(&'static str, Value)> {
-    vec![
-        (
-            "set-labels",
-            json!({"labels": {"team": "payments", "cost-center": "42"}, "podTemplates": true}),
-        ),
-        (
-            "inject-sidecar",
-            json!({"container": {"name": "log-shipper", "image": "ghcr.io/example/shipper:2.1",
-                   "volumeMounts": [{"name": "logs", "mountPath": "/logs"}]},
-                   "volumes": [{"name": "logs", "emptyDir": {}}]}),
-        ),
-        (
-            "policy-patch",
-            json!({"patches": [{"target": {"kind": "Deployment"}, "merge": {"spec": {"revisionHistoryLimit": 3}}}],
-                   "checks": {"privileged": "deny", "hostPath": "deny", "resourceLimits": "warn", "latestImage": "deny", "runAsNonRoot": "off"}}),
-        ),
-        (
-            "image-rewrite",
-            json!({"images": [{"name": "nginx", "newName": "mirror.example.com/nginx", "newTag": "1.27"}]}),
-        ),
-    ]
+    plugin_configs()
 }
 
 fn mk_ctx() -> Context {
@@ -155,21 +117,7 @@ fn compile_and_cache(c: &mut Criterion) {
 }
 
 fn process_per_render(c: &mut Criterion) {
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .current_dir(root())
-        .args([
-            "build",
-            "--release",
-            "-q",
-            "-p",
-            "capstan",
-            "--bin",
-            "capstan",
-        ])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success());
-    let bin = root().join("target/release/capstan");
+    let bin = release_capstan();
     let cache = tempfile::tempdir().expect("tempdir");
     let input = capstan_yaml::to_stream(&mk_stream());
     let cfg_dir = tempfile::tempdir().expect("tempdir");
@@ -248,8 +196,162 @@ fn concurrent_postrender(c: &mut Criterion) {
     group.finish();
 }
 
+fn chain() -> Vec<PostRenderer> {
+    configs()
+        .into_iter()
+        .filter(|(name, _)| *name != "policy-patch")
+        .map(|(name, config)| PostRenderer::wasm(load(name, limits()), config))
+        .collect()
+}
+
+fn chain_vs_no_plugins(c: &mut Criterion) {
+    let mut group = c.benchmark_group("f_chain_vs_no_plugins");
+    group.sample_size(10);
+    for (count, objects) in [(1000, mk_stream()), (10_000, mk_large_release())] {
+        let input = capstan_yaml::to_stream(&objects);
+        group.throughput(Throughput::Bytes(input.len() as u64));
+        let none = Pipeline::new(Vec::new());
+        let three = Pipeline::new(chain());
+        group.bench_with_input(BenchmarkId::new("no-plugins", count), &input, |b, i| {
+            b.iter(|| none.run_stream(&mk_ctx(), i).expect("runs"))
+        });
+        group.bench_with_input(BenchmarkId::new("wasm-chain-3", count), &input, |b, i| {
+            b.iter(|| three.run_stream(&mk_ctx(), i).expect("runs"))
+        });
+    }
+    group.finish();
+}
+
+/// `kubectl kustomize` doing what the chain does: a log-shipper container and its volume on
+/// every pod template (JSON 6902 patches per kind), the team labels on objects and templates
+/// (`labels` with `includeTemplates`), nginx moved to the mirror (`images`).
+const KUSTOMIZATION: &str = r#"resources: [manifests.yaml]
+labels:
+- pairs: {team: payments, cost-center: "42"}
+  includeTemplates: true
+images:
+- {name: nginx, newName: mirror.example.com/nginx, newTag: "1.27"}
+patches:
+- target: {kind: Deployment|StatefulSet}
+  patch: |-
+    - {op: add, path: /spec/template/spec/containers/-, value: {name: log-shipper, image: "ghcr.io/example/shipper:2.1", volumeMounts: [{name: logs, mountPath: /logs}]}}
+    - {op: add, path: /spec/template/spec/volumes, value: [{name: logs, emptyDir: {}}]}
+- target: {kind: CronJob}
+  patch: |-
+    - {op: add, path: /spec/jobTemplate/spec/template/spec/containers/-, value: {name: log-shipper, image: "ghcr.io/example/shipper:2.1", volumeMounts: [{name: logs, mountPath: /logs}]}}
+    - {op: add, path: /spec/jobTemplate/spec/template/spec/volumes, value: [{name: logs, emptyDir: {}}]}
+"#;
+
+fn versus_kustomize(c: &mut Criterion) {
+    let kubectl = capstan_tests::helm_bin("kubectl");
+    let bin = release_capstan();
+    let input = capstan_yaml::to_stream(&mk_stream());
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("manifests.yaml"), &input).expect("written");
+    std::fs::write(dir.path().join("kustomization.yaml"), KUSTOMIZATION).expect("written");
+    let mut args: Vec<std::ffi::OsString> = vec!["transform".into(), "-f".into()];
+    args.push(dir.path().join("manifests.yaml").into());
+    for (name, config) in configs().into_iter().filter(|(n, _)| *n != "policy-patch") {
+        let cfg = dir.path().join(format!("{name}.json"));
+        std::fs::write(&cfg, config.to_string()).expect("written");
+        args.extend([
+            "--plugin".into(),
+            guest(name).into(),
+            "--config".into(),
+            cfg.into(),
+        ]);
+    }
+    args.extend(["--cache-dir".into(), dir.path().join("cache").into()]);
+    let run = |cmd: &mut Command| {
+        let out = cmd.stderr(Stdio::null()).output().expect("starts");
+        assert!(out.status.success(), "{cmd:?} failed");
+        out.stdout.len()
+    };
+    run(Command::new(&bin).args(&args));
+    let mut group = c.benchmark_group("g_versus_kubectl_kustomize_1000_objects");
+    group.sample_size(10);
+    group.bench_function("kubectl-kustomize", |b| {
+        b.iter(|| run(Command::new(&kubectl).arg("kustomize").arg(dir.path())))
+    });
+    group.bench_function("capstan-transform-wasm-chain-3", |b| {
+        b.iter(|| run(Command::new(&bin).args(&args)))
+    });
+    group.finish();
+}
+
+fn breakdown(c: &mut Criterion) {
+    let objects = mk_stream();
+    let texts: Vec<String> = objects.iter().map(Value::to_string).collect();
+    let mut group = c.benchmark_group("h_breakdown_1000_objects");
+    group.sample_size(20);
+    group.bench_function("host-encode", |b| {
+        b.iter(|| objects.iter().map(Value::to_string).collect::<Vec<_>>())
+    });
+    group.bench_function("host-decode", |b| {
+        b.iter(|| {
+            texts
+                .iter()
+                .map(|t| serde_json::from_str::<Value>(t).expect("json"))
+                .collect::<Vec<_>>()
+        })
+    });
+    group.bench_function("host-check-text", |b| {
+        b.iter(|| {
+            for t in &texts {
+                capstan_wasm::check_json_object(t).expect("an object");
+            }
+        })
+    });
+    group.bench_function("host-heads", |b| {
+        b.iter(|| {
+            texts
+                .iter()
+                .map(|t| capstan_sdk::head_of_text(t).expect("an object"))
+                .collect::<Vec<_>>()
+        })
+    });
+    for (name, config) in configs() {
+        let plugin = native(name).expect("first-party");
+        let config = config.to_string();
+        group.bench_function(BenchmarkId::new("native-guest-run", name), |b| {
+            b.iter(|| (plugin.transform)(&mk_ctx(), &config, &texts).expect("runs"))
+        });
+        let wasm = load(name, limits());
+        group.bench_function(BenchmarkId::new("wasm-call", name), |b| {
+            b.iter(|| {
+                wasm.transform_text(&mk_ctx(), &config, &texts)
+                    .expect("runs")
+            })
+        });
+    }
+    group.finish();
+}
+
+fn release_capstan() -> std::path::PathBuf {
+    let status = capstan_tests::inner_cargo()
+        .current_dir(root())
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "-p",
+            "capstan",
+            "--bin",
+            "capstan",
+        ])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success());
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root().join("target"), std::path::PathBuf::from)
+        .join("release/capstan")
+}
+
 criterion_group!(
     benches,
+    breakdown,
+    chain_vs_no_plugins,
+    versus_kustomize,
     concurrent_postrender,
     fixed_cost,
     native_vs_wasm,

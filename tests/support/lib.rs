@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use anyhow::{Context as _, bail};
 use capstan_sdk::NativePlugin;
 use capstan_wasm::{Limits, Runtime, WasmPlugin};
+use serde_json::{Value, json};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -75,10 +76,13 @@ pub fn guest(name: &str) -> PathBuf {
 }
 
 /// The process-wide runtime (one engine per process), caching compiled modules on disk.
+/// `CAPSTAN_PERF_MAP=1` makes it write a perf map, so `perf record` on a benchmark names the
+/// guests' functions (see `docs/benchmarks.md`).
 pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         Runtime::builder()
+            .perf_map(std::env::var_os("CAPSTAN_PERF_MAP").is_some())
             .cache_dir(guest_target_dir().join("cwasm-cache"))
             .build()
             .expect("the Wasm runtime starts")
@@ -188,4 +192,106 @@ pub fn check_golden(path: &Path, actual: &str) -> anyhow::Result<()> {
         bail!("golden mismatch for {}:\n{diff}", path.display());
     }
     Ok(())
+}
+
+/// A release's worth of objects for throughput tests and benchmarks, generated (nothing big is
+/// committed): in turn a Deployment, a StatefulSet, a CronJob (each with a two-container pod
+/// template: an app image and `nginx:1.25`), a Service and a ConfigMap. `filler` is text put in
+/// each pod's environment and twice in each ConfigMap; [`filler_2kb`] makes objects ~2 KB of
+/// YAML each (1,000 objects: ~2 MB).
+pub fn mk_workloads(count: usize, filler: &str) -> Vec<Value> {
+    (0..count)
+        .map(|i| match i % 5 {
+            0 => mk_workload(i, "Deployment", filler),
+            1 => mk_workload(i, "StatefulSet", filler),
+            2 => mk_workload(i, "CronJob", filler),
+            3 => mk_service(i),
+            _ => mk_config_map(i, filler),
+        })
+        .collect()
+}
+
+/// The largest release Helm's release Secret holds: 10,000 objects, ~4 MB of YAML. Two in five
+/// are workloads (Deployments, StatefulSets, CronJobs in turn, as [`mk_workloads`] makes them),
+/// the rest Services, ConfigMaps and ServiceAccounts.
+pub fn mk_large_release() -> Vec<Value> {
+    let kinds = ["Deployment", "StatefulSet", "CronJob"];
+    (0..10_000)
+        .map(|i| match i % 5 {
+            0 | 1 => mk_workload(i, kinds[(i / 5 * 2 + i % 5) % 3], ""),
+            2 => mk_service(i),
+            3 => mk_config_map(i, "log-level: info\nformat: json\n"),
+            _ => json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                        "metadata": {"name": format!("sa-{i}"), "namespace": "apps"}}),
+        })
+        .collect()
+}
+
+fn mk_workload(i: usize, kind: &str, filler: &str) -> Value {
+    let pod = json!({
+        "metadata": {"labels": {"app": format!("app-{i}"), "tier": "web"}},
+        "spec": {"containers": [
+            {"name": "main", "image": format!("registry.example.com/team/app-{}:1.{}", i % 7, i % 13),
+             "ports": [{"containerPort": 8080, "name": "http"}],
+             "env": [{"name": "MODE", "value": "production"}, {"name": "NOTES", "value": filler}],
+             "resources": {"limits": {"cpu": "500m", "memory": "256Mi"}},
+             "securityContext": {"runAsNonRoot": true}},
+            {"name": "proxy", "image": "nginx:1.25", "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}
+        ]}
+    });
+    let metadata = |prefix: &str| json!({"name": format!("{prefix}-{i}"), "namespace": "apps"});
+    match kind {
+        "Deployment" => {
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata("d"),
+                    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": format!("app-{i}")}}, "template": pod}})
+        }
+        "StatefulSet" => {
+            json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": metadata("s"),
+                    "spec": {"serviceName": "s", "selector": {"matchLabels": {"app": format!("app-{i}")}}, "template": pod}})
+        }
+        _ => json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": metadata("c"),
+                    "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": pod}}}}),
+    }
+}
+
+fn mk_service(i: usize) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": format!("svc-{i}"), "namespace": "apps"},
+           "spec": {"selector": {"app": format!("app-{i}")}, "ports": [{"port": 80, "targetPort": 8080}]}})
+}
+
+fn mk_config_map(i: usize, filler: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("cm-{i}"), "namespace": "apps"},
+           "data": {"config.yaml": filler, "extra": filler}})
+}
+
+/// The filler that makes [`mk_workloads`] objects ~2 KB each.
+pub fn filler_2kb() -> String {
+    "lorem ipsum dolor sit amet ".repeat(40)
+}
+
+/// A config for each first-party plugin, doing what a platform team would ask of it on
+/// [`mk_workloads`] objects: labels on objects and pod templates, a log-shipper sidecar, a
+/// patch and every check, an image moved to a mirror.
+pub fn plugin_configs() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "set-labels",
+            json!({"labels": {"team": "payments", "cost-center": "42"}, "podTemplates": true}),
+        ),
+        (
+            "inject-sidecar",
+            json!({"container": {"name": "log-shipper", "image": "ghcr.io/example/shipper:2.1",
+                   "volumeMounts": [{"name": "logs", "mountPath": "/logs"}]},
+                   "volumes": [{"name": "logs", "emptyDir": {}}]}),
+        ),
+        (
+            "policy-patch",
+            json!({"patches": [{"target": {"kind": "Deployment"}, "merge": {"spec": {"revisionHistoryLimit": 3}}}],
+                   "checks": {"privileged": "deny", "hostPath": "deny", "resourceLimits": "warn", "latestImage": "deny", "runAsNonRoot": "off"}}),
+        ),
+        (
+            "image-rewrite",
+            json!({"images": [{"name": "nginx", "newName": "mirror.example.com/nginx", "newTag": "1.27"}]}),
+        ),
+    ]
 }

@@ -274,40 +274,56 @@ impl Pipeline {
     }
 
     /// Runs every step in order over the objects.
+    ///
+    /// Between steps each object is kept as JSON text, as a parsed value, or both — whichever
+    /// the steps so far needed (see [`Item`]): Wasm and native steps take text, so a chain of
+    /// them hands one step's output to the next without decoding and re-encoding it; an object
+    /// a step returns byte for byte unchanged keeps its parsed value; values are built only for
+    /// the objects that changed, once, at the end (or before a kustomize step).
     pub fn run(&self, ctx: &Context, objects: Vec<Value>) -> Result<PipelineOutput> {
-        let mut output = PipelineOutput {
-            objects,
-            ..PipelineOutput::default()
-        };
         // CRDs among the input decide the scope of their kinds.
         let guard = self.guard.as_ref().map(|g| {
             let mut g = g.clone();
-            g.kinds.add_crds(&output.objects);
+            g.kinds.add_crds(&objects);
             g
         });
+        let mut items: Vec<Item> = objects.into_iter().map(Item::from_value).collect();
+        let mut output = PipelineOutput::default();
         for (index, step) in self.steps.iter().enumerate() {
             let ctx = Context {
                 plugin_name: step.name.clone(),
                 ..ctx.clone()
             };
-            let input = guard.as_ref().map(|g| g.before(&output.objects));
+            let input = guard.as_ref().map(|g| g.before(&heads(&mut items)));
             let started = Instant::now();
-            let (objects, diags) = match &step.transform {
+            let (next, diags) = match &step.transform {
                 Transform::Wasm(plugin) => {
+                    let texts = take_texts(&mut items);
                     let out = plugin
-                        .transform(&ctx, &step.config, &output.objects)
+                        .transform_text(&ctx, &step.config.to_string(), &texts)
                         .map_err(|source| Error::RunPostRenderer {
                             index,
                             name: step.name.clone(),
                             source: Box::new(source),
                         })?;
-                    (out.objects, out.diagnostics)
+                    let next = out
+                        .objects
+                        .into_iter()
+                        .zip(out.unchanged)
+                        .enumerate()
+                        .map(|(i, (text, same))| match items.get_mut(i) {
+                            Some(old) if same => old.keep(text),
+                            _ => Item::from_text(text, index),
+                        })
+                        .collect();
+                    (next, out.diagnostics)
                 }
                 Transform::Native(plugin) => {
-                    run_native(index, step, plugin, &ctx, &output.objects)?
+                    let texts = take_texts(&mut items);
+                    run_native(index, step, plugin, &ctx, &texts, &mut items)?
                 }
                 Transform::Kustomize(spec) => {
-                    let objects = std::mem::take(&mut output.objects);
+                    let objects = values(&mut items, &self.steps)?;
                     let rendered =
                         capstan_kustomize::post_render(spec, objects).map_err(|source| {
                             Error::RunKustomize {
@@ -321,13 +337,17 @@ impl Pipeline {
                         .iter()
                         .map(|w| Diagnostic::warning(w.to_string()))
                         .collect();
-                    (rendered.objects, diags)
+                    (
+                        rendered.objects.into_iter().map(Item::from_value).collect(),
+                        diags,
+                    )
                 }
             };
+            items = next;
             output.timings.push((step.name.clone(), started.elapsed()));
             if let (Some(guard), Some(input)) = (&guard, &input) {
                 guard
-                    .after(input, &objects)
+                    .after(input, &heads(&mut items))
                     .map_err(|source| Error::GuardOutput {
                         index,
                         name: step.name.clone(),
@@ -338,7 +358,6 @@ impl Pipeline {
                         source: Box::new(source),
                     })?;
             }
-            output.objects = objects;
             output
                 .diagnostics
                 .extend(diags.into_iter().map(|diagnostic| StepDiagnostic {
@@ -346,6 +365,7 @@ impl Pipeline {
                     diagnostic,
                 }));
         }
+        output.objects = values(&mut items, &self.steps)?;
         Ok(output)
     }
 
@@ -357,15 +377,138 @@ impl Pipeline {
     }
 }
 
+/// One object between two steps: its parsed value, its JSON text (compact, sorted keys: what
+/// `serde_json` writes), or both, and its head (what the output guard reads) once computed.
+/// Text that came from a step and was never parsed remembers that step, so a value that cannot
+/// be built is blamed on it.
+#[derive(Debug, Default)]
+struct Item {
+    value: Option<Value>,
+    text: Option<String>,
+    head: Option<Value>,
+    /// The step whose output this text is, while it has no value.
+    from_step: Option<usize>,
+}
+
+impl Item {
+    fn from_value(value: Value) -> Self {
+        Item {
+            value: Some(value),
+            ..Item::default()
+        }
+    }
+
+    /// Text a step returned (already checked to be one JSON object).
+    fn from_text(text: String, step: usize) -> Self {
+        Item {
+            text: Some(text),
+            from_step: Some(step),
+            ..Item::default()
+        }
+    }
+
+    /// This object again, returned unchanged as `text` by a step.
+    fn keep(&mut self, text: String) -> Item {
+        Item {
+            value: self.value.take(),
+            text: Some(text),
+            head: self.head.take(),
+            from_step: self.from_step,
+        }
+    }
+
+    fn text(&mut self) -> String {
+        match self.text.take() {
+            Some(text) => text,
+            None => self
+                .value
+                .as_ref()
+                .map_or_else(|| "{}".to_owned(), Value::to_string),
+        }
+    }
+}
+
+/// Every object's text, for a step (moved out: the step's output brings each one back).
+fn take_texts(items: &mut [Item]) -> Vec<String> {
+    items.iter_mut().map(Item::text).collect()
+}
+
+/// `apiVersion`, `kind` and `metadata` of every object: all the output guard reads.
+fn heads(items: &mut [Item]) -> Vec<Value> {
+    items
+        .iter_mut()
+        .map(|item| {
+            if let Some(head) = &item.head {
+                return head.clone();
+            }
+            let head = match (&item.value, &item.text) {
+                (Some(value), _) => head_of(value),
+                (None, Some(text)) => capstan_sdk::head_of_text(text).unwrap_or_default(),
+                (None, None) => Value::Null,
+            };
+            item.head = Some(head.clone());
+            head
+        })
+        .collect()
+}
+
+fn head_of(value: &Value) -> Value {
+    let mut head = serde_json::Map::new();
+    if let Some(map) = value.as_object() {
+        for key in capstan_sdk::HEAD_KEYS {
+            if let Some(v) = map.get(key) {
+                head.insert(key.to_owned(), v.clone());
+            }
+        }
+    }
+    Value::Object(head)
+}
+
+/// Every object's value, building those that only have text.
+fn values(items: &mut Vec<Item>, steps: &[PostRenderer]) -> Result<Vec<Value>> {
+    let mut out = Vec::with_capacity(items.len());
+    for (i, mut item) in std::mem::take(items).into_iter().enumerate() {
+        let value = match (item.value.take(), item.text.take()) {
+            (Some(value), _) => value,
+            (None, Some(text)) => serde_json::from_str(&text)
+                .map_err(|e| bad_output(steps, item.from_step, format!("object #{i}: {e}")))?,
+            (None, None) => Value::Null,
+        };
+        out.push(value);
+    }
+    Ok(out)
+}
+
+/// A step's output that was checked but still cannot be parsed (a number out of range, say).
+fn bad_output(steps: &[PostRenderer], step: Option<usize>, message: String) -> Error {
+    let index = step.unwrap_or(0);
+    let name = steps.get(index).map(|s| s.name.clone()).unwrap_or_default();
+    match steps.get(index).map(|s| &s.transform) {
+        Some(Transform::Wasm(plugin)) => Error::RunPostRenderer {
+            index,
+            name,
+            source: Box::new(capstan_wasm::Error::BadOutput {
+                plugin: plugin.id().clone(),
+                message,
+            }),
+        },
+        _ => Error::BadNativeOutput {
+            index,
+            name,
+            message,
+        },
+    }
+}
+
 fn run_native(
     index: usize,
     step: &PostRenderer,
     plugin: &NativePlugin,
     ctx: &Context,
-    objects: &[Value],
-) -> Result<(Vec<Value>, Vec<Diagnostic>)> {
-    let encoded: Vec<String> = objects.iter().map(Value::to_string).collect();
-    let raw = (plugin.transform)(ctx, &step.config.to_string(), &encoded).map_err(|source| {
+    texts: &[String],
+    items: &mut [Item],
+) -> Result<(Vec<Item>, Vec<Diagnostic>)> {
+    let raw = (plugin.transform)(ctx, &step.config.to_string(), texts).map_err(|source| {
         Error::RunNative {
             index,
             name: step.name.clone(),
@@ -380,13 +523,18 @@ fn run_native(
         });
     }
     let mut out = Vec::with_capacity(raw.objects.len());
-    for (i, text) in raw.objects.iter().enumerate() {
-        let value: Value = serde_json::from_str(text).map_err(|e| Error::BadNativeOutput {
-            index,
-            name: step.name.clone(),
-            message: format!("object #{i}: {e}"),
-        })?;
-        out.push(value);
+    for (i, text) in raw.objects.into_iter().enumerate() {
+        match items.get_mut(i) {
+            Some(old) if texts.get(i) == Some(&text) => out.push(old.keep(text)),
+            _ => {
+                capstan_wasm::check_json_object(&text).map_err(|why| Error::BadNativeOutput {
+                    index,
+                    name: step.name.clone(),
+                    message: format!("object #{i} {why}"),
+                })?;
+                out.push(Item::from_text(text, index));
+            }
+        }
     }
     Ok((out, raw.diagnostics))
 }

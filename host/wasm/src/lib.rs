@@ -24,5 +24,8 @@ mod sandbox;
 
 pub use error::{Error, Result};
 pub use limits::Limits;
-pub use plugin::{MAX_DIAGNOSTICS, MAX_GUEST_TEXT, PluginId, TransformOutput, WasmPlugin};
+pub use plugin::{
+    MAX_DIAGNOSTICS, MAX_GUEST_TEXT, PluginId, TextOutput, TransformOutput, WasmPlugin,
+    check_json_object,
+};
 pub use runtime::{CacheStats, Runtime, RuntimeBuilder};

@@ -70,6 +70,33 @@ pub struct TransformOutput {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// What a successful transform returns, as JSON text: each object is one JSON object (checked),
+/// and `unchanged[i]` says that output `i` is byte for byte the input object `i` it was handed,
+/// so a caller can keep what it already knows about that object (its parsed value).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TextOutput {
+    /// The new objects, in order, one JSON object each.
+    pub objects: Vec<String>,
+    /// Per output object: the same bytes as the input object at the same position.
+    pub unchanged: Vec<bool>,
+    /// Findings below `error` (an `error` makes the call fail with [`Error::Denied`]).
+    pub diagnostics: Vec<Diagnostic>,
+    /// The guest's linear memory at the end of the call, in bytes: its peak, since Wasm memory
+    /// never shrinks (what [`crate::Limits::memory_bytes`] caps).
+    pub memory_bytes: u64,
+}
+
+/// Checks that `text` is one JSON object, without building it.
+pub fn check_json_object(text: &str) -> std::result::Result<(), String> {
+    serde_json::from_str::<capstan_sdk::serde::de::IgnoredAny>(text)
+        .map_err(|e| format!("is not valid JSON: {e}"))?;
+    if text.trim_start().starts_with('{') {
+        Ok(())
+    } else {
+        Err("is not a JSON object".to_owned())
+    }
+}
+
 /// A loaded, linked plugin. Cheap to clone; calls may run concurrently.
 #[derive(Clone)]
 pub struct WasmPlugin {
@@ -248,6 +275,30 @@ impl WasmPlugin {
         config: &str,
         objects: &[String],
     ) -> Result<TransformOutput> {
+        let output = self.transform_text(ctx, config, objects)?;
+        let mut values = Vec::with_capacity(output.objects.len());
+        for (i, text) in output.objects.iter().enumerate() {
+            let value: Value = serde_json::from_str(text).map_err(|e| Error::BadOutput {
+                plugin: self.id.clone(),
+                message: format!("object #{i} is not valid JSON: {e}"),
+            })?;
+            values.push(value);
+        }
+        Ok(TransformOutput {
+            objects: values,
+            diagnostics: output.diagnostics,
+        })
+    }
+
+    /// Runs the transform on JSON-encoded objects and returns JSON text: every returned object
+    /// is checked to be one JSON object, except those that are byte for byte the input object at
+    /// the same position (the host made those), which are only marked unchanged.
+    pub fn transform_text(
+        &self,
+        ctx: &Context,
+        config: &str,
+        objects: &[String],
+    ) -> Result<TextOutput> {
         let input_size = objects.iter().map(|o| o.len() as u64).sum::<u64>() + config.len() as u64;
         self.check_input(input_size)?;
         let plugin = || self.id.clone();
@@ -271,6 +322,7 @@ impl WasmPlugin {
             Ok(r) => r,
             Err(e) => return Err(self.call_error(&store, e)),
         };
+        let memory_bytes = store.data().limiter.peak as u64;
         drop(store);
         let output = match result {
             Ok(out) => out,
@@ -308,23 +360,22 @@ impl WasmPlugin {
                 diagnostics,
             });
         }
-        let mut objects = Vec::with_capacity(output.objects.len());
+        let mut unchanged = Vec::with_capacity(output.objects.len());
         for (i, text) in output.objects.iter().enumerate() {
-            let value: Value = serde_json::from_str(text).map_err(|e| Error::BadOutput {
-                plugin: plugin(),
-                message: format!("object #{i} is not valid JSON: {e}"),
-            })?;
-            if !value.is_object() {
-                return Err(Error::BadOutput {
+            let same = objects.get(i).is_some_and(|input| input == text);
+            if !same {
+                check_json_object(text).map_err(|why| Error::BadOutput {
                     plugin: plugin(),
-                    message: format!("object #{i} is not a JSON object"),
-                });
+                    message: format!("object #{i} {why}"),
+                })?;
             }
-            objects.push(value);
+            unchanged.push(same);
         }
-        Ok(TransformOutput {
-            objects,
+        Ok(TextOutput {
+            objects: output.objects,
+            unchanged,
             diagnostics,
+            memory_bytes,
         })
     }
 }

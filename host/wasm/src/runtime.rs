@@ -25,6 +25,7 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
 pub struct RuntimeBuilder {
     cache_dir: Option<PathBuf>,
     max_concurrent_calls: Option<u32>,
+    perf_map: bool,
 }
 
 impl RuntimeBuilder {
@@ -39,6 +40,14 @@ impl RuntimeBuilder {
     #[must_use]
     pub fn max_concurrent_calls(mut self, n: u32) -> Self {
         self.max_concurrent_calls = Some(n);
+        self
+    }
+
+    /// Write `/tmp/perf-<pid>.map` so that `perf report` names the guests' compiled functions
+    /// (for profiling; off by default).
+    #[must_use]
+    pub fn perf_map(mut self, on: bool) -> Self {
+        self.perf_map = on;
         self
     }
 
@@ -62,6 +71,9 @@ impl RuntimeBuilder {
             .cranelift_opt_level(wasmtime::OptLevel::Speed)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
             .wasm_component_model(true);
+        if self.perf_map {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(Error::CreateEngine)?;
         let mut linker = Linker::<StoreState>::new(&engine);
         crate::sandbox::add_to_linker(&mut linker).map_err(Error::CreateEngine)?;

@@ -61,6 +61,7 @@ impl StoreState {
             limiter: MemoryLimiter {
                 limit: usize::try_from(memory_limit).unwrap_or(usize::MAX),
                 hit: false,
+                peak: 0,
             },
             stderr,
             deadline: Instant::now()
@@ -166,10 +167,12 @@ impl Pollable for Ready {
     async fn ready(&mut self) {}
 }
 
-/// Caps linear memory and remembers whether the cap was hit.
+/// Caps linear memory, remembers whether the cap was hit and the largest size granted.
 pub(crate) struct MemoryLimiter {
     limit: usize,
     pub(crate) hit: bool,
+    /// The largest linear memory granted in this store, in bytes.
+    pub(crate) peak: usize,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -183,6 +186,7 @@ impl ResourceLimiter for MemoryLimiter {
             self.hit = true;
             return Ok(false);
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 

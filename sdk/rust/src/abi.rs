@@ -77,7 +77,7 @@ mod wasm {
         objects: Vec<String>,
         f: fn(&Context, C, Vec<crate::Object>) -> crate::Result<crate::Output>,
     ) -> Result<TransformOutput, WitTransformError> {
-        match crate::run::<C>(&context(ctx), config, &objects, f) {
+        match crate::run_owned::<C>(&context(ctx), config, objects, f) {
             Ok(out) => Ok(TransformOutput {
                 objects: out.objects,
                 diagnostics: out.diagnostics.into_iter().map(diagnostic).collect(),

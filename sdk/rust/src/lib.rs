@@ -45,7 +45,7 @@ pub use image::{
     split_image,
 };
 pub use metadata::{Metadata, merge_string_map};
-pub use object::Object;
+pub use object::{HEAD_KEYS, Object, head_of_text};
 pub use patch::{PatchError, PatchOperation, apply_json_patch, apply_merge_patch};
 pub use pod_template::{
     ContainerKind, ContainerMut, ContainerRef, PodTemplateMut, PodTemplateRef, has_named,
@@ -56,8 +56,8 @@ pub use selector::{
 };
 pub use target::{Pattern, PatternError, Target, is_selected};
 pub use transform::{
-    Error, NativePlugin, Output, RawOutput, Result, TransformError, parse_config, run, validate,
-    validate_default,
+    Error, NativePlugin, Output, RawOutput, Result, TransformError, parse_config, run, run_owned,
+    validate, validate_default,
 };
 
 /// Re-exported so plugins need no direct dependency on them.

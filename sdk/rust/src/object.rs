@@ -1,47 +1,181 @@
 //! One Kubernetes object as a JSON map, with typed access to the metadata every transform touches.
 //! Objects stay untyped (`serde_json`) so a transform works on any kind, CRDs included, and
 //! round-trips fields it does not know about.
+//!
+//! An object handed over by the host is parsed lazily (issue #12): on arrival only its head
+//! (`apiVersion`, `kind`, `metadata`) is built, while the whole text is checked to be one JSON
+//! object; the rest is parsed the first time a transform reads past the head. Until something
+//! asks for the object mutably, it keeps the host's text, and that text is what goes back: an
+//! object a transform only looked at (or never touched) costs no full parse, no re-encoding, and
+//! the host, finding the same bytes it sent, keeps its own parsed copy. The host's text is
+//! compact JSON with sorted keys — exactly what re-encoding the parsed map would give — so the
+//! output bytes do not depend on whether an object was parsed.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::OnceLock;
 
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::ObjectRef;
 
 /// One Kubernetes object (`apiVersion`, `kind`, `metadata`, …).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Object(Map<String, Value>);
+#[derive(Clone, Default)]
+pub struct Object(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// Built or changed by the transform: the map is the object.
+    Parsed(Map<String, Value>),
+    /// Exactly as the host sent it.
+    Received {
+        /// The host's JSON text, returned as it is.
+        text: String,
+        /// `apiVersion`, `kind` and `metadata`, parsed on arrival.
+        head: Map<String, Value>,
+        /// The whole map, once something read past the head.
+        full: OnceLock<Map<String, Value>>,
+    },
+}
+
+impl Default for Repr {
+    fn default() -> Self {
+        Repr::Parsed(Map::new())
+    }
+}
+
+/// The head of an object: the keys targeting and the metadata accessors read.
+pub const HEAD_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
+
+/// The head ([`HEAD_KEYS`]) of an object's JSON text as a JSON object, without building the
+/// rest; `None` unless the text is one JSON object. The host's output guard reads only this.
+pub fn head_of_text(text: &str) -> Option<Value> {
+    read_head(text).ok().map(Value::Object)
+}
+
+fn read_head(text: &str) -> Result<Map<String, Value>, ReceiveError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    de::Deserializer::deserialize_map(&mut de, HeadVisitor)
+        .and_then(|head| de.end().map(|()| head))
+        .map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => ReceiveError::NotAnObject,
+            _ => ReceiveError::NotJson(e),
+        })
+}
+
+/// Why a received text is not an object.
+#[derive(Debug)]
+pub(crate) enum ReceiveError {
+    /// Not JSON at all.
+    NotJson(serde_json::Error),
+    /// JSON, but not an object.
+    NotAnObject,
+}
+
+/// Builds the head of an object while checking the whole text, without building the body.
+struct HeadVisitor;
+
+impl<'de> Visitor<'de> for HeadVisitor {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut head = Map::new();
+        while let Some(key) = access.next_key::<std::borrow::Cow<'de, str>>()? {
+            if HEAD_KEYS.contains(&key.as_ref()) {
+                let value: Value = access.next_value()?;
+                head.insert(key.into_owned(), value);
+            } else {
+                access.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(head)
+    }
+}
 
 impl Object {
     /// Wraps a JSON map.
     pub fn new(map: Map<String, Value>) -> Self {
-        Object(map)
+        Object(Repr::Parsed(map))
+    }
+
+    /// An object received as JSON text: the head is parsed and the whole text checked now, the
+    /// body when it is first needed.
+    pub(crate) fn received(text: String) -> Result<Self, ReceiveError> {
+        let head = read_head(&text)?;
+        Ok(Object(Repr::Received {
+            text,
+            head,
+            full: OnceLock::new(),
+        }))
+    }
+
+    /// The object as JSON text: the host's own text if the object was never changed.
+    pub(crate) fn into_json(self) -> serde_json::Result<String> {
+        match self.0 {
+            Repr::Received { text, .. } => Ok(text),
+            Repr::Parsed(map) => serde_json::to_string(&map),
+        }
     }
 
     /// Wraps a JSON value; `None` unless it is an object.
     pub fn from_value(value: Value) -> Option<Self> {
         match value {
-            Value::Object(map) => Some(Object(map)),
+            Value::Object(map) => Some(Object::new(map)),
             _ => None,
         }
     }
 
     /// The object as a JSON value.
     pub fn into_value(self) -> Value {
-        Value::Object(self.0)
+        Value::Object(self.into_map())
     }
 
     /// The underlying map.
     pub fn into_map(self) -> Map<String, Value> {
-        self.0
+        match self.0 {
+            Repr::Parsed(map) => map,
+            Repr::Received { text, full, .. } => full.into_inner().unwrap_or_else(|| parse(&text)),
+        }
+    }
+
+    /// The whole map (parsed now if only the head was).
+    fn map(&self) -> &Map<String, Value> {
+        match &self.0 {
+            Repr::Parsed(map) => map,
+            Repr::Received { text, full, .. } => full.get_or_init(|| parse(text)),
+        }
+    }
+
+    /// The whole map, to change: from here on the object is the transform's, re-encoded on output.
+    fn map_mut(&mut self) -> &mut Map<String, Value> {
+        if let Repr::Received { text, full, .. } = &mut self.0 {
+            let map = full.take().unwrap_or_else(|| parse(text));
+            self.0 = Repr::Parsed(map);
+        }
+        match &mut self.0 {
+            Repr::Parsed(map) => map,
+            Repr::Received { .. } => unreachable!("made parsed just above"),
+        }
+    }
+
+    /// What the head accessors read: the head while the object is unchanged, else the map.
+    fn head(&self) -> &Map<String, Value> {
+        match &self.0 {
+            Repr::Parsed(map) => map,
+            Repr::Received { head, .. } => head,
+        }
     }
 
     fn str_field(&self, key: &str) -> &str {
-        self.0.get(key).and_then(Value::as_str).unwrap_or("")
+        self.head().get(key).and_then(Value::as_str).unwrap_or("")
     }
 
     fn meta_str(&self, key: &str) -> Option<&str> {
-        self.0.get("metadata")?.get(key)?.as_str()
+        self.head().get("metadata")?.get(key)?.as_str()
     }
 
     /// `apiVersion` (empty if missing).
@@ -92,17 +226,17 @@ impl Object {
 
     /// `metadata`, created empty if missing (or replaced if not a map).
     pub fn metadata_mut(&mut self) -> &mut Map<String, Value> {
-        ensure_map(&mut self.0, "metadata")
+        ensure_map(self.map_mut(), "metadata")
     }
 
     /// `metadata.labels`, if present.
     pub fn labels(&self) -> Option<&Map<String, Value>> {
-        self.0.get("metadata")?.get("labels")?.as_object()
+        self.head().get("metadata")?.get("labels")?.as_object()
     }
 
     /// `metadata.annotations`, if present.
     pub fn annotations(&self) -> Option<&Map<String, Value>> {
-        self.0.get("metadata")?.get("annotations")?.as_object()
+        self.head().get("metadata")?.get("annotations")?.as_object()
     }
 
     /// One label's value.
@@ -143,7 +277,11 @@ impl Object {
             return None;
         }
         let (first, rest) = split_pointer(pointer)?;
-        let value = self.0.get(&first)?;
+        let value = if HEAD_KEYS.contains(&first.as_str()) {
+            self.head().get(&first)?
+        } else {
+            self.map().get(&first)?
+        };
         if rest.is_empty() {
             Some(value)
         } else {
@@ -154,7 +292,7 @@ impl Object {
     /// The mutable value at a JSON pointer (`/spec/replicas`).
     pub fn pointer_mut(&mut self, pointer: &str) -> Option<&mut Value> {
         let (first, rest) = split_pointer(pointer)?;
-        let value = self.0.get_mut(&first)?;
+        let value = self.map_mut().get_mut(&first)?;
         if rest.is_empty() {
             Some(value)
         } else {
@@ -190,22 +328,39 @@ pub(crate) fn ensure_map<'a>(
     }
 }
 
+/// Parses a text already checked by [`Object::received`].
+fn parse(text: &str) -> Map<String, Value> {
+    serde_json::from_str(text).expect("checked to be a JSON object when it was received")
+}
+
 impl Deref for Object {
     type Target = Map<String, Value>;
     fn deref(&self) -> &Self::Target {
-        &self.0
+        self.map()
     }
 }
 
 impl DerefMut for Object {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
+        self.map_mut()
+    }
+}
+
+impl PartialEq for Object {
+    fn eq(&self, other: &Self) -> bool {
+        self.map() == other.map()
+    }
+}
+
+impl std::fmt::Debug for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Object").field(self.map()).finish()
     }
 }
 
 impl From<Map<String, Value>> for Object {
     fn from(map: Map<String, Value>) -> Self {
-        Object(map)
+        Object::new(map)
     }
 }
 
@@ -219,7 +374,7 @@ impl TryFrom<Value> for Object {
     type Error = Value;
     fn try_from(value: Value) -> std::result::Result<Self, Value> {
         match value {
-            Value::Object(map) => Ok(Object(map)),
+            Value::Object(map) => Ok(Object::new(map)),
             other => Err(other),
         }
     }
@@ -227,13 +382,13 @@ impl TryFrom<Value> for Object {
 
 impl serde::Serialize for Object {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        self.0.serialize(s)
+        self.map().serialize(s)
     }
 }
 
 impl<'de> serde::Deserialize<'de> for Object {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        Map::deserialize(d).map(Object)
+        Map::deserialize(d).map(Object::new)
     }
 }
 
@@ -260,6 +415,74 @@ mod tests {
         obj.set_annotation("a", "b");
         assert_eq!(obj.annotation("a"), Some("b"));
         assert_eq!(obj.pointer("/metadata/name"), Some(&json!("web")));
+    }
+
+    fn mk_received(text: &str) -> Object {
+        Object::received(text.to_owned()).expect("a JSON object")
+    }
+
+    #[test]
+    fn received_objects_read_their_head_without_the_body() {
+        let text = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"labels":{"app":"w"},"name":"web","namespace":"prod"},"spec":{"replicas":2}}"#;
+        let obj = mk_received(text);
+        assert_eq!(obj.kind(), "Deployment");
+        assert_eq!(obj.label("app"), Some("w"));
+        assert_eq!(obj.pointer("/metadata/name"), Some(&json!("web")));
+        match &obj.0 {
+            Repr::Received { full, .. } => assert!(full.get().is_none(), "body not parsed"),
+            Repr::Parsed(_) => panic!("still as received"),
+        }
+        assert_eq!(obj.pointer("/spec/replicas"), Some(&json!(2)));
+        assert_eq!(
+            obj.clone().into_json().expect("encodes"),
+            text,
+            "read only: same text"
+        );
+        let mut changed = obj.clone();
+        changed.set_label("team", "a");
+        assert_eq!(changed.label("team"), Some("a"));
+        let mut expected: Value = serde_json::from_str(text).expect("json");
+        expected["metadata"]["labels"]["team"] = json!("a");
+        assert_eq!(changed.into_json().expect("encodes"), expected.to_string());
+        assert_eq!(obj, mk_obj(serde_json::from_str(text).expect("json")));
+    }
+
+    /// The host's text of an object is what `serde_json` writes, so handing it back unparsed
+    /// gives the same bytes as parsing and re-encoding it would (floats, escapes, Unicode,
+    /// integers at the edges, nesting).
+    #[test]
+    fn an_untouched_object_is_what_re_encoding_would_give() {
+        let value = json!({
+            "kind": "ConfigMap", "apiVersion": "v1",
+            "metadata": {"name": "c", "annotations": {"z": "\u{2028}\"\\\n\t\u{1}", "a": "é😀"}},
+            "data": {"f": 1e6, "g": 0.1, "h": -0.0, "i": u64::MAX, "j": i64::MIN, "k": 1.5e300,
+                     "l": [null, true, {"b": 1, "a": [2.0, "x"]}]}
+        });
+        let text = value.to_string();
+        let received = mk_received(&text);
+        assert_eq!(received.clone().into_json().expect("encodes"), text);
+        let reencoded = serde_json::to_string(&received.into_map()).expect("encodes");
+        assert_eq!(reencoded, text);
+    }
+
+    #[test]
+    fn received_text_must_be_one_json_object() {
+        assert!(matches!(
+            Object::received("[1]".into()),
+            Err(ReceiveError::NotAnObject)
+        ));
+        assert!(matches!(
+            Object::received(r#"{"kind": "A", "spec": {"x": }}"#.into()),
+            Err(ReceiveError::NotJson(_))
+        ));
+        assert!(matches!(
+            Object::received(r#"{"kind": "A"} {}"#.into()),
+            Err(ReceiveError::NotJson(_))
+        ));
+        assert_eq!(
+            head_of_text(r#"{"kind":"A","spec":{"big":[1,2,3]}}"#),
+            Some(json!({"kind": "A"}))
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 
+use crate::object::ReceiveError;
 use crate::{Context, Diagnostic, Object};
 
 /// What a transform function returns: the new objects, plus findings.
@@ -174,13 +175,30 @@ pub fn run<C: DeserializeOwned>(
     objects: &[String],
     f: fn(&Context, C, Vec<Object>) -> Result<Output>,
 ) -> Result<RawOutput, TransformError> {
+    run_owned(ctx, config, objects.to_vec(), f)
+}
+
+/// [`run`] on objects it may keep: each text becomes its object (parsed lazily, see
+/// [`Object`]), and an object the transform did not change goes back as that same text. Each
+/// object is encoded and dropped in turn, so the input, the objects and the output are never
+/// all in memory at once.
+pub fn run_owned<C: DeserializeOwned>(
+    ctx: &Context,
+    config: &str,
+    objects: Vec<String>,
+    f: fn(&Context, C, Vec<Object>) -> Result<Output>,
+) -> Result<RawOutput, TransformError> {
     let config = parse_config::<C>(config).map_err(TransformError::BadConfig)?;
     let mut decoded = Vec::with_capacity(objects.len());
-    for (i, text) in objects.iter().enumerate() {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| TransformError::BadInput(format!("object #{i} is not valid JSON: {e}")))?;
-        let object = Object::from_value(value)
-            .ok_or_else(|| TransformError::BadInput(format!("object #{i} is not a JSON object")))?;
+    for (i, text) in objects.into_iter().enumerate() {
+        let object = Object::received(text).map_err(|e| match e {
+            ReceiveError::NotJson(e) => {
+                TransformError::BadInput(format!("object #{i} is not valid JSON: {e}"))
+            }
+            ReceiveError::NotAnObject => {
+                TransformError::BadInput(format!("object #{i} is not a JSON object"))
+            }
+        })?;
         decoded.push(object);
     }
     let output = f(ctx, config, decoded).map_err(|e| match e {
@@ -188,8 +206,9 @@ pub fn run<C: DeserializeOwned>(
         Error::Failed(m) => TransformError::Failed(m),
     })?;
     let mut encoded = Vec::with_capacity(output.objects.len());
-    for object in &output.objects {
-        let text = serde_json::to_string(object)
+    for object in output.objects {
+        let text = object
+            .into_json()
             .map_err(|e| TransformError::Failed(format!("cannot encode output object: {e}")))?;
         encoded.push(text);
     }
@@ -307,6 +326,32 @@ mod tests {
         assert_eq!(
             out.objects,
             vec![r#"{"kind":"A","metadata":{"labels":{"size":"3"}}}"#.to_owned()]
+        );
+    }
+
+    fn label_config_maps(_: &Context, _: Cfg, mut objs: Vec<Object>) -> Result<Output> {
+        for o in objs.iter_mut().filter(|o| o.kind() == "ConfigMap") {
+            o.set_label("seen", "yes");
+        }
+        Ok(Output::new(objs))
+    }
+
+    #[test]
+    fn run_returns_untouched_objects_as_they_came() {
+        // Not the host's canonical form (spaces, unsorted keys): still returned as it came.
+        let service = r#"{"kind": "Service", "metadata": {"name": "s"}, "apiVersion": "v1"}"#;
+        let config_map = r#"{"kind": "ConfigMap", "metadata": {"name": "c"}}"#;
+        let out = run(
+            &Context::default(),
+            "{}",
+            &[service.to_owned(), config_map.to_owned()],
+            label_config_maps,
+        )
+        .expect("runs");
+        assert_eq!(out.objects[0], service);
+        assert_eq!(
+            out.objects[1],
+            r#"{"kind":"ConfigMap","metadata":{"labels":{"seen":"yes"},"name":"c"}}"#
         );
     }
 
