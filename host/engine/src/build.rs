@@ -1192,7 +1192,7 @@ impl Run<'_> {
                     }
                     return Err(fail("not found in the chart".to_owned()));
                 };
-                capstan_helm::yaml::parse_json_like(&String::from_utf8_lossy(&f.data))
+                capstan_yaml::parse_json_like(&String::from_utf8_lossy(&f.data))
                     .map_err(|e| fail(format!("not YAML: {e}")))?
             };
             match doc {
@@ -1212,8 +1212,7 @@ fn chart_yaml_version(fetched: &FetchedChart) -> Option<String> {
         return None;
     };
     let chart_yaml = files.iter().find(|f| f.name == "Chart.yaml")?;
-    let doc =
-        capstan_helm::yaml::parse_json_like(&String::from_utf8_lossy(&chart_yaml.data)).ok()?;
+    let doc = capstan_yaml::parse_json_like(&String::from_utf8_lossy(&chart_yaml.data)).ok()?;
     match doc.get("version")? {
         Value::String(s) => Some(s.clone()),
         other => Some(other.to_string()),

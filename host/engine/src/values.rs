@@ -98,7 +98,7 @@ pub enum ValuesError {
         key: String,
         /// The YAML error, if the text is not YAML at all.
         #[source]
-        source: Option<Box<capstan_helm::yaml::YamlError>>,
+        source: Option<Box<capstan_yaml::Error>>,
     },
     /// A `targetPath` expression failed.
     #[error("HelmRelease {release}: spec.valuesFrom[{index}].targetPath {path:?}")]
@@ -287,8 +287,8 @@ pub fn compose_values(
             source,
         };
         // Flux reads the key with sigs.k8s.io/yaml, as Helm reads `-f` files.
-        let doc = capstan_helm::yaml::parse_json_like(&text)
-            .map_err(|e| parse_error(Some(Box::new(e))))?;
+        let doc =
+            capstan_yaml::parse_json_like(&text).map_err(|e| parse_error(Some(Box::new(e))))?;
         match doc {
             Value::Object(map) => result = merge_maps(&result, &map),
             // An empty document is an empty values file, as in Helm.

@@ -54,7 +54,7 @@ pub mod sprig;
 mod value;
 
 pub use error::{Error, FuncError, Result};
-pub use fmt::{format_float, format_json_float, go_quote, sprint, sprintf, sprintln};
+pub use fmt::{go_quote, sprint, sprintf, sprintln};
 pub use func::{CallContext, Func, FuncMap, FuncResult, Signature, Ty};
 pub use set::{MissingKey, TemplateSet};
 pub use value::{GoBytes, GoInt64, GoSlice, Map, Object, Value, raw_output_bytes};

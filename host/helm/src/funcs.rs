@@ -23,7 +23,7 @@ pub(crate) fn value_to_node(v: &Value) -> Option<Node> {
         Value::Bool(b) => Node::Bool(*b),
         Value::Int(i) => Node::Int(*i),
         Value::Float(f) => {
-            let text = yaml::format_json_float(*f)?;
+            let text = capstan_strconv::format_json_float(*f)?;
             yaml::resolve_scalar(&text)
         }
         Value::String(s) => Node::Str(s.to_string()),

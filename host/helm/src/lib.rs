@@ -10,7 +10,7 @@
 //! The CLI path is [`parse_template_args`] + [`template`] (Helm's flags in, Helm's stdout or
 //! [`Error::helm_output`] out). The HelmRelease builder loads a [`Chart`] once and calls
 //! [`render`] with already-merged values, then feeds [`Rendered::manifests`] (as JSON via
-//! [`yaml::manifest_to_json`]) to the post-render pipeline:
+//! [`capstan_yaml::manifest_to_json`]) to the post-render pipeline:
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,7 +20,7 @@
 //! let release = capstan_helm::Release { name: "web".into(), ..Default::default() };
 //! let rendered = capstan_helm::render(&chart, &values, &release, &Default::default())?;
 //! for m in &rendered.manifests {
-//!     let object = capstan_helm::yaml::manifest_to_json(&m.content)?;
+//!     let object = capstan_yaml::manifest_to_json(&m.content)?;
 //!     println!("{} {}", m.kind, object["metadata"]["name"]);
 //! }
 //! # Ok(())

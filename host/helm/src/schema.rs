@@ -70,7 +70,7 @@ fn child(path: &str, key: &str) -> String {
 fn num_text(v: &Value) -> String {
     match v.as_f64() {
         Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
-        Some(f) => crate::yaml::format_go_g(f),
+        Some(f) => capstan_strconv::format_float(f, 'g', -1),
         None => v.to_string(),
     }
 }

@@ -65,7 +65,7 @@ fn float_text(f: f64) -> String {
         return if f > 0.0 { "inf" } else { "-inf" }.to_owned();
     }
     // BurntSushi: `floatAddDecimal(strconv.FormatFloat(f, 'f', -1, 64))`.
-    let mut s = capstan_gotmpl::format_float(f, 'f', -1);
+    let mut s = capstan_strconv::format_float(f, 'f', -1);
     if !s.contains('.') {
         s.push_str(".0");
     }

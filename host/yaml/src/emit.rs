@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
+use crate::escape::{is_break, is_printable, write_escape};
 use crate::resolve::plain_would_change;
 
 /// One document, without a `---` header. A scalar or empty collection ends with a newline too.
@@ -228,52 +229,15 @@ fn needs_quotes(s: &str) -> bool {
         .any(|c| is_break(c) || (!is_printable(c) && u32::from(c) < 0x1_0000))
 }
 
-/// go-yaml v2's `is_printable` (libyaml's, on UTF-8): what it writes unescaped in a
-/// double-quoted scalar. Tab, DEL, the C1 controls (NEL among them), U+FEFF, U+FFFE/U+FFFF and —
-/// because libyaml only knows up to three-byte UTF-8 — everything outside the BMP are not.
-fn is_printable(c: char) -> bool {
-    matches!(u32::from(c), 0x0A | 0x20..=0x7E | 0xA0..=0xD7FF | 0xE000..=0xFFFD) && c != '\u{feff}'
-}
-
-/// A line break to a YAML 1.1 reader.
-fn is_break(c: char) -> bool {
-    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
-}
-
-/// A YAML double-quoted scalar, escaped exactly as go-yaml v2's emitter escapes (its table of
-/// one-letter escapes, then `\xXX`, `\uXXXX`, `\UXXXXXXXX`), on one line.
+/// A YAML double-quoted scalar, escaped exactly as go-yaml v2's emitter escapes, on one line.
 fn write_double_quoted(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         if is_printable(c) && !is_break(c) && c != '"' && c != '\\' {
             out.push(c);
-            continue;
+        } else {
+            write_escape(out, c);
         }
-        out.push('\\');
-        let v = u32::from(c);
-        let letter = match v {
-            0x00 => Some('0'),
-            0x07 => Some('a'),
-            0x08 => Some('b'),
-            0x09 => Some('t'),
-            0x0A => Some('n'),
-            0x0B => Some('v'),
-            0x0C => Some('f'),
-            0x0D => Some('r'),
-            0x1B => Some('e'),
-            0x22 => Some('"'),
-            0x5C => Some('\\'),
-            0x85 => Some('N'),
-            0x2028 => Some('L'),
-            0x2029 => Some('P'),
-            _ => None,
-        };
-        let _ = match (letter, v) {
-            (Some(letter), _) => write!(out, "{letter}"),
-            (None, 0..=0xFF) => write!(out, "x{v:02X}"),
-            (None, 0x100..=0xFFFF) => write!(out, "u{v:04X}"),
-            (None, _) => write!(out, "U{v:08X}"),
-        };
     }
     out.push('"');
 }

@@ -1,119 +1,321 @@
-//! Plain-scalar resolution with the rules of Go's yaml.v2 (what `sigs.k8s.io/yaml` uses): YAML 1.1
-//! booleans and nulls, ints in any Go `ParseInt(s, 0, 64)` base (with `_` separators), floats, and
-//! `.inf`/`.nan`. The emitter uses the same table to decide when a string must be quoted.
+//! go-yaml v2's implicit scalar resolution (YAML 1.1 flavoured, what `sigs.k8s.io/yaml`,
+//! kubectl, Helm and Flux read with): which plain scalars are booleans (`yes`, `on`, `off`),
+//! nulls, ints (any Go `ParseInt(s, 0, 64)` base, `_` separators), floats (`.inf`, `.nan`) or
+//! timestamps. The reader uses it to type values; both writers (the manifest writer here and
+//! Helm's `toYaml` in `capstan-helm`) use it to decide whether a string must be quoted to survive
+//! a round trip.
 
-use serde_json::{Number, Value};
+use crate::Node;
 
-/// What a plain (unquoted, untagged) scalar means.
-pub(crate) fn resolve_plain(s: &str) -> Value {
-    match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE" => {
-            return Value::Bool(true);
-        }
-        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False" | "FALSE" => {
-            return Value::Bool(false);
-        }
-        _ => {}
-    }
-    let first = s.as_bytes()[0];
-    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
-        return Value::String(s.to_owned());
-    }
-    if let Some(n) = parse_int(s) {
-        return Value::Number(n);
-    }
-    if let Some(n) = parse_float(s).and_then(Number::from_f64) {
-        return Value::Number(n);
-    }
-    Value::String(s.to_owned())
+/// The tag a plain scalar resolves to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalarKind {
+    /// `!!str`.
+    Str,
+    /// `!!null`.
+    Null,
+    /// `!!bool`.
+    Bool,
+    /// `!!int`.
+    Int,
+    /// `!!float`.
+    Float,
+    /// `!!timestamp` (decoded as a string, as go-yaml v2 decodes it into `interface{}`).
+    Timestamp,
 }
 
-/// Go's `strconv.ParseInt(strings.Replace(s, "_", "", -1), 0, 64)`, falling back to `ParseUint`.
-fn parse_int(s: &str) -> Option<Number> {
-    let cleaned: String = s.chars().filter(|&c| c != '_').collect();
-    let (neg, body) = match cleaned.as_bytes().first()? {
-        b'-' => (true, &cleaned[1..]),
-        b'+' => (false, &cleaned[1..]),
-        _ => (false, &cleaned[..]),
-    };
-    if body.is_empty() {
+fn map_lookup(s: &str) -> Option<(ScalarKind, Node)> {
+    Some(match s {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            (ScalarKind::Bool, Node::Bool(true))
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            (ScalarKind::Bool, Node::Bool(false))
+        }
+        "" | "~" | "null" | "Null" | "NULL" => (ScalarKind::Null, Node::Null),
+        ".nan" | ".NaN" | ".NAN" => (ScalarKind::Float, Node::Float(f64::NAN)),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            (ScalarKind::Float, Node::Float(f64::INFINITY))
+        }
+        "-.inf" | "-.Inf" | "-.INF" => (ScalarKind::Float, Node::Float(f64::NEG_INFINITY)),
+        _ => return None,
+    })
+}
+
+/// Go's `strconv.ParseUint(s, 0, 64)` after the sign has been handled by the caller.
+fn parse_uint_base0(s: &str) -> Option<u64> {
+    if s.is_empty() {
         return None;
     }
-    let (radix, digits) =
-        if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-            (16, d)
-        } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-            (2, d)
-        } else if let Some(d) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-            (8, d)
-        } else if body.len() > 1 && body.starts_with('0') {
-            (8, &body[1..])
-        } else {
-            (10, body)
-        };
+    let b = s.as_bytes();
+    let (digits, radix) = if b[0] == b'0' && s.len() > 1 {
+        match b[1] {
+            b'x' | b'X' => (&s[2..], 16),
+            b'o' | b'O' => (&s[2..], 8),
+            b'b' | b'B' => (&s[2..], 2),
+            _ => (&s[1..], 8),
+        }
+    } else {
+        (s, 10)
+    };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
-    let magnitude = u128::from_str_radix(digits, radix).ok()?;
+    u64::from_str_radix(digits, radix).ok()
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`.
+fn parse_int_base0(s: &str) -> Option<i64> {
+    let (neg, rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let u = parse_uint_base0(rest)?;
     if neg {
-        let v = i128::try_from(magnitude).ok()?.checked_neg()?;
-        i64::try_from(v).ok().map(Number::from)
-    } else if let Ok(v) = i64::try_from(magnitude) {
-        Some(Number::from(v))
+        if u <= i64::MAX as u64 + 1 {
+            Some((u as i128).wrapping_neg() as i64)
+        } else {
+            None
+        }
+    } else if u <= i64::MAX as u64 {
+        Some(u as i64)
     } else {
-        u64::try_from(magnitude).ok().map(Number::from)
+        None
     }
 }
 
-/// yaml.v2's float syntax: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`, plus `.inf`.
-/// Infinities and NaN have no JSON form; callers get `None` and keep the text.
-fn parse_float(s: &str) -> Option<f64> {
+/// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
+fn is_yaml_style_float(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = 0;
-    if matches!(b.first(), Some(b'-' | b'+')) {
+    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
         i += 1;
     }
-    let int_start = i;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    } else {
+        if digits(&mut i) == 0 {
+            return false;
+        }
+        if i < b.len() && b[i] == b'.' {
+            i += 1;
+            digits(&mut i);
+        }
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// Go's `ParseFloat` for the inputs that reach it here (already shaped like decimal floats).
+fn parse_go_float(s: &str) -> Option<f64> {
+    let t = s.strip_prefix('+').unwrap_or(s);
+    if t.is_empty() || t.starts_with(['+', '-']) && t.len() == 1 {
+        return None;
+    }
+    let lower = t.trim_start_matches('-').to_ascii_lowercase();
+    if lower.starts_with("inf") || lower.starts_with("nan") {
+        return None;
+    }
+    t.parse::<f64>().ok()
+}
+
+fn two_digits(s: &str, max: u32) -> Option<u32> {
+    if s.is_empty() || s.len() > 2 || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let v: u32 = s.parse().ok()?;
+    (v <= max).then_some(v)
+}
+
+/// go-yaml v2's `parseTimestamp`: the layouts `2006-1-2T15:4:5.999999999Z07:00` (also with `t`
+/// or a space and without zone) and `2006-1-2`.
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
     while i < b.len() && b[i].is_ascii_digit() {
         i += 1;
     }
-    let int_digits = i - int_start;
+    if i != 4 || i == b.len() || b[i] != b'-' {
+        return false;
+    }
+    let (date, time, sep) = match s.find(['T', 't', ' ']) {
+        Some(p) => (&s[..p], Some(&s[p + 1..]), Some(b[p])),
+        None => (s, None, None),
+    };
+    let mut parts = date.split('-');
+    let (Some(_y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (Some(m), Some(d)) = (two_digits(m, 12), two_digits(d, 31)) else {
+        return false;
+    };
+    let year: u32 = s[..4].parse().unwrap_or(0);
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
+    let days_in_month = match m {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if m == 0 || d == 0 || d > days_in_month {
+        return false;
+    }
+    let Some(time) = time else {
+        return true;
+    };
+    // Split off a zone: `Z` or `±hh:mm`, required for `T`/`t`, absent for a space.
+    let (clock, zone) = if let Some(stripped) = time.strip_suffix('Z') {
+        (stripped, true)
+    } else if let Some(p) = time.rfind(['+', '-']) {
+        let z = &time[p + 1..];
+        let ok = z.len() == 5
+            && z.as_bytes()[2] == b':'
+            && two_digits(&z[..2], 99).is_some()
+            && two_digits(&z[3..], 99).is_some();
+        if !ok {
+            return false;
+        }
+        (&time[..p], true)
+    } else {
+        (time, false)
+    };
+    if (sep == Some(b' ')) == zone {
+        return false;
+    }
+    let (hms, frac) = match clock.split_once('.') {
+        Some((a, f)) => (a, Some(f)),
+        None => (clock, None),
+    };
+    if let Some(f) = frac
+        && (f.is_empty() || f.len() > 9 || !f.bytes().all(|c| c.is_ascii_digit()))
+    {
+        return false;
+    }
+    let mut hp = hms.split(':');
+    matches!(
+        (hp.next(), hp.next(), hp.next(), hp.next()),
+        (Some(h), Some(mi), Some(se), None)
+            if two_digits(h, 23).is_some() && two_digits(mi, 59).is_some() && two_digits(se, 59).is_some()
+    )
+}
+
+/// A YAML 1.1 sexagesimal float (`1:20`), `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`:
+/// go-yaml v2 reads it as a string but quotes such strings when writing them.
+pub fn is_base60_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+        i += 1;
+    }
+    if i >= b.len() || !b[i].is_ascii_digit() {
+        return false;
+    }
+    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+        i += 1;
+    }
+    let mut groups = 0;
+    while i < b.len() && b[i] == b':' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() && i - start < 2 {
+            i += 1;
+        }
+        let g = &s[start..i];
+        let ok = match g.len() {
+            1 => true,
+            2 => g.as_bytes()[0] <= b'5',
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+        groups += 1;
+    }
+    if groups == 0 {
+        return false;
+    }
     if i < b.len() && b[i] == b'.' {
         i += 1;
-        let frac_start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
             i += 1;
         }
-        if int_digits == 0 && i == frac_start {
-            return None;
-        }
-    } else if int_digits == 0 {
-        return None;
     }
-    if i < b.len() && matches!(b[i], b'e' | b'E') {
-        i += 1;
-        if i < b.len() && matches!(b[i], b'-' | b'+') {
-            i += 1;
-        }
-        let exp_start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == exp_start {
-            return None;
-        }
+    i == b.len()
+}
+
+/// Resolves an untagged plain scalar the way go-yaml v2 does (`1` → int, `1.5` → float, `yes`
+/// → bool, …). Timestamps stay strings (v2 keeps them as strings when decoding into
+/// `interface{}`); the kind says what the text looked like, which the writers need.
+pub fn resolve_plain(s: &str) -> (ScalarKind, Node) {
+    let hint = match s.as_bytes().first() {
+        None => b'M',
+        Some(b'+' | b'-') => b'S',
+        Some(b'0'..=b'9') => b'D',
+        Some(b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~') => b'M',
+        Some(b'.') => b'.',
+        Some(_) => 0,
+    };
+    if hint == 0 {
+        return (ScalarKind::Str, Node::Str(s.to_owned()));
     }
-    if i != b.len() {
-        return None;
+    if let Some(found) = map_lookup(s) {
+        return found;
     }
-    s.parse::<f64>().ok().filter(|f| f.is_finite())
+    match hint {
+        b'.' => {
+            if let Some(f) = parse_go_float(s) {
+                return (ScalarKind::Float, Node::Float(f));
+            }
+        }
+        b'D' | b'S' => {
+            if is_timestamp(s) {
+                return (ScalarKind::Timestamp, Node::Str(s.to_owned()));
+            }
+            let plain = s.replace('_', "");
+            if let Some(i) = parse_int_base0(&plain) {
+                return (ScalarKind::Int, Node::Int(i));
+            }
+            if !plain.starts_with(['-', '+'])
+                && let Some(u) = parse_uint_base0(&plain)
+            {
+                return (ScalarKind::Int, Node::Uint(u));
+            }
+            if is_yaml_style_float(&plain)
+                && let Some(f) = parse_go_float(&plain)
+            {
+                return (ScalarKind::Float, Node::Float(f));
+            }
+        }
+        _ => {}
+    }
+    (ScalarKind::Str, Node::Str(s.to_owned()))
 }
 
 /// True when a string written plain would be read back as something else (by yaml.v2 or by a
 /// YAML 1.2 reader), or looks enough like a number, date or special value that quoting is kinder.
 pub(crate) fn plain_would_change(s: &str) -> bool {
-    if !matches!(resolve_plain(s), Value::String(_)) {
+    if resolve_plain(s).0 != ScalarKind::Str {
         return true;
     }
     let lower = s.to_ascii_lowercase();
@@ -136,40 +338,65 @@ pub(crate) fn plain_would_change(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
+
+    fn node(s: &str) -> Node {
+        resolve_plain(s).1
+    }
 
     #[test]
     fn yaml11_booleans_and_nulls() {
         for t in ["yes", "On", "TRUE", "y"] {
-            assert_eq!(resolve_plain(t), json!(true), "{t}");
+            assert_eq!(node(t), Node::Bool(true), "{t}");
         }
         for f in ["no", "OFF", "False", "n"] {
-            assert_eq!(resolve_plain(f), json!(false), "{f}");
+            assert_eq!(node(f), Node::Bool(false), "{f}");
         }
-        assert_eq!(resolve_plain("~"), Value::Null);
-        assert_eq!(resolve_plain("nil"), json!("nil"));
+        assert_eq!(node("~"), Node::Null);
+        assert_eq!(node(""), Node::Null);
+        assert_eq!(node("nil"), Node::Str("nil".into()));
     }
 
     #[test]
     fn go_int_bases_and_floats() {
-        assert_eq!(resolve_plain("0755"), json!(493));
-        assert_eq!(resolve_plain("0x1F"), json!(31));
-        assert_eq!(resolve_plain("0b101"), json!(5));
-        assert_eq!(resolve_plain("1_000"), json!(1000));
-        assert_eq!(resolve_plain("-42"), json!(-42));
-        assert_eq!(
-            resolve_plain("18446744073709551615"),
-            json!(18_446_744_073_709_551_615_u64)
-        );
-        assert_eq!(resolve_plain("1.5"), json!(1.5));
-        assert_eq!(resolve_plain("1e3"), json!(1000.0));
-        assert_eq!(resolve_plain(".5"), json!(0.5));
+        assert_eq!(node("0755"), Node::Int(493));
+        assert_eq!(node("0x1F"), Node::Int(31));
+        assert_eq!(node("0b101"), Node::Int(5));
+        assert_eq!(node("0o17"), Node::Int(15));
+        assert_eq!(node("1_000"), Node::Int(1000));
+        assert_eq!(node("-42"), Node::Int(-42));
+        assert_eq!(node("-0x1F"), Node::Int(-31));
+        assert_eq!(node("18446744073709551615"), Node::Uint(u64::MAX));
+        assert_eq!(node("1.5"), Node::Float(1.5));
+        assert_eq!(node("1e3"), Node::Float(1000.0));
+        assert_eq!(node(".5"), Node::Float(0.5));
+        assert_eq!(node("+.5"), Node::Float(0.5));
         // Not octal, so Go falls through to ParseFloat.
-        assert_eq!(resolve_plain("089"), json!(89.0));
-        assert_eq!(resolve_plain("1.2.3"), json!("1.2.3"));
-        assert_eq!(resolve_plain(".inf"), json!(".inf"));
+        assert_eq!(node("08"), Node::Float(8.0));
+        assert_eq!(node("089"), Node::Float(89.0));
+        assert_eq!(node("1.2.3"), Node::Str("1.2.3".into()));
+        assert_eq!(node("-"), Node::Str("-".into()));
+        assert_eq!(node(".inf"), Node::Float(f64::INFINITY));
+        assert_eq!(node("-.Inf"), Node::Float(f64::NEG_INFINITY));
+        assert!(matches!(node(".NaN"), Node::Float(f) if f.is_nan()));
+    }
+
+    #[test]
+    fn timestamps_and_sexagesimals_stay_strings() {
+        assert_eq!(
+            resolve_plain("2001-12-14"),
+            (ScalarKind::Timestamp, Node::Str("2001-12-14".into()))
+        );
+        assert_eq!(resolve_plain("2024-02-29").0, ScalarKind::Timestamp);
+        assert_eq!(resolve_plain("2023-02-29").0, ScalarKind::Str);
+        assert_eq!(resolve_plain("2024-04-31").0, ScalarKind::Str);
+        assert_eq!(
+            resolve_plain("2001-12-14t21:59:43.10-05:00").0,
+            ScalarKind::Timestamp
+        );
+        assert!(is_base60_float("1:20"));
+        assert!(!is_base60_float("1:2x"));
+        assert_eq!(node("1:20"), Node::Str("1:20".into()));
     }
 
     #[test]
@@ -182,14 +409,14 @@ mod tests {
             "2024-01-01",
             "12:30",
             "1.2.3",
-            "",
             "null",
             "~",
             ".inf",
+            "-.inf",
+            ".NaN",
+            "<<",
         ] {
-            if !s.is_empty() {
-                assert!(plain_would_change(s), "{s:?} must be quoted");
-            }
+            assert!(plain_would_change(s), "{s:?} must be quoted");
         }
         for s in ["web", "nginx:1.25", "a b", "v1"] {
             assert!(!plain_would_change(s), "{s:?} can stay plain");

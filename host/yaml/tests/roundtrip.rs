@@ -294,3 +294,37 @@ fn long_keys_read_back_in_kubectl() {
     assert_eq!(capstan_yaml::parse_stream(&stream).expect("reads"), objects);
     assert_eq!(kubectl_reads(&stream), objects);
 }
+
+#[test]
+fn yaml11_reading_agrees_with_kubectl() {
+    // The reader's go-yaml v2 rules against kubectl's: merge keys applied in order (a key before
+    // `<<` is overwritten, earlier maps of a list win), keys stringified as sigs.k8s.io/yaml
+    // does (float keys at float32 precision), YAML 1.1 scalars, custom and core tags, timestamps
+    // and sexagesimals kept as strings, flow lines indented as libyaml allows.
+    let text = "\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cm
+  annotations: {fixed: '1'}
+x:
+  base: &b {a: 1, z: 2}
+  other: &o {a: 3, w: 4}
+  merged:
+    z: 9
+    <<: [*b, *o]
+    w: 5
+  keys: {1: a, 0.1: b, true: c, 0x10: d, 1e3: e, 16777217.0: f, y: g}
+  scalars: [yes, off, 0755, 0o17, 1_000, ~, !Ref 7, !!str 8, 2001-12-14, 1:20, '0x1F', -0x1F]
+  flow: [
+  a,
+  b
+  ]
+---
+---
+null
+";
+    let ours = capstan_yaml::parse_stream(text).expect("accepted");
+    assert_eq!(ours, kubectl_reads(text));
+    assert_eq!(ours[0]["x"]["merged"], json!({"a": 1, "z": 2, "w": 5}));
+}

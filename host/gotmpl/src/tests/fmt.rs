@@ -1,42 +1,10 @@
 //! Tests of the Go `fmt`/`strconv`/`encoding/json` emulation used by printing and `printf`.
 
-use crate::fmt::{format_float, go_quote, go_unquote, json_float, parse_go_int};
+use crate::fmt::{go_quote, go_unquote, parse_go_int};
 use crate::{Value, sprint, sprintf, sprintln};
 
 fn mk_list(items: &[Value]) -> Value {
     Value::list(items.to_vec())
-}
-
-#[test]
-fn float_shortest_formats_like_strconv() {
-    let cases = [
-        (0.0, 'g', "0"),
-        (-0.0, 'g', "-0"),
-        (1e6, 'g', "1e+06"),
-        (123456.0, 'g', "123456"),
-        (1e-5, 'g', "1e-05"),
-        (0.0001, 'g', "0.0001"),
-        (1.5, 'e', "1.5e+00"),
-        (100.0, 'f', "100"),
-        (f64::INFINITY, 'g', "+Inf"),
-        (f64::NAN, 'g', "NaN"),
-    ];
-    for (f, verb, want) in cases {
-        assert_eq!(format_float(f, verb, -1), want, "{f} {verb}");
-    }
-    assert_eq!(format_float(2.5, 'f', 0), "2");
-    assert_eq!(format_float(3.5, 'f', 0), "4");
-    assert_eq!(format_float(1234.5678, 'e', 2), "1.23e+03");
-    assert_eq!(format_float(0.000123, 'g', 2), "0.00012");
-}
-
-#[test]
-fn json_floats_match_encoding_json() {
-    assert_eq!(json_float(1e21), "1e+21");
-    assert_eq!(json_float(1e20), "100000000000000000000");
-    assert_eq!(json_float(1e-7), "1e-7");
-    assert_eq!(json_float(0.000001), "0.000001");
-    assert_eq!(json_float(-2.5), "-2.5");
 }
 
 #[test]

@@ -90,7 +90,7 @@ fn is_type(want: &str, v: &Value) -> bool {
 fn num(v: &Value) -> String {
     match v.as_f64() {
         Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
-        Some(f) => crate::yaml::format_go_g(f),
+        Some(f) => capstan_strconv::format_float(f, 'g', -1),
         None => v.to_string(),
     }
 }

@@ -2,9 +2,12 @@
 //! plain data reaches: block mappings and sequences, `{}`/`[]` for empty ones, scalar style
 //! selection, quoting and escaping, and folding of long scalars at column 80.
 
-use super::resolve::{Kind, is_base60_float, resolve_plain};
+use capstan_strconv::{format_float, format_json_float};
+use capstan_yaml::{
+    Node, ScalarKind, is_base60_float, is_break, is_printable, resolve_plain, write_escape,
+};
+
 use super::sort::sort_by_key_less;
-use super::{Node, format_go_g, format_json_float};
 
 const BEST_INDENT: i32 = 2;
 const BEST_WIDTH: usize = 80;
@@ -30,14 +33,6 @@ struct Analysis {
     block_plain_allowed: bool,
     single_quoted_allowed: bool,
     block_allowed: bool,
-}
-
-fn is_printable(c: char) -> bool {
-    matches!(c as u32, 0x0A | 0x20..=0x7E | 0xA0..=0xD7FF | 0xE000..=0xFFFD) && c != '\u{FEFF}'
-}
-
-fn is_break(c: char) -> bool {
-    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
 fn is_blank(c: char) -> bool {
@@ -449,42 +444,10 @@ impl Emitter {
                 || c == '"'
                 || c == '\\'
             {
-                self.put('\\');
-                let v = c as u32;
-                match v {
-                    0x00 => self.put('0'),
-                    0x07 => self.put('a'),
-                    0x08 => self.put('b'),
-                    0x09 => self.put('t'),
-                    0x0A => self.put('n'),
-                    0x0B => self.put('v'),
-                    0x0C => self.put('f'),
-                    0x0D => self.put('r'),
-                    0x1B => self.put('e'),
-                    0x22 => self.put('"'),
-                    0x5C => self.put('\\'),
-                    0x85 => self.put('N'),
-                    0xA0 => self.put('_'),
-                    0x2028 => self.put('L'),
-                    0x2029 => self.put('P'),
-                    _ => {
-                        let (letter, width) = if v <= 0xFF {
-                            ('x', 2)
-                        } else if v <= 0xFFFF {
-                            ('u', 4)
-                        } else {
-                            ('U', 8)
-                        };
-                        self.put(letter);
-                        for k in (0..width).rev() {
-                            let digit = (v >> (k * 4)) & 0xF;
-                            let ch = char::from_digit(digit, 16)
-                                .unwrap_or('0')
-                                .to_ascii_uppercase();
-                            self.put(ch);
-                        }
-                    }
-                }
+                let before = self.out.len();
+                write_escape(&mut self.out, c);
+                // The escape is ASCII: one column a byte.
+                self.column += self.out.len() - before;
                 spaces = false;
             } else if c == ' ' {
                 if allow_breaks && !spaces && self.column > BEST_WIDTH && i > 0 && i + 1 < n {
@@ -560,7 +523,7 @@ fn scalar_of(node: &Node) -> Option<Scalar> {
         Node::Bool(b) => plain(b.to_string()),
         Node::Int(i) => plain(i.to_string()),
         Node::Uint(u) => plain(u.to_string()),
-        Node::Float(f) => plain(match format_go_g(*f).as_str() {
+        Node::Float(f) => plain(match format_float(*f, 'g', -1).as_str() {
             "+Inf" => ".inf".to_owned(),
             "-Inf" => "-.inf".to_owned(),
             "NaN" => ".nan".to_owned(),
@@ -568,7 +531,7 @@ fn scalar_of(node: &Node) -> Option<Scalar> {
         }),
         Node::Str(s) => {
             let (kind, _) = resolve_plain(s);
-            let can_plain = kind == Kind::Str && !is_base60_float(s);
+            let can_plain = kind == ScalarKind::Str && !is_base60_float(s);
             let style = if s.contains('\n') {
                 Style::Literal
             } else if can_plain {

@@ -8,7 +8,7 @@
 /// The text with every line that starts inside a flow collection or a quoted scalar indented
 /// to at least one column past the bracket or quote that opened it; `None` when no line needed
 /// it. Block scalars (`|`, `>`) and comments are skipped over.
-pub(super) fn indent_flow_lines(text: &str) -> Option<String> {
+pub(crate) fn indent_flow_lines(text: &str) -> Option<String> {
     let mut out = String::with_capacity(text.len() + 64);
     let mut changed = false;
     // Column of the innermost open flow collection's bracket (None: block context).
