@@ -101,6 +101,11 @@ struct GuardArgs {
     /// objects; none by default.
     #[arg(long, value_delimiter = ',', value_name = "NAMESPACES")]
     allow_cluster_scoped_namespaces: Vec<String>,
+    /// Hold the chart's own cluster-scoped objects (ClusterRoles, CRDs, webhooks…) to the same
+    /// list: releases of other tenants may not install any (by default only what
+    /// post-renderers add is held to it, as Helm and Flux leave charts to RBAC).
+    #[arg(long)]
+    guard_chart_objects: bool,
 }
 
 impl GuardArgs {
@@ -108,6 +113,7 @@ impl GuardArgs {
         capstan_engine::GuardPolicy::allowing_cluster_scoped(
             self.allow_cluster_scoped_namespaces.iter().cloned(),
         )
+        .with_chart_objects(self.guard_chart_objects)
     }
 }
 

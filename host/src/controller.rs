@@ -46,6 +46,11 @@ pub struct ControllerArgs {
     /// cluster-scoped objects; none by default (the output guard refuses them).
     #[arg(long, value_delimiter = ',', value_name = "NAMESPACES")]
     pub allow_cluster_scoped_namespaces: Vec<String>,
+    /// Hold the chart's own cluster-scoped objects (ClusterRoles, CRDs, webhooks…) to the same
+    /// list: releases of other tenants may not install any, whoever rendered them (by default
+    /// only what post-renderers add is held to it; the chart is left to the release's RBAC).
+    #[arg(long)]
+    pub guard_chart_objects: bool,
     /// Ceiling on every plugin's memory limit (a Kubernetes quantity such as `256Mi`).
     #[arg(long)]
     pub max_plugin_memory: Option<String>,
@@ -206,9 +211,12 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
     let engine = capstan_engine::Engine::new(runtime)
         .with_ceilings(ceilings(args)?)
         .with_helm_version(args.helm_version)
-        .with_guard(capstan_engine::GuardPolicy::allowing_cluster_scoped(
-            args.allow_cluster_scoped_namespaces.iter().cloned(),
-        ));
+        .with_guard(
+            capstan_engine::GuardPolicy::allowing_cluster_scoped(
+                args.allow_cluster_scoped_namespaces.iter().cloned(),
+            )
+            .with_chart_objects(args.guard_chart_objects),
+        );
     if !args.allowed_hosts.is_empty() {
         let hosts =
             capstan_source::AllowedHosts::parse(&args.allowed_hosts).context("--allowed-hosts")?;

@@ -653,7 +653,7 @@ fn inputs_without_exactly_one_helm_release_are_refused() {
 fn unsupported_fields_are_warned_about() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut hr = redis_release();
-    hr["spec"]["driftDetection"] = json!({"mode": "enabled"});
+    hr["spec"]["kubeConfig"] = json!({"secretRef": {"name": "remote"}});
     hr["spec"]["colour"] = json!("red");
     hr["spec"]["postRenderers"] = json!([]);
     let file = write_docs(dir.path(), "release.yaml", &[hr]);
@@ -665,7 +665,9 @@ fn unsupported_fields_are_warned_about() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("warning: HelmRelease shop/cache: spec.driftDetection"),
+        stderr.contains(
+            "warning: HelmRelease shop/cache: spec.kubeConfig: not supported by Capstan yet"
+        ),
         "{stderr}"
     );
     assert!(stderr.contains("post-renderers: none"), "{stderr}");

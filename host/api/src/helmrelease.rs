@@ -167,11 +167,13 @@ pub struct HelmReleaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub common_metadata: Option<CommonMetadata>,
 
-    /// How to wait for resources after Helm actions (Flux field; not supported by Capstan yet).
+    /// How to wait for resources after Helm actions: `watcher` (default; kstatus) or `legacy`
+    /// (Helm 3's rules).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_strategy: Option<WaitStrategy>,
 
-    /// CEL health checks for custom resources (Flux field; not supported by Capstan yet).
+    /// CEL health checks for custom resource kinds, used while waiting with the `watcher`
+    /// strategy.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub health_check_exprs: Vec<HealthCheckExpr>,
 }
@@ -368,8 +370,23 @@ pub struct DependencyReference {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WaitStrategy {
-    /// `watcher` (kstatus) or `legacy` (Helm 3).
-    pub name: String,
+    /// `watcher` (kstatus rules; `poller` is Flux's other name for it) or `legacy` (Helm 3's
+    /// `--wait` rules).
+    pub name: WaitStrategyName,
+}
+
+/// The wait strategies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WaitStrategyName {
+    /// kstatus: every object rolled out and current; custom resources by their `Ready`
+    /// condition or `healthCheckExprs`.
+    #[default]
+    Watcher,
+    /// The same as `watcher` (Flux's spelling).
+    Poller,
+    /// Helm 3's ready checker.
+    Legacy,
 }
 
 /// A CEL health check for a custom resource kind.

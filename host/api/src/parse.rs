@@ -69,12 +69,7 @@ pub struct ParsedRelease {
 /// the user. A field is reported when present and not at its default; `a/*/b` is field `b` of
 /// any item of the list `a`.
 pub const NOT_YET_SUPPORTED: &[(&str, &str)] = &[
-    ("/spec/dependsOn/*/readyExpr", "spec.dependsOn[].readyExpr"),
-    ("/spec/waitStrategy", "spec.waitStrategy"),
-    ("/spec/healthCheckExprs", "spec.healthCheckExprs"),
-    ("/spec/driftDetection", "spec.driftDetection"),
     ("/spec/kubeConfig", "spec.kubeConfig"),
-    ("/spec/serviceAccountName", "spec.serviceAccountName"),
     ("/spec/persistentClient", "spec.persistentClient"),
     ("/spec/install/strategy", "spec.install.strategy"),
     ("/spec/upgrade/strategy", "spec.upgrade.strategy"),
@@ -102,17 +97,13 @@ fn is_default(v: &Value) -> bool {
 }
 
 /// True when a not-yet-supported field only restates Flux's default (`persistentClient: true`,
-/// `reconcileStrategy: ChartVersion`, `driftDetection: {mode: disabled}`), which needs no warning.
+/// `reconcileStrategy: ChartVersion`), which needs no warning.
 fn is_flux_default(pointer: &str, v: &Value) -> bool {
     match pointer {
         "/spec/persistentClient" => v == &Value::Bool(true),
         "/spec/chart/spec/reconcileStrategy" => v == "ChartVersion",
-        "/spec/waitStrategy" => v.get("name").is_some_and(|n| n == "watcher"),
         "/spec/install/serverSideApply" => v == &Value::Bool(true),
         "/spec/upgrade/serverSideApply" => v == "auto",
-        "/spec/driftDetection" => {
-            v.get("mode").is_none_or(|m| m == "disabled") && v.get("ignore").is_none_or(is_default)
-        }
         _ => false,
     }
 }

@@ -1,9 +1,15 @@
 //! `dependsOn`: a release is installed or upgraded only once every HelmRelease it lists is
-//! Ready for its current generation (Flux's rule); until then it is `Ready=False`
-//! (`DependencyNotReady`) and re-queued. A dependency cycle can never resolve, so it is an
-//! error naming the cycle, found by walking the `dependsOn` graph from the release.
+//! Ready for its current generation (Flux's rule) — or, for an entry with a `readyExpr`, once
+//! that CEL expression over `dep` and `self` (the two HelmReleases) is true, which replaces the
+//! built-in rule as in Flux. Until then it is `Ready=False` (`DependencyNotReady`) and
+//! re-queued. A dependency cycle can never resolve, so it is an error naming the cycle, found
+//! by walking the `dependsOn` graph from the release.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use capstan_api::HelmReleaseSpec;
+
+use crate::cel::{CompileError, Expr};
 
 use kube::api::{Api, DynamicObject};
 use kube::core::ApiResource;
@@ -33,11 +39,49 @@ pub fn dependency_key(own_namespace: &str, name: &str, namespace: Option<&str>) 
     format!("{}/{name}", namespace.unwrap_or(own_namespace))
 }
 
-/// Whether a dependency (the HelmRelease's JSON) is Ready for its current generation.
-pub fn dependency_ready(key: &str, dep: Option<&Value>) -> Result<(), String> {
+/// The `readyExpr`s of a release's `dependsOn`, compiled, by dependency key.
+pub fn ready_exprs(
+    own_namespace: &str,
+    spec: &HelmReleaseSpec,
+) -> Result<BTreeMap<String, Expr>, CompileError> {
+    spec.depends_on
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| {
+            let source = d.ready_expr.as_deref()?;
+            let key = dependency_key(own_namespace, &d.name, d.namespace.as_deref());
+            Some(Expr::compile(format!("spec.dependsOn[{i}].readyExpr"), source).map(|e| (key, e)))
+        })
+        .collect()
+}
+
+/// Whether a dependency (the HelmRelease's JSON) is ready: its `readyExpr` over `dep` and
+/// `self` (the dependent release's JSON) when it has one, else Ready for its current
+/// generation.
+pub fn dependency_ready(
+    key: &str,
+    dep: Option<&Value>,
+    this: &Value,
+    ready_expr: Option<&Expr>,
+) -> Result<(), String> {
     let Some(dep) = dep else {
         return Err(format!("dependency '{key}' does not exist"));
     };
+    if let Some(expr) = ready_expr {
+        return match expr.eval_with(&[("dep", dep), ("self", this)]) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!(
+                "dependency '{key}' is not ready: {} `{}` is false",
+                expr.field(),
+                expr.source()
+            )),
+            Err(e) => Err(format!(
+                "dependency '{key}' is not ready: {} `{}` cannot be evaluated: {e}",
+                expr.field(),
+                expr.source()
+            )),
+        };
+    }
     let generation = dep.pointer("/metadata/generation").and_then(Value::as_i64);
     let observed = dep
         .pointer("/status/observedGeneration")
@@ -107,12 +151,13 @@ fn depends_on(own_namespace: &str, hr: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Checks the dependencies of the HelmRelease `release` (its JSON; `kind` is its resource):
-/// `None` when all are Ready.
+/// Checks the dependencies of the HelmRelease `release` (its JSON; `kind` is its resource;
+/// `ready` its compiled `readyExpr`s from [`ready_exprs`]): `None` when all are ready.
 pub async fn check(
     client: &kube::Client,
     kind: &ApiResource,
     release: &Value,
+    ready: &BTreeMap<String, Expr>,
 ) -> Result<Option<Blocked>, kube::Error> {
     let ns = release
         .pointer("/metadata/namespace")
@@ -153,7 +198,12 @@ pub async fn check(
         return Ok(Some(Blocked::Cycle(cycle)));
     }
     for key in &direct {
-        if let Err(m) = dependency_ready(key, objects.get(key).and_then(Option::as_ref)) {
+        if let Err(m) = dependency_ready(
+            key,
+            objects.get(key).and_then(Option::as_ref),
+            release,
+            ready.get(key),
+        ) {
             return Ok(Some(Blocked::NotReady(m)));
         }
     }
@@ -181,14 +231,49 @@ mod tests {
 
     #[test]
     fn a_dependency_is_ready_for_its_current_generation_only() {
+        let this = json!({});
+        let ready = |dep: &Value| dependency_ready("a/db", Some(dep), &this, None);
+        assert_eq!(ready(&mk_dep("True", 2, 2)), Ok(()));
+        assert!(ready(&mk_dep("True", 3, 2)).is_err());
+        assert!(ready(&mk_dep("False", 2, 2)).is_err());
+        let missing = dependency_ready("a/db", None, &this, None).expect_err("missing");
+        assert!(missing.contains("'a/db' does not exist"), "{missing}");
+    }
+
+    fn mk_spec(depends_on: Value) -> HelmReleaseSpec {
+        serde_json::from_value(json!({"interval": "1m", "dependsOn": depends_on})).expect("spec")
+    }
+
+    #[test]
+    fn a_ready_expr_replaces_the_built_in_rule() {
+        let spec = mk_spec(json!([
+            {"name": "db"},
+            {"name": "api", "namespace": "b",
+             "readyExpr": "dep.spec.values.version == self.spec.values.version"}
+        ]));
+        let exprs = ready_exprs("a", &spec).expect("compiles");
+        assert_eq!(exprs.keys().collect::<Vec<_>>(), vec!["b/api"]);
+        let this = json!({"spec": {"values": {"version": "v2"}}});
+        let mut dep = mk_dep("False", 3, 2);
+        dep["spec"] = json!({"values": {"version": "v2"}});
+        // Not Ready by the built-in rule, ready by the expression.
         assert_eq!(
-            dependency_ready("a/db", Some(&mk_dep("True", 2, 2))),
+            dependency_ready("b/api", Some(&dep), &this, exprs.get("b/api")),
             Ok(())
         );
-        assert!(dependency_ready("a/db", Some(&mk_dep("True", 3, 2))).is_err());
-        assert!(dependency_ready("a/db", Some(&mk_dep("False", 2, 2))).is_err());
-        let missing = dependency_ready("a/db", None).expect_err("missing");
-        assert!(missing.contains("'a/db' does not exist"), "{missing}");
+        dep["spec"]["values"]["version"] = json!("v1");
+        let not = dependency_ready("b/api", Some(&dep), &this, exprs.get("b/api"))
+            .expect_err("versions differ");
+        assert!(
+            not.contains("spec.dependsOn[1].readyExpr `dep.spec.values.version == self.spec.values.version` is false"),
+            "{not}"
+        );
+        let bad = mk_spec(json!([{"name": "db", "readyExpr": "dep.status.("}]));
+        let e = ready_exprs("a", &bad).expect_err("syntax error");
+        assert!(
+            e.to_string()
+                .starts_with("spec.dependsOn[0].readyExpr: invalid CEL expression")
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::apply::{Applier, ApplyError, ObjectKey};
 use crate::storage::{self, Hook};
-use crate::wait::{self, Readiness, WaitError, WaitOptions};
+use crate::wait::{self, Readiness, WaitError, WaitRules};
 
 /// The annotation naming a hook's events.
 pub const HOOK: &str = "helm.sh/hook";
@@ -218,7 +218,7 @@ pub fn delete_policies(hook: &Hook) -> Vec<String> {
 pub fn hook_done(live: &Value) -> Readiness {
     let kind = live.get("kind").and_then(Value::as_str).unwrap_or("");
     match kind {
-        "Job" => wait::readiness(live, WaitOptions::default()),
+        "Job" => wait::readiness(live, &WaitRules::default()),
         "Pod" => match live.pointer("/status/phase").and_then(Value::as_str) {
             Some("Succeeded") => Readiness::Ready,
             Some("Failed") => Readiness::Failed("the pod failed".into()),

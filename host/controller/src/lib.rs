@@ -9,7 +9,7 @@
 //!     finalizer (deleted ─► uninstall) ─► dependsOn Ready? ─► build (engine)
 //!     ─► decide (pure: install / upgrade / drift check)
 //!     ─► pre hooks ─► server-side apply (field manager `capstan`), CRDs first, prune by
-//!        inventory ─► wait (kstatus) ─► post hooks ─► tests
+//!        inventory ─► wait (kstatus or Helm 3 rules, CEL health checks) ─► post hooks ─► tests
 //!     ─► Helm storage (sh.helm.release.v1.*) ─► status conditions + events
 //!     failed ─► remediate (uninstall / rollback to the stored manifest) or Stalled
 //! ```
@@ -20,6 +20,7 @@
 //! calls them and writes results.
 
 pub mod apply;
+pub mod cel;
 pub mod decide;
 pub mod depends;
 pub mod drift;

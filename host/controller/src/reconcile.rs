@@ -224,6 +224,9 @@ pub enum Error {
     /// The release's objects did not become ready (or were not deleted) in time.
     #[error("waiting for the release's objects")]
     Wait(#[source] Box<crate::wait::WaitError>),
+    /// A CEL expression in the spec does not compile.
+    #[error("compiling the spec's CEL expressions")]
+    CompileExpr(#[source] crate::cel::CompileError),
     /// Reading the HelmReleases listed in `dependsOn` failed.
     #[error("reading dependencies")]
     Dependencies(#[source] kube::Error),
@@ -241,7 +244,11 @@ impl Error {
         match self {
             Error::Build(e) => e.class() == ErrorClass::Transient,
             Error::Apply(e) => e.is_transient(),
-            Error::Record(_) | Error::Hook(_) | Error::Wait(_) | Error::Impersonate(_) => false,
+            Error::Record(_)
+            | Error::Hook(_)
+            | Error::Wait(_)
+            | Error::CompileExpr(_)
+            | Error::Impersonate(_) => false,
             Error::Storage(_)
             | Error::WriteStatus(_)
             | Error::Join(_)
@@ -926,8 +933,21 @@ async fn reconcile_release(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result
         return Ok(Action::await_change());
     }
     let interval = run.release().interval();
+    // CEL expressions are compiled before anything runs: a syntax error stalls the release
+    // until its spec changes, naming the field.
+    let own_ns = run.release().namespace_or_default().to_owned();
+    let ready_exprs = match crate::depends::ready_exprs(&own_ns, &run.release().spec)
+        .and_then(|r| crate::wait::WaitRules::for_release(&run.release().spec, false).map(|_| r))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let message = format!("HelmRelease {}: {e}", run.key);
+            run.fail("InvalidSpec", &message, false).await?;
+            return Ok(Action::await_change());
+        }
+    };
     if !run.release().spec.depends_on.is_empty() {
-        let blocked = crate::depends::check(&ctx.client, &hr_resource(&obj), &doc)
+        let blocked = crate::depends::check(&ctx.client, &hr_resource(&obj), &doc, &ready_exprs)
             .await
             .map_err(Error::Dependencies)?;
         match blocked {
@@ -1010,11 +1030,27 @@ async fn reconcile_release(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result
         Ok(b) => {
             ctx.metrics
                 .record_build(run.release().namespace_or_default(), &obj.name_any(), &b);
+            for step in &b.steps {
+                tracing::debug!(
+                    release = %run.key,
+                    plugin = %step.detail,
+                    duration_ms = step.duration.as_secs_f64() * 1e3,
+                    "post-render step"
+                );
+            }
             b
         }
         Err(e) => {
             ctx.metrics.record_build_error(&e);
             let transient = e.is_transient();
+            tracing::warn!(
+                release = %run.key,
+                plugin = e.plugin().unwrap_or_default(),
+                reason = e.reason(),
+                transient,
+                error = %capstan_engine::chain(&e),
+                "build failed"
+            );
             run.status.observed_generation = Some(generation);
             run.fail(e.reason(), &capstan_engine::chain(&e), transient)
                 .await?;

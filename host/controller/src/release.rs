@@ -22,7 +22,7 @@ use crate::hooks::{self, HookRunner, event};
 use crate::reconcile::{DIGEST_LABEL, Error, Run, mk_condition, snapshot};
 use crate::remediate::{self, ReleaseAction, Remedy};
 use crate::storage::{self, Info, ReleaseStatus, StoredChart, StoredRelease};
-use crate::wait::{self, WaitOptions};
+use crate::wait::{self, WaitRules};
 
 type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -220,17 +220,11 @@ impl Run<'_> {
         self.prune(previous, objects).await?;
         if !opts.disable_wait {
             let ns = self.release().release_namespace().to_owned();
-            wait::wait_ready(
-                &self.applier,
-                objects,
-                &ns,
-                opts.timeout,
-                WaitOptions {
-                    skip_jobs: opts.disable_wait_for_jobs,
-                },
-            )
-            .await
-            .map_err(|e| Error::Wait(Box::new(e)))?;
+            let rules = WaitRules::for_release(&spec, opts.disable_wait_for_jobs)
+                .map_err(Error::CompileExpr)?;
+            wait::wait_ready(&self.applier, objects, &ns, opts.timeout, &rules)
+                .await
+                .map_err(|e| Error::Wait(Box::new(e)))?;
         }
         if !opts.disable_hooks {
             self.hook_runner(opts.timeout)
@@ -490,6 +484,9 @@ impl Run<'_> {
                     unreachable!("after_failure rolls back only when a deployed revision exists")
                 };
                 let result = self.rollback(&target, failed).await;
+                if let Ok(v) = &result {
+                    self.record_rollback(target.version, *v);
+                }
                 let (ok, reason, note) = match &result {
                     Ok(v) => (
                         true,
@@ -594,17 +591,12 @@ impl Run<'_> {
             self.prune(Some(failed), &objects).await?;
             if !opts.disable_wait {
                 let ns = self.release().release_namespace().to_owned();
-                wait::wait_ready(
-                    &self.applier,
-                    &objects,
-                    &ns,
-                    opts.timeout,
-                    WaitOptions {
-                        skip_jobs: opts.disable_wait_for_jobs,
-                    },
-                )
-                .await
-                .map_err(|e| Error::Wait(Box::new(e)))?;
+                let rules =
+                    WaitRules::for_release(&self.release().spec, opts.disable_wait_for_jobs)
+                        .map_err(Error::CompileExpr)?;
+                wait::wait_ready(&self.applier, &objects, &ns, opts.timeout, &rules)
+                    .await
+                    .map_err(|e| Error::Wait(Box::new(e)))?;
             }
             if !opts.disable_hooks {
                 self.hook_runner(opts.timeout)
@@ -635,6 +627,35 @@ impl Run<'_> {
             }
         }
         Ok(version)
+    }
+}
+
+impl Run<'_> {
+    /// A rollback made revision `version` from the stored manifest of `target`: its snapshot
+    /// heads `status.history`, a copy of the target's (same chart, values and post-renderer
+    /// digests) under the new revision, as Flux records a rollback.
+    fn record_rollback(&mut self, target: i64, version: i64) {
+        let Some(mut snap) = self
+            .status
+            .history
+            .iter()
+            .find(|s| s.version == target)
+            .cloned()
+        else {
+            return;
+        };
+        snap.version = version;
+        snap.status = ReleaseStatus::Deployed.as_str().to_owned();
+        snap.last_deployed = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            Timestamp::now(),
+        ));
+        for s in &mut self.status.history {
+            if s.status == ReleaseStatus::Deployed.as_str() {
+                s.status = ReleaseStatus::Superseded.as_str().to_owned();
+            }
+        }
+        self.status.history.insert(0, snap);
+        self.status.history.truncate(5);
     }
 }
 

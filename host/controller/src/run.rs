@@ -131,9 +131,79 @@ enum Changed {
     Secret(String, String),
     /// A namespace's labels may now (not) match a ClusterWasmPlugin's namespace selector.
     Namespace(String),
+    /// A HelmRelease became (or stopped being) ready, or its spec changed: the releases that
+    /// list it in `dependsOn` look again at once instead of at `--requeue-dependency`.
+    HelmRelease(String, String),
+}
+
+/// Whether `release` lists `namespace/name` in `spec.dependsOn` (read from the raw object:
+/// this runs for every release on every dependency transition, so it parses nothing else).
+fn depends_on(release: &DynamicObject, namespace: &str, name: &str) -> bool {
+    let own = release.metadata.namespace.as_deref().unwrap_or("default");
+    release
+        .data
+        .pointer("/spec/dependsOn")
+        .and_then(Value::as_array)
+        .is_some_and(|deps| {
+            deps.iter().any(|d| {
+                d.get("name").and_then(Value::as_str) == Some(name)
+                    && d.get("namespace").and_then(Value::as_str).unwrap_or(own) == namespace
+            })
+        })
+}
+
+/// What of a HelmRelease its dependents' readiness can turn on: its `Ready` condition, the
+/// generation it was observed at, and its generation (a `readyExpr` may read its spec).
+fn dependency_state(hr: &DynamicObject) -> (Option<String>, Option<i64>, Option<i64>) {
+    let ready = hr
+        .data
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
+        })
+        .and_then(|c| c.get("status").and_then(Value::as_str))
+        .map(str::to_owned);
+    let observed = hr
+        .data
+        .pointer("/status/observedGeneration")
+        .and_then(Value::as_i64);
+    (ready, observed, hr.metadata.generation)
+}
+
+/// Watches every HelmRelease of `kind` (all shards: a dependency may be reconciled by another
+/// instance) and reports each one whose [`dependency_state`] changed since it was last seen.
+fn watch_dependencies(client: &Client, kind: &ApiResource, triggers: Trigger) {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), kind);
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .applied_objects();
+    tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        let mut seen = std::collections::HashMap::new();
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(hr) => {
+                    let (ns, name) = ns_name(&hr);
+                    let state = dependency_state(&hr);
+                    match seen.insert((ns.clone(), name.clone()), state.clone()) {
+                        Some(before) if before != state => {
+                            let _ = triggers.unbounded_send(Changed::HelmRelease(ns, name));
+                        }
+                        _ => {}
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "watch error"),
+            }
+        }
+    });
 }
 
 fn refers_to(release: &DynamicObject, changed: &Changed) -> bool {
+    if let Changed::HelmRelease(namespace, name) = changed {
+        return depends_on(release, namespace, name);
+    }
     let Ok(parsed) = parse_helm_release(&serde_json::to_value(release).unwrap_or(Value::Null))
     else {
         return false;
@@ -181,6 +251,7 @@ fn refers_to(release: &DynamicObject, changed: &Changed) -> bool {
             hr.chart_source(),
             Ok(ChartSource::ChartRef { namespace, name: r, .. }) if namespace == n && r == name
         ),
+        Changed::HelmRelease(..) => false,
     }
 }
 
@@ -337,6 +408,9 @@ pub async fn run(
             Changed::Namespace(ns_name(o).1)
         }),
     };
+    for kind in std::iter::once(&hr_kind).chain(flux_kind.as_ref()) {
+        watch_dependencies(&client, kind, tx.clone());
+    }
     drop(tx);
     for store in [
         Some(&stores.wasm_plugins),
@@ -535,4 +609,52 @@ async fn serve(addr: SocketAddr, endpoint: Endpoint) -> Result<(), RunError> {
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn mk_release(ns: &str, name: &str, spec: Value) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "capstan.dev/v1alpha1", "kind": "HelmRelease",
+            "metadata": {"namespace": ns, "name": name, "generation": 4},
+            "spec": spec,
+        }))
+        .expect("object")
+    }
+
+    #[test]
+    fn a_dependency_transition_wakes_only_its_dependents() {
+        let web = mk_release(
+            "apps",
+            "web",
+            json!({"dependsOn": [{"name": "api"}, {"name": "db", "namespace": "data"}]}),
+        );
+        let other = mk_release("apps", "other", json!({}));
+        let wake = |ns: &str, name: &str| Changed::HelmRelease(ns.into(), name.into());
+        assert!(refers_to(&web, &wake("apps", "api")));
+        assert!(refers_to(&web, &wake("data", "db")));
+        assert!(
+            !refers_to(&web, &wake("data", "api")),
+            "namespace defaults to the release's"
+        );
+        assert!(!refers_to(&web, &wake("apps", "db")));
+        assert!(!refers_to(&other, &wake("apps", "api")));
+    }
+
+    #[test]
+    fn dependency_state_is_ready_observed_and_generation() {
+        let mut hr = mk_release("apps", "api", json!({}));
+        assert_eq!(dependency_state(&hr), (None, None, Some(4)));
+        hr.data["status"] = json!({"observedGeneration": 4,
+            "conditions": [{"type": "Reconciling", "status": "True"},
+                           {"type": "Ready", "status": "True"}]});
+        assert_eq!(
+            dependency_state(&hr),
+            (Some("True".into()), Some(4), Some(4))
+        );
+    }
 }

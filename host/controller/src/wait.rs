@@ -1,11 +1,14 @@
-//! Whether a release's objects are ready, decided over the live object's JSON with kstatus'
-//! rules (what `helm --wait` and Flux's `watcher` wait strategy report), so the kube layer only
-//! fetches objects and asks: a Deployment is available and updated, a StatefulSet or DaemonSet
-//! rolled out, a Job complete, a PVC bound, a LoadBalancer Service has an ingress, a CRD is
-//! Established, anything else with a `Ready` condition has it `True`.
+//! Whether a release's objects are ready, decided over the live object's JSON, so the kube
+//! layer only fetches objects and asks. Two rule sets, chosen by `spec.waitStrategy`:
 //!
-//! Not implemented yet: `waitStrategy` (every strategy waits by these rules) and
-//! `healthCheckExprs` (CEL; custom resources are judged by their conditions only).
+//! - `watcher` (Flux's default, also spelled `poller`): kstatus' rules, as Helm 4 and Flux wait
+//!   — a Deployment is available and updated with no old replicas left, a StatefulSet or
+//!   DaemonSet rolled out, a Job complete, a PVC bound, a LoadBalancer Service has an ingress,
+//!   a CRD is Established, anything else with a `Ready` condition has it `True`; kinds listed
+//!   in `spec.healthCheckExprs` are judged by their CEL expressions instead (`inProgress`,
+//!   then `failed`, then `current`; the first that is true decides, none true is in progress).
+//! - `legacy`: Helm 3's `--wait` (`pkg/kube/ready.go`) — ready replicas may fall short by
+//!   `maxUnavailable`, Services need a cluster IP, custom resources are not waited for.
 //!
 //! ```text
 //!  live objects ──readiness()──► Ready | InProgress(why) | Failed(why)
@@ -16,13 +19,88 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::apply::{Applier, ApplyError, ObjectKey};
+use capstan_api::HelmReleaseSpec;
 
-/// What waiting is told to skip.
+use crate::apply::{Applier, ApplyError, ObjectKey};
+use crate::cel::{CompileError, Expr};
+
+mod legacy;
+
+/// `spec.waitStrategy.name`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WaitOptions {
+pub enum Strategy {
+    /// kstatus (`watcher`, `poller`).
+    #[default]
+    Watcher,
+    /// Helm 3's ready checker (`legacy`).
+    Legacy,
+}
+
+/// One `spec.healthCheckExprs` entry, compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthCheck {
+    /// The API group the entry's `apiVersion` names (`""` for the core group).
+    pub group: String,
+    /// The kind.
+    pub kind: String,
+    /// `inProgress`.
+    pub in_progress: Option<Expr>,
+    /// `failed`.
+    pub failed: Option<Expr>,
+    /// `current`.
+    pub current: Expr,
+}
+
+/// How objects are judged: the strategy, what to skip, and the release's health checks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WaitRules {
     /// `disableWaitForJobs`: a Job counts as ready once it exists.
     pub skip_jobs: bool,
+    /// `waitStrategy`.
+    pub strategy: Strategy,
+    /// `healthCheckExprs` (used by the `watcher` strategy only, as in Flux).
+    pub health_checks: Vec<HealthCheck>,
+}
+
+fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(g, _)| g)
+}
+
+impl WaitRules {
+    /// The rules a release's spec asks for (its expressions compiled; a syntax error names
+    /// the field).
+    pub fn for_release(spec: &HelmReleaseSpec, skip_jobs: bool) -> Result<WaitRules, CompileError> {
+        let strategy = match spec.wait_strategy.as_ref().map(|w| w.name) {
+            Some(capstan_api::WaitStrategyName::Legacy) => Strategy::Legacy,
+            _ => Strategy::Watcher,
+        };
+        let health_checks = spec
+            .health_check_exprs
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let field = |f: &str| format!("spec.healthCheckExprs[{i}].{f}");
+                let optional = |f: &str, e: &Option<String>| {
+                    e.as_deref()
+                        .filter(|s| !s.is_empty())
+                        .map(|s| Expr::compile(field(f), s))
+                        .transpose()
+                };
+                Ok(HealthCheck {
+                    group: group_of(&h.api_version).to_owned(),
+                    kind: h.kind.clone(),
+                    in_progress: optional("inProgress", &h.in_progress)?,
+                    failed: optional("failed", &h.failed)?,
+                    current: Expr::compile(field("current"), &h.current)?,
+                })
+            })
+            .collect::<Result<_, CompileError>>()?;
+        Ok(WaitRules {
+            skip_jobs,
+            strategy,
+            health_checks,
+        })
+    }
 }
 
 /// One object's state.
@@ -246,27 +324,87 @@ fn generic(v: &Value) -> Result<(), Readiness> {
     }
 }
 
-/// The readiness of one live object.
-pub fn readiness(live: &Value, options: WaitOptions) -> Readiness {
+/// A `spec.healthCheckExprs` entry decides: kstatus' generation rule first, then `inProgress`,
+/// `failed` and `current` in that order (Flux's CEL status reader). An expression that cannot
+/// be evaluated (the status is not written yet, a type error) leaves the object in progress,
+/// its error in the reason, so a wait that never resolves times out saying why.
+fn health_check(v: &Value, check: &HealthCheck) -> Result<(), Readiness> {
+    generation_observed(v)?;
+    /// What an expression being true means.
+    enum Verdict {
+        InProgress,
+        Failed,
+        Current,
+    }
+    let ordered = [
+        (check.in_progress.as_ref(), Verdict::InProgress),
+        (check.failed.as_ref(), Verdict::Failed),
+        (Some(&check.current), Verdict::Current),
+    ];
+    for (expr, verdict) in ordered {
+        let Some(expr) = expr else { continue };
+        let why = || format!("{} `{}` is true", expr.field(), expr.source());
+        match expr.eval_object(v) {
+            Ok(true) => {
+                return match verdict {
+                    Verdict::InProgress => Err(Readiness::InProgress(why())),
+                    Verdict::Failed => Err(Readiness::Failed(why())),
+                    Verdict::Current => Ok(()),
+                };
+            }
+            Ok(false) => {}
+            Err(e) => {
+                return Err(Readiness::InProgress(format!(
+                    "{} `{}` cannot be evaluated: {e}",
+                    expr.field(),
+                    expr.source()
+                )));
+            }
+        }
+    }
+    Err(Readiness::InProgress(format!(
+        "{} `{}` is not true yet",
+        check.current.field(),
+        check.current.source()
+    )))
+}
+
+/// The readiness of one live object under `rules`.
+pub fn readiness(live: &Value, rules: &WaitRules) -> Readiness {
     let s = |p: &str| live.pointer(p).and_then(Value::as_str).unwrap_or("");
-    let group = s("/apiVersion").rsplit_once('/').map_or("", |(g, _)| g);
-    let result = generation_observed(live).and_then(|()| match (group, s("/kind")) {
+    let group = group_of(s("/apiVersion"));
+    let kind = s("/kind");
+    let result = match rules.strategy {
+        Strategy::Legacy => legacy::ready(live, group, kind, rules.skip_jobs),
+        Strategy::Watcher => match rules
+            .health_checks
+            .iter()
+            .find(|h| h.group == group && h.kind == kind)
+        {
+            Some(check) => health_check(live, check),
+            None => kstatus(live, group, kind, rules.skip_jobs),
+        },
+    };
+    match result {
+        Ok(()) => Readiness::Ready,
+        Err(r) => r,
+    }
+}
+
+fn kstatus(live: &Value, group: &str, kind: &str, skip_jobs: bool) -> Result<(), Readiness> {
+    generation_observed(live).and_then(|()| match (group, kind) {
         ("apps", "Deployment") => deployment(live),
         ("apps", "StatefulSet") => stateful_set(live),
         ("apps", "DaemonSet") => daemon_set(live),
         ("apps", "ReplicaSet") => replica_set(live),
-        ("batch", "Job") if options.skip_jobs => Ok(()),
+        ("batch", "Job") if skip_jobs => Ok(()),
         ("batch", "Job") => job(live),
         ("", "Pod") => pod(live),
         ("", "PersistentVolumeClaim") => pvc(live),
         ("", "Service") => service(live),
         ("apiextensions.k8s.io", "CustomResourceDefinition") => crd(live),
         _ => generic(live),
-    });
-    match result {
-        Ok(()) => Readiness::Ready,
-        Err(r) => r,
-    }
+    })
 }
 
 /// Waiting failed.
@@ -296,7 +434,8 @@ pub enum WaitError {
 /// How often the objects are read again while waiting.
 const POLL: Duration = Duration::from_millis(500);
 
-/// Waits until every one of `objects` (manifests; namespaces default to `default_ns`) is ready,
+/// Waits until every one of `objects` (manifests; namespaces default to `default_ns`) is ready
+/// under `rules`,
 /// one fails, or `timeout` passes. A missing object is in progress (it may be created by a
 /// hook or a controller).
 pub async fn wait_ready(
@@ -304,10 +443,10 @@ pub async fn wait_ready(
     objects: &[Value],
     default_ns: &str,
     timeout: Duration,
-    options: WaitOptions,
+    rules: &WaitRules,
 ) -> Result<(), WaitError> {
     wait_until(applier, objects, default_ns, timeout, |live| {
-        readiness(live, options)
+        readiness(live, rules)
     })
     .await
 }
@@ -432,11 +571,11 @@ mod tests {
     }
 
     fn ready(v: &Value) -> bool {
-        readiness(v, WaitOptions::default()) == Readiness::Ready
+        readiness(v, &WaitRules::default()) == Readiness::Ready
     }
 
     fn failed(v: &Value) -> bool {
-        matches!(readiness(v, WaitOptions::default()), Readiness::Failed(_))
+        matches!(readiness(v, &WaitRules::default()), Readiness::Failed(_))
     }
 
     #[test]
@@ -489,7 +628,13 @@ mod tests {
         assert!(!ready(&running));
         assert!(failed(&failed_job));
         assert_eq!(
-            readiness(&running, WaitOptions { skip_jobs: true }),
+            readiness(
+                &running,
+                &WaitRules {
+                    skip_jobs: true,
+                    ..WaitRules::default()
+                }
+            ),
             Readiness::Ready
         );
     }
@@ -565,5 +710,103 @@ mod tests {
         assert!(!ready(&cr(json!([{"type": "Ready", "status": "False"}]))));
         assert!(failed(&cr(json!([{"type": "Stalled", "status": "True"}]))));
         assert!(ready(&mk("v1", "ConfigMap", json!(null), json!(null))));
+    }
+
+    fn mk_rules(spec: Value) -> WaitRules {
+        let spec: HelmReleaseSpec = serde_json::from_value(spec).expect("a HelmRelease spec");
+        WaitRules::for_release(&spec, false).expect("compiles")
+    }
+
+    fn mk_certificate(issuing: &str, ready_: &str) -> Value {
+        mk(
+            "cert-manager.io/v1",
+            "Certificate",
+            json!({}),
+            json!({"observedGeneration": 2, "conditions": [
+                {"type": "Issuing", "status": issuing},
+                {"type": "Ready", "status": ready_}]}),
+        )
+    }
+
+    #[test]
+    fn health_check_exprs_judge_their_kind_in_order() {
+        let rules = mk_rules(json!({"healthCheckExprs": [{
+            "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "inProgress": "status.conditions.exists(e, e.type == 'Issuing' && e.status == 'True')",
+            "failed": "status.conditions.exists(e, e.type == 'Ready' && e.status == 'False')",
+            "current": "status.conditions.exists(e, e.type == 'Ready' && e.status == 'True')"}]}));
+        // Issuing wins over Ready=False: inProgress is asked first.
+        assert!(matches!(
+            readiness(&mk_certificate("True", "False"), &rules),
+            Readiness::InProgress(r) if r.contains("spec.healthCheckExprs[0].inProgress")
+        ));
+        assert!(matches!(
+            readiness(&mk_certificate("False", "False"), &rules),
+            Readiness::Failed(r) if r.contains("spec.healthCheckExprs[0].failed")
+        ));
+        assert_eq!(
+            readiness(&mk_certificate("False", "True"), &rules),
+            Readiness::Ready
+        );
+        // None true: in progress. Without the rule kstatus would call it ready (no Ready=False).
+        let unknown = mk_certificate("False", "Unknown");
+        assert!(matches!(
+            readiness(&unknown, &rules),
+            Readiness::InProgress(_)
+        ));
+        // Another version of the same group and kind is judged the same way.
+        let mut v2 = mk_certificate("False", "True");
+        v2["apiVersion"] = json!("cert-manager.io/v2");
+        assert_eq!(readiness(&v2, &rules), Readiness::Ready);
+        // The generation rule comes first.
+        let mut stale = mk_certificate("False", "True");
+        stale["status"]["observedGeneration"] = json!(1);
+        assert!(matches!(
+            readiness(&stale, &rules),
+            Readiness::InProgress(_)
+        ));
+        // A status not written yet cannot be evaluated: in progress, saying why.
+        let fresh = mk("cert-manager.io/v1", "Certificate", json!({}), Value::Null);
+        let mut fresh = fresh;
+        fresh.as_object_mut().map(|o| o.remove("status"));
+        assert!(matches!(
+            readiness(&fresh, &rules),
+            Readiness::InProgress(r) if r.contains("cannot be evaluated")
+        ));
+    }
+
+    #[test]
+    fn the_legacy_strategy_ignores_health_checks_and_custom_resources() {
+        let rules = mk_rules(
+            json!({"waitStrategy": {"name": "legacy"}, "healthCheckExprs": [{
+            "apiVersion": "cert-manager.io/v1", "kind": "Certificate", "current": "false"}]}),
+        );
+        assert_eq!(rules.strategy, Strategy::Legacy);
+        assert_eq!(
+            readiness(&mk_certificate("True", "False"), &rules),
+            Readiness::Ready
+        );
+        let poller = mk_rules(json!({"waitStrategy": {"name": "poller"}}));
+        assert_eq!(poller.strategy, Strategy::Watcher);
+        // A Deployment with an old replica still terminating: Helm 3 is done, kstatus is not.
+        let mut rolling = mk_deployment(4, 4, 4);
+        rolling["status"]["replicas"] = json!(5);
+        assert_eq!(readiness(&rolling, &rules), Readiness::Ready);
+        assert!(!ready(&rolling));
+    }
+
+    #[test]
+    fn a_bad_health_check_expression_names_its_field() {
+        let spec: HelmReleaseSpec = serde_json::from_value(json!({"healthCheckExprs": [
+            {"apiVersion": "x.io/v1", "kind": "X", "current": "true"},
+            {"apiVersion": "x.io/v1", "kind": "Y", "current": "true", "failed": "status.phase =="}]}))
+        .expect("spec");
+        let e = WaitRules::for_release(&spec, false).expect_err("syntax error");
+        assert!(
+            e.to_string().starts_with(
+                "spec.healthCheckExprs[1].failed: invalid CEL expression `status.phase ==`"
+            ),
+            "{e}"
+        );
     }
 }

@@ -43,7 +43,7 @@ use crate::fetch::{
     Auth, ChartContent, ChartLocation, ChartRequest, FetchError, FetchedChart, FetchedModule,
     Fetcher, ModuleLocation, ModuleRequest, files_digest,
 };
-use crate::guard::{GuardPolicy, KindScopes, OutputGuard};
+use crate::guard::{GroupKind, GuardPolicy, KindScopes, OutputGuard};
 use crate::lookup::{ObjectKind, ObjectLookup};
 use crate::postrender::{self, Pipeline, PostRenderer, StepDiagnostic};
 use crate::values::compose_values;
@@ -394,7 +394,7 @@ impl Run<'_> {
             self.guard.clone(),
         )
         .owned_by(release.name(), &helm_release.name);
-        guard.kinds = kinds;
+        guard.kinds = kinds.clone();
         let pipeline = pipeline.with_guard(guard);
         let ctx = Context {
             release_name: helm_release.name.clone(),
@@ -450,6 +450,22 @@ impl Run<'_> {
         };
         for (step, t) in steps.iter_mut().zip(timings) {
             step.duration = t;
+        }
+        let tenant = release.namespace_or_default();
+        if self.guard.chart_objects && !self.guard.allows_cluster_scoped(tenant) {
+            let cluster_scoped = crds.iter().chain(&objects).chain(&hooks).find_map(|o| {
+                let kind = GroupKind::of(o).filter(|k| kinds.is_cluster_scoped(k))?;
+                let name = o.pointer("/metadata/name").and_then(Value::as_str);
+                Some(format!("{kind} {}", name.unwrap_or("")))
+            });
+            if let Some(object) = cluster_scoped {
+                return Err(Error::ClusterScopedRefused {
+                    release: self.name.clone(),
+                    object,
+                    tenant: tenant.to_owned(),
+                    allowed: self.guard.cluster_scoped_tenants(),
+                });
+            }
         }
         let (labels, annotations) = release_metadata(release);
         capstan_kustomize::apply_common_metadata(&mut crds, &labels, &annotations);

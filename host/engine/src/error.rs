@@ -227,6 +227,23 @@ pub enum Error {
         #[source]
         source: postrender::Error,
     },
+    /// The chart renders a cluster-scoped object, and the operator's policy restricts chart
+    /// objects too (`GuardPolicy::chart_objects`) and does not allow them for this tenant.
+    #[error(
+        "HelmRelease {release}: the chart renders cluster-scoped {object}; the operator allows \
+         cluster-scoped objects for {allowed} (--allow-cluster-scoped-namespaces), not for \
+         releases in namespace {tenant}"
+    )]
+    ClusterScopedRefused {
+        /// The HelmRelease.
+        release: String,
+        /// `Kind name` (group-qualified when not core).
+        object: String,
+        /// The release's namespace.
+        tenant: String,
+        /// Which tenants the policy allows.
+        allowed: String,
+    },
     /// The post-render chain failed or denied the release.
     #[error("HelmRelease {release}: post-rendering {pass}")]
     PostRender {
@@ -284,6 +301,23 @@ impl Error {
         .filter(|e| e.plugin().is_some())
     }
 
+    /// The plugin a failure is attributed to, as `name@sha256:…`: the one that failed to load,
+    /// rejected its config, trapped, hit a limit, denied the release, or returned output the
+    /// guard refused. `None` for failures that are not a plugin's (chart, values, sources).
+    pub fn plugin(&self) -> Option<String> {
+        if let Some(id) = self.plugin_failure().and_then(capstan_wasm::Error::plugin) {
+            return Some(id.to_string().trim_matches('"').to_owned());
+        }
+        match self {
+            Error::PostRender { source, .. } | Error::ValidateConfig { source, .. } => match source
+            {
+                postrender::Error::GuardOutput { plugin, .. } => plugin.clone(),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// A post-renderer's denial, if this is one (its diagnostics).
     pub fn denial(&self) -> Option<&[capstan_sdk::Diagnostic]> {
         match self {
@@ -330,6 +364,7 @@ impl Error {
                 "PostRenderOutputRefused"
             }
             Error::PostRender { .. } => "PostRenderFailed",
+            Error::ClusterScopedRefused { .. } => "ClusterScopedRefused",
         }
     }
 }

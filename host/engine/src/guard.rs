@@ -276,6 +276,11 @@ pub struct GuardPolicy {
     /// writes) — whose post-renderers may add cluster-scoped objects of any kind; `*` for every
     /// tenant. Empty by default.
     pub cluster_scoped_namespaces: BTreeSet<String>,
+    /// Whether the same list also governs the cluster-scoped objects the chart itself renders
+    /// (`--guard-chart-objects`): off by default, as in Helm and Flux, where the release's
+    /// service account's RBAC decides; on, a tenant not on the list cannot install a
+    /// ClusterRole, a CRD or a webhook configuration at all, whoever rendered it.
+    pub chart_objects: bool,
 }
 
 impl GuardPolicy {
@@ -286,7 +291,14 @@ impl GuardPolicy {
     ) -> GuardPolicy {
         GuardPolicy {
             cluster_scoped_namespaces: namespaces.into_iter().map(Into::into).collect(),
+            chart_objects: false,
         }
+    }
+
+    /// The same policy, governing the chart's own cluster-scoped objects too.
+    pub fn with_chart_objects(mut self, chart_objects: bool) -> GuardPolicy {
+        self.chart_objects = chart_objects;
+        self
     }
 
     /// Whether the post-renderers of a HelmRelease in `tenant` may add cluster-scoped objects.
@@ -296,7 +308,7 @@ impl GuardPolicy {
     }
 
     /// The tenants allowed cluster-scoped objects, for messages.
-    fn cluster_scoped_tenants(&self) -> String {
+    pub(crate) fn cluster_scoped_tenants(&self) -> String {
         if self.cluster_scoped_namespaces.contains("*") {
             "every tenant".to_owned()
         } else if self.cluster_scoped_namespaces.is_empty() {

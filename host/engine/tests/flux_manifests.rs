@@ -23,18 +23,19 @@ fn full_flux_v2_manifest_has_no_unknown_fields() -> anyhow::Result<()> {
     for w in &parsed.warnings {
         assert!(not_yet.contains(&w.path.as_str()), "unexpected warning {w}");
     }
-    for field in [
-        "spec.dependsOn[].readyExpr",
-        "spec.healthCheckExprs",
-        "spec.driftDetection",
-    ] {
+    for field in ["spec.kubeConfig", "spec.chart.spec.verify"] {
         assert!(
             parsed.warnings.iter().any(|w| w.path == field),
             "{field} is reported"
         );
     }
-
     let hr = &parsed.release;
+    assert_eq!(
+        hr.spec.wait_strategy.as_ref().map(|w| w.name),
+        Some(capstan_api::WaitStrategyName::Watcher)
+    );
+    assert_eq!(hr.spec.health_check_exprs[0].kind, "SealedSecret");
+    assert!(hr.spec.depends_on[0].ready_expr.is_some());
     assert_eq!(hr.release_name(), "podinfo");
     assert_eq!(hr.release_namespace(), "podinfo");
     assert_eq!(hr.storage_namespace(), "apps");

@@ -1,14 +1,16 @@
 //! The release lifecycle end to end, with the real `capstan controller` against the test API
 //! server (or unchanged a real cluster with `CAPSTAN_E2E_KUBECONFIG`): Helm hooks around an
 //! install (and a failing one stopping it), a failing upgrade rolled back to the previous
-//! revision's stored manifest, install retries ending Stalled, `dependsOn` ordering and cycles,
-//! and uninstall through the finalizer. Failures are made the way they happen on a real
+//! revision's stored manifest, install retries ending Stalled, `dependsOn` ordering (woken by
+//! the dependency, `readyExpr`) and cycles, CEL health checks for a custom resource, and
+//! uninstall through the finalizer. Failures are made the way they happen on a real
 //! cluster: an image that cannot be pulled (`does-not-exist`) never becomes ready, a Job whose
 //! command ends in `exit 1` fails.
 
 use anyhow::Context as _;
 use capstan_testapi::e2e::{Cluster, wait_for};
 use kube::api::{Api, DeleteParams, DynamicObject};
+use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
 use super::support::{
@@ -323,6 +325,27 @@ async fn a_failing_upgrade_is_rolled_back_to_the_previous_revision() -> anyhow::
         ]
     );
     assert_eq!(hr["status"]["upgradeFailures"], 1, "{hr:#}");
+    // The release's own history records the rollback as the deployed head.
+    let snapshots: Vec<(i64, String)> = hr["status"]["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            (
+                s["version"].as_i64().unwrap_or(0),
+                s["status"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        snapshots,
+        [
+            (3, "deployed".to_owned()),
+            (2, "failed".to_owned()),
+            (1, "superseded".to_owned())
+        ],
+        "{hr:#}"
+    );
     assert!(
         condition(&hr, "Reconciling").is_none(),
         "no work in progress once stalled: {hr:#}"
@@ -409,31 +432,52 @@ async fn depends_on_orders_releases_and_names_a_cycle() -> anyhow::Result<()> {
     let (selector, owner) = selector_of(&ns);
     let sources = Sources::start()?;
     sources.publish_chart("1.0.0", VALUES, &[("templates/settings.yaml", CONFIG_MAP)])?;
-    let _controller = Controller::start(&cluster, &selector, &["--requeue-dependency", "1s"])?;
+    // The fallback poll is far beyond the test's patience: `app` can only proceed in time if
+    // `db` becoming ready (or changing) wakes it.
+    let _controller = Controller::start(&cluster, &selector, &["--requeue-dependency", "10m"])?;
     let repo = sources.url();
     let dep = |names: &[&str]| json!({"dependsOn": names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()});
+    // `app` needs `db` Ready at the same tier (a readyExpr replaces the built-in rule).
+    let ready_expr = "dep.status.conditions.exists(c, c.type == 'Ready' && c.status == 'True') \
+                      && dep.metadata.generation == dep.status.observedGeneration \
+                      && dep.spec.values.tier == self.spec.values.tier";
+    let app = json!({"values": {"tier": "gold"},
+                     "dependsOn": [{"name": "db", "readyExpr": ready_expr}]});
     apply(
         &cluster,
         &capstan_hr(),
         &ns_name,
-        mk_hr(&ns_name, &owner, "app", &repo, "web", dep(&["db"])),
+        mk_hr(&ns_name, &owner, "app", &repo, "web", app),
     )
     .await?;
     let hr = wait_reason(&cluster, &ns_name, "app", "Ready", "DependencyNotReady").await?;
     assert!(
-        message(&hr, "Ready").contains(&format!("'{ns_name}/db'")),
+        message(&hr, "Ready").contains(&format!("'{ns_name}/db' does not exist")),
         "{hr:#}"
     );
     assert!(helm_secrets(&cluster, &ns_name, "app").await?.is_empty());
 
-    apply(
-        &cluster,
-        &capstan_hr(),
-        &ns_name,
-        mk_hr(&ns_name, &owner, "db", &repo, "web", json!({})),
-    )
-    .await?;
+    let db = |tier: &str| {
+        mk_hr(
+            &ns_name,
+            &owner,
+            "db",
+            &repo,
+            "web",
+            json!({"values": {"tier": tier}}),
+        )
+    };
+    apply(&cluster, &capstan_hr(), &ns_name, db("silver")).await?;
     wait_ready(&cluster, &capstan_hr(), &ns_name, "db", "True").await?;
+    // Ready, but the expression says no: still waiting, saying which expression.
+    let hr = wait_for("app to report its readyExpr", WAIT, || async {
+        let hr = get(&cluster, &capstan_hr(), &ns_name, "app").await?;
+        Ok(hr.filter(|h| message(h, "Ready").contains("spec.dependsOn[0].readyExpr")))
+    })
+    .await?;
+    assert!(message(&hr, "Ready").contains("is false"), "{hr:#}");
+    assert!(helm_secrets(&cluster, &ns_name, "app").await?.is_empty());
+    apply(&cluster, &capstan_hr(), &ns_name, db("gold")).await?;
     wait_ready(&cluster, &capstan_hr(), &ns_name, "app", "True").await?;
     let first = |name: &str| {
         let history = cluster.helm(&["status", name, "-n", &ns_name, "-o", "json"]);
@@ -547,6 +591,112 @@ async fn deleting_a_helmrelease_uninstalls_everything_even_after_a_controller_re
             .await?
             .is_some()
     );
+    drop(ns);
+    Ok(())
+}
+
+const WIDGET_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.e2e.capstan.dev
+spec:
+  group: e2e.capstan.dev
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      subresources: {status: {}}
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+"#;
+
+const WIDGET: &str = r#"apiVersion: e2e.capstan.dev/v1
+kind: Widget
+metadata:
+  name: {{ .Release.Name }}-widget
+spec:
+  size: {{ .Values.replicas }}
+"#;
+
+fn widgets() -> kube::core::ApiResource {
+    resource("e2e.capstan.dev", "v1", "Widget", "widgets")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_check_exprs_decide_when_a_custom_resource_is_ready_or_failed() -> anyhow::Result<()>
+{
+    let cluster = Cluster::start().await?;
+    install_crds(&cluster)?;
+    // The Widget kind comes from elsewhere (as an operator's CRDs do); kstatus alone would
+    // call a Widget without conditions ready at once.
+    cluster.kubectl_stdin(&["apply", "--server-side", "-f", "-"], WIDGET_CRD)?;
+    cluster.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/widgets.e2e.capstan.dev",
+    ])?;
+    let ns = cluster.namespace("e2e-health").await?;
+    let ns_name = ns.name().to_owned();
+    let (selector, owner) = selector_of(&ns);
+    let sources = Sources::start()?;
+    sources.publish_chart("1.0.0", VALUES, &[("widget.yaml", WIDGET)])?;
+    let _controller = Controller::start(&cluster, &selector, &[])?;
+    let checks = json!({"healthCheckExprs": [{
+        "apiVersion": "e2e.capstan.dev/v1", "kind": "Widget",
+        "current": "status.phase == 'Ready'",
+        "failed": "status.phase == 'Broken'"}]});
+    let hr = |replicas: i64| {
+        let mut extra = checks.clone();
+        extra["values"] = json!({"replicas": replicas});
+        extra["timeout"] = json!("20s");
+        mk_hr(&ns_name, &owner, "shop", &sources.url(), "web", extra)
+    };
+    apply(&cluster, &capstan_hr(), &ns_name, hr(1)).await?;
+    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client(), &ns_name, &widgets());
+    wait_for("the Widget to be applied", WAIT, || async {
+        Ok(api.get_opt("shop-widget").await?)
+    })
+    .await?;
+    // Applied, but `status.phase` is not there yet: the install waits.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let waiting = get(&cluster, &capstan_hr(), &ns_name, "shop")
+        .await?
+        .unwrap_or_default();
+    assert_ne!(
+        condition(&waiting, "Ready").map(|c| c["status"].clone()),
+        Some(json!("True")),
+        "{waiting:#}"
+    );
+    let set_phase = |phase: &'static str| {
+        let api = api.clone();
+        async move {
+            api.patch_status(
+                "shop-widget",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"phase": phase}})),
+            )
+            .await
+        }
+    };
+    set_phase("Ready").await?;
+    wait_ready(&cluster, &capstan_hr(), &ns_name, "shop", "True").await?;
+
+    // An upgrade whose Widget reports `Broken` fails, naming the expression.
+    set_phase("Broken").await?;
+    apply(&cluster, &capstan_hr(), &ns_name, hr(2)).await?;
+    let hr = wait_reason(&cluster, &ns_name, "shop", "Ready", "UpgradeFailed").await?;
+    let why = message(&hr, "Ready");
+    assert!(
+        why.contains("shop-widget")
+            && why.contains("spec.healthCheckExprs[0].failed `status.phase == 'Broken'` is true"),
+        "{why}"
+    );
+    delete_releases(&cluster, &capstan_hr(), &ns_name).await?;
     drop(ns);
     Ok(())
 }

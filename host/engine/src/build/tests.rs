@@ -953,4 +953,51 @@ mod pipeline {
             .expect_err("another tenant's permission");
         assert_eq!(err.reason(), "PostRenderOutputRefused");
     }
+
+    #[test]
+    fn the_charts_own_cluster_scoped_objects_are_held_to_the_policy_only_when_asked() {
+        let role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: web-reader\nrules: []\n---\n";
+        let fetcher = FakeFetcher {
+            chart: mk_chart(&format!("{role}{CM}")),
+            ..Default::default()
+        };
+        let release = mk_release(json!({
+            "chart": {"spec": {"chart": "web", "repository": "https://c.example"}},
+        }));
+        // By default the chart's objects are the release's RBAC's business, as in Flux.
+        let build = mk_engine()
+            .build(&release, &FakeLookup::default(), &fetcher)
+            .expect("chart objects pass by default");
+        assert!(build.objects.iter().any(|o| o["kind"] == "ClusterRole"));
+        let strict =
+            crate::GuardPolicy::allowing_cluster_scoped(["platform"]).with_chart_objects(true);
+        let err = mk_engine()
+            .with_guard(strict)
+            .build(&release, &FakeLookup::default(), &fetcher)
+            .expect_err("tenant apps may not install cluster-scoped objects");
+        assert_eq!(err.class(), crate::ErrorClass::Stalled);
+        assert_eq!(err.reason(), "ClusterScopedRefused");
+        assert_eq!(
+            err.to_string(),
+            "HelmRelease apps/web: the chart renders cluster-scoped \
+             ClusterRole.rbac.authorization.k8s.io web-reader; the operator allows cluster-scoped \
+             objects for tenants platform (--allow-cluster-scoped-namespaces), not for releases \
+             in namespace apps"
+        );
+        mk_engine()
+            .with_guard(
+                crate::GuardPolicy::allowing_cluster_scoped(["apps"]).with_chart_objects(true),
+            )
+            .build(&release, &FakeLookup::default(), &fetcher)
+            .expect("allowed tenant");
+        // A chart with only namespaced objects is unaffected.
+        let plain = FakeFetcher {
+            chart: mk_chart(CM),
+            ..Default::default()
+        };
+        mk_engine()
+            .with_guard(crate::GuardPolicy::default().with_chart_objects(true))
+            .build(&release, &FakeLookup::default(), &plain)
+            .expect("namespaced only");
+    }
 }
