@@ -13,6 +13,7 @@
 //! ```
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use capstan_api::TestFilter;
@@ -114,9 +115,11 @@ fn list(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The hooks of a build as Helm records them (`release.Hook`); objects without a known hook
-/// event are left out, as Helm leaves them out.
-pub fn stored_hooks(objects: &[Value]) -> Vec<Hook> {
+/// The hooks of a build as Helm records them (`release.Hook`), each with the template it came
+/// from (`sources`, by [`capstan_engine::hook_key`]; a post-renderer that renamed a hook
+/// leaves its path empty); objects without a known hook event are left out, as Helm leaves
+/// them out.
+pub fn stored_hooks(objects: &[Value], sources: &BTreeMap<String, String>) -> Vec<Hook> {
     const EVENTS: &[&str] = &[
         event::PRE_INSTALL,
         event::POST_INSTALL,
@@ -145,7 +148,10 @@ pub fn stored_hooks(objects: &[Value]) -> Vec<Hook> {
             Some(Hook {
                 name: s("/metadata/name"),
                 kind: s("/kind"),
-                path: String::new(),
+                path: sources
+                    .get(&capstan_engine::hook_key(o))
+                    .cloned()
+                    .unwrap_or_default(),
                 manifest: capstan_yaml::to_string(o),
                 events,
                 weight: annotation(o, HOOK_WEIGHT)
@@ -380,17 +386,26 @@ mod tests {
 
     #[test]
     fn hooks_are_recorded_with_events_weight_and_policies() {
-        let hooks = stored_hooks(&[
-            mk_hook(
-                "Job",
-                "migrate",
-                "pre-install, pre-upgrade",
-                Some("-5"),
-                Some("hook-succeeded,before-hook-creation"),
-            ),
-            mk_hook("Pod", "smoke", "test", None, None),
-            mk_hook("ConfigMap", "odd", "pre-install,crd-install", None, None),
-        ]);
+        let sources = BTreeMap::from([(
+            "Job/migrate".to_owned(),
+            "web/templates/migrate.yaml".to_owned(),
+        )]);
+        let hooks = stored_hooks(
+            &[
+                mk_hook(
+                    "Job",
+                    "migrate",
+                    "pre-install, pre-upgrade",
+                    Some("-5"),
+                    Some("hook-succeeded,before-hook-creation"),
+                ),
+                mk_hook("Pod", "smoke", "test", None, None),
+                mk_hook("ConfigMap", "odd", "pre-install,crd-install", None, None),
+            ],
+            &sources,
+        );
+        assert_eq!(hooks[0].path, "web/templates/migrate.yaml");
+        assert_eq!(hooks[1].path, "", "no source known");
         assert_eq!(
             hooks.len(),
             2,
@@ -418,14 +433,17 @@ mod tests {
 
     #[test]
     fn hooks_run_by_weight_then_kind_then_name() {
-        let hooks = stored_hooks(&[
-            mk_hook("Job", "b", "pre-install", Some("1"), None),
-            mk_hook("Job", "a", "pre-install", Some("1"), None),
-            mk_hook("ConfigMap", "z", "pre-install", Some("1"), None),
-            mk_hook("Widget", "w", "pre-install", Some("1"), None),
-            mk_hook("Secret", "first", "pre-install", Some("-1"), None),
-            mk_hook("Job", "later", "post-install", None, None),
-        ]);
+        let hooks = stored_hooks(
+            &[
+                mk_hook("Job", "b", "pre-install", Some("1"), None),
+                mk_hook("Job", "a", "pre-install", Some("1"), None),
+                mk_hook("ConfigMap", "z", "pre-install", Some("1"), None),
+                mk_hook("Widget", "w", "pre-install", Some("1"), None),
+                mk_hook("Secret", "first", "pre-install", Some("-1"), None),
+                mk_hook("Job", "later", "post-install", None, None),
+            ],
+            &BTreeMap::new(),
+        );
         let order: Vec<&str> = hooks_for(&hooks, event::PRE_INSTALL)
             .into_iter()
             .map(|i| hooks[i].name.as_str())
@@ -446,7 +464,10 @@ mod tests {
         assert!(!test_selected("b", &[f("a", false)]));
         assert!(!test_selected("a", &[f("a", true)]));
         assert!(test_selected("b", &[f("a", true)]));
-        let hooks = stored_hooks(&[mk_hook("Pod", "legacy", "test-success", None, None)]);
+        let hooks = stored_hooks(
+            &[mk_hook("Pod", "legacy", "test-success", None, None)],
+            &BTreeMap::new(),
+        );
         assert_eq!(hooks_for(&hooks, event::TEST), [0]);
     }
 

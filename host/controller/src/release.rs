@@ -322,7 +322,7 @@ impl Run<'_> {
             },
             config: build.values.clone(),
             manifest,
-            hooks: hooks::stored_hooks(&self.hooks_of(build)),
+            hooks: hooks::stored_hooks(&self.hooks_of(build), &build.hook_sources),
             version,
             namespace: build.release_namespace.clone(),
             labels: BTreeMap::from([(DIGEST_LABEL.to_owned(), desired.to_owned())]),

@@ -108,6 +108,10 @@ pub struct Build {
     pub objects: Vec<Value>,
     /// Hooks, routed through the chain by `postRenderStrategy`, labelled.
     pub hooks: Vec<Value>,
+    /// The template each hook was rendered from (`web/templates/job.yaml`), by `Kind/name` as
+    /// rendered: what Helm records as the hook's path (`helm get hooks` prints it as
+    /// `# Source:`).
+    pub hook_sources: BTreeMap<String, String>,
     /// The chain, in order.
     pub steps: Vec<StepSummary>,
     /// Non-fatal findings of the build itself (skipped optional values, …).
@@ -125,6 +129,12 @@ impl Build {
     pub fn crds_and_objects(&self) -> impl Iterator<Item = &Value> {
         self.crds.iter().chain(&self.objects)
     }
+}
+
+/// The key of [`Build::hook_sources`]: `Kind/name` of a hook object.
+pub fn hook_key(hook: &Value) -> String {
+    let s = |p: &str| hook.pointer(p).and_then(Value::as_str).unwrap_or("");
+    format!("{}/{}", s("/kind"), s("/metadata/name"))
 }
 
 /// How a `postRenderStrategy` routes hooks through the chain.
@@ -382,8 +392,12 @@ impl Run<'_> {
             manifests.extend(parse(&m.name, &m.content)?);
         }
         let mut hooks = Vec::new();
+        let mut hook_sources = BTreeMap::new();
         for h in &rendered.hooks {
-            hooks.extend(parse(&h.path, &h.manifest)?);
+            for o in parse(&h.path, &h.manifest)? {
+                hook_sources.insert(hook_key(&o), h.path.clone());
+                hooks.push(o);
+            }
         }
 
         let mut kinds = self.kinds.clone();
@@ -489,6 +503,7 @@ impl Run<'_> {
             crds,
             objects,
             hooks,
+            hook_sources,
             steps,
             warnings,
             diagnostics,

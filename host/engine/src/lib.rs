@@ -30,8 +30,8 @@ mod values;
 pub use capstan_helm::HelmVersion;
 
 pub use build::{
-    Build, BuildTimings, ChartInfo, Engine, HOOK_ANNOTATION, HookRouting, StepSummary, is_hook,
-    release_metadata, split_hooks,
+    Build, BuildTimings, ChartInfo, Engine, HOOK_ANNOTATION, HookRouting, StepSummary, hook_key,
+    is_hook, release_metadata, split_hooks,
 };
 pub use ceilings::Ceilings;
 pub use digest::{Digests, StepDigest, sha256_json};

@@ -51,6 +51,7 @@ fn mk_build() -> Build {
         crds: Vec::new(),
         objects: vec![mk_object("Service", "a"), mk_object("ConfigMap", "b")],
         hooks: vec![mk_hook("t")],
+        hook_sources: Default::default(),
         steps: vec![
             StepSummary {
                 name: "kustomize".to_owned(),

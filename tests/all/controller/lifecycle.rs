@@ -229,6 +229,10 @@ async fn hooks_run_before_the_install_in_weight_order_and_a_failing_hook_stops_i
     for name in ["web-migrate", "web-note", "web-smoke"] {
         assert!(hooks.contains(name), "{name} in helm get hooks:\n{hooks}");
     }
+    assert!(
+        hooks.contains("# Source: hooked/templates/templates/migrate.yaml"),
+        "each hook's template path is recorded:\n{hooks}"
+    );
     let status: Value =
         serde_json::from_str(&cluster.helm(&["status", "web", "-n", &ns_name, "-o", "json"])?)?;
     let phases: Vec<(String, String)> = status["hooks"]
