@@ -112,6 +112,35 @@ fn exit_mid_transform_is_its_own_error() {
 }
 
 #[test]
+fn output_that_is_not_utf8_is_its_own_error() {
+    // Safe Rust cannot return invalid UTF-8, so the marker string in the built component's data
+    // is patched: its last two bytes become 0xFF 0xFE.
+    let marker = b"capstan-hostile-not-utf8-marker~~";
+    let mut bytes = std::fs::read(capstan_tests::guest("hostile")).expect("hostile guest");
+    let at: Vec<usize> = bytes
+        .windows(marker.len())
+        .enumerate()
+        .filter(|(_, w)| *w == marker)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(at.len(), 1, "the marker is in the component's data once");
+    bytes[at[0] + marker.len() - 2..at[0] + marker.len()].copy_from_slice(&[0xFF, 0xFE]);
+    let plugin = runtime()
+        .load("hostile", &bytes, Limits::default())
+        .expect("a patched data segment is still a valid component");
+    let err = plugin
+        .transform(&mk_ctx(), &json!({"mode": "not-utf8"}), &mk_objects())
+        .expect_err("invalid UTF-8 is not output");
+    assert!(matches!(err, Error::PluginOutputNotUtf8 { .. }), "{err:?}");
+    assert!(err.to_string().contains("\"hostile@sha256:"), "{err}");
+    // The other modes of the patched component still work: only that output is refused.
+    let fine = plugin
+        .transform(&mk_ctx(), &json!({"mode": "sleep"}), &mk_objects())
+        .expect("a sleep returns at once");
+    assert_eq!(fine.objects, mk_objects());
+}
+
+#[test]
 fn guest_stderr_cannot_forge_log_lines() {
     let err = run_hostile("forge-log", Limits::default()).expect_err("panics");
     let Error::PluginTrapped { message, .. } = &err else {

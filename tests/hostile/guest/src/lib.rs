@@ -16,6 +16,9 @@
 //!   message must reach the user escaped, and bounded);
 //! - `diagnostic-flood`: 10,000 warnings with control characters, then one error (must be
 //!   capped, escaped, and still denied);
+//! - `not-utf8`: returns an object holding [`NOT_UTF8_MARKER`]; the test harness rewrites the
+//!   marker's last two bytes in the built component to `0xFF 0xFE`, so the guest hands the host
+//!   a string that is not UTF-8 (safe Rust cannot make one; the component's data can);
 //! - `fuel-bomb`: returns 150 MiB of objects, more than wasmtime's host-call fuel lets a call
 //!   copy to the host (must be its own error);
 //! - output the engine's guard must refuse, naming the plugin and the object: `escape-namespace`
@@ -27,6 +30,10 @@ use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 
 use capstan_sdk::prelude::*;
+
+/// A string found once in the component's data: the harness overwrites its last two bytes
+/// (`~~`) with `0xFF 0xFE` to make the `not-utf8` output invalid UTF-8.
+pub const NOT_UTF8_MARKER: &str = "capstan-hostile-not-utf8-marker~~";
 
 /// Which misbehaviour.
 #[derive(Debug, Default, Deserialize)]
@@ -69,6 +76,13 @@ pub fn transform(_ctx: &Context, config: Config, objects: Vec<Object>) -> Result
         }
         "sleep-forever" => sleep_forever(),
         "exit" => std::process::exit(0),
+        "not-utf8" => {
+            let obj = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                             "metadata": {"name": "bytes"}, "data": {"x": NOT_UTF8_MARKER}});
+            Ok(Output::new(vec![
+                Object::from_value(obj).ok_or_else(|| Error::failed("not an object"))?,
+            ]))
+        }
         "diagnostic-flood" => {
             let mut out = Output::new(objects);
             for i in 0..10_000 {
