@@ -117,7 +117,7 @@ fn compile_and_cache(c: &mut Criterion) {
 }
 
 fn process_per_render(c: &mut Criterion) {
-    let bin = release_capstan();
+    let bin = release_capstan;
     let cache = tempfile::tempdir().expect("tempdir");
     let input = capstan_yaml::to_stream(&mk_stream());
     let cfg_dir = tempfile::tempdir().expect("tempdir");
@@ -125,7 +125,7 @@ fn process_per_render(c: &mut Criterion) {
     std::fs::write(&cfg, configs()[0].1.to_string()).expect("config written");
     let plugin = guest("set-labels");
     let run = |stdin: &str| {
-        let mut child = Command::new(&bin)
+        let mut child = Command::new(bin())
             .args(["transform", "--plugin"])
             .arg(&plugin)
             .arg("--config")
@@ -147,14 +147,16 @@ fn process_per_render(c: &mut Criterion) {
         assert!(out.status.success());
         out.stdout.len()
     };
-    run("");
     let in_process = Pipeline::new(vec![PostRenderer::wasm(
         load("set-labels", limits()),
         configs()[0].1.clone(),
     )]);
     let mut group = c.benchmark_group("d_process_per_render_set_labels");
     group.sample_size(10);
-    group.bench_function("exec-per-render/1000-objects", |b| b.iter(|| run(&input)));
+    group.bench_function("exec-per-render/1000-objects", |b| {
+        run("");
+        b.iter(|| run(&input))
+    });
     group.bench_function("exec-per-render/empty", |b| b.iter(|| run("")));
     group.bench_function("in-process/1000-objects", |b| {
         b.iter(|| in_process.run_stream(&mk_ctx(), &input).expect("runs"))
@@ -243,8 +245,8 @@ patches:
 "#;
 
 fn versus_kustomize(c: &mut Criterion) {
-    let kubectl = capstan_tests::helm_bin("kubectl");
-    let bin = release_capstan();
+    let kubectl = || capstan_tests::helm_bin("kubectl");
+    let bin = release_capstan;
     let input = capstan_yaml::to_stream(&mk_stream());
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("manifests.yaml"), &input).expect("written");
@@ -267,13 +269,15 @@ fn versus_kustomize(c: &mut Criterion) {
         assert!(out.status.success(), "{cmd:?} failed");
         out.stdout.len()
     };
-    run(Command::new(&bin).args(&args));
     let mut group = c.benchmark_group("g_versus_kubectl_kustomize_1000_objects");
     group.sample_size(10);
     group.bench_function("kubectl-kustomize", |b| {
+        let kubectl = kubectl();
         b.iter(|| run(Command::new(&kubectl).arg("kustomize").arg(dir.path())))
     });
     group.bench_function("capstan-transform-wasm-chain-3", |b| {
+        let bin = bin();
+        run(Command::new(&bin).args(&args));
         b.iter(|| run(Command::new(&bin).args(&args)))
     });
     group.finish();
@@ -327,15 +331,20 @@ fn breakdown(c: &mut Criterion) {
     group.finish();
 }
 
+/// The release `capstan` binary, built on first use (only benchmarks that run a process need it).
 fn release_capstan() -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_release_capstan).clone()
+}
+
+fn build_release_capstan() -> std::path::PathBuf {
     let status = capstan_tests::inner_cargo()
         .current_dir(root())
         .args([
             "build",
             "--release",
             "-q",
-            "-p",
-            "capstan",
+            "--workspace",
             "--bin",
             "capstan",
         ])
