@@ -489,7 +489,7 @@ impl Object for FilesObject {
                 .map(|(k, v)| {
                     (
                         k.clone(),
-                        Value::from(String::from_utf8_lossy(v).into_owned()),
+                        Value::from(crate::chart::file_text(v).into_owned()),
                     )
                 })
                 .collect(),

@@ -147,7 +147,7 @@ fn collect(
         out.insert(
             format!("{full_path}/{}", t.name),
             Renderable {
-                src: String::from_utf8_lossy(&t.data).into_owned(),
+                src: crate::chart::file_text(&t.data).into_owned(),
                 data: next.clone(),
                 base_path: format!("{full_path}/templates"),
             },

@@ -81,7 +81,7 @@ impl Rendered {
                 b.push_str(&format!(
                     "---\n# Source: {}\n{}\n",
                     crd.name,
-                    String::from_utf8_lossy(&crd.data)
+                    crate::chart::file_text(&crd.data)
                 ));
             }
         }
