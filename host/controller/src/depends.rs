@@ -39,6 +39,16 @@ pub fn dependency_key(own_namespace: &str, name: &str, namespace: Option<&str>) 
     format!("{}/{name}", namespace.unwrap_or(own_namespace))
 }
 
+/// The status of a HelmRelease's `Ready` condition (`True`, `False`, `Unknown`), if it has one.
+pub fn ready_status(hr: &Value) -> Option<&str> {
+    hr.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))?
+        .get("status")?
+        .as_str()
+}
+
 /// The `readyExpr`s of a release's `dependsOn`, compiled, by dependency key.
 pub fn ready_exprs(
     own_namespace: &str,
@@ -86,15 +96,7 @@ pub fn dependency_ready(
     let observed = dep
         .pointer("/status/observedGeneration")
         .and_then(Value::as_i64);
-    let ready = dep
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|cs| {
-            cs.iter()
-                .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
-        })
-        .and_then(|c| c.get("status").and_then(Value::as_str))
-        == Some("True");
+    let ready = ready_status(dep) == Some("True");
     if ready && (generation.is_none() || generation == observed) {
         Ok(())
     } else {

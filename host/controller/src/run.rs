@@ -155,16 +155,7 @@ fn depends_on(release: &DynamicObject, namespace: &str, name: &str) -> bool {
 /// What of a HelmRelease its dependents' readiness can turn on: its `Ready` condition, the
 /// generation it was observed at, and its generation (a `readyExpr` may read its spec).
 fn dependency_state(hr: &DynamicObject) -> (Option<String>, Option<i64>, Option<i64>) {
-    let ready = hr
-        .data
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|cs| {
-            cs.iter()
-                .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
-        })
-        .and_then(|c| c.get("status").and_then(Value::as_str))
-        .map(str::to_owned);
+    let ready = crate::depends::ready_status(&hr.data).map(str::to_owned);
     let observed = hr
         .data
         .pointer("/status/observedGeneration")

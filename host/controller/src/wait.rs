@@ -197,6 +197,12 @@ fn stateful_set(v: &Value) -> Result<(), Readiness> {
         int(v, "/status/updatedReplicas").unwrap_or(0),
         want - partition,
     )?;
+    revision_rolled_out(v, partition)
+}
+
+/// A StatefulSet without a partition is rolled out once its current revision is the update
+/// revision (kstatus and Helm 3 agree on this one).
+fn revision_rolled_out(v: &Value, partition: i64) -> Result<(), Readiness> {
     let rev = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("");
     if partition == 0 && rev("/status/currentRevision") != rev("/status/updateRevision") {
         return Err(Readiness::InProgress(format!(

@@ -9,15 +9,10 @@
 
 use serde_json::Value;
 
-use super::{Readiness, condition, int, pod as kstatus_pod};
-
-fn progress(what: &str, have: i64, want: i64) -> Result<(), Readiness> {
-    if have < want {
-        Err(Readiness::InProgress(format!("{what}: {have} of {want}")))
-    } else {
-        Ok(())
-    }
-}
+use super::{
+    Readiness, condition, int, pod as kstatus_pod, replicas_progress as progress,
+    revision_rolled_out,
+};
 
 /// An `IntOrString` (`2` or `"25%"`) scaled against `total`, rounding as Kubernetes'
 /// `GetScaledValueFromIntOrPercent` does (`round_up` or down); `None` when malformed.
@@ -146,14 +141,7 @@ fn stateful_set(v: &Value) -> Result<(), Readiness> {
             "ready replicas: {ready} of {replicas}"
         )));
     }
-    let rev = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("");
-    if partition == 0 && rev("/status/currentRevision") != rev("/status/updateRevision") {
-        return Err(Readiness::InProgress(format!(
-            "revision {} is rolling out",
-            rev("/status/updateRevision")
-        )));
-    }
-    Ok(())
+    revision_rolled_out(v, partition)
 }
 
 fn job(v: &Value) -> Result<(), Readiness> {
