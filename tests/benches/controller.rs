@@ -18,7 +18,7 @@ use anyhow::Context as _;
 use capstan_source::package_simple_chart;
 use capstan_source::testing::HelmRepoServer;
 use capstan_testapi::e2e::{Cluster, wait_for};
-use capstan_tests::{guest, root};
+use capstan_tests::guest;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
@@ -127,23 +127,6 @@ fn clock_ticks() -> anyhow::Result<u64> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
 }
 
-fn release_bin() -> anyhow::Result<std::path::PathBuf> {
-    let status = capstan_tests::inner_cargo()
-        .current_dir(root())
-        .args([
-            "build",
-            "--release",
-            "-q",
-            "-p",
-            "capstan",
-            "--bin",
-            "capstan",
-        ])
-        .status()?;
-    anyhow::ensure!(status.success(), "cargo build --release -p capstan failed");
-    Ok(root().join("target/release/capstan"))
-}
-
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -192,7 +175,7 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
     let concurrent = std::env::var("CAPSTAN_BENCH_CONCURRENT").unwrap_or_else(|_| "4".into());
-    let bin = release_bin()?;
+    let bin = capstan_tests::release_capstan();
     let cluster = Cluster::start().await?;
     let crds = Command::new(&bin).arg("crds").output()?;
     cluster.kubectl_stdin(

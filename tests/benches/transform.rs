@@ -23,7 +23,7 @@ use std::time::Duration;
 use capstan::postrender::{Pipeline, PostRenderer};
 use capstan_sdk::Context;
 use capstan_tests::{
-    filler_2kb, guest, load, mk_large_release, mk_workloads, native, plugin_configs, root, runtime,
+    filler_2kb, guest, load, mk_large_release, mk_workloads, native, plugin_configs, runtime,
 };
 use capstan_wasm::Limits;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -117,7 +117,7 @@ fn compile_and_cache(c: &mut Criterion) {
 }
 
 fn process_per_render(c: &mut Criterion) {
-    let bin = release_capstan;
+    let bin = capstan_tests::release_capstan;
     let cache = tempfile::tempdir().expect("tempdir");
     let input = capstan_yaml::to_stream(&mk_stream());
     let cfg_dir = tempfile::tempdir().expect("tempdir");
@@ -246,7 +246,7 @@ patches:
 
 fn versus_kustomize(c: &mut Criterion) {
     let kubectl = || capstan_tests::helm_bin("kubectl");
-    let bin = release_capstan;
+    let bin = capstan_tests::release_capstan;
     let input = capstan_yaml::to_stream(&mk_stream());
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("manifests.yaml"), &input).expect("written");
@@ -329,31 +329,6 @@ fn breakdown(c: &mut Criterion) {
         });
     }
     group.finish();
-}
-
-/// The release `capstan` binary, built on first use (only benchmarks that run a process need it).
-fn release_capstan() -> std::path::PathBuf {
-    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    BUILT.get_or_init(build_release_capstan).clone()
-}
-
-fn build_release_capstan() -> std::path::PathBuf {
-    let status = capstan_tests::inner_cargo()
-        .current_dir(root())
-        .args([
-            "build",
-            "--release",
-            "-q",
-            "--workspace",
-            "--bin",
-            "capstan",
-        ])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success());
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root().join("target"), std::path::PathBuf::from)
-        .join("release/capstan")
 }
 
 criterion_group!(

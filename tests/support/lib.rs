@@ -107,6 +107,35 @@ pub fn native(name: &str) -> Option<NativePlugin> {
     })
 }
 
+/// The release `capstan` binary, built on first use (with `--workspace`, so the build shares
+/// the workspace's feature set and dependencies), for benchmarks that run it as a process.
+pub fn release_capstan() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = inner_cargo()
+                .current_dir(root())
+                .args([
+                    "build",
+                    "--release",
+                    "-q",
+                    "--workspace",
+                    "--bin",
+                    "capstan",
+                ])
+                .status()
+                .expect("cargo runs");
+            assert!(
+                status.success(),
+                "cargo build --release --bin capstan failed"
+            );
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| root().join("target"), PathBuf::from)
+                .join("release/capstan")
+        })
+        .clone()
+}
+
 /// A `cargo` command for a build started from inside a test or bench binary. The variables
 /// cargo sets for that binary (`CARGO_PKG_NAME`, …) are inputs of some build scripts (ring
 /// declares `rerun-if-env-changed` on them): passed on, they would make the inner build and the

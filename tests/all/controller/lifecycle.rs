@@ -599,14 +599,14 @@ async fn deleting_a_helmrelease_uninstalls_everything_even_after_a_controller_re
     Ok(())
 }
 
-const WIDGET_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+const GADGET_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
-  name: widgets.e2e.capstan.dev
+  name: gadgets.health.e2e.capstan.dev
 spec:
-  group: e2e.capstan.dev
+  group: health.e2e.capstan.dev
   scope: Namespaced
-  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
+  names: {plural: gadgets, singular: gadget, kind: Gadget, listKind: GadgetList}
   versions:
     - name: v1
       served: true
@@ -618,16 +618,16 @@ spec:
           x-kubernetes-preserve-unknown-fields: true
 "#;
 
-const WIDGET: &str = r#"apiVersion: e2e.capstan.dev/v1
-kind: Widget
+const GADGET: &str = r#"apiVersion: health.e2e.capstan.dev/v1
+kind: Gadget
 metadata:
-  name: {{ .Release.Name }}-widget
+  name: {{ .Release.Name }}-gadget
 spec:
   size: {{ .Values.replicas }}
 "#;
 
-fn widgets() -> kube::core::ApiResource {
-    resource("e2e.capstan.dev", "v1", "Widget", "widgets")
+fn gadgets() -> kube::core::ApiResource {
+    resource("health.e2e.capstan.dev", "v1", "Gadget", "gadgets")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -635,23 +635,23 @@ async fn health_check_exprs_decide_when_a_custom_resource_is_ready_or_failed() -
 {
     let cluster = Cluster::start().await?;
     install_crds(&cluster)?;
-    // The Widget kind comes from elsewhere (as an operator's CRDs do); kstatus alone would
-    // call a Widget without conditions ready at once.
-    cluster.kubectl_stdin(&["apply", "--server-side", "-f", "-"], WIDGET_CRD)?;
+    // The Gadget kind comes from elsewhere (as an operator's CRDs do); kstatus alone would
+    // call a Gadget without conditions ready at once.
+    cluster.kubectl_stdin(&["apply", "--server-side", "-f", "-"], GADGET_CRD)?;
     cluster.kubectl(&[
         "wait",
         "--for=condition=Established",
         "--timeout=60s",
-        "crd/widgets.e2e.capstan.dev",
+        "crd/gadgets.health.e2e.capstan.dev",
     ])?;
     let ns = cluster.namespace("e2e-health").await?;
     let ns_name = ns.name().to_owned();
     let (selector, owner) = selector_of(&ns);
     let sources = Sources::start()?;
-    sources.publish_chart("1.0.0", VALUES, &[("widget.yaml", WIDGET)])?;
+    sources.publish_chart("1.0.0", VALUES, &[("gadget.yaml", GADGET)])?;
     let _controller = Controller::start(&cluster, &selector, &[])?;
     let checks = json!({"healthCheckExprs": [{
-        "apiVersion": "e2e.capstan.dev/v1", "kind": "Widget",
+        "apiVersion": "health.e2e.capstan.dev/v1", "kind": "Gadget",
         "current": "status.phase == 'Ready'",
         "failed": "status.phase == 'Broken'"}]});
     let hr = |replicas: i64| {
@@ -661,9 +661,9 @@ async fn health_check_exprs_decide_when_a_custom_resource_is_ready_or_failed() -
         mk_hr(&ns_name, &owner, "shop", &sources.url(), "web", extra)
     };
     apply(&cluster, &capstan_hr(), &ns_name, hr(1)).await?;
-    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client(), &ns_name, &widgets());
-    wait_for("the Widget to be applied", WAIT, || async {
-        Ok(api.get_opt("shop-widget").await?)
+    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client(), &ns_name, &gadgets());
+    wait_for("the Gadget to be applied", WAIT, || async {
+        Ok(api.get_opt("shop-gadget").await?)
     })
     .await?;
     // Applied, but `status.phase` is not there yet: the install waits.
@@ -680,7 +680,7 @@ async fn health_check_exprs_decide_when_a_custom_resource_is_ready_or_failed() -
         let api = api.clone();
         async move {
             api.patch_status(
-                "shop-widget",
+                "shop-gadget",
                 &PatchParams::default(),
                 &Patch::Merge(json!({"status": {"phase": phase}})),
             )
@@ -690,13 +690,13 @@ async fn health_check_exprs_decide_when_a_custom_resource_is_ready_or_failed() -
     set_phase("Ready").await?;
     wait_ready(&cluster, &capstan_hr(), &ns_name, "shop", "True").await?;
 
-    // An upgrade whose Widget reports `Broken` fails, naming the expression.
+    // An upgrade whose Gadget reports `Broken` fails, naming the expression.
     set_phase("Broken").await?;
     apply(&cluster, &capstan_hr(), &ns_name, hr(2)).await?;
     let hr = wait_reason(&cluster, &ns_name, "shop", "Ready", "UpgradeFailed").await?;
     let why = message(&hr, "Ready");
     assert!(
-        why.contains("shop-widget")
+        why.contains("shop-gadget")
             && why.contains("spec.healthCheckExprs[0].failed `status.phase == 'Broken'` is true"),
         "{why}"
     );
