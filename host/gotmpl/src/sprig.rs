@@ -19,6 +19,7 @@ use crate::func::{FuncMap, FuncResult, Signature, Ty};
 use crate::value::Value;
 
 pub use conv::{empty, strval, to_float64, to_int64};
+pub use crypto::generate_rsa_key;
 pub use date::{GoTime, Location};
 pub use encoding::b64_encode;
 
