@@ -90,7 +90,11 @@ fn sieve<const L: usize>(start: &[u64; L], composite: &mut [bool]) {
     let mut mark = |sp: &SievePrime, r: u64| {
         // start + 2k ≡ 0 (mod p)  ⇔  2k ≡ p − r  ⇔  k ≡ (p − r)/2, or (2p − r)/2 when p − r is odd.
         let t = if r == 0 { 0 } else { sp.p - r };
-        let mut k = if t.is_multiple_of(2) { t / 2 } else { (t + sp.p) / 2 } as usize;
+        let mut k = if t.is_multiple_of(2) {
+            t / 2
+        } else {
+            (t + sp.p) / 2
+        } as usize;
         while k < composite.len() {
             composite[k] = true;
             k += sp.p as usize;
