@@ -1091,7 +1091,7 @@ impl Host for State<'_> {
     }
 
     fn render_string(&mut self, name: &str, src: &str, data: &Value) -> Result<String, Error> {
-        let trees = parse::parse(name, src, &self.set.funcs)?;
+        let trees = self.set.parsed.parse(name, src, &self.set.funcs)?;
         let mut overlay: HashMap<String, Arc<Tree>> = HashMap::new();
         let mut main = None;
         for t in trees {

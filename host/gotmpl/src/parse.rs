@@ -6,7 +6,7 @@ mod lex;
 mod node;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::func::FuncMap;
@@ -19,33 +19,121 @@ pub(crate) const BUILTINS: &[&str] = &[
     "println", "urlquery", "eq", "ge", "gt", "le", "lt", "ne",
 ];
 
-/// Parses one source text called `name` into its trees (the top level plus every `define`/`block`).
-pub(crate) fn parse(name: &str, src: &str, funcs: &FuncMap) -> Result<Vec<Tree>> {
+/// Parses one source text called `name` into its trees (the top level plus every `define`/`block`);
+/// also says whether a `define`/`block` of the text is called `name` (then the trees depend on the
+/// name, not on the text alone).
+fn parse_text(name: &str, src: Arc<str>, funcs: &FuncMap) -> Result<(Vec<Tree>, bool)> {
+    let text = src.clone();
     let mut p = Parser {
-        items: lex::lex(src),
+        items: lex::lex(&src),
         i: 0,
         hw: 0,
         parse_name: Arc::from(name),
-        text: Arc::from(src),
+        text,
         funcs,
         vars: vec!["$".to_owned()],
         range_depth: 0,
         action_line: 0,
         tree_set: HashMap::new(),
         order: Vec::new(),
+        top_shared: false,
     };
     p.parse_top(name)?;
+    let defines_name = p.top_shared;
     let mut out = Vec::with_capacity(p.order.len());
     for n in p.order {
         if let Some(t) = p.tree_set.remove(&n) {
             out.push(t);
         }
     }
-    Ok(out)
+    Ok((out, defines_name))
+}
+
+/// Parsed texts by their text, for one function map: a chart tree parses the same text many
+/// times (every subchart vendors its own copy of a library such as Bitnami's `common`, and
+/// `tpl` renders the same value again and again), and lexing and parsing were a third of a
+/// render. A hit gives exactly the trees a fresh parse under the new name would give: the
+/// nodes are shared, the file name (`ParseName`, used in error locations) is the new one, and
+/// a text with a `define` named like its file is always parsed afresh (Go's `AddParseTree`
+/// rules then depend on the name). Parse errors are not kept.
+#[derive(Debug, Default)]
+pub(crate) struct ParseCache {
+    texts: Mutex<CachedTexts>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct CachedTexts {
+    by_text: HashMap<Arc<str>, Arc<ParsedText>>,
+    /// Bytes of text held, bounded by [`ParseCache::MAX_BYTES`].
+    bytes: usize,
+}
+
+impl CachedTexts {
+    /// How many distinct texts are kept.
+    #[cfg(test)]
+    pub(crate) fn by_text_len(&self) -> usize {
+        self.by_text.len()
+    }
+}
+
+/// The trees of one text, in Go's order; `None` names the top level (the file's own name).
+#[derive(Debug)]
+struct ParsedText {
+    text: Arc<str>,
+    trees: Vec<(Option<String>, Arc<Vec<Node>>)>,
+}
+
+impl ParseCache {
+    /// Most bytes of text kept: `tpl` may parse many large generated strings in one render.
+    const MAX_BYTES: usize = 32 << 20;
+
+    pub(crate) fn texts(&self) -> std::sync::MutexGuard<'_, CachedTexts> {
+        self.texts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Parses `src` as the file `name`, reusing an earlier parse of the same text.
+    pub(crate) fn parse(&self, name: &str, src: &str, funcs: &FuncMap) -> Result<Vec<Tree>> {
+        let hit = self.texts().by_text.get(src).cloned();
+        if let Some(hit) = hit {
+            let parse_name: Arc<str> = Arc::from(name);
+            return Ok(hit
+                .trees
+                .iter()
+                .map(|(n, root)| Tree {
+                    name: n.clone().unwrap_or_else(|| name.to_owned()),
+                    parse_name: parse_name.clone(),
+                    text: hit.text.clone(),
+                    root: root.clone(),
+                })
+                .collect());
+        }
+        let (trees, defines_name) = parse_text(name, Arc::from(src), funcs)?;
+        if !defines_name {
+            let mut texts = self.texts();
+            if texts.bytes + src.len() <= Self::MAX_BYTES {
+                let text = match trees.first() {
+                    Some(t) => t.text.clone(),
+                    None => Arc::from(src),
+                };
+                let parsed = ParsedText {
+                    text: text.clone(),
+                    trees: trees
+                        .iter()
+                        .map(|t| ((t.name != name).then(|| t.name.clone()), t.root.clone()))
+                        .collect(),
+                };
+                texts.bytes += src.len();
+                texts.by_text.insert(text, Arc::new(parsed));
+            }
+        }
+        Ok(trees)
+    }
 }
 
 struct Parser<'a> {
-    items: Vec<Item>,
+    items: Vec<Item<'a>>,
     i: usize,
     /// One past the furthest item fetched (Go's `token[0]`, whose line errors report).
     hw: usize,
@@ -57,6 +145,8 @@ struct Parser<'a> {
     action_line: usize,
     tree_set: HashMap<String, Tree>,
     order: Vec<String>,
+    /// The top level was added where a `define` of the same name already was.
+    top_shared: bool,
 }
 
 type PResult<T> = std::result::Result<T, Error>;
@@ -67,20 +157,20 @@ enum Parsed {
     Else,
 }
 
-impl Parser<'_> {
-    fn item(&self, i: usize) -> &Item {
+impl<'a> Parser<'a> {
+    fn item(&self, i: usize) -> &Item<'a> {
         let last = self.items.len() - 1;
         &self.items[i.min(last)]
     }
 
-    fn next(&mut self) -> Item {
+    fn next(&mut self) -> Item<'a> {
         let it = self.item(self.i).clone();
         self.i += 1;
         self.hw = self.hw.max(self.i);
         it
     }
 
-    fn peek(&mut self) -> Item {
+    fn peek(&mut self) -> Item<'a> {
         self.hw = self.hw.max(self.i + 1);
         self.item(self.i).clone()
     }
@@ -89,7 +179,7 @@ impl Parser<'_> {
         self.i -= 1;
     }
 
-    fn next_non_space(&mut self) -> Item {
+    fn next_non_space(&mut self) -> Item<'a> {
         loop {
             let it = self.next();
             if it.typ != ItemType::Space {
@@ -98,7 +188,7 @@ impl Parser<'_> {
         }
     }
 
-    fn peek_non_space(&mut self) -> Item {
+    fn peek_non_space(&mut self) -> Item<'a> {
         let it = self.next_non_space();
         self.backup();
         it
@@ -111,7 +201,7 @@ impl Parser<'_> {
         }
     }
 
-    fn unexpected(&self, token: &Item, context: &str) -> Error {
+    fn unexpected(&self, token: &Item<'_>, context: &str) -> Error {
         if token.typ == ItemType::Error {
             let mut extra = String::new();
             if self.action_line != 0 && self.action_line != token.line {
@@ -128,7 +218,7 @@ impl Parser<'_> {
         self.errorf(format!("unexpected {token} in {context}"))
     }
 
-    fn expect(&mut self, expected: ItemType, context: &str) -> PResult<Item> {
+    fn expect(&mut self, expected: ItemType, context: &str) -> PResult<Item<'a>> {
         let token = self.next_non_space();
         if token.typ != expected {
             return Err(self.unexpected(&token, context));
@@ -141,7 +231,7 @@ impl Parser<'_> {
             name,
             parse_name: self.parse_name.clone(),
             text: self.text.clone(),
-            root,
+            root: Arc::new(root),
         }
     }
 
@@ -187,6 +277,7 @@ impl Parser<'_> {
                 Parsed::Else => return Err(self.errorf("unexpected {{else}}")),
             }
         }
+        self.top_shared = self.tree_set.contains_key(name);
         let tree = self.new_tree(name.to_owned(), root);
         self.add(tree)
     }
@@ -229,7 +320,7 @@ impl Parser<'_> {
     fn text_or_action(&mut self) -> PResult<Parsed> {
         let token = self.next_non_space();
         match token.typ {
-            ItemType::Text => Ok(Parsed::Node(Node::Text(token.val))),
+            ItemType::Text => Ok(Parsed::Node(Node::Text(token.val.into_owned()))),
             ItemType::LeftDelim => {
                 self.action_line = token.line;
                 let r = self.action();
@@ -343,7 +434,7 @@ impl Parser<'_> {
         })
     }
 
-    fn parse_template_name(&mut self, token: &Item, context: &str) -> PResult<String> {
+    fn parse_template_name(&mut self, token: &Item<'_>, context: &str) -> PResult<String> {
         match token.typ {
             ItemType::String | ItemType::RawString => self.unquote(&token.val),
             _ => Err(self.unexpected(token, context)),
@@ -411,14 +502,14 @@ impl Parser<'_> {
                 ItemType::Assign | ItemType::Declare => {
                     pipe.is_assign = next.typ == ItemType::Assign;
                     self.next_non_space();
-                    pipe.decl.push(Arc::from(v.val.as_str()));
-                    self.vars.push(v.val);
+                    pipe.decl.push(Arc::from(&*v.val));
+                    self.vars.push(v.val.into_owned());
                     break 'decls;
                 }
                 ItemType::Char if next.val == "," => {
                     self.next_non_space();
-                    pipe.decl.push(Arc::from(v.val.as_str()));
-                    self.vars.push(v.val);
+                    pipe.decl.push(Arc::from(&*v.val));
+                    self.vars.push(v.val.into_owned());
                     if context == "range" && pipe.decl.len() < 2 {
                         match self.peek_non_space().typ {
                             ItemType::Variable | ItemType::RightDelim | ItemType::RightParen => {
@@ -576,7 +667,7 @@ impl Parser<'_> {
                 }
                 Arg::Identifier {
                     pos: token.pos,
-                    name: token.val,
+                    name: token.val.into_owned(),
                 }
             }
             ItemType::Dot => Arg::Dot(token.pos),
@@ -610,7 +701,7 @@ impl Parser<'_> {
                 let text = self.unquote(&token.val)?;
                 Arg::String {
                     pos: token.pos,
-                    quoted: token.val,
+                    quoted: token.val.into_owned(),
                     text: Arc::from(text),
                 }
             }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::exec;
 use crate::func::FuncMap;
-use crate::parse::{self, Tree};
+use crate::parse::{ParseCache, Tree};
 use crate::value::Value;
 
 /// What a field lookup of a missing map key yields (Go's `missingkey=` option).
@@ -29,6 +29,9 @@ pub enum MissingKey {
 pub struct TemplateSet {
     pub(crate) funcs: Arc<FuncMap>,
     pub(crate) trees: HashMap<String, Arc<Tree>>,
+    /// Earlier parses by text, shared by clones (the function map, which parsing checks names
+    /// against, never changes).
+    pub(crate) parsed: Arc<ParseCache>,
     pub(crate) missing_key: MissingKey,
     pub(crate) max_depth: usize,
     /// Most bytes of output one render may write ([`crate::budget::MAX_RENDER_OUTPUT`]).
@@ -43,6 +46,7 @@ impl TemplateSet {
         TemplateSet {
             funcs: Arc::new(funcs),
             trees: HashMap::new(),
+            parsed: Arc::default(),
             missing_key: MissingKey::Zero,
             max_depth: exec::DEFAULT_MAX_DEPTH,
             max_output: crate::budget::MAX_RENDER_OUTPUT,
@@ -79,7 +83,7 @@ impl TemplateSet {
     /// definition replaces an earlier one of the same name unless the later one is empty (only
     /// whitespace and comments), exactly as Go's `AddParseTree` does.
     pub fn parse(&mut self, name: &str, src: &str) -> Result<()> {
-        let trees = parse::parse(name, src, &self.funcs)?;
+        let trees = self.parsed.parse(name, src, &self.funcs)?;
         for tree in trees {
             add_tree(&mut self.trees, tree);
         }

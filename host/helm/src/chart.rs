@@ -257,16 +257,23 @@ impl Chart {
     /// Manifests under `crds/` (`.yaml`, `.yml`, `.json`), installed before everything else
     /// and printed by `helm template --include-crds`.
     pub fn crd_files(&self) -> impl Iterator<Item = &ChartFile> {
-        self.files.iter().filter(|f| {
-            let ext = f
-                .name
-                .rsplit('/')
-                .next()
-                .and_then(|b| b.rsplit_once('.'))
-                .map(|(_, e)| e);
-            f.name.starts_with("crds/") && matches!(ext, Some("yaml" | "yml" | "json"))
-        })
+        self.files.iter().filter(|f| is_crd_file(&f.name))
     }
+
+    /// [`Chart::crd_files`], mutable.
+    pub(crate) fn crd_files_mut(&mut self) -> impl Iterator<Item = &mut ChartFile> {
+        self.files.iter_mut().filter(|f| is_crd_file(&f.name))
+    }
+}
+
+/// A file under `crds/` with a YAML or JSON extension.
+fn is_crd_file(name: &str) -> bool {
+    let ext = name
+        .rsplit('/')
+        .next()
+        .and_then(|b| b.rsplit_once('.'))
+        .map(|(_, e)| e);
+    name.starts_with("crds/") && matches!(ext, Some("yaml" | "yml" | "json"))
 }
 
 fn json_kind(v: &serde_json::Value) -> &'static str {

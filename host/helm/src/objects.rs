@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use capstan_gotmpl::{CallContext, FuncResult, Object, Signature, Ty, Value};
 
@@ -350,27 +350,73 @@ fn dependency_value(d: &crate::chart::Dependency) -> Value {
     Value::map(map)
 }
 
-/// `.Files`: the chart's non-template files (`map[string][]byte` with methods).
-#[derive(Debug, Clone, Default)]
+/// `.Files`: the chart's non-template files (`map[string][]byte` with methods). The files are
+/// the render's own (moved in, never copied: a chart may ship megabytes of CRDs), and each
+/// becomes a Go string only when a template first reads it.
+#[derive(Debug, Clone)]
 pub(crate) struct FilesObject {
-    pub(crate) files: Arc<BTreeMap<String, Vec<u8>>>,
+    all: Arc<Vec<ChartFile>>,
+    /// Positions in `all` of the files this object holds, by name (Go's map order); a `Glob`
+    /// result holds a subset.
+    order: Arc<[usize]>,
+    /// `string(bytes)` of each file of `all`, made on first need and shared by every subset.
+    texts: Arc<[OnceLock<Value>]>,
+    /// This object as a `map[string]string` value (what type checks, `range` and `index` see),
+    /// made on first need.
+    as_map: Arc<OnceLock<Value>>,
 }
 
 impl FilesObject {
-    pub(crate) fn new(files: &[ChartFile]) -> FilesObject {
+    /// `.Files` of a chart whose files are `all`.
+    pub(crate) fn new(all: Arc<Vec<ChartFile>>) -> FilesObject {
+        let mut order: Vec<usize> = (0..all.len()).collect();
+        order.sort_by(|a, b| all[*a].name.cmp(&all[*b].name));
+        // A name given twice keeps its last file, as a Go map assignment would.
+        order.dedup_by(|later, earlier| {
+            let same = all[*later].name == all[*earlier].name;
+            if same {
+                *earlier = (*earlier).max(*later);
+            }
+            same
+        });
+        let texts = all.iter().map(|_| OnceLock::new()).collect();
         FilesObject {
-            files: Arc::new(
-                files
-                    .iter()
-                    .map(|f| (f.name.clone(), f.data.clone()))
-                    .collect(),
-            ),
+            all,
+            order: order.into(),
+            texts,
+            as_map: Arc::default(),
         }
     }
 
-    /// `string(files[name])`: a Go string of the file's exact bytes.
+    /// The files held, by name.
+    fn files(&self) -> impl Iterator<Item = (usize, &ChartFile)> {
+        self.order.iter().map(|i| (*i, &self.all[*i]))
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
+        self.order
+            .binary_search_by(|i| self.all[*i].name.as_str().cmp(name))
+            .ok()
+            .map(|k| self.order[k])
+    }
+
+    /// `string(files[i])`: a Go string of the file's exact bytes.
+    fn text(&self, i: usize) -> Value {
+        self.texts[i]
+            .get_or_init(|| Value::from_bytes(self.all[i].data.clone()))
+            .clone()
+    }
+
+    /// `string(files[name])`, `""` for a missing file.
     fn string_of(&self, name: &str) -> Value {
-        Value::from_bytes(self.files.get(name).cloned().unwrap_or_default())
+        match self.find(name) {
+            Some(i) => self.text(i),
+            None => Value::from(""),
+        }
+    }
+
+    fn bytes_of(&self, name: &str) -> Option<&[u8]> {
+        self.find(name).map(|i| self.all[i].data.as_slice())
     }
 }
 
@@ -396,11 +442,9 @@ impl Object for FilesObject {
         let arg = args.first().and_then(Value::as_str).unwrap_or("");
         match name {
             "Get" => Ok(self.string_of(arg)),
-            "GetBytes" => Ok(Value::byte_slice(
-                self.files.get(arg).map(Vec::as_slice).unwrap_or_default(),
-            )),
+            "GetBytes" => Ok(Value::byte_slice(self.bytes_of(arg).unwrap_or_default())),
             "Lines" => {
-                let Some(data) = self.files.get(arg) else {
+                let Some(data) = self.bytes_of(arg) else {
                     return Ok(Value::list(Vec::new()));
                 };
                 let data = data.strip_suffix(b"\n").unwrap_or(data);
@@ -411,30 +455,31 @@ impl Object for FilesObject {
                 ))
             }
             "Glob" => {
-                let matched: BTreeMap<String, Vec<u8>> = self
-                    .files
-                    .iter()
-                    .filter(|(n, _)| crate::glob::matches(arg, n))
-                    .map(|(n, d)| (n.clone(), d.clone()))
+                let matched: Vec<usize> = self
+                    .files()
+                    .filter(|(_, f)| crate::glob::matches(arg, &f.name))
+                    .map(|(i, _)| i)
                     .collect();
                 Ok(Value::object(FilesObject {
-                    files: Arc::new(matched),
+                    all: self.all.clone(),
+                    order: matched.into(),
+                    texts: self.texts.clone(),
+                    as_map: Arc::default(),
                 }))
             }
             "AsConfig" | "AsSecrets" => {
-                if self.files.is_empty() {
+                if self.order.is_empty() {
                     return Ok(Value::from(""));
                 }
                 let m: BTreeMap<String, Value> = self
-                    .files
-                    .iter()
-                    .map(|(k, v)| {
+                    .files()
+                    .map(|(i, f)| {
                         let s = if name == "AsConfig" {
-                            Value::from_bytes(v.clone())
+                            self.text(i)
                         } else {
-                            Value::from(capstan_gotmpl::sprig::b64_encode(v))
+                            Value::from(capstan_gotmpl::sprig::b64_encode(&f.data))
                         };
-                        (base_name(k).to_owned(), s)
+                        (base_name(&f.name).to_owned(), s)
                     })
                     .collect();
                 Ok(Value::from(to_yaml_string(&Value::map(m))))
@@ -446,14 +491,14 @@ impl Object for FilesObject {
     fn format_go(&self, out: &mut String) {
         out.push_str("map[");
         let mut first = true;
-        for (k, v) in self.files.iter() {
+        for (_, f) in self.files() {
             if !first {
                 out.push(' ');
             }
             first = false;
-            out.push_str(k);
+            out.push_str(&f.name);
             out.push_str(":[");
-            let bytes: Vec<String> = v.iter().map(u8::to_string).collect();
+            let bytes: Vec<String> = f.data.iter().map(u8::to_string).collect();
             out.push_str(&bytes.join(" "));
             out.push(']');
         }
@@ -462,12 +507,11 @@ impl Object for FilesObject {
 
     fn to_json(&self) -> serde_json::Value {
         serde_json::Value::Object(
-            self.files
-                .iter()
-                .map(|(k, v)| {
+            self.files()
+                .map(|(_, f)| {
                     (
-                        k.clone(),
-                        serde_json::Value::String(capstan_gotmpl::sprig::b64_encode(v)),
+                        f.name.clone(),
+                        serde_json::Value::String(capstan_gotmpl::sprig::b64_encode(&f.data)),
                     )
                 })
                 .collect(),
@@ -475,25 +519,33 @@ impl Object for FilesObject {
     }
 
     fn is_true(&self) -> bool {
-        !self.files.is_empty()
+        !self.order.is_empty()
     }
 
     fn length(&self) -> Option<usize> {
-        Some(self.files.len())
+        Some(self.order.len())
     }
 
     fn as_value(&self) -> Option<Value> {
-        Some(Value::map(
-            self.files
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        Value::from(crate::chart::file_text(v).into_owned()),
+        Some(
+            self.as_map
+                .get_or_init(|| {
+                    Value::map(
+                        self.files()
+                            .map(|(i, f)| {
+                                // A text file's value is its string; other bytes are read
+                                // with U+FFFD for what is not UTF-8.
+                                let text = match self.text(i) {
+                                    s @ Value::String(_) => s,
+                                    _ => Value::from(crate::chart::file_text(&f.data).as_ref()),
+                                };
+                                (f.name.clone(), text)
+                            })
+                            .collect(),
                     )
                 })
-                .collect(),
-        ))
+                .clone(),
+        )
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -164,6 +164,7 @@ fn less_by_kind(a: &str, b: &str) -> bool {
     }
 }
 
+#[derive(Debug, PartialEq, Eq)]
 struct Head {
     kind: String,
     name: String,
@@ -197,6 +198,35 @@ fn coerce_head_strings(node: &yaml::Node) -> yaml::Node {
         }),
         _ => v.clone(),
     })
+}
+
+/// The document as sigs.k8s.io/yaml hands it to `json.Unmarshal` into a `SimpleHead`: the head's
+/// scalars made strings first, then the whole converted.
+fn head_json_exact(doc: &str) -> Result<serde_json::Value, yaml::YamlError> {
+    yaml::parse_node(doc)
+        .map(|n| coerce_head_strings(&n))
+        .and_then(|n| yaml::node_to_json(&n))
+}
+
+/// Whether the fields [`coerce_head_strings`] would turn into strings are strings (or absent,
+/// or null) already.
+fn head_is_strings(v: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    let text = |f: Option<&J>| matches!(f, None | Some(J::Null | J::String(_)));
+    let J::Object(o) = v else {
+        return true;
+    };
+    if !text(o.get("apiVersion")) || !text(o.get("kind")) {
+        return false;
+    }
+    let Some(J::Object(md)) = o.get("metadata") else {
+        return true;
+    };
+    text(md.get("name"))
+        && match md.get("annotations") {
+            Some(J::Object(a)) => a.values().all(|v| text(Some(v))),
+            _ => true,
+        }
 }
 
 /// go-yaml's reader (`yaml_parser_update_buffer`) on bytes a template wrote that are not
@@ -269,10 +299,23 @@ fn parse_head(path: &str, doc: &str, helm: HelmVersion) -> Result<Head, Error> {
     } else {
         doc
     };
-    let v = yaml::parse_node(doc)
-        .map(|n| coerce_head_strings(&n))
-        .and_then(|n| yaml::node_to_json(&n))
-        .map_err(|e| wrap(format!("error converting YAML to JSON: {e}")))?;
+    let v = match yaml::manifest_to_json(doc) {
+        // The usual document: read straight into JSON (no node tree, no copy of it), which
+        // gives what the exact path below gives whenever the head's fields are strings
+        // already (coercion changes nothing, and the two number rules raise the same errors).
+        Ok(v) if head_is_strings(&v) => v,
+        // Numbers or booleans in the head, or an error (a head field such as `kind: .inf` is
+        // fine once it is a string): sigs.k8s.io/yaml's exact order, coercion first.
+        _ => {
+            head_json_exact(doc).map_err(|e| wrap(format!("error converting YAML to JSON: {e}")))?
+        }
+    };
+    head_of(path, v, helm)
+}
+
+/// The head of a document read as JSON (`json.Unmarshal` into Helm's `SimpleHead`).
+fn head_of(path: &str, v: serde_json::Value, helm: HelmVersion) -> Result<Head, Error> {
+    let wrap = |m: String| Error::ParseManifest(format!("YAML parse error on {path}: {m}"));
     let obj = match v {
         serde_json::Value::Null => {
             return Ok(Head {
@@ -478,6 +521,42 @@ fn source_name(doc: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The direct reading gives the head the exact reading gives, errors included.
+    #[test]
+    fn head_fast_path_agrees_with_coercion() {
+        let docs = [
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n    x: y\ndata:\n  n: 1\n",
+            "apiVersion: 1\nkind: 2.5\nmetadata:\n  name: 16777217\n  annotations:\n    w: 5\n    t: yes\n",
+            "kind: .inf\nmetadata:\n  name: .nan\n",
+            "kind: K\nspec:\n  x: .inf\n",
+            "kind: K\nmetadata: &m\n  name: 7\nother:\n  <<: *m\n",
+            "kind: K\nmetadata:\n  <<: {name: 7}\n",
+            "kind: K\nkind: 5\n",
+            "kind: 5\nkind: K\n",
+            "metadata: x\nkind: true\n",
+            "- a\n- b\n",
+            "5\n",
+            "",
+            "kind: [a\n",
+            "~: x\n",
+        ];
+        let text = |r: Result<Head, Error>| r.map_err(|e| e.to_string());
+        for doc in docs {
+            let exact = head_json_exact(doc)
+                .map_err(|e| {
+                    Error::ParseManifest(format!(
+                        "YAML parse error on t.yaml: error converting YAML to JSON: {e}"
+                    ))
+                })
+                .and_then(|v| head_of("t.yaml", v, HelmVersion::V3));
+            assert_eq!(
+                text(parse_head("t.yaml", doc, HelmVersion::V3)),
+                text(exact),
+                "{doc:?}"
+            );
+        }
+    }
 
     #[test]
     fn split_like_helm() {

@@ -4,10 +4,11 @@
 //! `.Template`, `.Subcharts`), and errors are reworded exactly as Helm rewords them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use capstan_gotmpl::{TemplateSet, Value};
 
-use crate::chart::Chart;
+use crate::chart::{Chart, ChartFile};
 use crate::error::Error;
 use crate::funcs::{helm_funcs, json_to_value};
 use crate::objects::{Capabilities, ChartObject, FilesObject};
@@ -71,15 +72,21 @@ struct Renderable {
 }
 
 /// Collects templates of `c` and its subcharts (Helm's `recAllTpls`) and returns this chart's
-/// data map (used as `.Subcharts.<name>` by the parent).
+/// data map (used as `.Subcharts.<name>` by the parent). Each chart's files are moved into its
+/// `.Files` and listed in `moved`, in the order [`restore_files`] puts them back.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "Helm's recAllTpls state, passed down"
+)]
 fn collect(
-    c: &Chart,
+    c: &mut Chart,
     parent_path: Option<(&str, &str)>,
     values: &Value,
     release: &Value,
     caps: &Value,
     helm: HelmVersion,
     out: &mut BTreeMap<String, Renderable>,
+    moved: &mut Vec<Arc<Vec<ChartFile>>>,
 ) -> BTreeMap<String, Value> {
     let is_root = parent_path.is_none();
     // (path of this chart, path its own subcharts hang under): they differ for an alias copy.
@@ -115,10 +122,9 @@ fn collect(
         HelmVersion::V4 => crate::objects::chart_map_v4(&c.metadata, is_root),
     };
     next.insert("Chart".to_owned(), chart);
-    next.insert(
-        "Files".to_owned(),
-        Value::object(FilesObject::new(&c.files)),
-    );
+    let files = Arc::new(std::mem::take(&mut c.files));
+    moved.push(files.clone());
+    next.insert("Files".to_owned(), Value::object(FilesObject::new(files)));
     next.insert("Release".to_owned(), release.clone());
     next.insert("Capabilities".to_owned(), caps.clone());
     next.insert(
@@ -126,7 +132,7 @@ fn collect(
         crate::objects::values_object(&own_values, helm),
     );
     let mut subcharts = BTreeMap::new();
-    for child in &c.dependencies {
+    for child in &mut c.dependencies {
         let child_data = collect(
             child,
             Some((&full_path, &children_path)),
@@ -135,6 +141,7 @@ fn collect(
             caps,
             helm,
             out,
+            moved,
         );
         subcharts.insert(child.name().to_owned(), Value::map(child_data));
     }
@@ -154,6 +161,17 @@ fn collect(
         );
     }
     next
+}
+
+/// Gives each chart back the files [`collect`] moved out (same order: a chart, then its
+/// subcharts). Nothing else holds them once the render is over; a copy is made if anything did.
+fn restore_files(c: &mut Chart, moved: &mut impl Iterator<Item = Arc<Vec<ChartFile>>>) {
+    if let Some(files) = moved.next() {
+        c.files = Arc::try_unwrap(files).unwrap_or_else(|shared| (*shared).clone());
+    }
+    for child in &mut c.dependencies {
+        restore_files(child, moved);
+    }
 }
 
 /// Helm's `sortTemplates`: deeper paths first, then reverse lexical order.
@@ -313,16 +331,24 @@ const RENDER_STACK: usize = if cfg!(debug_assertions) {
 /// error. Runs on a dedicated thread with a large stack so deep recursion fails with Helm's
 /// error rather than overflowing.
 pub(crate) fn render_templates(
-    chart: &Chart,
+    chart: &mut Chart,
     values: &Values,
     release: &Release,
     caps: &Capabilities,
 ) -> Result<BTreeMap<String, String>, Error> {
+    // The worker and the fallback share the chart through a lock (only one of them runs).
+    let chart = std::sync::Mutex::new(chart);
+    let run = || {
+        let mut chart = chart
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        render_templates_here(&mut chart, values, release, caps)
+    };
     std::thread::scope(|s| {
         let worker = std::thread::Builder::new()
             .name("capstan-helm-render".to_owned())
             .stack_size(RENDER_STACK)
-            .spawn_scoped(s, || render_templates_here(chart, values, release, caps));
+            .spawn_scoped(s, &run);
         match worker {
             Ok(handle) => handle.join().unwrap_or_else(|_| {
                 Err(Error::RenderTemplate(
@@ -330,16 +356,31 @@ pub(crate) fn render_templates(
                 ))
             }),
             // No thread available: render on the caller's stack.
-            Err(_) => render_templates_here(chart, values, release, caps),
+            Err(_) => run(),
         }
     })
 }
 
 fn render_templates_here(
-    chart: &Chart,
+    chart: &mut Chart,
     values: &Values,
     release: &Release,
     caps: &Capabilities,
+) -> Result<BTreeMap<String, String>, Error> {
+    let mut moved = Vec::new();
+    let rendered = render_collected(chart, values, release, caps, &mut moved);
+    restore_files(chart, &mut moved.into_iter());
+    rendered
+}
+
+/// [`render_templates_here`] once the chart's files are moved into `moved`; everything that
+/// refers to them is dropped on return.
+fn render_collected(
+    chart: &mut Chart,
+    values: &Values,
+    release: &Release,
+    caps: &Capabilities,
+    moved: &mut Vec<Arc<Vec<ChartFile>>>,
 ) -> Result<BTreeMap<String, String>, Error> {
     let values_v = json_to_value(&serde_json::Value::Object(values.clone()));
     let mut tpls = BTreeMap::new();
@@ -351,6 +392,7 @@ fn render_templates_here(
         &caps.to_value(),
         caps.helm,
         &mut tpls,
+        moved,
     );
     let mut names: Vec<String> = tpls.keys().cloned().collect();
     sort_templates(&mut names);

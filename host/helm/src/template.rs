@@ -76,19 +76,39 @@ impl Rendered {
     /// The release manifest as Helm stores it: CRDs (when asked) then manifests.
     pub fn manifest(&self, include_crds: bool) -> String {
         let mut b = String::new();
-        if include_crds {
-            for crd in &self.crds {
-                b.push_str(&format!(
-                    "---\n# Source: {}\n{}\n",
-                    crd.name,
-                    crate::chart::file_text(&crd.data)
-                ));
-            }
+        self.write_manifest(include_crds, &mut b);
+        b
+    }
+
+    /// [`Rendered::manifest`], appended to `b` (sized once: CRDs can be megabytes).
+    fn write_manifest(&self, include_crds: bool, b: &mut String) {
+        const SOURCE: &str = "---\n# Source: ";
+        let crds = if include_crds { &self.crds[..] } else { &[] };
+        let size: usize = crds
+            .iter()
+            .map(|c| c.name.len() + c.data.len())
+            .chain(
+                self.manifests
+                    .iter()
+                    .map(|m| m.name.len() + m.content.len()),
+            )
+            .map(|n| n + SOURCE.len() + 2)
+            .sum();
+        b.reserve(size);
+        for crd in crds {
+            b.push_str(SOURCE);
+            b.push_str(&crd.name);
+            b.push('\n');
+            b.push_str(&crate::chart::file_text(&crd.data));
+            b.push('\n');
         }
         for m in &self.manifests {
-            b.push_str(&format!("---\n# Source: {}\n{}\n", m.name, m.content));
+            b.push_str(SOURCE);
+            b.push_str(&m.name);
+            b.push('\n');
+            b.push_str(&m.content);
+            b.push('\n');
         }
-        b
     }
 }
 
@@ -174,9 +194,16 @@ fn check_dependencies(chart: &Chart, helm: HelmVersion) -> Result<()> {
 
 fn validate_release_name(name: &str, helm: HelmVersion) -> Result<()> {
     const PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
-    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
-    let re = RE.get_or_init(|| regex::Regex::new(PATTERN).ok());
-    let valid = name.len() <= 53 && re.as_ref().is_some_and(|re| re.is_match(name));
+    // PATTERN, checked by hand: dot-separated labels of `[-a-z0-9]`, each starting and ending
+    // with `[a-z0-9]` (compiling the regex cost more than a small chart's whole render).
+    let label = |l: &str| {
+        let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+        let b = l.as_bytes();
+        b.first().is_some_and(|c| alnum(*c))
+            && b.last().is_some_and(|c| alnum(*c))
+            && b.iter().all(|c| alnum(*c) || *c == b'-')
+    };
+    let valid = name.len() <= 53 && name.split('.').all(label);
     if valid {
         return Ok(());
     }
@@ -190,19 +217,21 @@ fn validate_release_name(name: &str, helm: HelmVersion) -> Result<()> {
     )))
 }
 
-fn crds_of(chart: &Chart, out: &mut Vec<ChartFile>, prefix: &str) {
+/// The CRD files of the chart tree, in Helm's order; their bytes are moved out of `chart`
+/// (the render's own copy, no longer needed).
+fn crds_of(chart: &mut Chart, out: &mut Vec<ChartFile>, prefix: &str) {
     let full = if prefix.is_empty() {
         chart.name().to_owned()
     } else {
         format!("{prefix}/charts/{}", chart.name())
     };
-    for f in chart.crd_files() {
+    for f in chart.crd_files_mut() {
         out.push(ChartFile {
             name: format!("{full}/{}", f.name),
-            data: f.data.clone(),
+            data: std::mem::take(&mut f.data),
         });
     }
-    for d in &chart.dependencies {
+    for d in &mut chart.dependencies {
         crds_of(d, out, &full);
     }
 }
@@ -215,17 +244,17 @@ pub fn render(
     release: &Release,
     caps: &Capabilities,
 ) -> Result<Rendered> {
-    render_inner(chart, user_values, release, caps, true)
+    render_inner(chart.clone(), user_values, release, caps, true)
 }
 
+/// [`render`] of a chart the render may consume (dependencies are resolved in place).
 fn render_inner(
-    chart: &Chart,
+    mut chart: Chart,
     user_values: &Values,
     release: &Release,
     caps: &Capabilities,
     validate_schema: bool,
 ) -> Result<Rendered> {
-    let mut chart = chart.clone();
     if !chart.metadata.dependencies.is_empty() {
         check_dependencies(&chart, caps.helm)?;
     }
@@ -256,7 +285,7 @@ fn render_inner(
     if !schema_errors.is_empty() {
         return Err(Error::ValidateSchema(schema_errors));
     }
-    let files = render_templates(&chart, &values, release, caps)?;
+    let files = render_templates(&mut chart, &values, release, caps)?;
     let notes_name = format!("{}/templates/NOTES.txt", chart.name());
     let notes = files.get(&notes_name).cloned().unwrap_or_default();
     let files: BTreeMap<String, String> = files
@@ -265,7 +294,7 @@ fn render_inner(
         .collect();
     let (hooks, manifests) = crate::output::sort_manifests_for(&files, caps.helm)?;
     let mut crds = Vec::new();
-    crds_of(&chart, &mut crds, "");
+    crds_of(&mut chart, &mut crds, "");
     Ok(Rendered {
         crds,
         manifests,
@@ -319,7 +348,7 @@ pub fn template(opts: &TemplateOptions) -> Result<String> {
     merge_user_values(opts)?;
     let chart =
         Chart::load(&chart_path).map_err(|e| Error::LoadChart(e.for_helm(opts.helm_version)))?;
-    template_chart(opts, &chart)
+    template_owned(opts, chart)
 }
 
 fn check_kube_version(opts: &TemplateOptions) -> Result<Option<KubeVersion>> {
@@ -334,6 +363,11 @@ fn check_kube_version(opts: &TemplateOptions) -> Result<Option<KubeVersion>> {
 /// `helm template` of an already loaded chart (a local one, or a downloaded archive): the
 /// bytes it prints, or its error.
 pub fn template_chart(opts: &TemplateOptions, chart: &Chart) -> Result<String> {
+    template_owned(opts, chart.clone())
+}
+
+/// [`template_chart`] of a chart it may consume.
+fn template_owned(opts: &TemplateOptions, chart: Chart) -> Result<String> {
     let name = if opts.release_name.is_empty() {
         "release-name"
     } else {
@@ -352,7 +386,7 @@ pub fn template_chart(opts: &TemplateOptions, chart: &Chart) -> Result<String> {
         ));
     }
     if !chart.metadata.dependencies.is_empty() {
-        check_dependencies(chart, helm)?;
+        check_dependencies(&chart, helm)?;
     }
     validate_release_name(name, helm)?;
     for api in &opts.api_versions {
@@ -371,7 +405,8 @@ pub fn template_chart(opts: &TemplateOptions, chart: &Chart) -> Result<String> {
     };
     let rendered = render_inner(chart, &user, &release, &caps, !opts.skip_schema_validation)?;
     let mut out = String::new();
-    out.push_str(rendered.manifest(opts.include_crds).trim());
+    rendered.write_manifest(opts.include_crds, &mut out);
+    trim_in_place(&mut out);
     out.push('\n');
     if !opts.no_hooks {
         for h in &rendered.hooks {
@@ -385,6 +420,13 @@ pub fn template_chart(opts: &TemplateOptions, chart: &Chart) -> Result<String> {
         return show_only(&out, &opts.show_only);
     }
     Ok(out)
+}
+
+/// `*s = s.trim()` without a copy of the (possibly large) text.
+fn trim_in_place(s: &mut String) {
+    s.truncate(s.trim_end().len());
+    let start = s.len() - s.trim_start().len();
+    s.drain(..start);
 }
 
 /// Parses `helm template` arguments (`[NAME] CHART` plus the flags [`TemplateOptions`] covers,
@@ -504,6 +546,43 @@ mod tests {
             locate_err("nope"),
             "non-absolute URLs should be in form of repo_name/path_to_chart, got: nope"
         );
+    }
+
+    #[test]
+    fn release_names_are_checked_like_helms_regex() {
+        let re =
+            regex::Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+                .expect("pattern compiles");
+        for name in [
+            "a",
+            "rel",
+            "my-rel",
+            "a.b",
+            "a-b.c-d.e",
+            "0",
+            "1-2",
+            "",
+            "-a",
+            "a-",
+            "a..b",
+            ".a",
+            "a.",
+            "A",
+            "a_b",
+            "a.-b",
+            "a b",
+            "a\n",
+            "ä",
+            &"a".repeat(53),
+            &"a".repeat(54),
+        ] {
+            let expected = name.len() <= 53 && re.is_match(name);
+            assert_eq!(
+                validate_release_name(name, HelmVersion::V3).is_ok(),
+                expected,
+                "{name:?}"
+            );
+        }
     }
 
     #[test]

@@ -78,8 +78,11 @@ fn coalesce(chart: &Chart, dest: &mut Values, merge: bool) -> Result<(), String>
 fn coalesce_deps(chart: &Chart, dest: &mut Values, merge: bool) -> Result<(), String> {
     for sub in &chart.dependencies {
         let name = sub.name().to_owned();
-        let mut dv = match dest.get(&name) {
+        // The subchart's table is taken out and put back (no copy), unless it is the globals
+        // table that `coalesce_globals` reads from `dest`.
+        let mut dv = match dest.get_mut(&name) {
             None => Map::new(),
+            Some(Value::Object(m)) if name != GLOBAL_KEY => std::mem::take(m),
             Some(Value::Object(m)) => m.clone(),
             Some(other) => {
                 return Err(format!("type mismatch on {name}: {}", go_percent_t(other)));
@@ -240,29 +243,50 @@ fn process_enabled(
         return Ok(());
     }
     // Charts in charts/ not listed in Chart.yaml stay; listed ones are matched (and aliased).
-    let existing = std::mem::take(&mut c.dependencies);
+    // A chart listed more than once (under several aliases) is copied; otherwise it is moved.
+    let mut existing: Vec<Option<Chart>> = std::mem::take(&mut c.dependencies)
+        .into_iter()
+        .map(Some)
+        .collect();
+    let found: Vec<Option<usize>> = c
+        .metadata
+        .dependencies
+        .iter()
+        .map(|req| {
+            existing.iter().position(|ch| {
+                ch.as_ref().is_some_and(|ch| {
+                    ch.name() == req.name && compatible(&req.version, &ch.metadata.version)
+                })
+            })
+        })
+        .collect();
+    let mut uses = vec![0usize; existing.len()];
+    for i in found.iter().flatten() {
+        uses[*i] += 1;
+    }
     let mut deps: Vec<Chart> = Vec::new();
-    for ch in &existing {
-        let listed = c
-            .metadata
-            .dependencies
-            .iter()
-            .any(|req| req.name == ch.name() && compatible(&req.version, &ch.metadata.version));
-        if !listed {
-            deps.push(ch.clone());
+    for (i, ch) in existing.iter_mut().enumerate() {
+        if uses[i] == 0
+            && let Some(ch) = ch.take()
+        {
+            deps.push(ch);
         }
     }
-    for req in &mut c.metadata.dependencies {
-        if let Some(found) = existing
-            .iter()
-            .find(|ch| ch.name() == req.name && compatible(&req.version, &ch.metadata.version))
-        {
-            let mut dep = found.clone();
-            if !req.alias.is_empty() {
-                dep.unaliased_name = Some(dep.metadata.name.clone());
-                dep.metadata.name = req.alias.clone();
+    for (req, found) in c.metadata.dependencies.iter_mut().zip(found) {
+        if let Some(i) = found {
+            uses[i] -= 1;
+            let dep = if uses[i] == 0 {
+                existing[i].take()
+            } else {
+                existing[i].clone()
+            };
+            if let Some(mut dep) = dep {
+                if !req.alias.is_empty() {
+                    dep.unaliased_name = Some(dep.metadata.name.clone());
+                    dep.metadata.name = req.alias.clone();
+                }
+                deps.push(dep);
             }
-            deps.push(dep);
         }
         if !req.alias.is_empty() {
             req.name = req.alias.clone();

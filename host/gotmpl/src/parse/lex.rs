@@ -1,6 +1,8 @@
 //! The lexer, a transcription of Go's `text/template/parse/lex.go` state machine: it decides
 //! trim markers, comments and token boundaries exactly as Go does, so positions and errors match.
 
+use std::borrow::Cow;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ItemType {
     Error,
@@ -59,15 +61,17 @@ impl ItemType {
     }
 }
 
+/// One token. Its text borrows the template source (only error messages are owned), so the
+/// parser's look-ahead copies cost nothing.
 #[derive(Clone, Debug)]
-pub(crate) struct Item {
+pub(crate) struct Item<'a> {
     pub(crate) typ: ItemType,
     pub(crate) pos: usize,
-    pub(crate) val: String,
+    pub(crate) val: Cow<'a, str>,
     pub(crate) line: usize,
 }
 
-impl std::fmt::Display for Item {
+impl std::fmt::Display for Item<'_> {
     /// Go's `item.String()`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.typ {
@@ -140,7 +144,7 @@ struct Lexer<'a> {
     line: usize,
     start_line: usize,
     paren_depth: i32,
-    items: Vec<Item>,
+    items: Vec<Item<'a>>,
     /// Width of the last rune read by `next`, for `backup`.
     last_width: usize,
 }
@@ -183,12 +187,12 @@ impl<'a> Lexer<'a> {
     }
 
     fn emit(&mut self, typ: ItemType) -> State {
-        let val = self.input[self.start..self.pos].to_owned();
-        self.push_item(typ, val);
+        let val = &self.input[self.start..self.pos];
+        self.push_item(typ, Cow::Borrowed(val));
         State::InsideAction
     }
 
-    fn push_item(&mut self, typ: ItemType, val: String) {
+    fn push_item(&mut self, typ: ItemType, val: Cow<'a, str>) {
         self.items.push(Item {
             typ,
             pos: self.start,
@@ -209,7 +213,7 @@ impl<'a> Lexer<'a> {
         self.items.push(Item {
             typ: ItemType::Error,
             pos: self.start,
-            val: msg,
+            val: Cow::Owned(msg),
             line: self.start_line,
         });
         State::Done
@@ -262,12 +266,12 @@ impl<'a> Lexer<'a> {
                     0
                 };
                 self.pos -= trim;
-                let text = self.input[self.start..self.pos].to_owned();
+                let text = &self.input[self.start..self.pos];
                 self.line += text.matches('\n').count();
                 let item = Item {
                     typ: ItemType::Text,
                     pos: self.start,
-                    val: text,
+                    val: Cow::Borrowed(text),
                     line: self.start_line,
                 };
                 self.start = self.pos;
@@ -282,11 +286,11 @@ impl<'a> Lexer<'a> {
         }
         self.pos = self.input.len();
         if self.pos > self.start {
-            let text = self.input[self.start..self.pos].to_owned();
+            let text = &self.input[self.start..self.pos];
             self.line += text.matches('\n').count();
-            self.push_item(ItemType::Text, text);
+            self.push_item(ItemType::Text, Cow::Borrowed(text));
         }
-        self.push_item(ItemType::Eof, String::new());
+        self.push_item(ItemType::Eof, Cow::Borrowed(""));
         State::Done
     }
 
@@ -299,8 +303,8 @@ impl<'a> Lexer<'a> {
             self.ignore();
             return State::Comment;
         }
-        let val = self.input[self.start..self.pos].to_owned();
-        self.push_item(ItemType::LeftDelim, val);
+        let val = &self.input[self.start..self.pos];
+        self.push_item(ItemType::LeftDelim, Cow::Borrowed(val));
         self.pos += after;
         self.ignore();
         self.paren_depth = 0;
@@ -339,8 +343,8 @@ impl<'a> Lexer<'a> {
             self.ignore();
         }
         self.pos += RIGHT_DELIM.len();
-        let val = self.input[self.start..self.pos].to_owned();
-        self.push_item(ItemType::RightDelim, val);
+        let val = &self.input[self.start..self.pos];
+        self.push_item(ItemType::RightDelim, Cow::Borrowed(val));
         if trim {
             self.pos += left_trim_length(self.rest());
             self.ignore();
@@ -598,7 +602,7 @@ fn go_u_opt(c: Option<char>) -> String {
 }
 
 /// Lexes the whole input; the last item is `Eof` or `Error`.
-pub(crate) fn lex(input: &str) -> Vec<Item> {
+pub(crate) fn lex(input: &str) -> Vec<Item<'_>> {
     let mut l = Lexer {
         input,
         pos: 0,

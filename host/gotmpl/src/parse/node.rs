@@ -13,7 +13,8 @@ pub(crate) struct Tree {
     pub(crate) parse_name: Arc<str>,
     /// Full text of that file, to turn byte positions into line:column.
     pub(crate) text: Arc<str>,
-    pub(crate) root: Vec<Node>,
+    /// The nodes, shared by every file whose text is the same ([`crate::parse::ParseCache`]).
+    pub(crate) root: Arc<Vec<Node>>,
 }
 
 impl Tree {

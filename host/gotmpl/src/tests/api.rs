@@ -321,3 +321,55 @@ fn self_containing_map_does_not_overflow() {
         .expect("renders");
     assert_eq!(out, "true true");
 }
+
+/// The same text in several files (a library vendored by several subcharts) is parsed once;
+/// each copy still reports its own file in errors and in `template` calls.
+#[test]
+fn identical_texts_share_a_parse_but_keep_their_file_names() {
+    let lib = "{{ define \"lib.x\" }}{{ .Values.a.b }}{{ end }}{{ .Values.a.b }}";
+    let set = mk_set(&[("one/_lib.tpl", lib), ("two/_lib.tpl", lib)]);
+    assert_eq!(
+        set.parsed.texts().by_text_len(),
+        1,
+        "one parse for both copies"
+    );
+    for file in ["one/_lib.tpl", "two/_lib.tpl"] {
+        let e = set.execute(file, &mk_data("{}")).expect_err("nil pointer");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "template: {file}:1:56: executing \"{file}\" at <.Values.a.b>: nil pointer evaluating interface {{}}.b"
+            )
+        );
+    }
+    // The later copy's `define` wins, and it reports the later file.
+    let e = set
+        .execute("lib.x", &mk_data("{}"))
+        .expect_err("nil pointer");
+    assert!(
+        e.to_string().starts_with("template: two/_lib.tpl:1:30: "),
+        "{e}"
+    );
+}
+
+/// A text that defines a template named like its own file depends on that name (Go keeps the
+/// non-empty one of the two): it is not reused for another file.
+#[test]
+fn a_text_defining_its_own_file_name_is_parsed_for_each_name() {
+    let text = "{{ define \"a\" }}defined{{ end }}";
+    let set = mk_set(&[("a", text), ("b", text)]);
+    assert_eq!(set.execute("a", &Value::Nil).expect("renders"), "defined");
+    assert_eq!(set.execute("b", &Value::Nil).expect("renders"), "");
+    let fresh = mk_set(&[("b", text)]);
+    assert_eq!(fresh.execute("b", &Value::Nil).expect("renders"), "");
+}
+
+/// `tpl` of the same text again reuses its parse and renders with each call's data.
+#[test]
+fn tpl_of_the_same_text_renders_each_time() {
+    let set = mk_set(&[(
+        "main",
+        r#"{{ range list "x" "y" }}{{ tpl "<{{ . }}>" . }}{{ end }}"#,
+    )]);
+    assert_eq!(set.execute("main", &Value::Nil).expect("renders"), "<x><y>");
+}

@@ -39,32 +39,36 @@ fn is_blank(c: char) -> bool {
     c == ' ' || c == '\t'
 }
 
-fn analyze(value: &str) -> Analysis {
-    if value.is_empty() {
-        return Analysis {
-            multiline: false,
-            flow_plain_allowed: false,
-            block_plain_allowed: true,
-            single_quoted_allowed: true,
-            block_allowed: false,
-        };
-    }
-    let chars: Vec<char> = value.chars().collect();
+/// What [`analyze`] learns from one pass over a scalar's characters.
+struct Flags {
+    block_ind: bool,
+    flow_ind: bool,
+    line_breaks: bool,
+    special: bool,
+    leading_space: bool,
+    leading_break: bool,
+    trailing_space: bool,
+    trailing_break: bool,
+    break_space: bool,
+    space_break: bool,
+}
+
+/// libyaml's `yaml_emitter_analyze_scalar` loop over the characters of a non-empty scalar
+/// (its bytes, for ASCII text: no UTF-8 decoding).
+fn scan(chars: impl Iterator<Item = char>) -> Flags {
+    let mut chars = chars.peekable();
     let (mut block_ind, mut flow_ind) = (false, false);
-    if value.starts_with("---") || value.starts_with("...") {
-        block_ind = true;
-        flow_ind = true;
-    }
     let (mut line_breaks, mut special) = (false, false);
     let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
         (false, false, false, false);
     let (mut break_space, mut space_break) = (false, false);
     let mut preceded_by_ws = true;
     let (mut prev_space, mut prev_break) = (false, false);
-    let n = chars.len();
-    for i in 0..n {
-        let c = chars[i];
-        let followed_by_ws = i + 1 >= n || is_blank(chars[i + 1]);
+    let mut i = 0;
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        let last = next.is_none();
+        let followed_by_ws = next.is_none_or(is_blank);
         if i == 0 {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
@@ -107,7 +111,7 @@ fn analyze(value: &str) -> Analysis {
             if i == 0 {
                 leading_space = true;
             }
-            if i + 1 == n {
+            if last {
                 trailing_space = true;
             }
             if prev_break {
@@ -120,7 +124,7 @@ fn analyze(value: &str) -> Analysis {
             if i == 0 {
                 leading_break = true;
             }
-            if i + 1 == n {
+            if last {
                 trailing_break = true;
             }
             if prev_space {
@@ -133,6 +137,52 @@ fn analyze(value: &str) -> Analysis {
             prev_break = false;
         }
         preceded_by_ws = is_blank(c) || is_break(c) || c == '\0';
+        i += 1;
+    }
+    Flags {
+        block_ind,
+        flow_ind,
+        line_breaks,
+        special,
+        leading_space,
+        leading_break,
+        trailing_space,
+        trailing_break,
+        break_space,
+        space_break,
+    }
+}
+
+fn analyze(value: &str) -> Analysis {
+    if value.is_empty() {
+        return Analysis {
+            multiline: false,
+            flow_plain_allowed: false,
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: false,
+        };
+    }
+    let flags = if value.is_ascii() {
+        scan(value.bytes().map(char::from))
+    } else {
+        scan(value.chars())
+    };
+    let Flags {
+        mut block_ind,
+        mut flow_ind,
+        line_breaks,
+        special,
+        leading_space,
+        leading_break,
+        trailing_space,
+        trailing_break,
+        break_space,
+        space_break,
+    } = flags;
+    if value.starts_with("---") || value.starts_with("...") {
+        block_ind = true;
+        flow_ind = true;
     }
     let mut a = Analysis {
         multiline: line_breaks,
