@@ -348,7 +348,7 @@ pub(crate) fn render_templates(
         let worker = std::thread::Builder::new()
             .name("capstan-helm-render".to_owned())
             .stack_size(RENDER_STACK)
-            .spawn_scoped(s, &run);
+            .spawn_scoped(s, run);
         match worker {
             Ok(handle) => handle.join().unwrap_or_else(|_| {
                 Err(Error::RenderTemplate(

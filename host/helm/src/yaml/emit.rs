@@ -163,60 +163,48 @@ fn analyze(value: &str) -> Analysis {
             block_allowed: false,
         };
     }
-    let flags = if value.is_ascii() {
+    let mut f = if value.is_ascii() {
         scan(value.bytes().map(char::from))
     } else {
         scan(value.chars())
     };
-    let Flags {
-        mut block_ind,
-        mut flow_ind,
-        line_breaks,
-        special,
-        leading_space,
-        leading_break,
-        trailing_space,
-        trailing_break,
-        break_space,
-        space_break,
-    } = flags;
     if value.starts_with("---") || value.starts_with("...") {
-        block_ind = true;
-        flow_ind = true;
+        f.block_ind = true;
+        f.flow_ind = true;
     }
     let mut a = Analysis {
-        multiline: line_breaks,
+        multiline: f.line_breaks,
         flow_plain_allowed: true,
         block_plain_allowed: true,
         single_quoted_allowed: true,
         block_allowed: true,
     };
-    if leading_space || leading_break || trailing_space || trailing_break {
+    if f.leading_space || f.leading_break || f.trailing_space || f.trailing_break {
         a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
     }
-    if trailing_space {
+    if f.trailing_space {
         a.block_allowed = false;
     }
-    if break_space {
+    if f.break_space {
         a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
         a.single_quoted_allowed = false;
     }
-    if space_break || special {
+    if f.space_break || f.special {
         a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
         a.single_quoted_allowed = false;
         a.block_allowed = false;
     }
-    if line_breaks {
+    if f.line_breaks {
         a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
     }
-    if flow_ind {
+    if f.flow_ind {
         a.flow_plain_allowed = false;
     }
-    if block_ind {
+    if f.block_ind {
         a.block_plain_allowed = false;
     }
     a
