@@ -314,10 +314,10 @@ fn load_chain(
     Ok(pipeline)
 }
 
-/// Runs `input` through the chain; denials and diagnostics go to stderr, one per line.
-fn run_chain(pipeline: &Pipeline, ctx: &Context, input: &str) -> anyhow::Result<String> {
+/// Runs the objects through the chain; denials and diagnostics go to stderr, one per line.
+fn run_chain(pipeline: &Pipeline, ctx: &Context, objects: Vec<Value>) -> anyhow::Result<String> {
     let mut stderr = std::io::stderr().lock();
-    let (text, output) = match pipeline.run_stream(ctx, input) {
+    let output = match pipeline.run(ctx, objects) {
         Ok(ok) => ok,
         Err(err) => {
             if let Some(diags) = err.denial() {
@@ -331,7 +331,7 @@ fn run_chain(pipeline: &Pipeline, ctx: &Context, input: &str) -> anyhow::Result<
     for d in &output.diagnostics {
         print_diagnostic(&mut stderr, d);
     }
-    Ok(text)
+    Ok(crate::postrender::write_manifests(&output.objects))
 }
 
 /// Reads a config file (YAML or JSON) into a value.
@@ -342,27 +342,46 @@ pub fn read_config(path: &Path) -> anyhow::Result<Value> {
         .with_context(|| format!("config {} is not valid YAML", path.display()))
 }
 
-fn transform(args: &TransformArgs, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
-    let pairs = plugin_configs(args, matches)?;
-    let input = if args.file == Path::new("-") {
+fn read_input(file: &Path) -> anyhow::Result<String> {
+    if file == Path::new("-") {
         let mut s = String::new();
         std::io::stdin()
             .read_to_string(&mut s)
             .context("cannot read stdin")?;
-        s
+        Ok(s)
     } else {
-        std::fs::read_to_string(&args.file)
-            .with_context(|| format!("cannot read {}", args.file.display()))?
-    };
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))
+    }
+}
+
+fn transform(args: &TransformArgs, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
+    let pairs = plugin_configs(args, matches)?;
     let limits = Limits {
         memory_bytes: args.memory_mib << 20,
         timeout: args.timeout,
         ..Limits::default()
     };
+    // Loading the chain (the engine, each module from the disk cache) and reading the input are
+    // independent, so they overlap. Errors are reported in the order the work is listed: the
+    // input unreadable, then a plugin that cannot load, then input that is not YAML.
+    let (loaded, input) = std::thread::scope(|s| {
+        let loading = s.spawn(|| load_chain(&pairs, limits, args.cache_dir.as_deref()));
+        let input = read_input(&args.file).map(|text| {
+            let objects = crate::postrender::parse_manifests(&text);
+            drop(text);
+            objects
+        });
+        let loaded = loading
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (loaded, input)
+    });
+    let objects = input?;
     let guard =
         capstan_engine::OutputGuard::new(&args.namespace, &args.namespace, args.guard.policy())
             .owned_by(&args.release_name, &args.release_name);
-    let pipeline = load_chain(&pairs, limits, args.cache_dir.as_deref())?.with_guard(guard);
+    let pipeline = loaded?.with_guard(guard);
+    let objects = objects?;
     let ctx = Context {
         release_name: args.release_name.clone(),
         release_namespace: args.namespace.clone(),
@@ -370,7 +389,7 @@ fn transform(args: &TransformArgs, matches: &ArgMatches) -> anyhow::Result<ExitC
         chart_version: args.chart_version.clone(),
         plugin_name: String::new(),
     };
-    let text = run_chain(&pipeline, &ctx, &input)?;
+    let text = run_chain(&pipeline, &ctx, objects)?;
     std::io::stdout()
         .lock()
         .write_all(text.as_bytes())

@@ -280,6 +280,11 @@ fn versus_kustomize(c: &mut Criterion) {
         run(Command::new(&bin).args(&args));
         b.iter(|| run(Command::new(&bin).args(&args)))
     });
+    // The same process reading and writing the stream with no plugins: what the chain adds.
+    group.bench_function("capstan-transform-no-plugins", |b| {
+        let bin = bin();
+        b.iter(|| run(Command::new(&bin).args(&args[..3])))
+    });
     group.finish();
 }
 

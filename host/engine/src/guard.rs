@@ -411,9 +411,17 @@ struct Census {
     owner_values: BTreeMap<usize, BTreeSet<String>>,
 }
 
+/// The value at `pointer`, a JSON pointer through object fields only (no escapes), found
+/// without allocating: the guard looks up a few fields of every object after every step.
+fn field<'a>(object: &'a Value, pointer: &str) -> Option<&'a Value> {
+    pointer
+        .split('/')
+        .skip(1)
+        .try_fold(object, |value, key| value.as_object()?.get(key))
+}
+
 fn text<'a>(object: &'a Value, pointer: &str) -> Option<&'a str> {
-    object
-        .pointer(pointer)
+    field(object, pointer)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
 }
@@ -422,8 +430,8 @@ fn ownership(object: &Value) -> BTreeMap<usize, String> {
     OWNERSHIP
         .iter()
         .enumerate()
-        .filter_map(|(i, (field, key))| {
-            let v = object.pointer(field.pointer())?.as_object()?.get(*key)?;
+        .filter_map(|(i, (place, key))| {
+            let v = field(object, place.pointer())?.as_object()?.get(*key)?;
             Some((i, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
         })
         .collect()
@@ -548,7 +556,7 @@ impl OutputGuard {
         }
     }
 
-    fn census(&self, objects: &[Value]) -> Census {
+    fn census<'a>(&self, objects: impl IntoIterator<Item = &'a Value>) -> Census {
         let mut c = Census::default();
         let home = Place::Namespace(self.namespace.clone());
         for o in objects {
@@ -578,11 +586,14 @@ impl OutputGuard {
     /// same objects give the same answer. With an empty `before`, every object is held to the
     /// rules as if a step had added it.
     pub fn check(&self, before: &[Value], after: &[Value]) -> Result<(), Violation> {
-        self.check_census(&self.census(before), after)
+        let after: Vec<&Value> = after.iter().collect();
+        self.check_census(&self.census(before), &after).map(drop)
     }
 
-    fn check_census(&self, before: &Census, after: &[Value]) -> Result<(), Violation> {
-        let now = self.census(after);
+    /// Checks `after` against `before`; on success, the census of `after` (what the next step
+    /// is handed).
+    fn check_census(&self, before: &Census, after: &[&Value]) -> Result<Census, Violation> {
+        let now = self.census(after.iter().copied());
         if now.invalid > before.invalid {
             for (index, o) in after.iter().enumerate() {
                 if let Err(field) = self.key(o) {
@@ -693,7 +704,7 @@ impl OutputGuard {
                 }
             }
         }
-        Ok(())
+        Ok(now)
     }
 }
 
@@ -703,13 +714,18 @@ pub(crate) struct StepInput(Census);
 
 impl OutputGuard {
     /// Remembers what a step is handed.
-    pub(crate) fn before(&self, objects: &[Value]) -> StepInput {
-        StepInput(self.census(objects))
+    pub(crate) fn before(&self, objects: &[&Value]) -> StepInput {
+        StepInput(self.census(objects.iter().copied()))
     }
 
-    /// Checks what the step returned against [`OutputGuard::before`].
-    pub(crate) fn after(&self, input: &StepInput, objects: &[Value]) -> Result<(), Violation> {
-        self.check_census(&input.0, objects)
+    /// Checks what the step returned against [`OutputGuard::before`]; on success, what the
+    /// next step is handed (the same objects, so their census is not taken twice).
+    pub(crate) fn after(
+        &self,
+        input: &StepInput,
+        objects: &[&Value],
+    ) -> Result<StepInput, Violation> {
+        self.check_census(&input.0, objects).map(StepInput)
     }
 }
 

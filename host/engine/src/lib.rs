@@ -24,6 +24,7 @@ mod error;
 mod fetch;
 pub mod guard;
 mod lookup;
+mod par;
 pub mod postrender;
 mod values;
 

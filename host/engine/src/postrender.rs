@@ -10,6 +10,13 @@ use capstan_wasm::WasmPlugin;
 use serde_json::Value;
 
 use crate::guard::{OutputGuard, Violation};
+use crate::par;
+
+/// Objects per thread below which encoding, decoding or writing them stays on one thread.
+const MIN_OBJECTS_PER_THREAD: usize = 64;
+
+/// Bytes of YAML per thread below which a stream is read on one thread.
+const MIN_YAML_BYTES_PER_THREAD: usize = 128 << 10;
 
 /// A post-render pipeline failed; nothing should be applied.
 #[derive(Debug, thiserror::Error)]
@@ -289,12 +296,18 @@ impl Pipeline {
         });
         let mut items: Vec<Item> = objects.into_iter().map(Item::from_value).collect();
         let mut output = PipelineOutput::default();
+        // What the guard saw of the objects the next step is handed.
+        let mut census = None;
         for (index, step) in self.steps.iter().enumerate() {
             let ctx = Context {
                 plugin_name: step.name.clone(),
                 ..ctx.clone()
             };
-            let input = guard.as_ref().map(|g| g.before(&heads(&mut items)));
+            let input = match (&guard, census.take()) {
+                (Some(_), Some(census)) => Some(census),
+                (Some(g), None) => Some(g.before(&heads(&mut items))),
+                (None, _) => None,
+            };
             let started = Instant::now();
             let (next, diags) = match &step.transform {
                 Transform::Wasm(plugin) => {
@@ -346,9 +359,8 @@ impl Pipeline {
             items = next;
             output.timings.push((step.name.clone(), started.elapsed()));
             if let (Some(guard), Some(input)) = (&guard, &input) {
-                guard
-                    .after(input, &heads(&mut items))
-                    .map_err(|source| Error::GuardOutput {
+                census = Some(guard.after(input, &heads(&mut items)).map_err(|source| {
+                    Error::GuardOutput {
                         index,
                         name: step.name.clone(),
                         plugin: match &step.transform {
@@ -356,7 +368,8 @@ impl Pipeline {
                             _ => None,
                         },
                         source: Box::new(source),
-                    })?;
+                    }
+                })?);
             }
             output
                 .diagnostics
@@ -373,7 +386,7 @@ impl Pipeline {
     pub fn run_stream(&self, ctx: &Context, manifests: &str) -> Result<(String, PipelineOutput)> {
         let objects = parse_manifests(manifests)?;
         let output = self.run(ctx, objects)?;
-        Ok((capstan_yaml::to_stream(&output.objects), output))
+        Ok((write_manifests(&output.objects), output))
     }
 }
 
@@ -430,27 +443,28 @@ impl Item {
 
 /// Every object's text, for a step (moved out: the step's output brings each one back).
 fn take_texts(items: &mut [Item]) -> Vec<String> {
-    items.iter_mut().map(Item::text).collect()
+    par::map_mut(items, MIN_OBJECTS_PER_THREAD, Item::text)
 }
 
-/// `apiVersion`, `kind` and `metadata` of every object: all the output guard reads.
-fn heads(items: &mut [Item]) -> Vec<Value> {
-    items
-        .iter_mut()
-        .map(|item| {
-            if let Some(head) = &item.head {
-                return head.clone();
-            }
-            let head = match (&item.value, &item.text) {
+/// `apiVersion`, `kind` and `metadata` of every object: all the output guard reads (each
+/// object's head is worked out once, then kept with it).
+fn heads(items: &mut [Item]) -> Vec<&Value> {
+    par::map_mut(items, MIN_OBJECTS_PER_THREAD, |item| {
+        if item.head.is_none() {
+            item.head = Some(match (&item.value, &item.text) {
                 (Some(value), _) => head_of(value),
                 (None, Some(text)) => capstan_sdk::head_of_text(text).unwrap_or_default(),
                 (None, None) => Value::Null,
-            };
-            item.head = Some(head.clone());
-            head
-        })
+            });
+        }
+    });
+    items
+        .iter()
+        .map(|item| item.head.as_ref().unwrap_or(&NULL))
         .collect()
 }
+
+static NULL: Value = Value::Null;
 
 fn head_of(value: &Value) -> Value {
     let mut head = serde_json::Map::new();
@@ -466,17 +480,22 @@ fn head_of(value: &Value) -> Value {
 
 /// Every object's value, building those that only have text.
 fn values(items: &mut Vec<Item>, steps: &[PostRenderer]) -> Result<Vec<Value>> {
-    let mut out = Vec::with_capacity(items.len());
-    for (i, mut item) in std::mem::take(items).into_iter().enumerate() {
-        let value = match (item.value.take(), item.text.take()) {
-            (Some(value), _) => value,
-            (None, Some(text)) => serde_json::from_str(&text)
-                .map_err(|e| bad_output(steps, item.from_step, format!("object #{i}: {e}")))?,
-            (None, None) => Value::Null,
-        };
-        out.push(value);
-    }
-    Ok(out)
+    let built = par::map_mut(items, MIN_OBJECTS_PER_THREAD, |item| {
+        match (item.value.take(), item.text.take()) {
+            (Some(value), _) => Ok(value),
+            (None, Some(text)) => serde_json::from_str(&text).map_err(|e| (item.from_step, e)),
+            (None, None) => Ok(Value::Null),
+        }
+    });
+    items.clear();
+    // The first object that cannot be built is the one reported, however the work was split.
+    built
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| {
+            value.map_err(|(step, e)| bad_output(steps, step, format!("object #{i}: {e}")))
+        })
+        .collect()
 }
 
 /// A step's output that was checked but still cannot be parsed (a number out of range, say).
@@ -540,8 +559,25 @@ fn run_native(
 }
 
 /// Splits a YAML stream into Kubernetes objects (empty documents skipped).
+///
+/// A large stream is cut at document markers ([`capstan_yaml::split_stream`]) and the pieces
+/// are read on all cores; if any piece fails, the whole stream is read again on one thread, so
+/// the error (and its line number) is the one the whole stream gives.
 pub fn parse_manifests(text: &str) -> Result<Vec<Value>> {
-    let docs = capstan_yaml::parse_stream(text).map_err(Error::ParseManifests)?;
+    let parts = par::threads().min(text.len() / MIN_YAML_BYTES_PER_THREAD);
+    let pieces = capstan_yaml::split_stream(text, parts);
+    let read = if pieces.len() > 1 {
+        par::map(&pieces, 1, |piece| capstan_yaml::parse_stream(piece))
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .ok()
+    } else {
+        None
+    };
+    let docs = match read {
+        Some(read) => read.into_iter().flatten().collect(),
+        None => capstan_yaml::parse_stream(text).map_err(Error::ParseManifests)?,
+    };
     for (index, doc) in docs.iter().enumerate() {
         let found = match doc {
             Value::Object(_) => continue,
@@ -554,6 +590,11 @@ pub fn parse_manifests(text: &str) -> Result<Vec<Value>> {
         return Err(Error::NotAnObject { index, found });
     }
     Ok(docs)
+}
+
+/// Writes objects as a YAML stream ([`capstan_yaml::to_stream`]), a large one on all cores.
+pub fn write_manifests(objects: &[Value]) -> String {
+    par::map_chunks(objects, MIN_OBJECTS_PER_THREAD, capstan_yaml::to_stream).concat()
 }
 
 #[cfg(test)]
@@ -635,6 +676,45 @@ mod tests {
             err.to_string(),
             "document #1 of the manifest stream is not a Kubernetes object (got a list)"
         );
+    }
+
+    /// A stream big enough to be read and written on every core.
+    fn mk_large_stream(docs: usize) -> String {
+        let filler = "x".repeat(2000);
+        (0..docs)
+            .map(|i| {
+                format!(
+                    "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\ndata:\n  on: yes\n  n: {i}\n  f: |\n    {filler}\n"
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn large_streams_read_and_write_as_on_one_thread() {
+        let text = mk_large_stream(300);
+        assert!(text.len() >= 2 * MIN_YAML_BYTES_PER_THREAD);
+        let objects = parse_manifests(&text).expect("parses");
+        assert_eq!(objects, capstan_yaml::parse_stream(&text).expect("parses"));
+        assert_eq!(objects.len(), 300);
+        assert_eq!(objects[299]["data"]["true"], true);
+        assert_eq!(write_manifests(&objects), capstan_yaml::to_stream(&objects));
+        // An error late in the stream is reported with the whole stream's line number.
+        let bad = format!("{text}---\na: b\n  c: d\n");
+        let err = parse_manifests(&bad).expect_err("bad indentation");
+        assert_eq!(
+            err.to_string(),
+            Error::ParseManifests(capstan_yaml::parse_stream(&bad).expect_err("bad")).to_string()
+        );
+        let Error::ParseManifests(capstan_yaml::Error::Parse { line, .. }) = err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(line, Some(text.lines().count() + 3));
+        let non_object = format!("{text}---\n- x\n");
+        assert!(matches!(
+            parse_manifests(&non_object),
+            Err(Error::NotAnObject { index: 300, .. })
+        ));
     }
 
     #[test]

@@ -203,5 +203,6 @@ fn post_render(
             .unwrap_or_default(),
         plugin_name: String::new(),
     };
-    super::run_chain(&pipeline, &ctx, rendered)
+    let objects = crate::postrender::parse_manifests(&rendered)?;
+    super::run_chain(&pipeline, &ctx, objects)
 }

@@ -37,7 +37,7 @@ pub use json::{
 };
 pub use parse::{MAX_DEPTH, parse_documents, parse_node};
 pub use resolve::{ScalarKind, is_base60_float, resolve_plain};
-pub use stream::{parse_one, parse_stream};
+pub use stream::{parse_one, parse_stream, split_stream};
 
 /// A YAML node as go-yaml v2 decodes it into `interface{}`: typed scalars, and maps whose keys can
 /// be any node (JSON conversion turns them into strings later).

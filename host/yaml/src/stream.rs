@@ -26,6 +26,55 @@ pub fn parse_stream(text: &str) -> Result<Vec<Value>> {
     Ok(docs)
 }
 
+/// Cuts a stream into up to `parts` consecutive pieces of about equal size, each cut just before
+/// a document start marker (`---` at the start of a line, followed by a space, a tab or the line's
+/// end), so that reading the pieces one after another with [`parse_stream`] reads the documents
+/// the whole stream holds: a marker at the start of a line ends whatever node came before it
+/// (YAML has no content at column 0 that `---` could continue), and every document has its own
+/// anchors. A reader that finds an error in a piece must read the whole stream again for the
+/// error the whole stream reports (its line numbers count from the start of the stream).
+///
+/// A JSON stream (one starting with `{`) or one with directives (`%YAML`, `%TAG`, which apply to
+/// the document after them) is not cut.
+pub fn split_stream(text: &str, parts: usize) -> Vec<&str> {
+    if parts < 2
+        || text.trim_start().starts_with('{')
+        || text.starts_with('%')
+        || text.contains("\n%")
+    {
+        return vec![text];
+    }
+    let mut pieces = Vec::with_capacity(parts);
+    let mut start = 0;
+    for k in 1..parts {
+        let target = (text.len() * k / parts).max(start + 1);
+        let Some(cut) = marker_at_or_after(text, target) else {
+            break;
+        };
+        pieces.push(&text[start..cut]);
+        start = cut;
+    }
+    pieces.push(&text[start..]);
+    pieces
+}
+
+/// The byte offset of the first line at or after `from` that starts with a document marker.
+fn marker_at_or_after(text: &str, from: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut at = from;
+    while at < bytes.len() {
+        let line = at + bytes[at..].iter().position(|&b| b == b'\n')? + 1;
+        let rest = &bytes[line..];
+        if rest.starts_with(b"---")
+            && matches!(rest.get(3), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
+        {
+            return Some(line);
+        }
+        at = line;
+    }
+    None
+}
+
 /// A stream of JSON values, or `None` if it is not one (the caller reads it as YAML instead).
 /// Nesting is bounded by serde_json's own recursion limit (128).
 fn parse_json_stream(text: &str) -> Option<Vec<Value>> {
@@ -79,6 +128,39 @@ mod tests {
     fn block_scalars_keep_text() {
         let v = parse_one("a: |\n  line1\n  line2\nb: >-\n  folded\n  text\n").expect("parses");
         assert_eq!(v, json!({"a": "line1\nline2\n", "b": "folded text"}));
+    }
+
+    #[test]
+    fn pieces_read_as_the_whole_stream_reads() {
+        let doc = |i: usize| {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\ndata:\n  s: |\n    ---\n    x\n  t: &t [{i}]\n  u: *t\n"
+            )
+        };
+        let mut text = String::from("# head\n");
+        for i in 0..40 {
+            text.push_str(if i % 3 == 0 { "---\n" } else { "--- \n" });
+            text.push_str(&doc(i));
+        }
+        let whole = parse_stream(&text).expect("parses");
+        for parts in [1, 2, 3, 7, 100] {
+            let pieces = split_stream(&text, parts);
+            assert!(pieces.len() <= parts && !pieces.is_empty());
+            assert_eq!(pieces.concat(), text);
+            for piece in &pieces[1..] {
+                assert!(piece.starts_with("---"), "{piece:?}");
+            }
+            let read: Vec<Value> = pieces
+                .iter()
+                .flat_map(|p| parse_stream(p).expect("a piece parses"))
+                .collect();
+            assert_eq!(read, whole, "{parts} parts");
+        }
+        assert_eq!(split_stream(&text, 2).len(), 2);
+        // Not cut: JSON, directives, no marker after the middle.
+        assert_eq!(split_stream("{\"a\": 1}\n---\n{}", 2).len(), 1);
+        assert_eq!(split_stream("a: 1\n%YAML 1.1\n---\nb: 2\n", 2).len(), 1);
+        assert_eq!(split_stream("---\na: 1\nb: ---x\n", 2).len(), 1);
     }
 
     #[test]
