@@ -203,6 +203,6 @@ fn post_render(
             .unwrap_or_default(),
         plugin_name: String::new(),
     };
-    let objects = crate::postrender::parse_manifests(&rendered)?;
+    let objects = crate::postrender::parse_manifests(rendered)?;
     super::run_chain(&pipeline, &ctx, objects)
 }
