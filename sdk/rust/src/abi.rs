@@ -27,6 +27,14 @@ mod wasm {
     #[doc(hidden)]
     pub use wit_bindgen as __wit_bindgen;
 
+    /// The guest's allocator: talc, growing the instance's linear memory as it needs (faster
+    /// than wasi-libc's dlmalloc on a transform's many small maps and strings; issue #12). Every
+    /// call runs in a fresh instance, so it starts empty each time. Safe to construct: talc checks
+    /// at compile time that the target is single-threaded Wasm.
+    #[cfg(all(feature = "allocator", not(target_feature = "atomics")))]
+    #[global_allocator]
+    static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
     pub use bindings::Guest;
     use bindings::capstan::transform::types as wit;
 

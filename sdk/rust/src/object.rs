@@ -3,8 +3,9 @@
 //! round-trips fields it does not know about.
 //!
 //! An object handed over by the host is parsed lazily (issue #12): on arrival only its head
-//! (`apiVersion`, `kind`, `metadata`) is built, while the whole text is checked to be one JSON
-//! object; the rest is parsed the first time a transform reads past the head. Until something
+//! (`apiVersion`, `kind`, `metadata`) is built, reading the text only as far as the last of
+//! them (in the host's sorted text, `spec` and the rest are not even scanned); the rest is parsed
+//! the first time a transform reads past the head, around the head already built. Until something
 //! asks for the object mutably, it keeps the host's text, and that text is what goes back: an
 //! object a transform only looked at (or never touched) costs no full parse, no re-encoding, and
 //! the host, finding the same bytes it sent, keeps its own parsed copy. The host's text is
@@ -26,7 +27,12 @@ pub struct Object(Repr);
 #[derive(Clone)]
 enum Repr {
     /// Built or changed by the transform: the map is the object.
-    Parsed(Map<String, Value>),
+    Parsed {
+        map: Map<String, Value>,
+        /// The length of the text it was parsed from (0 if built): what its encoding is
+        /// sized for, so encoding does not grow its buffer step by step.
+        size_hint: usize,
+    },
     /// Exactly as the host sent it.
     Received {
         /// The host's JSON text, returned as it is.
@@ -40,7 +46,10 @@ enum Repr {
 
 impl Default for Repr {
     fn default() -> Self {
-        Repr::Parsed(Map::new())
+        Repr::Parsed {
+            map: Map::new(),
+            size_hint: 0,
+        }
     }
 }
 
@@ -48,19 +57,25 @@ impl Default for Repr {
 pub const HEAD_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
 
 /// The head ([`HEAD_KEYS`]) of an object's JSON text as a JSON object, without building the
-/// rest; `None` unless the text is one JSON object. The host's output guard reads only this.
+/// rest; `None` unless the text is one JSON object as far as it is read (once all three keys
+/// are read, the rest is not: callers hand it text already checked to be one JSON object). The
+/// host's output guard reads only this.
 pub fn head_of_text(text: &str) -> Option<Value> {
     read_head(text).ok().map(Value::Object)
 }
 
 fn read_head(text: &str) -> Result<Map<String, Value>, ReceiveError> {
+    let mut head = Map::new();
     let mut de = serde_json::Deserializer::from_str(text);
-    de::Deserializer::deserialize_map(&mut de, HeadVisitor)
-        .and_then(|head| de.end().map(|()| head))
-        .map_err(|e| match e.classify() {
+    let read = de::Deserializer::deserialize_map(&mut de, HeadVisitor { head: &mut head });
+    match read {
+        Ok(()) => de.end().map(|()| head).map_err(ReceiveError::NotJson),
+        Err(_) if head.len() == HEAD_KEYS.len() => Ok(head),
+        Err(e) => Err(match e.classify() {
             serde_json::error::Category::Data => ReceiveError::NotAnObject,
             _ => ReceiveError::NotJson(e),
-        })
+        }),
+    }
 }
 
 /// Why a received text is not an object.
@@ -72,34 +87,43 @@ pub(crate) enum ReceiveError {
     NotAnObject,
 }
 
-/// Builds the head of an object while checking the whole text, without building the body.
-struct HeadVisitor;
+/// Builds the head of an object, skipping (and checking) the other entries, until all of
+/// [`HEAD_KEYS`] are read: then it stops, with an error that [`read_head`] takes as "done", and
+/// the rest of the text (in the host's sorted text, `spec` and everything after `metadata`) is
+/// not read at all. That rest is checked when the body is parsed, if it ever is; an object never
+/// parsed goes back as the text it came as. The host sends only text it encoded itself or
+/// checked to be one JSON object (`capstan_wasm::check_json_object`), so nothing goes unchecked.
+struct HeadVisitor<'a> {
+    head: &'a mut Map<String, Value>,
+}
 
-impl<'de> Visitor<'de> for HeadVisitor {
-    type Value = Map<String, Value>;
+impl<'de> Visitor<'de> for HeadVisitor<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-        let mut head = Map::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
         while let Some(key) = access.next_key::<std::borrow::Cow<'de, str>>()? {
-            if HEAD_KEYS.contains(&key.as_ref()) {
+            if HEAD_KEYS.contains(&key.as_ref()) && !self.head.contains_key(key.as_ref()) {
                 let value: Value = access.next_value()?;
-                head.insert(key.into_owned(), value);
+                self.head.insert(key.into_owned(), value);
+                if self.head.len() == HEAD_KEYS.len() {
+                    return Err(de::Error::custom("head read"));
+                }
             } else {
                 access.next_value::<IgnoredAny>()?;
             }
         }
-        Ok(head)
+        Ok(())
     }
 }
 
 impl Object {
     /// Wraps a JSON map.
     pub fn new(map: Map<String, Value>) -> Self {
-        Object(Repr::Parsed(map))
+        Object(Repr::Parsed { map, size_hint: 0 })
     }
 
     /// An object received as JSON text: the head is parsed and the whole text checked now, the
@@ -117,7 +141,13 @@ impl Object {
     pub(crate) fn into_json(self) -> serde_json::Result<String> {
         match self.0 {
             Repr::Received { text, .. } => Ok(text),
-            Repr::Parsed(map) => serde_json::to_string(&map),
+            Repr::Parsed { map, size_hint } => {
+                // A changed object is usually a little longer than the text it came as.
+                let mut out = Vec::with_capacity(size_hint + size_hint / 8 + 64);
+                serde_json::to_writer(&mut out, &map)?;
+                // serde_json writes UTF-8 only; the check is a fast scan, no unsafe needed.
+                String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e.to_string()))
+            }
         }
     }
 
@@ -137,27 +167,32 @@ impl Object {
     /// The underlying map.
     pub fn into_map(self) -> Map<String, Value> {
         match self.0 {
-            Repr::Parsed(map) => map,
-            Repr::Received { text, full, .. } => full.into_inner().unwrap_or_else(|| parse(&text)),
+            Repr::Parsed { map, .. } => map,
+            Repr::Received { text, head, full } => full
+                .into_inner()
+                .unwrap_or_else(|| parse_around_head(&text, head)),
         }
     }
 
     /// The whole map (parsed now if only the head was).
     fn map(&self) -> &Map<String, Value> {
         match &self.0 {
-            Repr::Parsed(map) => map,
+            Repr::Parsed { map, .. } => map,
             Repr::Received { text, full, .. } => full.get_or_init(|| parse(text)),
         }
     }
 
     /// The whole map, to change: from here on the object is the transform's, re-encoded on output.
     fn map_mut(&mut self) -> &mut Map<String, Value> {
-        if let Repr::Received { text, full, .. } = &mut self.0 {
-            let map = full.take().unwrap_or_else(|| parse(text));
-            self.0 = Repr::Parsed(map);
+        if let Repr::Received { text, head, full } = &mut self.0 {
+            let size_hint = text.len();
+            let map = full
+                .take()
+                .unwrap_or_else(|| parse_around_head(text, std::mem::take(head)));
+            self.0 = Repr::Parsed { map, size_hint };
         }
         match &mut self.0 {
-            Repr::Parsed(map) => map,
+            Repr::Parsed { map, .. } => map,
             Repr::Received { .. } => unreachable!("made parsed just above"),
         }
     }
@@ -165,7 +200,7 @@ impl Object {
     /// What the head accessors read: the head while the object is unchanged, else the map.
     fn head(&self) -> &Map<String, Value> {
         match &self.0 {
-            Repr::Parsed(map) => map,
+            Repr::Parsed { map, .. } => map,
             Repr::Received { head, .. } => head,
         }
     }
@@ -328,9 +363,51 @@ pub(crate) fn ensure_map<'a>(
     }
 }
 
-/// Parses a text already checked by [`Object::received`].
+/// Parses a received text whole. Its head was checked on arrival; the rest was checked by the
+/// host before it was sent (see [`HeadVisitor`]), so failing here means the host broke that.
 fn parse(text: &str) -> Map<String, Value> {
-    serde_json::from_str(text).expect("checked to be a JSON object when it was received")
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{NOT_AN_OBJECT}: {e}"))
+}
+
+const NOT_AN_OBJECT: &str = "the host sent an object whose text is not one JSON object";
+
+/// [`parse`], taking the head's entries from `head` (already built) instead of building them
+/// again: an object a transform changes is read once, not twice.
+fn parse_around_head(text: &str, head: Map<String, Value>) -> Map<String, Value> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    de::Deserializer::deserialize_map(&mut de, AroundHeadVisitor { head })
+        .and_then(|map| de.end().map(|()| map))
+        .unwrap_or_else(|e| panic!("{NOT_AN_OBJECT}: {e}"))
+}
+
+/// Builds a whole object, skipping the head's entries and moving them in from the head.
+struct AroundHeadVisitor {
+    head: Map<String, Value>,
+}
+
+impl<'de> Visitor<'de> for AroundHeadVisitor {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            match self.head.remove(&key) {
+                Some(value) => {
+                    access.next_value::<IgnoredAny>()?;
+                    map.insert(key, value);
+                }
+                None => {
+                    let value: Value = access.next_value()?;
+                    map.insert(key, value);
+                }
+            }
+        }
+        Ok(map)
+    }
 }
 
 impl Deref for Object {
@@ -430,7 +507,7 @@ mod tests {
         assert_eq!(obj.pointer("/metadata/name"), Some(&json!("web")));
         match &obj.0 {
             Repr::Received { full, .. } => assert!(full.get().is_none(), "body not parsed"),
-            Repr::Parsed(_) => panic!("still as received"),
+            Repr::Parsed { .. } => panic!("still as received"),
         }
         assert_eq!(obj.pointer("/spec/replicas"), Some(&json!(2)));
         assert_eq!(
@@ -482,6 +559,41 @@ mod tests {
         assert_eq!(
             head_of_text(r#"{"kind":"A","spec":{"big":[1,2,3]}}"#),
             Some(json!({"kind": "A"}))
+        );
+    }
+
+    #[test]
+    fn reading_the_head_stops_after_its_last_key() {
+        // Not JSON after `metadata`: never read on arrival, and handed back as it came.
+        let text = r#"{"apiVersion":"v1","kind":"A","metadata":{"name":"a"},"spec":{"x": }}"#;
+        let obj = mk_received(text);
+        assert_eq!(obj.name(), "a");
+        assert_eq!(obj.into_json().expect("encodes"), text);
+        assert_eq!(
+            head_of_text(r#"{"apiVersion":"v1","data":{"k":"v"},"kind":"A","metadata":{},"z":]"#),
+            Some(json!({"apiVersion": "v1", "kind": "A", "metadata": {}}))
+        );
+        // Until the last head key, the text is checked as it is read.
+        assert!(matches!(
+            Object::received(
+                r#"{"apiVersion":"v1","data":{"k": },"kind":"A","metadata":{}}"#.into()
+            ),
+            Err(ReceiveError::NotJson(_))
+        ));
+    }
+
+    #[test]
+    fn a_changed_object_is_parsed_around_its_head() {
+        let text = r#"{"apiVersion":"v1","data":{"a":[1,2.5,null]},"kind":"ConfigMap","metadata":{"labels":{"x":"y"},"name":"c"},"z":{"q":true}}"#;
+        let mut obj = mk_received(text);
+        obj.set_annotation("n", "1");
+        let mut expected: Value = serde_json::from_str(text).expect("json");
+        expected["metadata"]["annotations"] = json!({"n": "1"});
+        assert_eq!(obj.clone().into_value(), expected);
+        assert_eq!(obj.into_json().expect("encodes"), expected.to_string());
+        assert_eq!(
+            mk_received(text).into_map(),
+            serde_json::from_str::<Map<String, Value>>(text).expect("json")
         );
     }
 
