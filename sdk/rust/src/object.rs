@@ -27,12 +27,7 @@ pub struct Object(Repr);
 #[derive(Clone)]
 enum Repr {
     /// Built or changed by the transform: the map is the object.
-    Parsed {
-        map: Map<String, Value>,
-        /// The length of the text it was parsed from (0 if built): what its encoding is
-        /// sized for, so encoding does not grow its buffer step by step.
-        size_hint: usize,
-    },
+    Parsed(Map<String, Value>),
     /// Exactly as the host sent it.
     Received {
         /// The host's JSON text, returned as it is.
@@ -46,10 +41,7 @@ enum Repr {
 
 impl Default for Repr {
     fn default() -> Self {
-        Repr::Parsed {
-            map: Map::new(),
-            size_hint: 0,
-        }
+        Repr::Parsed(Map::new())
     }
 }
 
@@ -123,7 +115,7 @@ impl<'de> Visitor<'de> for HeadVisitor<'_> {
 impl Object {
     /// Wraps a JSON map.
     pub fn new(map: Map<String, Value>) -> Self {
-        Object(Repr::Parsed { map, size_hint: 0 })
+        Object(Repr::Parsed(map))
     }
 
     /// An object received as JSON text: the head is parsed and the whole text checked now, the
@@ -141,13 +133,7 @@ impl Object {
     pub(crate) fn into_json(self) -> serde_json::Result<String> {
         match self.0 {
             Repr::Received { text, .. } => Ok(text),
-            Repr::Parsed { map, size_hint } => {
-                // A changed object is usually a little longer than the text it came as.
-                let mut out = Vec::with_capacity(size_hint + size_hint / 8 + 64);
-                serde_json::to_writer(&mut out, &map)?;
-                // serde_json writes UTF-8 only; the check is a fast scan, no unsafe needed.
-                String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e.to_string()))
-            }
+            Repr::Parsed(map) => serde_json::to_string(&map),
         }
     }
 
@@ -167,7 +153,7 @@ impl Object {
     /// The underlying map.
     pub fn into_map(self) -> Map<String, Value> {
         match self.0 {
-            Repr::Parsed { map, .. } => map,
+            Repr::Parsed(map) => map,
             Repr::Received { text, head, full } => full
                 .into_inner()
                 .unwrap_or_else(|| parse_around_head(&text, head)),
@@ -177,7 +163,7 @@ impl Object {
     /// The whole map (parsed now if only the head was).
     fn map(&self) -> &Map<String, Value> {
         match &self.0 {
-            Repr::Parsed { map, .. } => map,
+            Repr::Parsed(map) => map,
             Repr::Received { text, full, .. } => full.get_or_init(|| parse(text)),
         }
     }
@@ -185,14 +171,13 @@ impl Object {
     /// The whole map, to change: from here on the object is the transform's, re-encoded on output.
     fn map_mut(&mut self) -> &mut Map<String, Value> {
         if let Repr::Received { text, head, full } = &mut self.0 {
-            let size_hint = text.len();
             let map = full
                 .take()
                 .unwrap_or_else(|| parse_around_head(text, std::mem::take(head)));
-            self.0 = Repr::Parsed { map, size_hint };
+            self.0 = Repr::Parsed(map);
         }
         match &mut self.0 {
-            Repr::Parsed { map, .. } => map,
+            Repr::Parsed(map) => map,
             Repr::Received { .. } => unreachable!("made parsed just above"),
         }
     }
@@ -200,7 +185,7 @@ impl Object {
     /// What the head accessors read: the head while the object is unchanged, else the map.
     fn head(&self) -> &Map<String, Value> {
         match &self.0 {
-            Repr::Parsed { map, .. } => map,
+            Repr::Parsed(map) => map,
             Repr::Received { head, .. } => head,
         }
     }
@@ -507,7 +492,7 @@ mod tests {
         assert_eq!(obj.pointer("/metadata/name"), Some(&json!("web")));
         match &obj.0 {
             Repr::Received { full, .. } => assert!(full.get().is_none(), "body not parsed"),
-            Repr::Parsed { .. } => panic!("still as received"),
+            Repr::Parsed(_) => panic!("still as received"),
         }
         assert_eq!(obj.pointer("/spec/replicas"), Some(&json!(2)));
         assert_eq!(
