@@ -170,6 +170,7 @@ impl Pollable for Ready {
 /// Caps linear memory, remembers whether the cap was hit and the largest size granted.
 pub(crate) struct MemoryLimiter {
     limit: usize,
+    /// The last growth asked for was refused (a later one granted clears it).
     pub(crate) hit: bool,
     /// The largest linear memory granted in this store, in bytes.
     pub(crate) peak: usize,
@@ -186,6 +187,9 @@ impl ResourceLimiter for MemoryLimiter {
             self.hit = true;
             return Ok(false);
         }
+        // A guest may ask for more than it needs and, refused, ask again for less (the SDK's
+        // allocator grows in steps); only a refusal it did not get past is the limit's doing.
+        self.hit = false;
         self.peak = self.peak.max(desired);
         Ok(true)
     }

@@ -8,10 +8,10 @@ pub use wasm::*;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm {
-    // SAFETY: the only `unsafe` here is the code `wit-bindgen` generates for the canonical ABI
-    // (lifting/lowering lists and strings through linear memory and the `cabi_realloc` export);
-    // its invariants are upheld by the bindings generator and checked by the host's component
-    // validation, and no hand-written unsafe code exists in this module.
+    // SAFETY: the `unsafe` here is the code `wit-bindgen` generates for the canonical ABI
+    // (lifting/lowering lists and strings through linear memory and the `cabi_realloc` export),
+    // whose invariants are upheld by the bindings generator and checked by the host's component
+    // validation, and the guest allocator's memory source below (each block says why it holds).
     #[doc(hidden)]
     pub mod bindings {
         wit_bindgen::generate!({
@@ -27,13 +27,130 @@ mod wasm {
     #[doc(hidden)]
     pub use wit_bindgen as __wit_bindgen;
 
-    /// The guest's allocator: talc, growing the instance's linear memory as it needs (faster
-    /// than wasi-libc's dlmalloc on a transform's many small maps and strings; issue #12). Every
-    /// call runs in a fresh instance, so it starts empty each time. Safe to construct: talc checks
-    /// at compile time that the target is single-threaded Wasm.
+    /// The guest's allocator: talc (faster than wasi-libc's dlmalloc on a transform's many small
+    /// maps and strings; issue #12), taking linear memory from [`heap::GrowInSteps`]. Every call
+    /// runs in a fresh instance, so it starts empty each time.
     #[cfg(all(feature = "allocator", not(target_feature = "atomics")))]
     #[global_allocator]
-    static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+    static ALLOCATOR: talc::cell::TalcSyncCell<heap::GrowInSteps, talc::wasm::WasmBinning> =
+        talc::cell::TalcSyncCell::new_wasm(heap::GrowInSteps::new());
+
+    /// Where the guest allocator's memory comes from.
+    ///
+    /// Growing linear memory is an `mprotect` in the host, plus another to undo it when the
+    /// instance's pool slot is reused, each flushing the TLB of every core the host runs on: a
+    /// few microseconds that a small call pays on top of everything else. So the first heap is an
+    /// arena in the module's zero-initialised data, part of the memory every instance starts
+    /// with: a call that fits in it never grows memory (its untouched pages cost nothing; the
+    /// host resets only the pages a call wrote). Past it, memory grows in steps of at least
+    /// 1 MiB and an eighth of the memory so far, not by exactly what one allocation lacks as
+    /// talc's own wasm source does (hundreds of growths for a 50 MiB heap); a step the host
+    /// refuses (the memory limit) is retried with exactly what is needed, so the limit a plugin
+    /// can reach is unchanged.
+    #[cfg(all(feature = "allocator", not(target_feature = "atomics")))]
+    #[expect(
+        unsafe_code,
+        reason = "talc's memory source trait is unsafe to implement; see the SAFETY comments"
+    )]
+    mod heap {
+        use core::alloc::Layout;
+        use core::arch::wasm32::{memory_grow, memory_size};
+        use core::mem::MaybeUninit;
+        use core::ptr::NonNull;
+
+        use talc::base::Talc;
+        use talc::base::binning::Binning;
+        use talc::source::Source;
+
+        /// A Wasm page.
+        const PAGE: usize = 64 << 10;
+        /// The smallest growth, in pages (1 MiB).
+        const MIN_STEP_PAGES: usize = 16;
+        /// The first heap, in bytes.
+        const ARENA_BYTES: usize = 1 << 20;
+
+        /// The first heap: zero-initialised data, so it is part of every instance's initial
+        /// memory and is never in the module's data image.
+        static mut ARENA: [MaybeUninit<u8>; ARENA_BYTES] = [MaybeUninit::uninit(); ARENA_BYTES];
+
+        /// Hands talc the arena first, then grows linear memory in steps and extends the heap
+        /// over what it got.
+        #[derive(Debug)]
+        pub(super) struct GrowInSteps {
+            /// The arena has been handed to talc.
+            arena_claimed: bool,
+            /// End of the heap talc extends as memory grows, once it has one.
+            end: Option<NonNull<u8>>,
+        }
+
+        impl GrowInSteps {
+            pub(super) const fn new() -> Self {
+                GrowInSteps {
+                    arena_claimed: false,
+                    end: None,
+                }
+            }
+        }
+
+        /// Pages that surely hold an allocation of `layout` in a fresh heap: its size, its
+        /// alignment, talc's chunk metadata and a first heap's bin table, rounded up.
+        fn pages_for<B: Binning>(layout: Layout) -> usize {
+            let bytes = layout
+                .size()
+                .saturating_add(layout.align())
+                .saturating_add(4 * talc::base::CHUNK_UNIT)
+                .saturating_add(talc::min_first_heap_size::<B>());
+            bytes.div_ceil(PAGE)
+        }
+
+        // SAFETY: `acquire` only grows linear memory and hands talc memory that was just added
+        // to the instance (nothing else in the guest uses it: the Rust runtime allocates only
+        // through this allocator); it neither allocates nor touches the allocator it serves.
+        unsafe impl Source for GrowInSteps {
+            fn acquire<B: Binning>(talc: &mut Talc<Self, B>, layout: Layout) -> Result<(), ()> {
+                if !talc.source.arena_claimed {
+                    talc.source.arena_claimed = true;
+                    // SAFETY: `ARENA` is referred to nowhere else, and this runs once (the flag
+                    // above), so talc is its only owner from here on.
+                    let claimed = unsafe { talc.claim((&raw mut ARENA).cast::<u8>(), ARENA_BYTES) };
+                    if claimed.is_some() {
+                        // talc retries the allocation; one the arena cannot hold comes back
+                        // here and grows memory.
+                        return Ok(());
+                    }
+                }
+                let needed = pages_for::<B>(layout);
+                let step = needed.max(MIN_STEP_PAGES).max(memory_size::<0>() / 8);
+                let (previous_end, grown) = match memory_grow::<0>(step) {
+                    usize::MAX if step > needed => match memory_grow::<0>(needed) {
+                        usize::MAX => return Err(()),
+                        previous => (previous, needed),
+                    },
+                    usize::MAX => return Err(()),
+                    previous => (previous, step),
+                };
+                let base = (previous_end * PAGE) as *mut u8;
+                let size = grown * PAGE;
+                let new_end = base.wrapping_add(size);
+                if let Some(old_end) = talc.source.end.take()
+                    && old_end.as_ptr() == base
+                {
+                    // SAFETY: `old_end` is the end of the heap talc manages and the memory from
+                    // it to `new_end` was just grown, so it belongs to no one else.
+                    talc.source.end = Some(unsafe { talc.extend(old_end, new_end) });
+                    return Ok(());
+                }
+                // SAFETY: `base..base + size` is memory the instance just grew; talc owns it
+                // from here on.
+                talc.source.end = unsafe { talc.claim(base, size) };
+                if talc.source.end.is_some() {
+                    Ok(())
+                } else {
+                    Err(())
+                }
+            }
+        }
+    }
 
     pub use bindings::Guest;
     use bindings::capstan::transform::types as wit;
