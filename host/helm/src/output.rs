@@ -299,7 +299,9 @@ fn parse_head(path: &str, doc: &str, helm: HelmVersion) -> Result<Head, Error> {
     } else {
         doc
     };
-    let v = match yaml::manifest_to_json(doc) {
+    // Three levels (`metadata.annotations.*`) are all the head reads: the rest of the document
+    // is checked but not built.
+    let v = match yaml::manifest_head_to_json(doc, 3) {
         // The usual document: read straight into JSON (no node tree, no copy of it), which
         // gives what the exact path below gives whenever the head's fields are strings
         // already (coercion changes nothing, and the two number rules raise the same errors).

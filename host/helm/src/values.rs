@@ -2,6 +2,8 @@
 //! enabling subcharts by `condition`/`tags`, `import-values`, and coalescing user values with
 //! chart defaults and `global` values (a user `null` deletes a default).
 
+use std::collections::BTreeSet;
+
 use serde_json::{Map, Value};
 
 use crate::chart::Chart;
@@ -149,7 +151,20 @@ fn coalesce_globals(dest: &mut Values, src: &Values) {
 }
 
 fn coalesce_chart_values(chart: &Chart, v: &mut Values, merge: bool) {
+    coalesce_chart_values_of(chart, v, merge, None);
+}
+
+/// [`coalesce_chart_values`] of the chart's values under `keys` (all when `None`).
+fn coalesce_chart_values_of(
+    chart: &Chart,
+    v: &mut Values,
+    merge: bool,
+    keys: Option<&BTreeSet<String>>,
+) {
     for (key, val) in &chart.values {
+        if keys.is_some_and(|keys| !keys.contains(key)) {
+            continue;
+        }
         match v.get_mut(key) {
             Some(Value::Null) if !merge => {
                 v.remove(key);
@@ -264,7 +279,7 @@ fn process_enabled(
     for i in found.iter().flatten() {
         uses[*i] += 1;
     }
-    let mut deps: Vec<Chart> = Vec::new();
+    let mut deps: Vec<Chart> = Vec::with_capacity(existing.len() + found.len());
     for (i, ch) in existing.iter_mut().enumerate() {
         if uses[i] == 0
             && let Some(ch) = ch.take()
@@ -294,7 +309,11 @@ fn process_enabled(
         req.enabled = true;
     }
     c.dependencies = deps;
-    let cvals = coalesce_values(c, v)?;
+    // Only the top-level keys this chart and its subcharts read are coalesced: the rest of
+    // `v` (every other subchart's values, for a subchart of an umbrella chart) is not copied.
+    let mut keys = BTreeSet::new();
+    keys_read(c, path, &mut keys);
+    let cvals = coalesce_values_of(c, v, &keys)?;
     // Tags, then conditions (conditions win).
     if let Some(tags) = table(&cvals, "tags") {
         for req in &mut c.metadata.dependencies {
@@ -342,6 +361,46 @@ fn process_enabled(
         process_enabled(sub, &cvals, &subpath, semver)?;
     }
     Ok(())
+}
+
+/// The top-level keys of the values [`process_enabled`] reads for `c` at `path` and for the
+/// subcharts below it: `global` and `tags`, every dependency name and alias (where coalescing
+/// looks, and may fail), and the first step of every `condition` path.
+fn keys_read(c: &Chart, path: &str, keys: &mut BTreeSet<String>) {
+    keys.insert(GLOBAL_KEY.to_owned());
+    keys.insert("tags".to_owned());
+    for req in &c.metadata.dependencies {
+        keys.insert(req.name.clone());
+        keys.insert(req.alias.clone());
+        for cond in req.condition.trim().split(',') {
+            let cond = cond.trim_start();
+            if !cond.is_empty() {
+                let full = format!("{path}{cond}");
+                keys.insert(full.split('.').next().unwrap_or_default().to_owned());
+            }
+        }
+    }
+    for sub in &c.dependencies {
+        keys.insert(sub.name().to_owned());
+        keys_read(sub, &format!("{path}{}.", sub.name()), keys);
+    }
+}
+
+/// [`coalesce_values`] restricted to the top-level `keys`: what it gives under those keys, and
+/// its errors, are [`coalesce_values`]'s, because coalescing reads and writes each top-level key
+/// on its own (subcharts under their names, with `global`).
+fn coalesce_values_of(
+    chart: &Chart,
+    user: &Values,
+    keys: &BTreeSet<String>,
+) -> Result<Values, String> {
+    let mut dest: Values = user
+        .iter()
+        .filter(|(k, _)| keys.contains(*k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    coalesce_chart_values_of(chart, &mut dest, false, Some(keys));
+    coalesce_deps(chart, &mut dest, false).map(|()| dest)
 }
 
 fn path_to_map(path: &str, data: Values) -> Values {
@@ -435,6 +494,69 @@ mod tests {
             json!({"b": {"c": 5, "d": 3}, "e": "x", "f": null})
         );
         Ok(())
+    }
+
+    fn mk_chart(name: &str, values: Value, deps: Vec<Chart>) -> Chart {
+        let mut c = Chart {
+            values: obj(values),
+            dependencies: deps,
+            ..Chart::default()
+        };
+        c.metadata.name = name.to_owned();
+        c.metadata.dependencies = c
+            .dependencies
+            .iter()
+            .map(|d| crate::chart::Dependency {
+                name: d.name().to_owned(),
+                condition: format!("{}.enabled", d.name()),
+                ..Default::default()
+            })
+            .collect();
+        c
+    }
+
+    #[test]
+    fn coalescing_only_the_keys_read_agrees_with_coalescing_all() {
+        let deep = mk_chart("deep", json!({"d": 1, "global": {"gd": 1}}), vec![]);
+        let sub = mk_chart(
+            "sub",
+            json!({"s": {"x": 1}, "deep": {"d": 2}, "tags": {"t": false}, "other": 3}),
+            vec![deep],
+        );
+        let top = mk_chart(
+            "top",
+            json!({"sub": {"s": {"y": 2}}, "unread": {"big": [1, 2]}, "global": {"g": 1}}),
+            vec![sub],
+        );
+        let users = [
+            json!({}),
+            json!({"sub": {"enabled": true, "deep": null}, "global": {"g": 2}, "tags": null}),
+            json!({"deep": 5, "unread": null, "sub": {"deep": {"d": null}}}),
+            json!({"sub": "not a table"}),
+            json!({"sub": {"deep": "not a table"}}),
+        ];
+        for user in users {
+            let user = obj(user);
+            // As process_enabled reads them: the top chart with the user's values, and the
+            // subchart with the top chart's coalesced values.
+            for (chart, v, path) in [
+                (&top, user.clone(), ""),
+                (
+                    &top.dependencies[0],
+                    coalesce_values(&top, &user).unwrap_or_default(),
+                    "sub.",
+                ),
+            ] {
+                let mut keys = BTreeSet::new();
+                keys_read(chart, path, &mut keys);
+                let all = coalesce_values(chart, &v).map(|m| {
+                    m.into_iter()
+                        .filter(|(k, _)| keys.contains(k))
+                        .collect::<Values>()
+                });
+                assert_eq!(coalesce_values_of(chart, &v, &keys), all, "{v:?}");
+            }
+        }
     }
 
     #[test]

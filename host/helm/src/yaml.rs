@@ -9,8 +9,9 @@ mod emit;
 mod sort;
 
 pub use capstan_yaml::{
-    Error as YamlError, Node, manifest_to_json, node_to_json, node_to_json_typed, parse_documents,
-    parse_json_like, parse_node, resolve_plain, scalar_to_string,
+    Error as YamlError, Node, manifest_head_to_json, manifest_to_json, node_to_json,
+    node_to_json_typed, parse_documents, parse_json_like, parse_node, resolve_plain,
+    scalar_to_string,
 };
 pub use emit::{json_to_node, json_to_yaml, to_yaml_document};
 

@@ -13,7 +13,7 @@
 
 use serde_json::{Map, Number, Value};
 
-use crate::parse::{STACK_RED_ZONE, STACK_SEGMENT, Sink, first_document};
+use crate::parse::{STACK_RED_ZONE, STACK_SEGMENT, Sink, first_document, first_document_shallow};
 use crate::{Error, Node, Result};
 
 /// How numbers are converted (see the module docs).
@@ -230,6 +230,14 @@ pub fn manifest_to_json(text: &str) -> Result<Value> {
     first_document(text, || JsonSink::new(Numbers::Typed))
 }
 
+/// [`manifest_to_json`] down to `levels` levels of nesting: collections deeper than that are
+/// empty (of the right type), and errors are [`manifest_to_json`]'s. Enough for a document's
+/// head (`kind`, `metadata.name`, `metadata.annotations`: three levels) without building the
+/// rest.
+pub fn manifest_head_to_json(text: &str, levels: usize) -> Result<Value> {
+    first_document_shallow(text, levels, || JsonSink::new(Numbers::Typed))
+}
+
 /// What sigs.k8s.io/yaml does to a scalar decoded into a Go `string` field: numbers and
 /// booleans become their text (floats at float32 precision, `'g'` format).
 pub fn scalar_to_string(n: &Node) -> Node {
@@ -320,6 +328,48 @@ mod tests {
             Some("json: unsupported value: NaN".to_owned())
         );
         Ok(())
+    }
+
+    /// `v` with every collection deeper than `levels` emptied.
+    fn cut(v: &Value, levels: usize) -> Value {
+        match v {
+            Value::Array(_) if levels == 0 => Value::Array(Vec::new()),
+            Value::Object(_) if levels == 0 => Value::Object(Map::new()),
+            Value::Array(a) => Value::Array(a.iter().map(|x| cut(x, levels - 1)).collect()),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, x)| (k.clone(), cut(x, levels - 1)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    #[test]
+    fn shallow_reading_agrees_with_reading_whole() {
+        let texts = [
+            "kind: A\nmetadata:\n  name: x\n  annotations: {a: '1', b: {c: [d]}}\nspec:\n  t:\n    s:\n      c: [{n: 1}, [2]]\n",
+            "- [[[[1]]]]\n- {a: {b: {c: {d: e}}}}\n",
+            "a: &x {b: {c: {d: 1}}}\nm:\n  <<: *x\n",
+            "a:\n  b:\n    c:\n      d: .inf\n",
+            "a:\n  b:\n    c:\n      ~: 1\n",
+            "a:\n  b:\n    c:\n      d: [\n",
+            "a:\n  b:\n    c:\n      d: *nope\n",
+            "a: b\n---\nc: [\n",
+            "",
+        ];
+        for text in texts {
+            for levels in 0..5 {
+                let whole = manifest_to_json(text).map(|v| cut(&v, levels));
+                let got = manifest_head_to_json(text, levels);
+                // Anchors and merge keys: read whole, which agrees down to `levels` too.
+                if text.contains('&') {
+                    assert_eq!(got.map(|v| cut(&v, levels)), whole, "{text:?} {levels}");
+                } else {
+                    assert_eq!(got, whole, "{text:?} {levels}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -33,10 +33,11 @@ mod stream;
 pub use emit::{to_stream, to_string};
 pub use escape::{is_break, is_printable, write_escape};
 pub use json::{
-    manifest_to_json, node_to_json, node_to_json_typed, parse_json_like, scalar_to_string,
+    manifest_head_to_json, manifest_to_json, node_to_json, node_to_json_typed, parse_json_like,
+    scalar_to_string,
 };
 pub use parse::{MAX_DEPTH, parse_documents, parse_node};
-pub use resolve::{ScalarKind, is_base60_float, resolve_plain};
+pub use resolve::{ScalarKind, is_base60_float, resolve_kind, resolve_plain};
 pub use stream::{parse_one, parse_stream, split_stream};
 
 /// A YAML node as go-yaml v2 decodes it into `interface{}`: typed scalars, and maps whose keys can

@@ -13,11 +13,12 @@
 //! is copied, so a billion-laughs document never grows. Deep (allowed) nesting runs on a growing
 //! stack instead of overflowing it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
-use crate::resolve::{ScalarKind, resolve_plain};
+use crate::resolve::{ScalarKind, resolve_plain, resolve_plain_text};
 use crate::{Error, Node, Result};
 
 /// go-yaml v2's nesting limit (`max_flow_level`, `max_indents`).
@@ -213,13 +214,15 @@ fn syntax(e: &saphyr_parser::ScanError, text: &str) -> Error {
 
 /// go-yaml v2's scalar decoding, including explicit core tags (`!!int "42"` is an int,
 /// `!!int x` is an error worded as go-yaml words it). Other tags (`!Ref`) keep the text.
-fn tagged_scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Node> {
+fn tagged_scalar(value: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Result<Node> {
     let Some(tag) = tag.filter(|t| t.is_yaml_core_schema()) else {
+        // The scanner's text is usually owned already: a string node keeps it.
         return Ok(match style {
-            ScalarStyle::Plain if tag.is_none() => resolve_plain(value).1,
-            _ => Node::Str(value.to_owned()),
+            ScalarStyle::Plain if tag.is_none() => resolve_plain_text(value),
+            _ => Node::Str(value.into_owned()),
         });
     };
+    let value = value.as_ref();
     let want = tag.suffix.as_str();
     if !matches!(want, "bool" | "int" | "float" | "null" | "timestamp") {
         return Ok(Node::Str(value.to_owned()));
@@ -257,6 +260,8 @@ struct Reader<'a, S: Sink> {
     /// Each anchor's value and the number of nodes decoding it took.
     anchors: HashMap<usize, (S::Tree, u64)>,
     depth: usize,
+    /// Collections nested deeper than this are read (checked, converted) but left empty.
+    keep_depth: usize,
     /// Nodes decoded in this document, aliases counted at their expanded size.
     decoded: u64,
     /// Of those, nodes that came from aliases.
@@ -271,6 +276,7 @@ impl<'a, S: Sink> Reader<'a, S> {
             sink,
             anchors: HashMap::new(),
             depth: 0,
+            keep_depth: usize::MAX,
             decoded: 0,
             aliased: 0,
         }
@@ -340,7 +346,7 @@ impl<'a, S: Sink> Reader<'a, S> {
             Event::Scalar(value, style, anchor, tag) => {
                 let tree = self
                     .sink
-                    .scalar(tagged_scalar(&value, style, tag.as_deref())?);
+                    .scalar(tagged_scalar(value, style, tag.as_deref())?);
                 self.remember(anchor, &tree, start);
                 Ok(tree)
             }
@@ -374,7 +380,7 @@ impl<'a, S: Sink> Reader<'a, S> {
         match ev {
             Event::Scalar(value, style, 0, tag) => {
                 self.decoded += 1;
-                let node = tagged_scalar(&value, style, tag.as_deref())?;
+                let node = tagged_scalar(value, style, tag.as_deref())?;
                 Ok(self.sink.scalar_key(node))
             }
             ev => {
@@ -402,7 +408,10 @@ impl<'a, S: Sink> Reader<'a, S> {
                     if matches!(ev, Event::SequenceEnd) {
                         break;
                     }
-                    items.push(self.node(ev, span)?);
+                    let item = self.node(ev, span)?;
+                    if self.depth <= self.keep_depth {
+                        items.push(item);
+                    }
                 }
                 let tree = self.sink.seq(items);
                 self.remember(anchor, &tree, start);
@@ -431,7 +440,9 @@ impl<'a, S: Sink> Reader<'a, S> {
                     let key = self.key(ev, kspan)?;
                     let (vev, vspan) = self.next()?;
                     let value = self.node(vev, vspan)?;
-                    self.sink.set(&mut map, key, value);
+                    if self.depth <= self.keep_depth {
+                        self.sink.set(&mut map, key, value);
+                    }
                 }
                 let tree = self.sink.map(map);
                 self.remember(anchor, &tree, start);
@@ -477,6 +488,28 @@ pub(crate) fn all_documents<S: Sink>(text: &str, sink: impl Fn() -> S) -> Result
 pub(crate) fn first_document<S: Sink>(text: &str, sink: impl Fn() -> S) -> Result<S::Tree> {
     relaxed(text, |text| {
         let mut reader = Reader::new(text, sink());
+        match reader.document()? {
+            Some(doc) => Ok(doc),
+            None => Ok(reader.sink.scalar(Node::Null)),
+        }
+    })
+}
+
+/// [`first_document`] with collections nested more than `levels` deep left empty: every node is
+/// still read, so YAML and conversion errors are the same, but nothing below is built. A text
+/// with anchors or merge keys is read whole (an alias or a merge moves a subtree to another
+/// depth).
+pub(crate) fn first_document_shallow<S: Sink>(
+    text: &str,
+    levels: usize,
+    sink: impl Fn() -> S,
+) -> Result<S::Tree> {
+    if text.contains('&') || text.contains("<<") {
+        return first_document(text, sink);
+    }
+    relaxed(text, |text| {
+        let mut reader = Reader::new(text, sink());
+        reader.keep_depth = levels;
         match reader.document()? {
             Some(doc) => Ok(doc),
             None => Ok(reader.sink.scalar(Node::Null)),

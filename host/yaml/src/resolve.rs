@@ -268,6 +268,22 @@ pub fn is_base60_float(s: &str) -> bool {
 /// → bool, …). Timestamps stay strings (v2 keeps them as strings when decoding into
 /// `interface{}`); the kind says what the text looked like, which the writers need.
 pub fn resolve_plain(s: &str) -> (ScalarKind, Node) {
+    let (kind, node) = resolve(s);
+    (kind, node.unwrap_or_else(|| Node::Str(s.to_owned())))
+}
+
+/// [`resolve_plain`]'s node for a text the caller owns: a string keeps that text (no copy).
+pub(crate) fn resolve_plain_text(s: std::borrow::Cow<'_, str>) -> Node {
+    resolve(&s).1.unwrap_or_else(|| Node::Str(s.into_owned()))
+}
+
+/// [`resolve_plain`]'s kind alone (no node built).
+pub fn resolve_kind(s: &str) -> ScalarKind {
+    resolve(s).0
+}
+
+/// [`resolve_plain`], with `None` for a node that is the text itself as a string.
+fn resolve(s: &str) -> (ScalarKind, Option<Node>) {
     let hint = match s.as_bytes().first() {
         None => b'M',
         Some(b'+' | b'-') => b'S',
@@ -277,45 +293,49 @@ pub fn resolve_plain(s: &str) -> (ScalarKind, Node) {
         Some(_) => 0,
     };
     if hint == 0 {
-        return (ScalarKind::Str, Node::Str(s.to_owned()));
+        return (ScalarKind::Str, None);
     }
-    if let Some(found) = map_lookup(s) {
-        return found;
+    if let Some((kind, node)) = map_lookup(s) {
+        return (kind, Some(node));
     }
     match hint {
         b'.' => {
             if let Some(f) = parse_go_float(s) {
-                return (ScalarKind::Float, Node::Float(f));
+                return (ScalarKind::Float, Some(Node::Float(f)));
             }
         }
         b'D' | b'S' => {
             if is_timestamp(s) {
-                return (ScalarKind::Timestamp, Node::Str(s.to_owned()));
+                return (ScalarKind::Timestamp, None);
             }
-            let plain = s.replace('_', "");
+            let plain: std::borrow::Cow<'_, str> = if s.contains('_') {
+                s.replace('_', "").into()
+            } else {
+                s.into()
+            };
             if let Some(i) = parse_int_base0(&plain) {
-                return (ScalarKind::Int, Node::Int(i));
+                return (ScalarKind::Int, Some(Node::Int(i)));
             }
             if !plain.starts_with(['-', '+'])
                 && let Some(u) = parse_uint_base0(&plain)
             {
-                return (ScalarKind::Int, Node::Uint(u));
+                return (ScalarKind::Int, Some(Node::Uint(u)));
             }
             if is_yaml_style_float(&plain)
                 && let Some(f) = parse_go_float(&plain)
             {
-                return (ScalarKind::Float, Node::Float(f));
+                return (ScalarKind::Float, Some(Node::Float(f)));
             }
         }
         _ => {}
     }
-    (ScalarKind::Str, Node::Str(s.to_owned()))
+    (ScalarKind::Str, None)
 }
 
 /// True when a string written plain would be read back as something else (by yaml.v2 or by a
 /// YAML 1.2 reader), or looks enough like a number, date or special value that quoting is kinder.
 pub(crate) fn plain_would_change(s: &str) -> bool {
-    if resolve_plain(s).0 != ScalarKind::Str {
+    if resolve_kind(s) != ScalarKind::Str {
         return true;
     }
     let lower = s.to_ascii_lowercase();

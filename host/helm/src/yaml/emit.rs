@@ -2,9 +2,12 @@
 //! plain data reaches: block mappings and sequences, `{}`/`[]` for empty ones, scalar style
 //! selection, quoting and escaping, and folding of long scalars at column 80.
 
+use std::borrow::Cow;
+
 use capstan_strconv::{format_float, format_json_float};
 use capstan_yaml::{
-    Node, ScalarKind, is_base60_float, is_break, is_printable, resolve_plain, write_escape,
+    Node, ScalarKind, is_base60_float, is_break, is_printable, resolve_kind, resolve_plain,
+    write_escape,
 };
 
 use super::sort::sort_by_key_less;
@@ -20,9 +23,10 @@ enum Style {
     Literal,
 }
 
-/// A scalar ready for the emitter: its text and the style go-yaml's encoder asks for.
-struct Scalar {
-    text: String,
+/// A scalar ready for the emitter: its text (borrowed from the node when it is a string) and
+/// the style go-yaml's encoder asks for.
+struct Scalar<'a> {
+    text: Cow<'a, str>,
     style: Style,
 }
 
@@ -40,6 +44,7 @@ fn is_blank(c: char) -> bool {
 }
 
 /// What [`analyze`] learns from one pass over a scalar's characters.
+#[derive(Debug, PartialEq, Eq)]
 struct Flags {
     block_ind: bool,
     flow_ind: bool,
@@ -53,104 +58,154 @@ struct Flags {
     space_break: bool,
 }
 
-/// libyaml's `yaml_emitter_analyze_scalar` loop over the characters of a non-empty scalar
-/// (its bytes, for ASCII text: no UTF-8 decoding).
-fn scan(chars: impl Iterator<Item = char>) -> Flags {
-    let mut chars = chars.peekable();
-    let (mut block_ind, mut flow_ind) = (false, false);
-    let (mut line_breaks, mut special) = (false, false);
-    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
-        (false, false, false, false);
-    let (mut break_space, mut space_break) = (false, false);
-    let mut preceded_by_ws = true;
-    let (mut prev_space, mut prev_break) = (false, false);
-    let mut i = 0;
-    while let Some(c) = chars.next() {
-        let next = chars.peek().copied();
+/// libyaml's `yaml_emitter_analyze_scalar` loop over the characters of a non-empty scalar: the
+/// flags so far and what the previous character was.
+struct Scan {
+    f: Flags,
+    preceded_by_ws: bool,
+    prev_space: bool,
+    prev_break: bool,
+}
+
+impl Scan {
+    fn new() -> Self {
+        Scan {
+            f: Flags {
+                block_ind: false,
+                flow_ind: false,
+                line_breaks: false,
+                special: false,
+                leading_space: false,
+                leading_break: false,
+                trailing_space: false,
+                trailing_break: false,
+                break_space: false,
+                space_break: false,
+            },
+            preceded_by_ws: true,
+            prev_space: false,
+            prev_break: false,
+        }
+    }
+
+    /// One character `c` at position `i` (in characters), followed by `next`.
+    fn step(&mut self, i: usize, c: char, next: Option<char>) {
+        let f = &mut self.f;
         let last = next.is_none();
         let followed_by_ws = next.is_none_or(is_blank);
         if i == 0 {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
                 | '%' | '@' | '`' => {
-                    flow_ind = true;
-                    block_ind = true;
+                    f.flow_ind = true;
+                    f.block_ind = true;
                 }
                 '?' | ':' => {
-                    flow_ind = true;
+                    f.flow_ind = true;
                     if followed_by_ws {
-                        block_ind = true;
+                        f.block_ind = true;
                     }
                 }
                 '-' if followed_by_ws => {
-                    flow_ind = true;
-                    block_ind = true;
+                    f.flow_ind = true;
+                    f.block_ind = true;
                 }
                 _ => {}
             }
         } else {
             match c {
-                ',' | '?' | '[' | ']' | '{' | '}' => flow_ind = true,
+                ',' | '?' | '[' | ']' | '{' | '}' => f.flow_ind = true,
                 ':' => {
-                    flow_ind = true;
+                    f.flow_ind = true;
                     if followed_by_ws {
-                        block_ind = true;
+                        f.block_ind = true;
                     }
                 }
-                '#' if preceded_by_ws => {
-                    flow_ind = true;
-                    block_ind = true;
+                '#' if self.preceded_by_ws => {
+                    f.flow_ind = true;
+                    f.block_ind = true;
                 }
                 _ => {}
             }
         }
         if !is_printable(c) {
-            special = true;
+            f.special = true;
         }
         if c == ' ' {
             if i == 0 {
-                leading_space = true;
+                f.leading_space = true;
             }
             if last {
-                trailing_space = true;
+                f.trailing_space = true;
             }
-            if prev_break {
-                break_space = true;
+            if self.prev_break {
+                f.break_space = true;
             }
-            prev_space = true;
-            prev_break = false;
+            self.prev_space = true;
+            self.prev_break = false;
         } else if is_break(c) {
-            line_breaks = true;
+            f.line_breaks = true;
             if i == 0 {
-                leading_break = true;
+                f.leading_break = true;
             }
             if last {
-                trailing_break = true;
+                f.trailing_break = true;
             }
-            if prev_space {
-                space_break = true;
+            if self.prev_space {
+                f.space_break = true;
             }
-            prev_space = false;
-            prev_break = true;
+            self.prev_space = false;
+            self.prev_break = true;
         } else {
-            prev_space = false;
-            prev_break = false;
+            self.prev_space = false;
+            self.prev_break = false;
         }
-        preceded_by_ws = is_blank(c) || is_break(c) || c == '\0';
+        self.preceded_by_ws = is_blank(c) || is_break(c) || c == '\0';
+    }
+}
+
+/// [`Scan`] over any text.
+fn scan(chars: impl Iterator<Item = char>) -> Flags {
+    let mut chars = chars.peekable();
+    let mut s = Scan::new();
+    let mut i = 0;
+    while let Some(c) = chars.next() {
+        s.step(i, c, chars.peek().copied());
         i += 1;
     }
-    Flags {
-        block_ind,
-        flow_ind,
-        line_breaks,
-        special,
-        leading_space,
-        leading_break,
-        trailing_space,
-        trailing_break,
-        break_space,
-        space_break,
+    s.f
+}
+
+/// Whether [`Scan::step`] on this ASCII byte, anywhere but first, only clears the previous-
+/// character state: printable, not blank or a break, and no indicator after the first position.
+const fn plain_tail(b: u8) -> bool {
+    matches!(b, 0x21..=0x7E) && !matches!(b, b',' | b'?' | b'[' | b']' | b'{' | b'}' | b':' | b'#')
+}
+
+const PLAIN_TAIL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = plain_tail(b as u8);
+        b += 1;
     }
+    t
+};
+
+/// [`scan`] of ASCII text, a byte at a time: the bytes [`plain_tail`] accepts (most of any key
+/// or value) skip the full step.
+fn scan_ascii(bytes: &[u8]) -> Flags {
+    let mut s = Scan::new();
+    for (i, &b) in bytes.iter().enumerate() {
+        if i > 0 && PLAIN_TAIL[usize::from(b)] {
+            s.preceded_by_ws = false;
+            s.prev_space = false;
+            s.prev_break = false;
+            continue;
+        }
+        s.step(i, char::from(b), bytes.get(i + 1).map(|&n| char::from(n)));
+    }
+    s.f
 }
 
 fn analyze(value: &str) -> Analysis {
@@ -164,7 +219,7 @@ fn analyze(value: &str) -> Analysis {
         };
     }
     let mut f = if value.is_ascii() {
-        scan(value.bytes().map(char::from))
+        scan_ascii(value.as_bytes())
     } else {
         scan(value.chars())
     };
@@ -318,22 +373,37 @@ impl Emitter {
                 self.increase_indent(false, false);
                 for (k, v) in items {
                     self.write_indent();
-                    let key = scalar_of(k);
-                    let simple = match &key {
-                        Some(s) => !analyze(&s.text).multiline && s.text.len() <= 128,
-                        None => {
-                            matches!(k, Node::Seq(x) if x.is_empty())
-                                || matches!(k, Node::Map(x) if x.is_empty())
+                    // A scalar key is analysed once, for the simple-key test and its style.
+                    match scalar_of(k) {
+                        Some(key) => {
+                            let a = analyze(&key.text);
+                            if !a.multiline && key.text.len() <= 128 {
+                                self.mapping_context = false;
+                                self.simple_key_context = true;
+                                self.emit_scalar(&key, &a);
+                                self.write_indicator(":", false, false, false);
+                            } else {
+                                self.write_indicator("?", true, false, true);
+                                self.mapping_context = true;
+                                self.simple_key_context = false;
+                                self.emit_scalar(&key, &a);
+                                self.write_indent();
+                                self.write_indicator(":", true, false, true);
+                            }
                         }
-                    };
-                    if simple {
-                        self.emit_node(k, false, true);
-                        self.write_indicator(":", false, false, false);
-                    } else {
-                        self.write_indicator("?", true, false, true);
-                        self.emit_node(k, true, false);
-                        self.write_indent();
-                        self.write_indicator(":", true, false, true);
+                        None => {
+                            let simple = matches!(k, Node::Seq(x) if x.is_empty())
+                                || matches!(k, Node::Map(x) if x.is_empty());
+                            if simple {
+                                self.emit_node(k, false, true);
+                                self.write_indicator(":", false, false, false);
+                            } else {
+                                self.write_indicator("?", true, false, true);
+                                self.emit_node(k, true, false);
+                                self.write_indent();
+                                self.write_indicator(":", true, false, true);
+                            }
+                        }
                     }
                     self.emit_node(v, true, false);
                 }
@@ -341,14 +411,14 @@ impl Emitter {
             }
             scalar => {
                 if let Some(s) = scalar_of(scalar) {
-                    self.emit_scalar(&s);
+                    let a = analyze(&s.text);
+                    self.emit_scalar(&s, &a);
                 }
             }
         }
     }
 
-    fn emit_scalar(&mut self, s: &Scalar) {
-        let a = analyze(&s.text);
+    fn emit_scalar(&mut self, s: &Scalar<'_>, a: &Analysis) {
         let mut style = s.style;
         if self.simple_key_context && a.multiline {
             style = Style::Double;
@@ -386,12 +456,11 @@ impl Emitter {
         if !self.whitespace {
             self.put(' ');
         }
-        let chars: Vec<char> = value.chars().collect();
+        let bytes = value.as_bytes();
         let (mut spaces, mut breaks) = (false, false);
-        for i in 0..chars.len() {
-            let c = chars[i];
+        for (i, c) in value.char_indices() {
             if c == ' ' {
-                let next_space = chars.get(i + 1) == Some(&' ');
+                let next_space = bytes.get(i + 1) == Some(&b' ');
                 if allow_breaks && !spaces && self.column > BEST_WIDTH && !next_space {
                     self.write_indent();
                 } else {
@@ -421,18 +490,17 @@ impl Emitter {
 
     fn write_single(&mut self, value: &str, allow_breaks: bool) {
         self.write_indicator("'", true, false, false);
-        let chars: Vec<char> = value.chars().collect();
-        let n = chars.len();
+        let bytes = value.as_bytes();
         let (mut spaces, mut breaks) = (false, false);
-        for i in 0..n {
-            let c = chars[i];
+        for (i, c) in value.char_indices() {
+            // A space is one byte: the next character starts at `i + 1`.
             if c == ' ' {
-                let next_space = chars.get(i + 1) == Some(&' ');
+                let next_space = bytes.get(i + 1) == Some(&b' ');
                 if allow_breaks
                     && !spaces
                     && self.column > BEST_WIDTH
                     && i > 0
-                    && i + 1 < n
+                    && i + 1 < bytes.len()
                     && !next_space
                 {
                     self.write_indent();
@@ -468,13 +536,11 @@ impl Emitter {
     fn write_double(&mut self, value: &str, allow_breaks: bool) {
         let mut spaces = false;
         self.write_indicator("\"", true, false, false);
-        let chars: Vec<char> = value.chars().collect();
-        let n = chars.len();
+        let bytes = value.as_bytes();
         // go-yaml's `is_bom(value, i)` looks at the start of the value, not at `i`: a value
         // starting with a BOM has every character escaped.
         let starts_with_bom = value.starts_with('\u{FEFF}');
-        for i in 0..n {
-            let c = chars[i];
+        for (i, c) in value.char_indices() {
             if starts_with_bom
                 || !is_printable(c)
                 || c == '\u{FEFF}'
@@ -488,9 +554,14 @@ impl Emitter {
                 self.column += self.out.len() - before;
                 spaces = false;
             } else if c == ' ' {
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && i > 0 && i + 1 < n {
+                if allow_breaks
+                    && !spaces
+                    && self.column > BEST_WIDTH
+                    && i > 0
+                    && i + 1 < bytes.len()
+                {
                     self.write_indent();
-                    if chars.get(i + 1) == Some(&' ') {
+                    if bytes.get(i + 1) == Some(&b' ') {
                         self.put('\\');
                     }
                 } else {
@@ -549,10 +620,10 @@ impl Emitter {
 }
 
 /// The text and requested style of a scalar node, as go-yaml v2's encoder chooses them.
-fn scalar_of(node: &Node) -> Option<Scalar> {
+fn scalar_of(node: &Node) -> Option<Scalar<'_>> {
     let plain = |text: String| {
         Some(Scalar {
-            text,
+            text: Cow::Owned(text),
             style: Style::Plain,
         })
     };
@@ -568,7 +639,7 @@ fn scalar_of(node: &Node) -> Option<Scalar> {
             s => s.to_owned(),
         }),
         Node::Str(s) => {
-            let (kind, _) = resolve_plain(s);
+            let kind = resolve_kind(s);
             let can_plain = kind == ScalarKind::Str && !is_base60_float(s);
             let style = if s.contains('\n') {
                 Style::Literal
@@ -578,7 +649,7 @@ fn scalar_of(node: &Node) -> Option<Scalar> {
                 Style::Double
             };
             Some(Scalar {
-                text: s.clone(),
+                text: Cow::Borrowed(s),
                 style,
             })
         }
@@ -662,6 +733,43 @@ mod tests {
             json_to_yaml(&v),
             "a: 1000000\nb: 1.5\nc: 1.2345675e+06\nd: 1e+21\n"
         );
+    }
+
+    #[test]
+    fn ascii_scan_agrees_with_the_character_scan() {
+        // Every string of up to four characters over the ones the scan tells apart.
+        let alphabet = [
+            ' ', '\t', '\n', '\r', '\0', '\x7f', '#', ',', '?', '[', '}', ':', '-', '\'', '&', 'a',
+        ];
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let mut longer = Vec::new();
+            for t in &texts {
+                for c in alphabet {
+                    let mut s = t.clone();
+                    s.push(c);
+                    assert_eq!(scan_ascii(s.as_bytes()), scan(s.chars()), "{s:?}");
+                    longer.push(s);
+                }
+            }
+            texts = longer;
+        }
+    }
+
+    #[test]
+    fn long_keys_and_folded_scalars_read_back_unchanged() {
+        let words = "word  two ".repeat(12);
+        let v = json!({
+            "k".repeat(130): words,
+            "s": format!("'{words}'"),
+            "d": format!("\t{words}\u{e9}"),
+            "l": format!("{words}\n{words}\n"),
+            "p": words.trim_end(),
+        });
+        let text = json_to_yaml(&v);
+        assert!(text.contains("\n? kkk"), "{text}");
+        assert!(text.lines().all(|l| l.len() < 160), "{text}");
+        assert_eq!(crate::yaml::parse_json_like(&text).ok(), Some(v), "{text}");
     }
 
     #[test]
