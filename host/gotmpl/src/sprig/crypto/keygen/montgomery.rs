@@ -3,10 +3,9 @@
 //! (run-time lengths, heap digits, loops the compiler cannot unroll) spends it two to three times
 //! over. Here a residue is `[u64; L]` (little-endian limbs), products are summed column by column
 //! (product scanning, each product added with its carry into a three-word sum), and for `L` ≤ 32
-//! (primes of up to
-//! 2048 bits: keys of up to 4096) every column is expanded with a literal index, so its inner loops
-//! have constant bounds and unroll into straight-line code (−43% instructions for a 4096-bit key
-//! against the same loops with run-time bounds).
+//! (primes of up to 2048 bits: keys of up to 4096) every column is expanded with a literal index,
+//! so its inner loops have constant bounds and unroll into straight-line code (−43% instructions
+//! for a 4096-bit key against the same loops with run-time bounds).
 //!
 //! Not constant-time: like Go's `isPrime`, it tests random candidates whose timing reveals
 //! nothing a template's output does not already print.
