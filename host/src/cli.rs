@@ -317,7 +317,7 @@ fn load_chain(
 /// Runs the objects through the chain; denials and diagnostics go to stderr, one per line.
 fn run_chain(pipeline: &Pipeline, ctx: &Context, objects: Vec<Value>) -> anyhow::Result<String> {
     let mut stderr = std::io::stderr().lock();
-    let output = match pipeline.run(ctx, objects) {
+    let (text, output) = match pipeline.run_to_stream(ctx, objects) {
         Ok(ok) => ok,
         Err(err) => {
             if let Some(diags) = err.denial() {
@@ -331,7 +331,7 @@ fn run_chain(pipeline: &Pipeline, ctx: &Context, objects: Vec<Value>) -> anyhow:
     for d in &output.diagnostics {
         print_diagnostic(&mut stderr, d);
     }
-    Ok(crate::postrender::write_manifests(&output.objects))
+    Ok(text)
 }
 
 /// Reads a config file (YAML or JSON) into a value.

@@ -218,6 +218,15 @@ pub struct PipelineOutput {
     pub timings: Vec<(String, Duration)>,
 }
 
+/// What the pipeline produced besides the objects, when they were written as a stream.
+#[derive(Debug, Clone, Default)]
+pub struct StreamOutput {
+    /// Non-fatal findings, in step order.
+    pub diagnostics: Vec<StepDiagnostic>,
+    /// How long each step took.
+    pub timings: Vec<(String, Duration)>,
+}
+
 /// An ordered chain of post-renderers.
 #[derive(Debug, Clone, Default)]
 pub struct Pipeline {
@@ -288,6 +297,28 @@ impl Pipeline {
     /// a step returns byte for byte unchanged keeps its parsed value; values are built only for
     /// the objects that changed, once, at the end (or before a kustomize step).
     pub fn run(&self, ctx: &Context, objects: Vec<Value>) -> Result<PipelineOutput> {
+        let (mut items, output) = self.run_items(ctx, objects)?;
+        Ok(PipelineOutput {
+            objects: values(&mut items, &self.steps)?,
+            diagnostics: output.diagnostics,
+            timings: output.timings,
+        })
+    }
+
+    /// [`Pipeline::run`], writing the final objects as a YAML stream ([`write_manifests`]'s
+    /// bytes) instead of handing them back: an object the last steps returned as JSON text is
+    /// written from that text ([`capstan_yaml::json_to_string`]) without building its value.
+    pub fn run_to_stream(
+        &self,
+        ctx: &Context,
+        objects: Vec<Value>,
+    ) -> Result<(String, StreamOutput)> {
+        let (mut items, output) = self.run_items(ctx, objects)?;
+        Ok((write_items(&mut items, &self.steps)?, output))
+    }
+
+    /// The chain over the objects: each object as the last step left it (see [`Item`]).
+    fn run_items(&self, ctx: &Context, objects: Vec<Value>) -> Result<(Vec<Item>, StreamOutput)> {
         // CRDs among the input decide the scope of their kinds.
         let guard = self.guard.as_ref().map(|g| {
             let mut g = g.clone();
@@ -295,7 +326,7 @@ impl Pipeline {
             g
         });
         let mut items: Vec<Item> = objects.into_iter().map(Item::from_value).collect();
-        let mut output = PipelineOutput::default();
+        let mut output = StreamOutput::default();
         // What the guard saw of the objects the next step is handed.
         let mut census = None;
         for (index, step) in self.steps.iter().enumerate() {
@@ -378,15 +409,12 @@ impl Pipeline {
                     diagnostic,
                 }));
         }
-        output.objects = values(&mut items, &self.steps)?;
-        Ok(output)
+        Ok((items, output))
     }
 
-    /// Parses a stream, runs the chain, writes a stream.
-    pub fn run_stream(&self, ctx: &Context, manifests: &str) -> Result<(String, PipelineOutput)> {
-        let objects = parse_manifests(manifests)?;
-        let output = self.run(ctx, objects)?;
-        Ok((write_manifests(&output.objects), output))
+    /// Parses a stream, runs the chain, writes a stream ([`Pipeline::run_to_stream`]).
+    pub fn run_stream(&self, ctx: &Context, manifests: &str) -> Result<(String, StreamOutput)> {
+        self.run_to_stream(ctx, parse_manifests(manifests)?)
     }
 }
 
@@ -496,6 +524,35 @@ fn values(items: &mut Vec<Item>, steps: &[PostRenderer]) -> Result<Vec<Value>> {
             value.map_err(|(step, e)| bad_output(steps, step, format!("object #{i}: {e}")))
         })
         .collect()
+}
+
+/// Every object as a YAML stream: [`write_manifests`] of [`values`], without building the
+/// values of objects that are only text (each is written from its text, on all cores, and
+/// dropped there).
+fn write_items(items: &mut Vec<Item>, steps: &[PostRenderer]) -> Result<String> {
+    let docs = par::map_mut(items, MIN_OBJECTS_PER_THREAD, |item| {
+        let item = std::mem::take(item);
+        match (&item.value, &item.text) {
+            (Some(value), _) => Ok(capstan_yaml::to_string(value)),
+            (None, Some(text)) => {
+                capstan_yaml::json_to_string(text).map_err(|e| (item.from_step, e))
+            }
+            (None, None) => Ok(capstan_yaml::to_string(&Value::Null)),
+        }
+    });
+    items.clear();
+    let mut out = String::with_capacity(
+        docs.iter()
+            .map(|d| d.as_ref().map_or(0, String::len) + 4)
+            .sum(),
+    );
+    // The first object that cannot be built is the one reported, as by [`values`].
+    for (i, doc) in docs.into_iter().enumerate() {
+        let doc = doc.map_err(|(step, e)| bad_output(steps, step, format!("object #{i}: {e}")))?;
+        out.push_str("---\n");
+        out.push_str(&doc);
+    }
+    Ok(out)
 }
 
 /// A step's output that was checked but still cannot be parsed (a number out of range, say).
@@ -636,15 +693,86 @@ mod tests {
             PostRenderer::native("one", LABEL_ALL, json!({"value": "1"})),
             PostRenderer::native("two", LABEL_ALL, json!({"value": "2"})),
         ]);
-        let (text, out) = p
+        let (text, stream_out) = p
             .run_stream(&Context::default(), mk_stream())
             .expect("runs");
+        let objects = parse_manifests(mk_stream()).expect("parses");
+        let out = p.run(&Context::default(), objects).expect("runs");
         assert_eq!(out.objects.len(), 2);
         assert_eq!(out.objects[0]["metadata"]["labels"]["step"], "2");
         assert_eq!(out.timings.len(), 2);
+        assert_eq!(stream_out.timings.len(), 2);
+        assert_eq!(text, write_manifests(&out.objects));
         assert!(
             text.starts_with("---\napiVersion: v1\nkind: ConfigMap\n"),
             "{text}"
+        );
+    }
+
+    /// Hands back, in place of each object, what the config's `texts` says (the input where
+    /// it says nothing): JSON as any guest may write it.
+    const RETURN_TEXTS: NativePlugin = NativePlugin {
+        transform: |_, cfg, objects| {
+            let cfg: Value = serde_json::from_str(cfg).expect("config");
+            let objects = objects
+                .iter()
+                .enumerate()
+                .map(|(i, o)| {
+                    cfg["texts"][i]
+                        .as_str()
+                        .map_or_else(|| o.clone(), str::to_owned)
+                })
+                .collect();
+            Ok(capstan_sdk::RawOutput {
+                objects,
+                diagnostics: Vec::new(),
+            })
+        },
+        validate_config: |_| Vec::new(),
+    };
+
+    #[test]
+    fn streams_written_from_returned_text_are_the_values_streams() {
+        let texts = [
+            r#"{"metadata":{"name":"a"},"kind":"ConfigMap","apiVersion":"v1","data":{"b":"x\ny\n","a":"yes","b":"on","c":1.50,"d":1e3,"e":"\u2028"}}"#,
+            r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"b","labels":{}},"spec":{"ports":[{"port":80}],"x":[]}}"#,
+        ];
+        let p = Pipeline::new(vec![
+            PostRenderer::native("one", LABEL_ALL, json!({"value": "1"})),
+            PostRenderer::native("texts", RETURN_TEXTS, json!({"texts": texts})),
+        ]);
+        let (text, _) = p
+            .run_stream(&Context::default(), mk_stream())
+            .expect("runs");
+        let out = p
+            .run(
+                &Context::default(),
+                parse_manifests(mk_stream()).expect("parses"),
+            )
+            .expect("runs");
+        assert_eq!(out.objects[0]["data"]["b"], "on");
+        assert_eq!(text, write_manifests(&out.objects));
+        // Text that is one JSON object but holds no value fails as building the value fails.
+        let bad = Pipeline::new(vec![PostRenderer::native(
+            "texts",
+            RETURN_TEXTS,
+            json!({"texts": [Value::Null, r#"{"a":1e999}"#]}),
+        )]);
+        let streamed = bad
+            .run_stream(&Context::default(), mk_stream())
+            .expect_err("out of range");
+        let built = bad
+            .run(
+                &Context::default(),
+                parse_manifests(mk_stream()).expect("parses"),
+            )
+            .expect_err("out of range");
+        assert_eq!(streamed.to_string(), built.to_string());
+        assert!(
+            streamed
+                .to_string()
+                .contains("object #1: number out of range"),
+            "{streamed}"
         );
     }
 
@@ -741,9 +869,8 @@ mod tests {
             PostRenderer::native("two", LABEL_ALL, json!({"value": "2"})),
         ]);
         assert!(p.validate().expect("no config to check").is_empty());
-        let (_, out) = p
-            .run_stream(&Context::default(), mk_stream())
-            .expect("runs");
+        let objects = parse_manifests(mk_stream()).expect("parses");
+        let out = p.run(&Context::default(), objects).expect("runs");
         assert_eq!(out.objects[1]["metadata"]["labels"]["patched"], "yes");
         assert_eq!(out.objects[1]["metadata"]["labels"]["step"], "2");
         assert_eq!(out.diagnostics.len(), 1, "{:?}", out.diagnostics);

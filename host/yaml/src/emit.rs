@@ -4,26 +4,188 @@
 //! anything but the same string, and every character a YAML 1.1 reader treats as a line break or
 //! refuses raw (NEL, U+2028, U+2029, C0/C1 controls, DEL, BOM) is escaped exactly as go-yaml v2
 //! escapes it: a tenant string can never end its scalar early and be read as more YAML.
+//!
+//! The writer reads its input through [`Tree`], so the same rules write a `serde_json` value and
+//! JSON text read without building one ([`json_to_string`]): a post-render chain hands back most
+//! objects as JSON text, and building a `Value` only to write it out again is most of the
+//! host's work on them (issue #12).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use serde_json::{Map, Value};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
 
 use crate::escape::{is_break, is_printable, write_escape};
 use crate::resolve::plain_would_change;
 
+/// One node as the writer sees it.
+enum View<'a, T> {
+    Null,
+    Bool(bool),
+    Number(&'a Number),
+    Str(&'a str),
+    Seq(&'a [T]),
+    /// Entries sorted by key, each key once.
+    Map(Vec<(&'a str, &'a T)>),
+}
+
+/// What can be written: a `serde_json` value, or JSON text read as [`Json`].
+trait Tree: Sized {
+    fn view(&self) -> View<'_, Self>;
+}
+
+impl Tree for Value {
+    fn view(&self) -> View<'_, Self> {
+        match self {
+            Value::Null => View::Null,
+            Value::Bool(b) => View::Bool(*b),
+            Value::Number(n) => View::Number(n),
+            Value::String(s) => View::Str(s),
+            Value::Array(list) => View::Seq(list),
+            Value::Object(map) => View::Map(sorted(map)),
+        }
+    }
+}
+
+/// JSON text read as `serde_json` reads it into a [`Value`] (same parser, numbers, escapes and
+/// limits), but into plain vectors, with strings borrowed from the text where they have no
+/// escapes: a map's entries are sorted and a repeated key keeps its last value, as a `Value`'s
+/// map has them.
+enum Json<'a> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    Str(Cow<'a, str>),
+    Seq(Vec<Json<'a>>),
+    Map(Vec<(Cow<'a, str>, Json<'a>)>),
+}
+
+impl Tree for Json<'_> {
+    fn view(&self) -> View<'_, Self> {
+        match self {
+            Json::Null => View::Null,
+            Json::Bool(b) => View::Bool(*b),
+            Json::Number(n) => View::Number(n),
+            Json::Str(s) => View::Str(s),
+            Json::Seq(list) => View::Seq(list),
+            Json::Map(entries) => View::Map(entries.iter().map(|(k, v)| (k.as_ref(), v)).collect()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Json<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
+    }
+}
+
+/// A key as `serde_json` hands it over: borrowed from the text unless it had escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_str(JsonVisitor)
+            .and_then(|j| match j {
+                Json::Str(s) => Ok(Key(s)),
+                _ => Err(de::Error::custom("a key that is not a string")),
+            })
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Json<'de>, E> {
+        Ok(Json::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Json<'de>, E> {
+        Ok(Json::Number(n.into()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Json<'de>, E> {
+        Ok(Json::Number(n.into()))
+    }
+
+    /// As `Value` takes it: a float JSON cannot carry becomes `null`.
+    fn visit_f64<E>(self, n: f64) -> Result<Json<'de>, E> {
+        Ok(Number::from_f64(n).map_or(Json::Null, Json::Number))
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Owned(s)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Json<'de>, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Json<'de>, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Seq(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
+        let mut entries: Vec<(Cow<'de, str>, Json<'de>)> = Vec::new();
+        while let Some(Key(key)) = map.next_key()? {
+            entries.push((key, map.next_value()?));
+        }
+        if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            // Stable: of equal keys the last one read is last, and is the one kept.
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut kept: Vec<(Cow<'de, str>, Json<'de>)> = Vec::with_capacity(entries.len());
+            for entry in entries {
+                match kept.last_mut() {
+                    Some(last) if last.0 == entry.0 => *last = entry,
+                    _ => kept.push(entry),
+                }
+            }
+            entries = kept;
+        }
+        Ok(Json::Map(entries))
+    }
+}
+
 /// One document, without a `---` header. A scalar or empty collection ends with a newline too.
 pub fn to_string(value: &Value) -> String {
     let mut out = String::new();
-    match value {
-        Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0),
-        Value::Array(list) if !list.is_empty() => write_seq(&mut out, list, 0),
-        other => {
-            write_inline(&mut out, other, 0);
-            out.push('\n');
-        }
-    }
+    write_document(&mut out, value);
     out
+}
+
+/// [`to_string`] of the value JSON text `json` holds, without building the value: the same
+/// bytes, and the same error `serde_json::from_str::<Value>` gives when the text holds none.
+pub fn json_to_string(json: &str) -> serde_json::Result<String> {
+    let mut out = String::new();
+    match serde_json::from_str::<Json<'_>>(json) {
+        Ok(tree) => write_document(&mut out, &tree),
+        // Its error, word for word (the text was meant to be read as a `Value`).
+        Err(_) => write_document(&mut out, &serde_json::from_str::<Value>(json)?),
+    }
+    Ok(out)
 }
 
 /// A stream: every document preceded by `---`.
@@ -31,9 +193,20 @@ pub fn to_stream(values: &[Value]) -> String {
     let mut out = String::new();
     for value in values {
         out.push_str("---\n");
-        out.push_str(&to_string(value));
+        write_document(&mut out, value);
     }
     out
+}
+
+fn write_document<T: Tree>(out: &mut String, node: &T) {
+    match node.view() {
+        View::Map(entries) if !entries.is_empty() => write_map(out, &entries, 0),
+        View::Seq(list) if !list.is_empty() => write_seq(out, list, 0),
+        other => {
+            write_inline(out, &other);
+            out.push('\n');
+        }
+    }
 }
 
 fn indent(out: &mut String, n: usize) {
@@ -48,9 +221,9 @@ fn indent(out: &mut String, n: usize) {
 /// Capstan's reader alike), so a longer key written inline would not read back at all.
 const MAX_IMPLICIT_KEY: usize = 128;
 
-fn write_map(out: &mut String, map: &Map<String, Value>, level: usize) {
+fn write_map<T: Tree>(out: &mut String, entries: &[(&str, &T)], level: usize) {
     let mut first = true;
-    for (key, value) in sorted(map) {
+    for (key, value) in entries {
         if !first {
             indent(out, level);
         }
@@ -64,43 +237,43 @@ fn write_map(out: &mut String, map: &Map<String, Value>, level: usize) {
             write_key(out, key);
         }
         out.push(':');
-        write_value_after_key(out, value, level);
+        write_value_after_key(out, *value, level);
     }
 }
 
 /// serde_json maps are sorted unless a dependency turns on `preserve_order`; sort regardless so
 /// the output never depends on feature unification.
-fn sorted(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
-    let mut entries: Vec<_> = map.iter().collect();
+fn sorted(map: &Map<String, Value>) -> Vec<(&str, &Value)> {
+    let mut entries: Vec<_> = map.iter().map(|(k, v)| (k.as_str(), v)).collect();
     entries.sort_by(|a, b| a.0.cmp(b.0));
     entries
 }
 
-fn write_value_after_key(out: &mut String, value: &Value, level: usize) {
-    match value {
-        Value::Object(m) if !m.is_empty() => {
+fn write_value_after_key<T: Tree>(out: &mut String, value: &T, level: usize) {
+    match value.view() {
+        View::Map(entries) if !entries.is_empty() => {
             out.push('\n');
             indent(out, level + 2);
-            write_map(out, m, level + 2);
+            write_map(out, &entries, level + 2);
         }
-        Value::Array(l) if !l.is_empty() => {
+        View::Seq(list) if !list.is_empty() => {
             out.push('\n');
             indent(out, level);
-            write_seq(out, l, level);
+            write_seq(out, list, level);
         }
-        Value::String(s) if is_block_candidate(s) => {
+        View::Str(s) if is_block_candidate(s) => {
             out.push(' ');
             write_block(out, s, level + 2);
         }
         other => {
             out.push(' ');
-            write_inline(out, other, level);
+            write_inline(out, &other);
             out.push('\n');
         }
     }
 }
 
-fn write_seq(out: &mut String, list: &[Value], level: usize) {
+fn write_seq<T: Tree>(out: &mut String, list: &[T], level: usize) {
     let mut first = true;
     for item in list {
         if !first {
@@ -108,12 +281,12 @@ fn write_seq(out: &mut String, list: &[Value], level: usize) {
         }
         first = false;
         out.push_str("- ");
-        match item {
-            Value::Object(m) if !m.is_empty() => write_map(out, m, level + 2),
-            Value::Array(l) if !l.is_empty() => write_seq(out, l, level + 2),
-            Value::String(s) if is_block_candidate(s) => write_block(out, s, level + 2),
+        match item.view() {
+            View::Map(entries) if !entries.is_empty() => write_map(out, &entries, level + 2),
+            View::Seq(list) if !list.is_empty() => write_seq(out, list, level + 2),
+            View::Str(s) if is_block_candidate(s) => write_block(out, s, level + 2),
             other => {
-                write_inline(out, other, level);
+                write_inline(out, &other);
                 out.push('\n');
             }
         }
@@ -128,22 +301,22 @@ fn write_key(out: &mut String, key: &str) {
     }
 }
 
-fn write_inline(out: &mut String, value: &Value, _level: usize) {
+fn write_inline<T>(out: &mut String, value: &View<'_, T>) {
     match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
+        View::Null => out.push_str("null"),
+        View::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        View::Number(n) => {
             let _ = write!(out, "{n}");
         }
-        Value::String(s) => {
+        View::Str(s) => {
             if needs_quotes(s) {
                 write_double_quoted(out, s);
             } else {
                 out.push_str(s);
             }
         }
-        Value::Array(_) => out.push_str("[]"),
-        Value::Object(_) => out.push_str("{}"),
+        View::Seq(_) => out.push_str("[]"),
+        View::Map(_) => out.push_str("{}"),
     }
 }
 
@@ -358,6 +531,33 @@ spec:
             out,
             r#""\0\a\b\t\n\v\f\r\e\"\\\N\L\P\x7F\x9F\x01\uFEFF\uFFFE\U0001F600é""#
         );
+    }
+
+    #[test]
+    fn json_text_writes_as_its_value_does() {
+        let long = "k".repeat(129);
+        let texts = [
+            r#"{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"web","labels":{"app":"web"},"annotations":{}},"spec":{"template":{"spec":{"containers":[{"name":"c","ports":[{"containerPort":80}],"args":[]}]}}}}"#.to_owned(),
+            r#"{"b":1,"a":2,"b":3,"a\u0041":"x\ny\n","e":[],"f":[[1,[2,3]],{}],"g":"yes","h":1.50,"i":-0,"j":1e3,"k":18446744073709551615,"l":-9223372036854775808,"m":null,"n":true,"o":"\u2028---","p":"tab\there","q":"é\ud83d\ude00"}"#.to_owned(),
+            format!(r#"{{"{long}":{{"x":"text\nblock\n"}},"z":"  indented\nblock"}}"#),
+            r#"[1,"a",{"b":[]}]"#.to_owned(),
+            r#""... x""#.to_owned(),
+            "{}".to_owned(),
+            "null".to_owned(),
+        ];
+        for text in &texts {
+            let value: Value = serde_json::from_str(text).expect("JSON");
+            assert_eq!(
+                json_to_string(text).expect("JSON"),
+                to_string(&value),
+                "{text}"
+            );
+        }
+        for bad in [r#"{"a":1e999}"#, r#"{"a":"\ud800"}"#, "{", r#"{"a":1}x"#] {
+            let want = serde_json::from_str::<Value>(bad).expect_err("not a value");
+            let got = json_to_string(bad).expect_err("not a value");
+            assert_eq!(got.to_string(), want.to_string(), "{bad}");
+        }
     }
 
     #[test]
