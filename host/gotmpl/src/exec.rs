@@ -5,7 +5,7 @@
 
 mod builtins;
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::fmt::Display;
 use std::sync::Arc;
 

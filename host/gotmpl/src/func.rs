@@ -2,7 +2,7 @@
 //! Helm-style functions (`include`, `tpl`) call back into the running template set.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::fmt as stdfmt;
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@
 mod lex;
 mod node;
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};

@@ -1,7 +1,7 @@
 //! The named-template set (Go's `*template.Template` with its shared `common` map): every file is
 //! parsed into it, `define`s from all files share one namespace, and execution starts from a name.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use crate::error::Result;
