@@ -1,8 +1,8 @@
 //! The function registry (Go's `template.FuncMap`) and the context functions receive, which lets
 //! Helm-style functions (`include`, `tpl`) call back into the running template set.
 
-use std::any::{Any, TypeId};
 use foldhash::HashMap;
+use std::any::{Any, TypeId};
 use std::fmt as stdfmt;
 use std::sync::Arc;
 
