@@ -17,6 +17,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 use crate::escape::{is_break, is_printable, write_escape};
+use crate::parse::{STACK_RED_ZONE, STACK_SEGMENT};
 use crate::resolve::plain_would_change;
 
 /// One node as the writer sees it.
@@ -254,12 +255,12 @@ fn write_value_after_key<T: Tree>(out: &mut String, value: &T, level: usize) {
         View::Map(entries) if !entries.is_empty() => {
             out.push('\n');
             indent(out, level + 2);
-            write_map(out, &entries, level + 2);
+            deeper(|| write_map(out, &entries, level + 2));
         }
         View::Seq(list) if !list.is_empty() => {
             out.push('\n');
             indent(out, level);
-            write_seq(out, list, level);
+            deeper(|| write_seq(out, list, level));
         }
         View::Str(s) if is_block_candidate(s) => {
             out.push(' ');
@@ -273,6 +274,12 @@ fn write_value_after_key<T: Tree>(out: &mut String, value: &T, level: usize) {
     }
 }
 
+/// One level deeper into a collection: on a fresh stack segment when this one runs low, as the
+/// reader does, so writing what the reader accepts (thousands of levels) cannot overflow.
+fn deeper(write: impl FnOnce()) {
+    stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, write);
+}
+
 fn write_seq<T: Tree>(out: &mut String, list: &[T], level: usize) {
     let mut first = true;
     for item in list {
@@ -282,8 +289,10 @@ fn write_seq<T: Tree>(out: &mut String, list: &[T], level: usize) {
         first = false;
         out.push_str("- ");
         match item.view() {
-            View::Map(entries) if !entries.is_empty() => write_map(out, &entries, level + 2),
-            View::Seq(list) if !list.is_empty() => write_seq(out, list, level + 2),
+            View::Map(entries) if !entries.is_empty() => {
+                deeper(|| write_map(out, &entries, level + 2));
+            }
+            View::Seq(list) if !list.is_empty() => deeper(|| write_seq(out, list, level + 2)),
             View::Str(s) if is_block_candidate(s) => write_block(out, s, level + 2),
             other => {
                 write_inline(out, &other);
