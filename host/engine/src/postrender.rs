@@ -508,51 +508,51 @@ fn head_of(value: &Value) -> Value {
 
 /// Every object's value, building those that only have text.
 fn values(items: &mut Vec<Item>, steps: &[PostRenderer]) -> Result<Vec<Value>> {
-    let built = par::map_mut(items, MIN_OBJECTS_PER_THREAD, |item| {
-        match (item.value.take(), item.text.take()) {
-            (Some(value), _) => Ok(value),
-            (None, Some(text)) => serde_json::from_str(&text).map_err(|e| (item.from_step, e)),
-            (None, None) => Ok(Value::Null),
-        }
-    });
-    items.clear();
-    // The first object that cannot be built is the one reported, however the work was split.
-    built
-        .into_iter()
-        .enumerate()
-        .map(|(i, value)| {
-            value.map_err(|(step, e)| bad_output(steps, step, format!("object #{i}: {e}")))
-        })
-        .collect()
+    each_object(
+        items,
+        steps,
+        |value| value,
+        |text| serde_json::from_str(text),
+    )
 }
 
 /// Every object as a YAML stream: [`write_manifests`] of [`values`], without building the
-/// values of objects that are only text (each is written from its text, on all cores, and
-/// dropped there).
+/// values of objects that are only text (each is written from its text).
 fn write_items(items: &mut Vec<Item>, steps: &[PostRenderer]) -> Result<String> {
-    let docs = par::map_mut(items, MIN_OBJECTS_PER_THREAD, |item| {
+    let docs = each_object(
+        items,
+        steps,
+        |value| capstan_yaml::to_string(&value),
+        capstan_yaml::json_to_string,
+    )?;
+    Ok(capstan_yaml::join_stream(&docs))
+}
+
+/// Every object made into a `T`, from its value if it has one, else from its text, on all
+/// cores (each item is taken and dropped where it is made); the items are used up. The first
+/// object whose text cannot be read is the one reported, however the work was split, and it is
+/// blamed on the step that returned that text.
+fn each_object<T: Send>(
+    items: &mut Vec<Item>,
+    steps: &[PostRenderer],
+    from_value: impl Fn(Value) -> T + Sync,
+    from_text: impl Fn(&str) -> serde_json::Result<T> + Sync,
+) -> Result<Vec<T>> {
+    let made = par::map_mut(items, MIN_OBJECTS_PER_THREAD, |item| {
         let item = std::mem::take(item);
-        match (&item.value, &item.text) {
-            (Some(value), _) => Ok(capstan_yaml::to_string(value)),
-            (None, Some(text)) => {
-                capstan_yaml::json_to_string(text).map_err(|e| (item.from_step, e))
-            }
-            (None, None) => Ok(capstan_yaml::to_string(&Value::Null)),
+        match (item.value, item.text) {
+            (Some(value), _) => Ok(from_value(value)),
+            (None, Some(text)) => from_text(&text).map_err(|e| (item.from_step, e)),
+            (None, None) => Ok(from_value(Value::Null)),
         }
     });
     items.clear();
-    let mut out = String::with_capacity(
-        docs.iter()
-            .map(|d| d.as_ref().map_or(0, String::len) + 4)
-            .sum(),
-    );
-    // The first object that cannot be built is the one reported, as by [`values`].
-    for (i, doc) in docs.into_iter().enumerate() {
-        let doc = doc.map_err(|(step, e)| bad_output(steps, step, format!("object #{i}: {e}")))?;
-        out.push_str("---\n");
-        out.push_str(&doc);
-    }
-    Ok(out)
+    made.into_iter()
+        .enumerate()
+        .map(|(i, made)| {
+            made.map_err(|(step, e)| bad_output(steps, step, format!("object #{i}: {e}")))
+        })
+        .collect()
 }
 
 /// A step's output that was checked but still cannot be parsed (a number out of range, say).

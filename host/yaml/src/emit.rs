@@ -189,12 +189,26 @@ pub fn json_to_string(json: &str) -> serde_json::Result<String> {
     Ok(out)
 }
 
+/// What precedes every document of a stream.
+const DOCUMENT_START: &str = "---\n";
+
 /// A stream: every document preceded by `---`.
 pub fn to_stream(values: &[Value]) -> String {
     let mut out = String::new();
     for value in values {
-        out.push_str("---\n");
+        out.push_str(DOCUMENT_START);
         write_document(&mut out, value);
+    }
+    out
+}
+
+/// The stream of documents written one by one ([`to_string`], [`json_to_string`]): the bytes
+/// [`to_stream`] writes for their values.
+pub fn join_stream(docs: &[String]) -> String {
+    let mut out = String::with_capacity(docs.iter().map(|d| DOCUMENT_START.len() + d.len()).sum());
+    for doc in docs {
+        out.push_str(DOCUMENT_START);
+        out.push_str(doc);
     }
     out
 }

@@ -30,7 +30,7 @@ mod relax;
 mod resolve;
 mod stream;
 
-pub use emit::{json_to_string, to_stream, to_string};
+pub use emit::{join_stream, json_to_string, to_stream, to_string};
 pub use escape::{is_break, is_printable, write_escape};
 pub use json::{
     manifest_head_to_json, manifest_to_json, node_to_json, node_to_json_typed, parse_json_like,
