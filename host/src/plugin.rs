@@ -281,7 +281,9 @@ pub fn validate(config: &Config) -> Vec<Diagnostic> {
     Vec::new()
 }
 
-capstan_sdk::export_transform!(Config, transform, validate = validate);
+// `per_object = true`: `transform` handles each object on its own (no object added, nothing read
+// across objects), so Capstan may run a large list as parts on every core. Drop it if that changes.
+capstan_sdk::export_transform!(Config, transform, validate = validate, per_object = true);
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 
 mod build;
 mod cli;
+mod contract;
 mod controller;
 mod crds;
 mod fuzz;

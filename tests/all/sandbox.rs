@@ -343,7 +343,7 @@ fn wrong_interfaces_are_rejected_at_load() {
         );
         assert!(
             err.to_string()
-                .contains("does not implement capstan:transform@0.1.0"),
+                .contains("does not implement capstan:transform@0.2.0"),
             "{err}"
         );
     }

@@ -67,6 +67,42 @@ fn build_guests() -> anyhow::Result<BTreeMap<String, PathBuf>> {
     Ok(out)
 }
 
+/// `set-labels` built from the current source against the frozen `capstan:transform@0.1.0`
+/// contract (the SDK's `wit-0-1` feature), once per process: what a plugin built before 0.2.0
+/// looks like to the host. Its own target dir, so the feature never reaches the other guests.
+pub fn set_labels_0_1() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let target = root().join("target").join("guests-0.1.0");
+        let status = Command::new(cargo)
+            .current_dir(root())
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "-p",
+                "capstan-plugin-set-labels",
+                "--features",
+                "capstan-sdk/wit-0-1",
+            ])
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .expect("cargo runs");
+        assert!(
+            status.success(),
+            "cargo build of set-labels for 0.1.0 failed: {status}"
+        );
+        let path = target
+            .join("wasm32-wasip2")
+            .join("release")
+            .join("capstan_plugin_set_labels.wasm");
+        assert!(path.is_file(), "{} was not built", path.display());
+        path
+    })
+}
+
 /// The path of one guest component.
 pub fn guest(name: &str) -> PathBuf {
     guests()

@@ -297,7 +297,7 @@ impl Pipeline {
     /// a step returns byte for byte unchanged keeps its parsed value; values are built only for
     /// the objects that changed, once, at the end (or before a kustomize step).
     pub fn run(&self, ctx: &Context, objects: Vec<Value>) -> Result<PipelineOutput> {
-        let (mut items, output) = self.run_items(ctx, objects)?;
+        let (mut items, output) = self.run_items(ctx, objects, Values::Keep)?;
         Ok(PipelineOutput {
             objects: values(&mut items, &self.steps)?,
             diagnostics: output.diagnostics,
@@ -313,12 +313,17 @@ impl Pipeline {
         ctx: &Context,
         objects: Vec<Value>,
     ) -> Result<(String, StreamOutput)> {
-        let (mut items, output) = self.run_items(ctx, objects)?;
+        let (mut items, output) = self.run_items(ctx, objects, Values::Drop)?;
         Ok((write_items(&mut items, &self.steps)?, output))
     }
 
     /// The chain over the objects: each object as the last step left it (see [`Item`]).
-    fn run_items(&self, ctx: &Context, objects: Vec<Value>) -> Result<(Vec<Item>, StreamOutput)> {
+    fn run_items(
+        &self,
+        ctx: &Context,
+        objects: Vec<Value>,
+        keep: Values,
+    ) -> Result<(Vec<Item>, StreamOutput)> {
         // CRDs among the input decide the scope of their kinds.
         let guard = self.guard.as_ref().map(|g| {
             let mut g = g.clone();
@@ -342,7 +347,7 @@ impl Pipeline {
             let started = Instant::now();
             let (next, diags) = match &step.transform {
                 Transform::Wasm(plugin) => {
-                    let texts = take_texts(&mut items);
+                    let texts = take_texts(&mut items, keep);
                     let out = plugin
                         .transform_text(&ctx, &step.config.to_string(), &texts)
                         .map_err(|source| Error::RunPostRenderer {
@@ -363,7 +368,7 @@ impl Pipeline {
                     (next, out.diagnostics)
                 }
                 Transform::Native(plugin) => {
-                    let texts = take_texts(&mut items);
+                    let texts = take_texts(&mut items, keep);
                     run_native(index, step, plugin, &ctx, &texts, &mut items)?
                 }
                 Transform::Kustomize(spec) => {
@@ -469,9 +474,27 @@ impl Item {
     }
 }
 
+/// Whether a chain keeps each object's parsed value while a step has its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Values {
+    /// Kept: an object the step returns unchanged needs no parsing at the end
+    /// ([`Pipeline::run`] hands back values).
+    Keep,
+    /// Dropped as the text is made, on the threads that make it: the stream is written from
+    /// text anyway ([`Pipeline::run_to_stream`]), and dropping ~1,000 values one step later
+    /// on one thread was ~4 % of a `capstan transform` process (issue #12).
+    Drop,
+}
+
 /// Every object's text, for a step (moved out: the step's output brings each one back).
-fn take_texts(items: &mut [Item]) -> Vec<String> {
-    par::map_mut(items, MIN_OBJECTS_PER_THREAD, Item::text)
+fn take_texts(items: &mut [Item], values: Values) -> Vec<String> {
+    par::map_mut(items, MIN_OBJECTS_PER_THREAD, |item| {
+        let text = item.text();
+        if values == Values::Drop {
+            item.value = None;
+        }
+        text
+    })
 }
 
 /// `apiVersion`, `kind` and `metadata` of every object: all the output guard reads (each
@@ -680,11 +703,13 @@ mod tests {
     const LABEL_ALL: NativePlugin = NativePlugin {
         transform: |c, cfg, o| capstan_sdk::run::<Value>(c, cfg, o, label_all),
         validate_config: |_| Vec::new(),
+        per_object: false,
     };
 
     const DENY_ALL: NativePlugin = NativePlugin {
         transform: |c, cfg, o| capstan_sdk::run::<Value>(c, cfg, o, deny_all),
         validate_config: |_| Vec::new(),
+        per_object: false,
     };
 
     #[test]
@@ -729,6 +754,7 @@ mod tests {
             })
         },
         validate_config: |_| Vec::new(),
+        per_object: false,
     };
 
     #[test]

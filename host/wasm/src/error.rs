@@ -41,7 +41,7 @@ pub enum Error {
     },
     /// The component does not implement the `capstan:transform` world (missing or mistyped exports,
     /// or imports Capstan does not provide).
-    #[error("plugin {plugin} does not implement capstan:transform@0.1.0: {detail}")]
+    #[error("plugin {plugin} does not implement capstan:transform@0.2.0 (nor 0.1.0): {detail}")]
     WrongInterface {
         /// The plugin.
         plugin: PluginId,

@@ -4,7 +4,7 @@
 //!  .wasm bytes ──sha256──► compile once (or load from the signed on-disk cache)
 //!                              │
 //!                              ▼
-//!                    TransformPre (InstancePre, shared, per sha256)
+//!          TransformPre of capstan:transform@0.2.0 or 0.1.0 (shared, per sha256)
 //!                              │  per call: fresh Store + limits + epoch deadline
 //!                              ▼
 //!   context, config, objects ─► guest `transform` ─► objects, diagnostics

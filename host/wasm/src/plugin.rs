@@ -2,7 +2,9 @@
 //! converted to SDK types, and every failure mapped to its named [`Error`].
 
 use std::fmt;
-use std::sync::Arc;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use capstan_sdk::{Context, Diagnostic, ObjectRef, Severity};
 use serde_json::Value;
@@ -12,15 +14,27 @@ use crate::runtime::EPOCH_TICK;
 use crate::sandbox::StoreState;
 use crate::{Error, Limits, Result, Runtime};
 
-mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../../sdk/wit",
-        world: "transform",
-    });
+mod contract;
+mod parts;
+
+pub(crate) use contract::Pre;
+use contract::wit;
+
+/// A linked module, shared by every [`WasmPlugin`] of the same bytes.
+pub(crate) struct Prepared {
+    pre: Pre,
+    /// `describe`'s answer, asked once.
+    per_object: OnceLock<bool>,
 }
 
-pub(crate) use bindings::TransformPre;
-use bindings::capstan::transform::types as wit;
+impl Prepared {
+    pub(crate) fn new(pre: Pre) -> Self {
+        Prepared {
+            pre,
+            per_object: OnceLock::new(),
+        }
+    }
+}
 
 /// A plugin's identity: the name it was referenced by and the sha256 of its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -103,7 +117,9 @@ pub struct WasmPlugin {
     runtime: Runtime,
     id: PluginId,
     limits: Limits,
-    pre: Arc<TransformPre<StoreState>>,
+    pre: Arc<Prepared>,
+    /// Never cut a call into parts (see [`WasmPlugin::in_one_call`]).
+    one_call: bool,
 }
 
 impl fmt::Debug for WasmPlugin {
@@ -116,18 +132,51 @@ impl fmt::Debug for WasmPlugin {
 }
 
 impl WasmPlugin {
-    pub(crate) fn new(
-        runtime: Runtime,
-        id: PluginId,
-        limits: Limits,
-        pre: Arc<TransformPre<StoreState>>,
-    ) -> Self {
+    pub(crate) fn new(runtime: Runtime, id: PluginId, limits: Limits, pre: Arc<Prepared>) -> Self {
         WasmPlugin {
             runtime,
             id,
             limits,
             pre,
+            one_call: false,
         }
+    }
+
+    /// The same plugin, always called with the whole list at once even if it is per-object
+    /// (to measure what one call of a given size needs, e.g. its memory).
+    #[must_use]
+    pub fn in_one_call(mut self) -> Self {
+        self.one_call = true;
+        self
+    }
+
+    /// The `capstan:transform` version the module implements (`0.2.0` or `0.1.0`).
+    pub fn contract_version(&self) -> &'static str {
+        self.pre.pre.version()
+    }
+
+    /// A fresh instance of the module in `store`, or the named error of why there is none.
+    fn instantiate(&self, store: &mut Store<StoreState>) -> Result<contract::Instance> {
+        self.pre
+            .pre
+            .instantiate(store)
+            .map_err(|e| self.call_error(store, e))
+    }
+
+    /// What the module's `describe` says: it handles every object on its own, so a large list
+    /// may be cut into parts that run in parallel (`false` for a 0.1.0 module). Asked once per
+    /// module, in an instance of its own.
+    pub fn per_object(&self) -> Result<bool> {
+        if let Some(&answer) = self.pre.per_object.get() {
+            return Ok(answer);
+        }
+        let mut store = self.store();
+        let instance = self.instantiate(&mut store)?;
+        let answer = match instance.call_per_object(&mut store) {
+            Ok(a) => a,
+            Err(e) => return Err(self.call_error(&store, e)),
+        };
+        Ok(*self.pre.per_object.get_or_init(|| answer))
     }
 
     /// Name and digest.
@@ -222,10 +271,7 @@ impl WasmPlugin {
         let config_json = config.to_string();
         self.check_input(config_json.len() as u64)?;
         let mut store = self.store();
-        let instance = match self.pre.instantiate(&mut store) {
-            Ok(i) => i,
-            Err(e) => return Err(self.call_error(&store, e)),
-        };
+        let instance = self.instantiate(&mut store)?;
         let diags = match instance.call_validate_config(&mut store, &config_json) {
             Ok(d) => d,
             Err(e) => return Err(self.call_error(&store, e)),
@@ -293,6 +339,12 @@ impl WasmPlugin {
     /// Runs the transform on JSON-encoded objects and returns JSON text: every returned object
     /// is checked to be one JSON object, except those that are byte for byte the input object at
     /// the same position (the host made those), which are only marked unchanged.
+    ///
+    /// A per-object transform ([`WasmPlugin::per_object`]) on a large list runs as consecutive
+    /// parts (cut by the objects alone, so always the same parts for the same list), each in
+    /// its own fresh instance under the plugin's limits, on as many cores as the process has
+    /// (within the runtime's slots kept for parts); the outputs are joined in order and checked
+    /// as one. If parts fail, the first of them in list order is the call's error.
     pub fn transform_text(
         &self,
         ctx: &Context,
@@ -313,37 +365,18 @@ impl WasmPlugin {
                 ctx.plugin_name.clone()
             },
         };
-        let mut store = self.store();
-        let instance = match self.pre.instantiate(&mut store) {
-            Ok(i) => i,
-            Err(e) => return Err(self.call_error(&store, e)),
+        let cut =
+            !self.one_call && objects.len() >= 2 * parts::PART_OBJECTS && self.per_object()?;
+        let parts = if cut {
+            parts::plan(objects)
+        } else {
+            Vec::new()
         };
-        let result = match instance.call_transform(&mut store, &wit_ctx, config, objects) {
-            Ok(r) => r,
-            Err(e) => return Err(self.call_error(&store, e)),
-        };
-        let memory_bytes = store.data().limiter.peak as u64;
-        drop(store);
-        let output = match result {
-            Ok(out) => out,
-            Err(wit::TransformError::BadConfig(d)) => {
-                return Err(Error::BadConfig {
-                    plugin: plugin(),
-                    diagnostics: diagnostics(d),
-                });
-            }
-            Err(wit::TransformError::BadInput(message)) => {
-                return Err(Error::BadInput {
-                    plugin: plugin(),
-                    message: guest_text(&message),
-                });
-            }
-            Err(wit::TransformError::Failed(message)) => {
-                return Err(Error::PluginFailed {
-                    plugin: plugin(),
-                    message: guest_text(&message),
-                });
-            }
+        let (output, memory_bytes, returned) = if parts.len() > 1 {
+            self.call_parts(&wit_ctx, config, objects, &parts)?
+        } else {
+            let (output, memory_bytes) = self.call_transform(&wit_ctx, config, objects)?;
+            (output, memory_bytes, None)
         };
         let size = output.objects.iter().map(|o| o.len() as u64).sum::<u64>();
         if size > self.limits.max_output_bytes {
@@ -360,23 +393,166 @@ impl WasmPlugin {
                 diagnostics,
             });
         }
-        let mut unchanged = Vec::with_capacity(output.objects.len());
-        for (i, text) in output.objects.iter().enumerate() {
-            let same = objects.get(i).is_some_and(|input| input == text);
-            if !same {
-                check_json_object(text).map_err(|why| Error::BadOutput {
-                    plugin: plugin(),
-                    message: format!("object #{i} {why}"),
-                })?;
-            }
-            unchanged.push(same);
+        let returned = returned.unwrap_or_else(|| Returned::of(objects, &output.objects, 0));
+        if let Some((i, why)) = returned.first_bad {
+            return Err(Error::BadOutput {
+                plugin: plugin(),
+                message: format!("object #{i} {why}"),
+            });
         }
+        let unchanged = returned.unchanged;
         Ok(TextOutput {
             objects: output.objects,
             unchanged,
             diagnostics,
             memory_bytes,
         })
+    }
+
+    /// One `transform` call in a fresh instance: the guest's output and the memory it used.
+    fn call_transform(
+        &self,
+        wit_ctx: &wit::ReleaseContext,
+        config: &str,
+        objects: &[String],
+    ) -> Result<(wit::TransformOutput, u64)> {
+        let plugin = || self.id.clone();
+        let mut store = self.store();
+        let instance = self.instantiate(&mut store)?;
+        let result = match instance.call_transform(&mut store, wit_ctx, config, objects) {
+            Ok(r) => r,
+            Err(e) => return Err(self.call_error(&store, e)),
+        };
+        let memory_bytes = store.data().limiter.peak as u64;
+        drop(store);
+        match result {
+            Ok(out) => Ok((out, memory_bytes)),
+            Err(wit::TransformError::BadConfig(d)) => Err(Error::BadConfig {
+                plugin: plugin(),
+                diagnostics: diagnostics(d),
+            }),
+            Err(wit::TransformError::BadInput(message)) => Err(Error::BadInput {
+                plugin: plugin(),
+                message: guest_text(&message),
+            }),
+            Err(wit::TransformError::Failed(message)) => Err(Error::PluginFailed {
+                plugin: plugin(),
+                message: guest_text(&message),
+            }),
+        }
+    }
+
+    /// The parts of one call, on the caller's thread and as many extra threads as the runtime
+    /// grants, taken in list order; once a part fails no later part starts, and the first
+    /// failed part in list order is the error (every part before it has run by then).
+    fn call_parts(
+        &self,
+        wit_ctx: &wit::ReleaseContext,
+        config: &str,
+        objects: &[String],
+        parts: &[Range<usize>],
+    ) -> Result<(wit::TransformOutput, u64, Option<Returned>)> {
+        let threads = self.runtime.part_threads(parts.len() - 1);
+        let next = AtomicUsize::new(0);
+        let first_failed = AtomicUsize::new(usize::MAX);
+        type Part = (wit::TransformOutput, u64, Returned);
+        let results: Vec<OnceLock<Result<Part>>> = parts.iter().map(|_| OnceLock::new()).collect();
+        let work = || {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= parts.len() || i > first_failed.load(Ordering::Relaxed) {
+                    break;
+                }
+                let part = parts[i].clone();
+                // What came back is compared and checked here, on the part's own thread.
+                let result = self
+                    .call_transform(wit_ctx, config, &objects[part.clone()])
+                    .map(|(out, memory)| {
+                        let returned =
+                            Returned::of(&objects[part.clone()], &out.objects, part.start);
+                        (out, memory, returned)
+                    })
+                    .map_err(|e| in_part(e, &part));
+                if result.is_err() {
+                    first_failed.fetch_min(i, Ordering::Relaxed);
+                }
+                let _ = results[i].set(result);
+            }
+        };
+        std::thread::scope(|s| {
+            for _ in 0..threads.count() {
+                s.spawn(work);
+            }
+            work();
+        });
+        drop(threads);
+        let mut joined = wit::TransformOutput {
+            objects: Vec::with_capacity(objects.len()),
+            diagnostics: Vec::new(),
+        };
+        let mut memory_bytes = 0;
+        // Positions in a part are positions in the list while every part returned as many
+        // objects as it got; else what came back is compared again, as one list.
+        let mut returned = Some(Returned::default());
+        for (result, part) in results.into_iter().zip(parts) {
+            let (out, memory, part_returned) = result
+                .into_inner()
+                .expect("every part before the first failed one has run")?;
+            if out.objects.len() != part.len() {
+                returned = None;
+            }
+            if let Some(all) = &mut returned {
+                all.unchanged.extend(part_returned.unchanged);
+                all.first_bad = all.first_bad.take().or(part_returned.first_bad);
+            }
+            joined.objects.extend(out.objects);
+            joined.diagnostics.extend(out.diagnostics);
+            memory_bytes = memory_bytes.max(memory);
+        }
+        Ok((joined, memory_bytes, returned))
+    }
+}
+
+/// What a call returned, compared with what it was handed: which objects are byte for byte the
+/// input at the same position, and the first other one that is not one JSON object.
+#[derive(Debug, Default)]
+struct Returned {
+    unchanged: Vec<bool>,
+    /// Its position (counted from `offset`) and what is wrong with it.
+    first_bad: Option<(usize, String)>,
+}
+
+impl Returned {
+    fn of(inputs: &[String], outputs: &[String], offset: usize) -> Returned {
+        let mut returned = Returned {
+            unchanged: Vec::with_capacity(outputs.len()),
+            first_bad: None,
+        };
+        for (i, text) in outputs.iter().enumerate() {
+            let same = inputs.get(i).is_some_and(|input| input == text);
+            if !same && returned.first_bad.is_none() {
+                returned.first_bad = check_json_object(text).err().map(|why| (offset + i, why));
+            }
+            returned.unchanged.push(same);
+        }
+        returned
+    }
+}
+
+/// A part's failure as the call's: the guest counted objects from the part's first one, so a
+/// message about "object #i" says which part it means.
+fn in_part(err: Error, part: &Range<usize>) -> Error {
+    match err {
+        Error::BadInput { plugin, message } => Error::BadInput {
+            plugin,
+            message: format!(
+                "{message} (in objects #{}..#{}, run as one part of a per-object transform: its object numbers count from #{})",
+                part.start,
+                part.end - 1,
+                part.start
+            ),
+        },
+        other => other,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::cache::DiskCache;
-use crate::plugin::{PluginId, TransformPre, WasmPlugin};
+use crate::plugin::{PluginId, Pre, Prepared, WasmPlugin};
 use crate::sandbox::StoreState;
 use crate::{Error, Limits, Result};
 
@@ -36,7 +36,9 @@ impl RuntimeBuilder {
         self
     }
 
-    /// How many plugin calls may run at once (pool slots); default 32.
+    /// How many plugin calls may run at once (pool slots); default 32. Half as many again are
+    /// kept for the parts of per-object transforms that run on extra cores (see
+    /// [`WasmPlugin::transform_text`]), so parts never take a slot a call needs.
     #[must_use]
     pub fn max_concurrent_calls(mut self, n: u32) -> Self {
         self.max_concurrent_calls = Some(n);
@@ -53,7 +55,9 @@ impl RuntimeBuilder {
 
     /// Creates the engine and starts its epoch ticker.
     pub fn build(self) -> Result<Runtime> {
-        let slots = self.max_concurrent_calls.unwrap_or(32).max(1);
+        let calls = self.max_concurrent_calls.unwrap_or(32).max(1);
+        let part_slots = calls.div_ceil(2);
+        let slots = calls + part_slots;
         let pagemap_scan = kernel_has_pagemap_scan();
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(slots)
@@ -81,9 +85,8 @@ impl RuntimeBuilder {
                 256 << 10
             })
             .table_keep_resident(64 << 10)
-            // Bounds what idle slots keep: past this many unused slots that were used before,
-            // a new instance reuses one of them instead of a never-used slot, so at most this
-            // many idle slots hold up to `KEEP_RESIDENT` each.
+            // A new instance with no idle slot of its own module takes an idle slot another
+            // module used (its written pages still mapped) before a never-used one.
             .max_unused_warm_slots(MAX_IDLE_WARM_SLOTS);
         let mut config = Config::new();
         config
@@ -111,6 +114,9 @@ impl RuntimeBuilder {
                 modules: Mutex::new(HashMap::new()),
                 stop,
                 stats: CacheCounters::default(),
+                cores: std::thread::available_parallelism().map_or(1, usize::from),
+                part_slots,
+                parts_running: AtomicU32::new(0),
             }),
         })
     }
@@ -126,9 +132,14 @@ impl RuntimeBuilder {
 /// own fault; a kept page costs a memset).
 const KEEP_RESIDENT: usize = 64 << 20;
 
-/// Unused slots that may keep their memory resident (see [`KEEP_RESIDENT`]): at most
-/// 8 × 64 MiB of idle guest memory, and only as much of it as calls really wrote.
-const MAX_IDLE_WARM_SLOTS: u32 = 8;
+/// Idle slots kept for their own module before another module's instance may take them: none.
+/// A slot's written memory stays mapped (see [`KEEP_RESIDENT`]) whichever module used it, and
+/// taking such a slot costs a remap of the new module's data image (tens of KiB), while a
+/// never-used slot costs a page fault for every page the call touches. In a one-shot
+/// `capstan transform` with three plugins, steps two and three then run in the memory step one
+/// already faulted in: 188 → 171 ms for the process on 1,000 objects (`docs/benchmarks.md`).
+/// Idle guest memory is bounded by the slots calls used at once, up to `KEEP_RESIDENT` each.
+const MAX_IDLE_WARM_SLOTS: u32 = 0;
 
 /// True on Linux 6.7 and later, where `PAGEMAP_SCAN` exists (wasmtime still probes for it and
 /// goes without if the probe fails).
@@ -171,9 +182,37 @@ struct Inner {
     engine: Engine,
     linker: Linker<StoreState>,
     cache: Option<DiskCache>,
-    modules: Mutex<HashMap<[u8; 32], Arc<TransformPre<StoreState>>>>,
+    modules: Mutex<HashMap<[u8; 32], Arc<Prepared>>>,
     stop: Arc<AtomicBool>,
     stats: CacheCounters,
+    /// Cores this process may use.
+    cores: usize,
+    /// Pool slots kept for parts run on extra threads.
+    part_slots: u32,
+    /// Of those, how many are running now.
+    parts_running: AtomicU32,
+}
+
+/// Extra threads a call may run parts on, held until dropped.
+pub(crate) struct PartThreads<'a> {
+    runtime: &'a Runtime,
+    count: u32,
+}
+
+impl PartThreads<'_> {
+    /// How many extra threads (besides the caller's) may run parts.
+    pub(crate) fn count(&self) -> usize {
+        self.count as usize
+    }
+}
+
+impl Drop for PartThreads<'_> {
+    fn drop(&mut self) {
+        self.runtime
+            .inner
+            .parts_running
+            .fetch_sub(self.count, Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]
@@ -223,6 +262,31 @@ impl Runtime {
         &self.inner.engine
     }
 
+    /// Up to `want` extra threads for a call's parts: no more than the cores besides the
+    /// caller's, and no more than the part slots left free by other calls (possibly none).
+    pub(crate) fn part_threads(&self, want: usize) -> PartThreads<'_> {
+        let want = u32::try_from(want.min(self.inner.cores.saturating_sub(1))).unwrap_or(0);
+        let running = &self.inner.parts_running;
+        let mut now = running.load(Ordering::Relaxed);
+        loop {
+            let count = want.min(self.inner.part_slots.saturating_sub(now));
+            match running.compare_exchange_weak(
+                now,
+                now + count,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    return PartThreads {
+                        runtime: self,
+                        count,
+                    };
+                }
+                Err(actual) => now = actual,
+            }
+        }
+    }
+
     /// Loads a plugin from a `.wasm` (or `.wat`) file.
     pub fn load_file(&self, name: &str, path: &Path, limits: Limits) -> Result<WasmPlugin> {
         let bytes = std::fs::read(path).map_err(|source| Error::ReadModule {
@@ -268,9 +332,7 @@ impl Runtime {
         Ok(WasmPlugin::new(self.clone(), id, limits, pre))
     }
 
-    fn lock_modules(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<TransformPre<StoreState>>>> {
+    fn lock_modules(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<Prepared>>> {
         // A panic while holding this lock leaves only fully inserted entries behind.
         self.inner
             .modules
@@ -278,7 +340,7 @@ impl Runtime {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn prepare(&self, id: &PluginId, bytes: &[u8]) -> Result<TransformPre<StoreState>> {
+    fn prepare(&self, id: &PluginId, bytes: &[u8]) -> Result<Prepared> {
         let binary = if bytes.starts_with(b"\0asm") {
             std::borrow::Cow::Borrowed(bytes)
         } else {
@@ -303,10 +365,11 @@ impl Runtime {
                     plugin: id.clone(),
                     detail: format!("{e:#}"),
                 })?;
-        TransformPre::new(instance_pre).map_err(|e| Error::WrongInterface {
+        let pre = Pre::new(instance_pre).map_err(|e| Error::WrongInterface {
             plugin: id.clone(),
             detail: format!("{e:#}"),
-        })
+        })?;
+        Ok(Prepared::new(pre))
     }
 
     fn compile(&self, id: &PluginId, binary: &[u8]) -> Result<Component> {

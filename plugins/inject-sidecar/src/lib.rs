@@ -128,7 +128,12 @@ pub fn transform(ctx: &Context, config: Config, mut objects: Vec<Object>) -> Res
     Ok(Output::new(objects).with_diagnostics(diagnostics))
 }
 
-capstan_sdk::export_transform!(Config, transform, validate = check_config);
+capstan_sdk::export_transform!(
+    Config,
+    transform,
+    validate = check_config,
+    per_object = true
+);
 
 #[cfg(test)]
 mod tests {

@@ -63,7 +63,12 @@ pub fn transform(ctx: &Context, config: Config, mut objects: Vec<Object>) -> Res
     Ok(Output::new(objects))
 }
 
-capstan_sdk::export_transform!(Config, transform, validate = check_config);
+capstan_sdk::export_transform!(
+    Config,
+    transform,
+    validate = check_config,
+    per_object = true
+);
 
 #[cfg(test)]
 mod tests {

@@ -13,9 +13,25 @@ mod wasm {
     // whose invariants are upheld by the bindings generator and checked by the host's component
     // validation, and the guest allocator's memory source below (each block says why it holds).
     #[doc(hidden)]
+    #[cfg(not(feature = "wit-0-1"))]
     pub mod bindings {
         wit_bindgen::generate!({
             path: "../wit",
+            world: "transform",
+            pub_export_macro: true,
+            export_macro_name: "__capstan_export_world",
+            default_bindings_module: "capstan_sdk::abi::bindings",
+            runtime_path: "capstan_sdk::abi::__wit_bindgen::rt",
+        });
+    }
+
+    /// The frozen `capstan:transform@0.1.0` contract (feature `wit-0-1`): a component without
+    /// `describe`, which the host runs as a transform that sees the whole list in one call.
+    #[doc(hidden)]
+    #[cfg(feature = "wit-0-1")]
+    pub mod bindings {
+        wit_bindgen::generate!({
+            path: "../wit/compat/0.1.0",
             world: "transform",
             pub_export_macro: true,
             export_macro_name: "__capstan_export_world",
@@ -165,6 +181,9 @@ mod wasm {
     pub type WitTransformError = wit::TransformError;
     /// The WIT diagnostic record.
     pub type WitDiagnostic = wit::Diagnostic;
+    /// The WIT plugin-info record (`describe`, 0.2.0).
+    #[cfg(not(feature = "wit-0-1"))]
+    pub type PluginInfo = wit::PluginInfo;
 
     fn context(ctx: ReleaseContext) -> Context {
         Context {
@@ -233,7 +252,7 @@ mod wasm {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __export_wasm {
-    ($config:ty, $transform:path, $validate:path) => {
+    ($config:ty, $transform:path, $validate:path, $per_object:expr) => {
         const _: () = {
             struct CapstanPlugin;
             impl $crate::abi::Guest for CapstanPlugin {
@@ -247,10 +266,34 @@ macro_rules! __export_wasm {
                 fn validate_config(config: ::std::string::String) -> ::std::vec::Vec<$crate::abi::WitDiagnostic> {
                     $crate::abi::validate::<$config>(&config, $validate)
                 }
+                $crate::__export_describe!($per_object);
             }
             $crate::abi::bindings::__capstan_export_world!(CapstanPlugin with_types_in $crate::abi::bindings);
         };
     };
+}
+
+/// The `describe` export (0.2.0): what `per_object = …` promised.
+#[cfg(all(target_arch = "wasm32", not(feature = "wit-0-1")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_describe {
+    ($per_object:expr) => {
+        fn describe() -> $crate::abi::PluginInfo {
+            $crate::abi::PluginInfo {
+                per_object: $per_object,
+            }
+        }
+    };
+}
+
+/// The frozen 0.1.0 contract (feature `wit-0-1`) has no `describe`: the host takes the
+/// transform to need the whole list in one call, whatever `per_object` says.
+#[cfg(all(target_arch = "wasm32", feature = "wit-0-1"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_describe {
+    ($per_object:expr) => {};
 }
 
 /// Emits the Wasm exports for [`crate::export_transform!`] (nothing on native targets).
@@ -258,5 +301,5 @@ macro_rules! __export_wasm {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __export_wasm {
-    ($config:ty, $transform:path, $validate:path) => {};
+    ($config:ty, $transform:path, $validate:path, $per_object:expr) => {};
 }

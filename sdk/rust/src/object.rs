@@ -10,7 +10,10 @@
 //! object a transform only looked at (or never touched) costs no full parse, no re-encoding, and
 //! the host, finding the same bytes it sent, keeps its own parsed copy. The host's text is
 //! compact JSON with sorted keys — exactly what re-encoding the parsed map would give — so the
-//! output bytes do not depend on whether an object was parsed.
+//! output bytes do not depend on whether an object was parsed. A transform that changes only
+//! `metadata` (labels, annotations) before reading past the head gets the head's map to change,
+//! and the object goes back as the host's text with only `metadata` encoded again in its place:
+//! the body is never parsed or encoded (the same bytes as encoding the whole object).
 
 use std::ops::{Deref, DerefMut};
 use std::sync::OnceLock;
@@ -36,6 +39,9 @@ enum Repr {
         head: Map<String, Value>,
         /// The whole map, once something read past the head.
         full: OnceLock<Map<String, Value>>,
+        /// `metadata` in `head` was handed out mutably before anything read past the head: the
+        /// object goes back as `text` with that one entry re-encoded ([`splice_metadata`]).
+        metadata_changed: bool,
     },
 }
 
@@ -126,12 +132,23 @@ impl Object {
             text,
             head,
             full: OnceLock::new(),
+            metadata_changed: false,
         }))
     }
 
     /// The object as JSON text: the host's own text if the object was never changed.
     pub(crate) fn into_json(self) -> serde_json::Result<String> {
         match self.0 {
+            Repr::Received {
+                text,
+                head,
+                full,
+                metadata_changed: true,
+            } => match (full.into_inner(), splice_metadata(&text, &head)) {
+                (None, Some(spliced)) => spliced,
+                (Some(map), _) => serde_json::to_string(&map),
+                (None, None) => serde_json::to_string(&parse_around_head(&text, head)),
+            },
             Repr::Received { text, .. } => Ok(text),
             Repr::Parsed(map) => serde_json::to_string(&map),
         }
@@ -154,7 +171,9 @@ impl Object {
     pub fn into_map(self) -> Map<String, Value> {
         match self.0 {
             Repr::Parsed(map) => map,
-            Repr::Received { text, head, full } => full
+            Repr::Received {
+                text, head, full, ..
+            } => full
                 .into_inner()
                 .unwrap_or_else(|| parse_around_head(&text, head)),
         }
@@ -164,13 +183,27 @@ impl Object {
     fn map(&self) -> &Map<String, Value> {
         match &self.0 {
             Repr::Parsed(map) => map,
-            Repr::Received { text, full, .. } => full.get_or_init(|| parse(text)),
+            Repr::Received {
+                text,
+                full,
+                head,
+                metadata_changed,
+            } => full.get_or_init(|| {
+                if *metadata_changed {
+                    parse_around_head(text, head.clone())
+                } else {
+                    parse(text)
+                }
+            }),
         }
     }
 
     /// The whole map, to change: from here on the object is the transform's, re-encoded on output.
     fn map_mut(&mut self) -> &mut Map<String, Value> {
-        if let Repr::Received { text, head, full } = &mut self.0 {
+        if let Repr::Received {
+            text, head, full, ..
+        } = &mut self.0
+        {
             let map = full
                 .take()
                 .unwrap_or_else(|| parse_around_head(text, std::mem::take(head)));
@@ -245,7 +278,27 @@ impl Object {
     }
 
     /// `metadata`, created empty if missing (or replaced if not a map).
+    ///
+    /// An object received with a `metadata` map and not yet read past its head stays as
+    /// received: the map handed out is the head's, and on output only that entry is encoded
+    /// again and put in place of the old one in the host's text, so a transform that changes
+    /// only metadata (labels, annotations) never parses or encodes the body.
     pub fn metadata_mut(&mut self) -> &mut Map<String, Value> {
+        let in_head = matches!(&self.0, Repr::Received { head, full, .. }
+            if full.get().is_none() && head.get("metadata").is_some_and(Value::is_object));
+        if in_head {
+            if let Repr::Received {
+                head,
+                metadata_changed,
+                ..
+            } = &mut self.0
+                && let Some(Value::Object(metadata)) = head.get_mut("metadata")
+            {
+                *metadata_changed = true;
+                return metadata;
+            }
+            unreachable!("a received object whose head has a metadata map");
+        }
         ensure_map(self.map_mut(), "metadata")
     }
 
@@ -345,6 +398,93 @@ pub(crate) fn ensure_map<'a>(
     match slot {
         Value::Object(m) => m,
         _ => unreachable!("slot was just made an object"),
+    }
+}
+
+/// `text` with the value of its top-level `metadata` replaced by `head`'s, encoded: the same
+/// bytes as encoding the whole object with that `metadata` when `text` is what `serde_json`
+/// writes (compact, keys sorted), as the host's text is. `None` if `text` has no top-level
+/// `metadata` spelled plainly (then the caller parses and encodes the whole object).
+fn splice_metadata(text: &str, head: &Map<String, Value>) -> Option<serde_json::Result<String>> {
+    let span = top_level_value(text, "metadata")?;
+    let metadata = match serde_json::to_string(head.get("metadata")?) {
+        Ok(m) => m,
+        Err(e) => return Some(Err(e)),
+    };
+    // `span` starts at a `{` and ends after a `}`: both ASCII, so both char boundaries.
+    let mut out = String::with_capacity(text.len() - span.len() + metadata.len());
+    out.push_str(&text[..span.start]);
+    out.push_str(&metadata);
+    out.push_str(&text[span.end..]);
+    Some(Ok(out))
+}
+
+/// The byte range of the value of top-level key `key` (compared as written, escapes and all) in
+/// `text`, one compact JSON object (no whitespace outside strings: what `serde_json` writes, and
+/// what the host sends); found by skipping values, not parsing them. `None` if it is not there
+/// or the text is not compact.
+fn top_level_value(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    let b = text.as_bytes();
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    let mut i = 1;
+    while b.get(i) == Some(&b'"') {
+        let key_end = skip_string(b, i)?;
+        let name = &b[i + 1..key_end - 1];
+        if b.get(key_end) != Some(&b':') {
+            return None;
+        }
+        let start = key_end + 1;
+        let end = skip_value(b, start)?;
+        if name == key.as_bytes() {
+            return Some(start..end);
+        }
+        match b.get(end) {
+            Some(b',') => i = end + 1,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Past the string starting at `b[i]` (a `"`).
+fn skip_string(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        match b.get(j)? {
+            b'"' => return Some(j + 1),
+            b'\\' => j += 2,
+            _ => j += 1,
+        }
+    }
+}
+
+/// Past the compact value starting at `b[i]`; `None` at whitespace outside strings.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut j = i;
+    loop {
+        match b.get(j)? {
+            b'"' => {
+                j = skip_string(b, j)?;
+                if depth == 0 {
+                    return Some(j);
+                }
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' | b',' if depth == 0 => return (j > i).then_some(j),
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(j + 1);
+                }
+            }
+            b' ' | b'\n' | b'\r' | b'\t' => return None,
+            _ => {}
+        }
+        j += 1;
     }
 }
 
@@ -580,6 +720,85 @@ mod tests {
             mk_received(text).into_map(),
             serde_json::from_str::<Map<String, Value>>(text).expect("json")
         );
+    }
+
+    fn is_as_received(obj: &Object) -> bool {
+        matches!(&obj.0, Repr::Received { full, .. } if full.get().is_none())
+    }
+
+    #[test]
+    fn a_metadata_change_is_spliced_into_the_received_text() {
+        // Strings with brackets, quotes and escapes before and after `metadata`.
+        let value = json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "data": {"a": "}]\"{[", "b": ["x", {"c": "\\"}], "n": -1.5e-7},
+            "metadata": {"name": "c", "labels": {"x": "y"}, "annotations": {"q": "\u{2028}é"}},
+            "z": [{"k": "metadata"}, true, null]
+        });
+        let text = value.to_string();
+        let mut obj = mk_received(&text);
+        obj.set_label("team", "a");
+        assert!(is_as_received(&obj), "the body is not parsed");
+        let mut expected = value.clone();
+        expected["metadata"]["labels"]["team"] = json!("a");
+        assert_eq!(
+            obj.clone().into_json().expect("encodes"),
+            expected.to_string()
+        );
+
+        // Reading past the head afterwards sees the change, and so does the output.
+        let read = obj.clone();
+        assert_eq!(read.pointer("/z/0/k"), Some(&json!("metadata")));
+        assert_eq!(read.get("metadata"), expected.get("metadata"));
+        assert_eq!(read.into_json().expect("encodes"), expected.to_string());
+
+        // Changing the body afterwards keeps the metadata change.
+        let mut both = obj;
+        *both.pointer_mut("/data/n").expect("present") = json!(2);
+        expected["data"]["n"] = json!(2);
+        assert_eq!(both.into_json().expect("encodes"), expected.to_string());
+    }
+
+    #[test]
+    fn a_metadata_change_without_a_plain_metadata_key_encodes_the_whole_object() {
+        // An escaped key is `metadata` to JSON but not as written: parsed and encoded whole.
+        let text = r#"{"apiVersion":"v1","kind":"A","metad\u0061ta":{"name":"a"},"spec":{"x":1}}"#;
+        let mut obj = mk_received(text);
+        obj.set_annotation("n", "1");
+        let expected = json!({"apiVersion": "v1", "kind": "A",
+            "metadata": {"name": "a", "annotations": {"n": "1"}}, "spec": {"x": 1}});
+        assert_eq!(obj.into_json().expect("encodes"), expected.to_string());
+        // No metadata at all: the map is made, the whole object encoded.
+        let mut obj = mk_received(r#"{"apiVersion":"v1","kind":"A","spec":{}}"#);
+        obj.set_label("x", "y");
+        assert_eq!(
+            obj.into_json().expect("encodes"),
+            json!({"apiVersion": "v1", "kind": "A", "metadata": {"labels": {"x": "y"}}, "spec": {}})
+                .to_string()
+        );
+    }
+
+    #[test]
+    fn top_level_values_are_found_by_skipping() {
+        let text = r#"{"a":"x\"} ","b":[1,{"c":"]"}],"metadata":{"n":{}},"d":-2e5,"e":true}"#;
+        let span = top_level_value(text, "metadata").expect("found");
+        assert_eq!(&text[span], r#"{"n":{}}"#);
+        let span = top_level_value(text, "d").expect("found");
+        assert_eq!(&text[span], "-2e5");
+        let span = top_level_value(text, "e").expect("found");
+        assert_eq!(&text[span], "true");
+        assert_eq!(top_level_value(text, "c"), None);
+        // Whitespace outside strings: not the host's text, not spliced.
+        assert_eq!(
+            top_level_value(r#"{"a":1, "metadata":{}}"#, "metadata"),
+            None
+        );
+        assert_eq!(
+            top_level_value(r#"{"metadata":{"n": 1}}"#, "metadata"),
+            None
+        );
+        assert_eq!(top_level_value("[1]", "a"), None);
+        assert_eq!(top_level_value(r#"{"a":"unterminated"#, "a"), None);
     }
 
     #[test]

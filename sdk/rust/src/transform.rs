@@ -132,6 +132,8 @@ pub struct NativePlugin {
     pub transform: fn(&Context, &str, &[String]) -> Result<RawOutput, TransformError>,
     /// Validates a JSON-encoded config (see [`validate`]).
     pub validate_config: fn(&str) -> Vec<Diagnostic>,
+    /// What `per_object = …` in [`crate::export_transform!`] promised (the WIT's `describe`).
+    pub per_object: bool,
 }
 
 impl fmt::Debug for NativePlugin {
@@ -239,7 +241,16 @@ pub fn validate_default<C>(_config: &C) -> Vec<Diagnostic> {
 /// ```ignore
 /// capstan_sdk::export_transform!(Config, transform);
 /// capstan_sdk::export_transform!(Config, transform, validate = check_config);
+/// capstan_sdk::export_transform!(Config, transform, validate = check_config, per_object = true);
 /// ```
+///
+/// `per_object = true` is a promise about `transform`: it handles every object on its own, so for
+/// any split of the list into consecutive parts its output is its outputs for the parts, in order,
+/// concatenated (objects and diagnostics), and it fails as it does for the first part that fails.
+/// It adds no object that does not come from one input object and reads nothing across objects
+/// (no "this name is taken", no "no object matched"). The host may then split a large list and run
+/// the parts on several cores, each in its own fresh instance (`describe` in the WIT contract).
+/// Without it (the default) the transform always gets the whole list in one call.
 ///
 /// On `wasm32` this implements the `capstan:transform` world's exports; on every target it also
 /// defines `pub const NATIVE: capstan_sdk::NativePlugin` for native tests and benchmarks.
@@ -252,15 +263,32 @@ macro_rules! export_transform {
             validate = $crate::validate_default::<$config>
         );
     };
+    ($config:ty, $transform:path, per_object = $per_object:expr) => {
+        $crate::export_transform!(
+            $config,
+            $transform,
+            validate = $crate::validate_default::<$config>,
+            per_object = $per_object
+        );
+    };
     ($config:ty, $transform:path, validate = $validate:path) => {
+        $crate::export_transform!(
+            $config,
+            $transform,
+            validate = $validate,
+            per_object = false
+        );
+    };
+    ($config:ty, $transform:path, validate = $validate:path, per_object = $per_object:expr) => {
         /// This transform, callable natively with the same wire types as the Wasm export.
         pub const NATIVE: $crate::NativePlugin = $crate::NativePlugin {
             transform: |ctx, config, objects| {
                 $crate::run::<$config>(ctx, config, objects, $transform)
             },
             validate_config: |config| $crate::validate::<$config>(config, $validate),
+            per_object: $per_object,
         };
-        $crate::__export_wasm!($config, $transform, $validate);
+        $crate::__export_wasm!($config, $transform, $validate, $per_object);
     };
 }
 

@@ -21,6 +21,9 @@
 //!   a string that is not UTF-8 (safe Rust cannot make one; the component's data can);
 //! - `fuel-bomb`: returns 150 MiB of objects, more than wasmtime's host-call fuel lets a call
 //!   copy to the host (must be its own error);
+//! - `fail-on`: fails on the first object whose name is in `names` (the error names it): with
+//!   the component's `per_object` promise, the host runs large lists as parts, and the first
+//!   failing part in list order must be the error;
 //! - output the engine's guard must refuse, naming the plugin and the object: `escape-namespace`
 //!   (moves every object to `kube-system`), `cluster-admin` (adds a ClusterRoleBinding to
 //!   cluster-admin), `disown` (labels every object as another release's), `nameless` (adds an
@@ -40,8 +43,10 @@ pub const NOT_UTF8_MARKER: &str = "capstan-hostile-not-utf8-marker~~";
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// `loop`, `memory-bomb`, `output-bomb`, `panic`, `probe`, `deny`, `sleep`,
-    /// `sleep-in-validate`, `exit` or `forge-log`.
+    /// `sleep-in-validate`, `exit`, `forge-log`, `fail-on`, ….
     pub mode: String,
+    /// For `fail-on`: the object names to fail on.
+    pub names: Vec<String>,
 }
 
 /// Misbehaves as configured.
@@ -148,6 +153,17 @@ pub fn transform(_ctx: &Context, config: Config, objects: Vec<Object>) -> Result
             out.extend(objects);
             Ok(Output::new(out))
         }
+        "fail-on" => {
+            for obj in &objects {
+                if config.names.iter().any(|n| n == obj.name()) {
+                    return Err(Error::failed(format!(
+                        "failed on purpose at {}",
+                        obj.name()
+                    )));
+                }
+            }
+            Ok(Output::new(objects))
+        }
         "deny" => {
             let diag = match objects.first() {
                 Some(o) => Diagnostic::error("denied on purpose")
@@ -217,4 +233,7 @@ fn sleep_forever() -> ! {
     }
 }
 
-capstan_sdk::export_transform!(Config, transform, validate = check);
+// A promise the host cannot check, and a hostile guest may break (`duplicate`, `probe` and
+// `nameless` do, on lists large enough to be cut into parts): it only ever costs the guest its own
+// output, which the engine's guard still judges as a whole after every step.
+capstan_sdk::export_transform!(Config, transform, validate = check, per_object = true);
