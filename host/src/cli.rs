@@ -314,10 +314,12 @@ fn load_chain(
     Ok(pipeline)
 }
 
-/// Runs the objects through the chain; denials and diagnostics go to stderr, one per line.
-fn run_chain(pipeline: &Pipeline, ctx: &Context, objects: Vec<Value>) -> anyhow::Result<String> {
+/// What a run of the chain gave: denials and diagnostics go to stderr, one per line.
+fn run_chain(
+    ran: capstan_engine::postrender::Result<(String, capstan_engine::postrender::StreamOutput)>,
+) -> anyhow::Result<String> {
     let mut stderr = std::io::stderr().lock();
-    let (text, output) = match pipeline.run_to_stream(ctx, objects) {
+    let (text, output) = match ran {
         Ok(ok) => ok,
         Err(err) => {
             if let Some(diags) = err.denial() {
@@ -367,7 +369,9 @@ fn transform(args: &TransformArgs, matches: &ArgMatches) -> anyhow::Result<ExitC
     let (loaded, input) = std::thread::scope(|s| {
         let loading = s.spawn(|| load_chain(&pairs, limits, args.cache_dir.as_deref()));
         let input = read_input(&args.file).map(|text| {
-            let objects = crate::postrender::parse_manifests(&text);
+            // Read straight into each object's JSON text: the chain's Wasm steps take text, and
+            // with no steps the text is written back as YAML (no values built either way).
+            let objects = crate::postrender::parse_manifest_texts(&text);
             drop(text);
             objects
         });
@@ -389,7 +393,7 @@ fn transform(args: &TransformArgs, matches: &ArgMatches) -> anyhow::Result<ExitC
         chart_version: args.chart_version.clone(),
         plugin_name: String::new(),
     };
-    let text = run_chain(&pipeline, &ctx, objects)?;
+    let text = run_chain(pipeline.run_texts_to_stream(&ctx, objects))?;
     std::io::stdout()
         .lock()
         .write_all(text.as_bytes())

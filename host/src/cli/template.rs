@@ -203,6 +203,5 @@ fn post_render(
             .unwrap_or_default(),
         plugin_name: String::new(),
     };
-    let objects = crate::postrender::parse_manifests(rendered)?;
-    super::run_chain(&pipeline, &ctx, objects)
+    super::run_chain(pipeline.run_stream(&ctx, rendered))
 }

@@ -154,19 +154,7 @@ impl<'de> Visitor<'de> for JsonVisitor {
         while let Some(Key(key)) = map.next_key()? {
             entries.push((key, map.next_value()?));
         }
-        if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
-            // Stable: of equal keys the last one read is last, and is the one kept.
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut kept: Vec<(Cow<'de, str>, Json<'de>)> = Vec::with_capacity(entries.len());
-            for entry in entries {
-                match kept.last_mut() {
-                    Some(last) if last.0 == entry.0 => *last = entry,
-                    _ => kept.push(entry),
-                }
-            }
-            entries = kept;
-        }
-        Ok(Json::Map(entries))
+        Ok(Json::Map(crate::json::sorted_last_wins(entries)))
     }
 }
 

@@ -118,27 +118,66 @@ impl Sink for JsonSink {
     }
 
     fn merge(&mut self, map: &mut Map<String, Value>, value: Value) -> bool {
-        match value {
-            Value::Object(m) => {
-                map.extend(m);
-                true
-            }
-            Value::Array(items) => {
-                for item in items.into_iter().rev() {
-                    let Value::Object(m) = item else {
-                        return false;
-                    };
-                    map.extend(m);
-                }
-                true
-            }
-            _ => false,
+        let source = match value {
+            Value::Object(m) => Merged::Map(m),
+            Value::Array(items) => Merged::Seq(
+                items
+                    .into_iter()
+                    .map(|item| match item {
+                        Value::Object(m) => Some(m),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            _ => return false,
+        };
+        let Some(maps) = merge_order(source) else {
+            return false;
+        };
+        for m in maps {
+            map.extend(m);
         }
+        true
     }
 
     fn finish(&mut self) -> Result<()> {
         self.error.take().map_or(Ok(()), Err)
     }
+}
+
+/// The value of a merge key (`<<`): one mapping, or a sequence whose items should all be
+/// mappings (`None` where one is not).
+pub(crate) enum Merged<M> {
+    Map(M),
+    Seq(Vec<Option<M>>),
+}
+
+/// go-yaml v2's merge: the mappings whose entries are set into the merging mapping, in the order
+/// they are set (a later entry replaces an earlier one, as do the mapping's own later keys): the
+/// one mapping, or a sequence's mappings last to first, so that the first one wins; `None` when a
+/// sequence item is not a mapping.
+pub(crate) fn merge_order<M>(value: Merged<M>) -> Option<Vec<M>> {
+    match value {
+        Merged::Map(m) => Some(vec![m]),
+        Merged::Seq(items) => items.into_iter().rev().collect(),
+    }
+}
+
+/// A mapping's entries as a JSON object holds them: sorted by key, a repeated key with the last
+/// value read (stable sort, then the last of each run kept).
+pub(crate) fn sorted_last_wins<K: Ord, V>(mut entries: Vec<(K, V)>) -> Vec<(K, V)> {
+    if entries.windows(2).all(|w| w[0].0 < w[1].0) {
+        return entries;
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut kept: Vec<(K, V)> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        match kept.last_mut() {
+            Some(last) if last.0 == entry.0 => *last = entry,
+            _ => kept.push(entry),
+        }
+    }
+    kept
 }
 
 /// sigs.k8s.io/yaml's key conversion (`convertToJSONableObject`).

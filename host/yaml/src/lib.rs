@@ -29,6 +29,7 @@ mod parse;
 mod relax;
 mod resolve;
 mod stream;
+mod text;
 
 pub use emit::{join_stream, json_to_string, to_stream, to_string};
 pub use escape::{is_break, is_printable, write_escape};
@@ -39,6 +40,7 @@ pub use json::{
 pub use parse::{MAX_DEPTH, parse_documents, parse_node};
 pub use resolve::{ScalarKind, is_base60_float, resolve_kind, resolve_plain};
 pub use stream::{parse_one, parse_stream, split_stream};
+pub use text::parse_stream_texts;
 
 /// A YAML node as go-yaml v2 decodes it into `interface{}`: typed scalars, and maps whose keys can
 /// be any node (JSON conversion turns them into strings later).

@@ -77,7 +77,7 @@ fn marker_at_or_after(text: &str, from: usize) -> Option<usize> {
 
 /// A stream of JSON values, or `None` if it is not one (the caller reads it as YAML instead).
 /// Nesting is bounded by serde_json's own recursion limit (128).
-fn parse_json_stream(text: &str) -> Option<Vec<Value>> {
+pub(crate) fn parse_json_stream(text: &str) -> Option<Vec<Value>> {
     serde_json::Deserializer::from_str(text)
         .into_iter::<Value>()
         .filter(|v| !matches!(v, Ok(Value::Null)))

@@ -15,12 +15,23 @@ use serde_json::{Map, Value};
 
 /// `capstan_yaml::parse_stream`, the manifest reader (post-render input, plugin configs,
 /// `capstan transform -f`): whatever it accepts, the writer writes so that it reads back as the
-/// same documents.
+/// same documents; and reading straight into JSON text (`parse_stream_texts`, what a chain of
+/// Wasm steps reads) gives `serde_json`'s text of those documents, or the same error.
 pub fn yaml_reader(data: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(data) else {
         return false;
     };
-    let Ok(docs) = capstan_yaml::parse_stream(text) else {
+    let read = capstan_yaml::parse_stream(text);
+    let as_text = read
+        .as_ref()
+        .map(|docs| docs.iter().map(Value::to_string).collect::<Vec<_>>())
+        .map_err(Clone::clone);
+    assert_eq!(
+        capstan_yaml::parse_stream_texts(text),
+        as_text,
+        "reading into text and into values disagree"
+    );
+    let Ok(docs) = read else {
         return false;
     };
     let written = capstan_yaml::to_stream(&docs);
