@@ -314,9 +314,7 @@ impl Pipeline {
         ctx: &Context,
         objects: Vec<Value>,
     ) -> Result<(String, StreamOutput)> {
-        let items = objects.into_iter().map(Item::from_value).collect();
-        let (mut items, output) = self.run_items(ctx, items, Values::Drop)?;
-        Ok((write_items(&mut items, &self.steps)?, output))
+        self.items_to_stream(ctx, objects.into_iter().map(Item::from_value).collect())
     }
 
     /// [`Pipeline::run_to_stream`] over objects given as their JSON text, each exactly what
@@ -327,7 +325,13 @@ impl Pipeline {
         ctx: &Context,
         objects: Vec<String>,
     ) -> Result<(String, StreamOutput)> {
-        let items = objects.into_iter().map(Item::from_input_text).collect();
+        self.items_to_stream(
+            ctx,
+            objects.into_iter().map(Item::from_input_text).collect(),
+        )
+    }
+
+    fn items_to_stream(&self, ctx: &Context, items: Vec<Item>) -> Result<(String, StreamOutput)> {
         let (mut items, output) = self.run_items(ctx, items, Values::Drop)?;
         Ok((write_items(&mut items, &self.steps)?, output))
     }
@@ -809,11 +813,11 @@ mod tests {
     }
 
     /// Hands back, in place of each object, what the config's `texts` says (the input where
-    /// it says nothing): JSON as any guest may write it.
+    /// it says nothing), then `add` if the config has it: JSON as any guest may write it.
     const RETURN_TEXTS: NativePlugin = NativePlugin {
         transform: |_, cfg, objects| {
             let cfg: Value = serde_json::from_str(cfg).expect("config");
-            let objects = objects
+            let mut objects: Vec<String> = objects
                 .iter()
                 .enumerate()
                 .map(|(i, o)| {
@@ -822,6 +826,7 @@ mod tests {
                         .map_or_else(|| o.clone(), str::to_owned)
                 })
                 .collect();
+            objects.extend(cfg["add"].as_str().map(str::to_owned));
             Ok(capstan_sdk::RawOutput {
                 objects,
                 diagnostics: Vec::new(),
@@ -875,21 +880,6 @@ mod tests {
             "{streamed}"
         );
     }
-
-    /// Appends `add` (JSON text) to the objects.
-    const ADD_TEXT: NativePlugin = NativePlugin {
-        transform: |_, cfg, objects| {
-            let cfg: Value = serde_json::from_str(cfg).expect("config");
-            let mut objects = objects.to_vec();
-            objects.push(cfg["add"].as_str().expect("add").to_owned());
-            Ok(capstan_sdk::RawOutput {
-                objects,
-                diagnostics: Vec::new(),
-            })
-        },
-        validate_config: |_| Vec::new(),
-        per_object: false,
-    };
 
     #[test]
     fn streams_read_as_text_are_the_values_streams() {
@@ -950,7 +940,7 @@ mod tests {
         let widget = r#"{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w","namespace":"team"}}"#;
         let p = Pipeline::new(vec![PostRenderer::native(
             "add",
-            ADD_TEXT,
+            RETURN_TEXTS,
             json!({"add": widget}),
         )])
         .with_guard(OutputGuard::new(
