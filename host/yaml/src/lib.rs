@@ -12,8 +12,10 @@
 //!                           YAML 1.1 resolution, go-yaml error wording)
 //!                              ├─▶ Node tree ............ parse_node / parse_documents (Helm)
 //!                              ├─▶ JSON, float64 numbers  parse_json_like (values files)
-//!                              └─▶ JSON, integers kept .. manifest_to_json, parse_stream,
-//!                                                         parse_one (manifests, API objects)
+//!                              ├─▶ JSON, integers kept .. manifest_to_json, parse_stream,
+//!                              │                          parse_one (manifests, API objects)
+//!                              └─▶ JSON text, no values . parse_stream_texts (a post-render
+//!                                                         chain's input)
 //! ```
 //!
 //! Writing is not one rule: [`to_stream`] is Capstan's own stable manifest layout (sorted keys,
