@@ -6,13 +6,26 @@
 use capstan_tests::{
     filler_2kb, load, mk_workloads, native, plugin_configs, runtime, set_labels_0_1,
 };
-use capstan_wasm::Error;
+use capstan_wasm::{Error, Result, TextOutput, WasmPlugin};
 use serde_json::{Value, json};
 
 use crate::throughput::{default_memory as limits, mk_ctx};
 
 fn texts(objects: &[Value]) -> Vec<String> {
     objects.iter().map(Value::to_string).collect()
+}
+
+/// The call as a chain makes it (in parts, for a per-object plugin's large list) and as one call.
+fn in_parts_and_whole(
+    plugin: &WasmPlugin,
+    config: &str,
+    texts: &[String],
+) -> (Result<TextOutput>, Result<TextOutput>) {
+    let whole = plugin.clone().in_one_call();
+    (
+        plugin.transform_text(&mk_ctx(), config, texts),
+        whole.transform_text(&mk_ctx(), config, texts),
+    )
 }
 
 fn config_of(name: &str) -> String {
@@ -77,14 +90,8 @@ fn per_object_parts_join_to_what_one_call_gives() {
         // policy-patch reports the first failing patch across all objects: not per object.
         assert_eq!(per_object, name != "policy-patch", "{name}");
         let config = config.to_string();
-        let parts = plugin
-            .transform_text(&mk_ctx(), &config, &texts)
-            .expect("runs");
-        let whole = plugin
-            .clone()
-            .in_one_call()
-            .transform_text(&mk_ctx(), &config, &texts)
-            .expect("runs");
+        let (parts, whole) = in_parts_and_whole(&plugin, &config, &texts);
+        let (parts, whole) = (parts.expect("runs"), whole.expect("runs"));
         assert_eq!(parts.objects, whole.objects, "{name}");
         assert_eq!(parts.unchanged, whole.unchanged, "{name}");
         assert_eq!(parts.diagnostics, whole.diagnostics, "{name}");
@@ -105,14 +112,8 @@ fn per_object_parts_join_to_what_one_call_gives() {
     let once = plugin
         .transform_text(&mk_ctx(), &config, &texts)
         .expect("runs");
-    let parts = plugin
-        .transform_text(&mk_ctx(), &config, &once.objects)
-        .expect("runs");
-    let whole = plugin
-        .clone()
-        .in_one_call()
-        .transform_text(&mk_ctx(), &config, &once.objects)
-        .expect("runs");
+    let (parts, whole) = in_parts_and_whole(&plugin, &config, &once.objects);
+    let (parts, whole) = (parts.expect("runs"), whole.expect("runs"));
     assert!(parts.unchanged.iter().all(|same| *same));
     assert_eq!(parts.diagnostics.len(), capstan_wasm::MAX_DIAGNOSTICS + 1);
     assert_eq!(parts.diagnostics, whole.diagnostics);
@@ -127,14 +128,8 @@ fn the_first_failing_part_is_the_error() {
 
     // Objects #300 and #900 are in different parts: the earlier one is the error, as in one call.
     let config = fail_on(&["d-900", "d-300"]);
-    let err = hostile
-        .transform_text(&mk_ctx(), &config, &texts)
-        .expect_err("fails");
-    let whole = hostile
-        .clone()
-        .in_one_call()
-        .transform_text(&mk_ctx(), &config, &texts)
-        .expect_err("fails");
+    let (err, whole) = in_parts_and_whole(&hostile, &config, &texts);
+    let (err, whole) = (err.expect_err("fails"), whole.expect_err("fails"));
     assert!(matches!(err, Error::PluginFailed { .. }), "{err}");
     assert!(
         err.to_string().contains("failed on purpose at d-300"),

@@ -238,8 +238,12 @@ pub fn parse_stream_texts(text: &str) -> Result<Vec<String>> {
         .filter_map(|doc| match doc {
             Frag::Scalar(Value::Null) => None,
             Frag::Scalar(value) => Some(value.to_string()),
-            // Written from `serde_json`'s output and UTF-8 keys and strings only.
-            Frag::Text(text) => Some(String::from_utf8_lossy(&text).into_owned()),
+            // Written from `serde_json`'s output and UTF-8 keys and strings only, so always
+            // UTF-8: taken as it is, not copied.
+            Frag::Text(text) => Some(
+                String::from_utf8(text)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            ),
         })
         .collect())
 }
