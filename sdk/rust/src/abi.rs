@@ -43,13 +43,13 @@ mod wasm {
     #[doc(hidden)]
     pub use wit_bindgen as __wit_bindgen;
 
-    /// The guest's allocator: talc (faster than wasi-libc's dlmalloc on a transform's many small
-    /// maps and strings; issue #12), taking linear memory from [`heap::GrowInSteps`]. Every call
-    /// runs in a fresh instance, so it starts empty each time.
+    /// The guest's allocator: size classes for small blocks ([`heap::SmallFirst`]) in front of
+    /// talc (faster than wasi-libc's dlmalloc on a transform's many small maps and strings; issue
+    /// #12), which takes linear memory from `heap::GrowInSteps`. Every call runs in a fresh
+    /// instance, so it starts empty each time.
     #[cfg(all(feature = "allocator", not(target_feature = "atomics")))]
     #[global_allocator]
-    static ALLOCATOR: talc::cell::TalcSyncCell<heap::GrowInSteps, talc::wasm::WasmBinning> =
-        talc::cell::TalcSyncCell::new_wasm(heap::GrowInSteps::new());
+    static ALLOCATOR: heap::SmallFirst = heap::SmallFirst::new();
 
     /// Where the guest allocator's memory comes from.
     ///
@@ -69,14 +69,158 @@ mod wasm {
         reason = "talc's memory source trait is unsafe to implement; see the SAFETY comments"
     )]
     mod heap {
-        use core::alloc::Layout;
+        use core::alloc::{GlobalAlloc, Layout};
         use core::arch::wasm32::{memory_grow, memory_size};
+        use core::cell::Cell;
         use core::mem::MaybeUninit;
-        use core::ptr::NonNull;
+        use core::ptr::{self, NonNull};
 
         use talc::base::Talc;
         use talc::base::binning::Binning;
+        use talc::cell::TalcSyncCell;
         use talc::source::Source;
+        use talc::wasm::WasmBinning;
+
+        /// Size classes are multiples of this (and blocks aligned to it).
+        const GRAIN: usize = 16;
+        /// Number of size classes: blocks up to `GRAIN * CLASSES` bytes (256) are small.
+        const CLASSES: usize = 16;
+        /// Small blocks are cut from slabs of this size taken from talc.
+        const SLAB: usize = 8 << 10;
+
+        /// Small blocks first: an allocation of at most 256 bytes (aligned to at most 16) is
+        /// popped from its size class's free list or cut from the current slab, and a freed
+        /// one is pushed back on its list; everything else goes to talc.
+        ///
+        /// A transform's allocations are mostly small and short-lived, of few sizes (map nodes,
+        /// keys, short strings, the growing buffers of a serializer), and a call lives in a
+        /// fresh instance whose whole heap goes away with it. A free-list pop is a few
+        /// instructions where talc's bins take a few dozen, and talc's allocate/deallocate were
+        /// ~10 % of a chain's CPU (issue #12). Small blocks never go back to talc, so memory
+        /// freed in one class is reused only by that class: at most a slab per class plus each
+        /// class's peak, small next to a call's memory limit.
+        pub(super) struct SmallFirst {
+            /// Head of each class's free list; a free block holds the next one's address.
+            free: [Cell<*mut u8>; CLASSES],
+            /// The current slab's unused part.
+            next: Cell<*mut u8>,
+            end: Cell<*mut u8>,
+            /// Everything that is not small, and the slabs.
+            talc: TalcSyncCell<GrowInSteps, WasmBinning>,
+        }
+
+        // SAFETY: this module is compiled only without the `atomics` target feature, where a
+        // Wasm guest has exactly one thread, so the `Cell`s are never touched concurrently.
+        unsafe impl Sync for SmallFirst {}
+
+        impl SmallFirst {
+            pub(super) const fn new() -> Self {
+                SmallFirst {
+                    free: [const { Cell::new(ptr::null_mut()) }; CLASSES],
+                    next: Cell::new(ptr::null_mut()),
+                    end: Cell::new(ptr::null_mut()),
+                    talc: TalcSyncCell::new_wasm(GrowInSteps::new()),
+                }
+            }
+
+            /// The size class of `layout`, if it is small.
+            #[inline]
+            fn class(layout: Layout) -> Option<usize> {
+                (layout.size() <= GRAIN * CLASSES && layout.align() <= GRAIN)
+                    .then(|| layout.size().saturating_sub(1) / GRAIN)
+            }
+
+            /// A block of class `class` from a new slab (the old one's rest, smaller than a
+            /// block, is left unused). Near the memory limit, where a slab no longer fits, the
+            /// block alone comes from talc.
+            #[cold]
+            fn refill(&self, class: usize) -> *mut u8 {
+                let size = (class + 1) * GRAIN;
+                // SAFETY: both layouts have a non-zero size and a power-of-two alignment.
+                unsafe {
+                    let slab = self
+                        .talc
+                        .alloc(Layout::from_size_align_unchecked(SLAB, GRAIN));
+                    if slab.is_null() {
+                        return self
+                            .talc
+                            .alloc(Layout::from_size_align_unchecked(size, GRAIN));
+                    }
+                    self.next.set(slab.add(size));
+                    self.end.set(slab.add(SLAB));
+                    slab
+                }
+            }
+        }
+
+        // SAFETY: a small block is `GRAIN`-aligned (slabs are, and blocks are cut in multiples
+        // of `GRAIN`) and at least as large as any layout of its class, is handed out once
+        // until it is freed (popped from a list or cut from the slab's unused part), and once
+        // freed is only reused for its class; a free block's first word holds the list link,
+        // which a 16-aligned block of at least 16 bytes has room for. Layouts that are not
+        // small go to talc unchanged, and `dealloc`/`realloc` tell the two apart by the layout
+        // the caller must pass back, so a block always returns to where it came from.
+        unsafe impl GlobalAlloc for SmallFirst {
+            #[inline]
+            unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+                let Some(class) = Self::class(layout) else {
+                    // SAFETY: the caller's layout, passed on.
+                    return unsafe { self.talc.alloc(layout) };
+                };
+                let head = self.free[class].get();
+                if !head.is_null() {
+                    // SAFETY: `head` is a free block of this class; its first word is the link.
+                    self.free[class].set(unsafe { head.cast::<*mut u8>().read() });
+                    return head;
+                }
+                let size = (class + 1) * GRAIN;
+                let next = self.next.get();
+                if (self.end.get() as usize) - (next as usize) >= size {
+                    // SAFETY: `next + size` is within the current slab (checked above).
+                    self.next.set(unsafe { next.add(size) });
+                    return next;
+                }
+                self.refill(class)
+            }
+
+            #[inline]
+            unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
+                match Self::class(layout) {
+                    Some(class) => {
+                        // SAFETY: `block` is a small block of this class no longer in use.
+                        unsafe { block.cast::<*mut u8>().write(self.free[class].get()) };
+                        self.free[class].set(block);
+                    }
+                    // SAFETY: a block talc gave out for this layout.
+                    None => unsafe { self.talc.dealloc(block, layout) },
+                }
+            }
+
+            #[inline]
+            unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+                // SAFETY: the caller guarantees `new_size`, rounded up to the alignment, does
+                // not overflow `isize`.
+                let new_layout =
+                    unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+                match (Self::class(layout), Self::class(new_layout)) {
+                    (Some(old), Some(new)) if old == new => block,
+                    // SAFETY: a talc block, passed on with the caller's arguments.
+                    (None, None) => unsafe { self.talc.realloc(block, layout, new_size) },
+                    _ => {
+                        // SAFETY: a new block for `new_layout`; both blocks are valid for the
+                        // bytes copied, and the old one is freed with its own layout.
+                        unsafe {
+                            let moved = self.alloc(new_layout);
+                            if !moved.is_null() {
+                                ptr::copy_nonoverlapping(block, moved, layout.size().min(new_size));
+                                self.dealloc(block, layout);
+                            }
+                            moved
+                        }
+                    }
+                }
+            }
+        }
 
         /// A Wasm page.
         const PAGE: usize = 64 << 10;
@@ -92,7 +236,7 @@ mod wasm {
         /// Hands talc the arena first, then grows linear memory in steps and extends the heap
         /// over what it got.
         #[derive(Debug)]
-        pub(super) struct GrowInSteps {
+        struct GrowInSteps {
             /// The arena has been handed to talc.
             arena_claimed: bool,
             /// End of the heap talc extends as memory grows, once it has one.
@@ -100,7 +244,7 @@ mod wasm {
         }
 
         impl GrowInSteps {
-            pub(super) const fn new() -> Self {
+            const fn new() -> Self {
                 GrowInSteps {
                     arena_claimed: false,
                     end: None,
