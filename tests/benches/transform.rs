@@ -322,11 +322,11 @@ fn breakdown(c: &mut Criterion) {
             }
         })
     });
-    group.bench_function("host-heads", |b| {
+    group.bench_function("host-identities", |b| {
         b.iter(|| {
             texts
                 .iter()
-                .map(|t| capstan_sdk::head_of_text(t).expect("an object"))
+                .map(|t| capstan_engine::guard::identity_of_text(t))
                 .collect::<Vec<_>>()
         })
     });

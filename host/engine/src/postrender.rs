@@ -3,13 +3,14 @@
 //! an error and no objects, so a partial stream can never be applied. With an [`OutputGuard`]
 //! every step's output is checked against its input before the next step runs.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use capstan_sdk::{Context, Diagnostic, NativePlugin, TransformError};
 use capstan_wasm::WasmPlugin;
 use serde_json::Value;
 
-use crate::guard::{OutputGuard, Violation};
+use crate::guard::{OutputGuard, StepInput, Violation, identity_of, identity_of_text};
 use crate::par;
 
 /// Objects per thread below which encoding, decoding or writing them stays on one thread.
@@ -362,18 +363,18 @@ impl Pipeline {
             g
         });
         let mut output = StreamOutput::default();
-        // What the guard saw of the objects the next step is handed.
-        let mut census = None;
+        // The identities of the objects the next step is handed, and what the guard knows of them.
+        let mut next_input = None;
         for (index, step) in self.steps.iter().enumerate() {
             let ctx = Context {
                 plugin_name: step.name.clone(),
                 ..ctx.clone()
             };
-            let input = match (&guard, census.take()) {
-                (Some(_), Some(census)) => Some(census),
-                (Some(g), None) => Some(g.before(&heads(&mut items))),
-                (None, _) => None,
-            };
+            let input = guard.as_ref().map(|_| {
+                next_input
+                    .take()
+                    .unwrap_or_else(|| (identities(&mut items), StepInput::default()))
+            });
             let started = Instant::now();
             let (next, diags) = match &step.transform {
                 Transform::Wasm(plugin) => {
@@ -424,9 +425,11 @@ impl Pipeline {
             };
             items = next;
             output.timings.push((step.name.clone(), started.elapsed()));
-            if let (Some(guard), Some(input)) = (&guard, &input) {
-                census = Some(guard.after(input, &heads(&mut items)).map_err(|source| {
-                    Error::GuardOutput {
+            if let (Some(guard), Some((before, known))) = (&guard, input) {
+                let after = identities(&mut items);
+                let known = guard
+                    .check_step(known, &refs(&before), &refs(&after))
+                    .map_err(|source| Error::GuardOutput {
                         index,
                         name: step.name.clone(),
                         plugin: match &step.transform {
@@ -434,8 +437,8 @@ impl Pipeline {
                             _ => None,
                         },
                         source: Box::new(source),
-                    }
-                })?);
+                    })?;
+                next_input = Some((after, known));
             }
             output
                 .diagnostics
@@ -458,14 +461,14 @@ impl Pipeline {
 }
 
 /// One object between two steps: its parsed value, its JSON text (compact, sorted keys: what
-/// `serde_json` writes), or both, and its head (what the output guard reads) once computed.
+/// `serde_json` writes), or both, and its identity (what the output guard reads) once computed.
 /// Text that came from a step and was never parsed remembers that step, so a value that cannot
 /// be built is blamed on it.
 #[derive(Debug, Default)]
 struct Item {
     value: Option<Value>,
     text: Option<String>,
-    head: Option<Value>,
+    identity: Option<Arc<Value>>,
     /// The step whose output this text is, while it has no value.
     from_step: Option<usize>,
 }
@@ -500,7 +503,7 @@ impl Item {
         Item {
             value: self.value.take(),
             text: Some(text),
-            head: self.head.take(),
+            identity: self.identity.take(),
             from_step: self.from_step,
         }
     }
@@ -550,36 +553,27 @@ fn text_crds(items: &[Item]) -> Vec<Value> {
         .collect()
 }
 
-/// `apiVersion`, `kind` and `metadata` of every object: all the output guard reads (each
-/// object's head is worked out once, then kept with it).
-fn heads(items: &mut [Item]) -> Vec<&Value> {
+/// The identity of every object ([`crate::guard::identity_of`]): all the output guard reads.
+/// Each is worked out once, then kept with its object, and shared with the step's input while
+/// the guard compares the two.
+fn identities(items: &mut [Item]) -> Vec<Arc<Value>> {
     par::map_mut(items, MIN_OBJECTS_PER_THREAD, |item| {
-        if item.head.is_none() {
-            item.head = Some(match (&item.value, &item.text) {
-                (Some(value), _) => head_of(value),
-                (None, Some(text)) => capstan_sdk::head_of_text(text).unwrap_or_default(),
+        if item.identity.is_none() {
+            item.identity = Some(Arc::new(match (&item.value, &item.text) {
+                (Some(value), _) => identity_of(value),
+                (None, Some(text)) => identity_of_text(text),
                 (None, None) => Value::Null,
-            });
+            }));
         }
     });
     items
         .iter()
-        .map(|item| item.head.as_ref().unwrap_or(&NULL))
+        .map(|item| item.identity.clone().unwrap_or_default())
         .collect()
 }
 
-static NULL: Value = Value::Null;
-
-fn head_of(value: &Value) -> Value {
-    let mut head = serde_json::Map::new();
-    if let Some(map) = value.as_object() {
-        for key in capstan_sdk::HEAD_KEYS {
-            if let Some(v) = map.get(key) {
-                head.insert(key.to_owned(), v.clone());
-            }
-        }
-    }
-    Value::Object(head)
+fn refs(identities: &[Arc<Value>]) -> Vec<&Value> {
+    identities.iter().map(|identity| &**identity).collect()
 }
 
 /// Every object's value, building those that only have text.
@@ -966,6 +960,39 @@ mod tests {
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: team\n";
         p.run_stream(&Context::default(), namespaced)
             .expect("a namespaced Widget");
+    }
+
+    #[test]
+    fn the_guard_reads_what_is_applied_when_a_step_repeats_a_key() {
+        // JSON allows a key twice; what is applied is the last value (serde_json, the YAML
+        // writer), so that is what the guard must judge, however late the repeat comes.
+        let before = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: team\n";
+        let texts = [
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"team"},"metadata":{"name":"c","namespace":"kube-system"}}"#,
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"team"},"zz":1,"metadata":{"name":"c","namespace":"kube-system"}}"#,
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"team","namespace":"kube-system"}}"#,
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"team","labels":{"capstan.dev/name":"web","capstan.dev/name":"other"}}}"#,
+        ];
+        for text in texts {
+            let p = Pipeline::new(vec![PostRenderer::native(
+                "texts",
+                RETURN_TEXTS,
+                json!({ "texts": [text] }),
+            )])
+            .with_guard(OutputGuard::new(
+                "team",
+                "team",
+                crate::GuardPolicy::default(),
+            ));
+            let err = p.run_stream(&Context::default(), before).expect_err(text);
+            assert!(
+                matches!(
+                    err.violation().map(|v| v.rule),
+                    Some(crate::guard::Rule::Namespace | crate::guard::Rule::Ownership)
+                ),
+                "{text}: {err}"
+            );
+        }
     }
 
     #[test]

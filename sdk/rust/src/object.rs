@@ -52,15 +52,7 @@ impl Default for Repr {
 }
 
 /// The head of an object: the keys targeting and the metadata accessors read.
-pub const HEAD_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
-
-/// The head ([`HEAD_KEYS`]) of an object's JSON text as a JSON object, without building the
-/// rest; `None` unless the text is one JSON object as far as it is read (once all three keys
-/// are read, the rest is not: callers hand it text already checked to be one JSON object). The
-/// host's output guard reads only this.
-pub fn head_of_text(text: &str) -> Option<Value> {
-    read_head(text).ok().map(Value::Object)
-}
+pub(crate) const HEAD_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
 
 fn read_head(text: &str) -> Result<Map<String, Value>, ReceiveError> {
     let mut head = Map::new();
@@ -682,8 +674,8 @@ mod tests {
             Err(ReceiveError::NotJson(_))
         ));
         assert_eq!(
-            head_of_text(r#"{"kind":"A","spec":{"big":[1,2,3]}}"#),
-            Some(json!({"kind": "A"}))
+            read_head(r#"{"kind":"A","spec":{"big":[1,2,3]}}"#).ok(),
+            json!({"kind": "A"}).as_object().cloned()
         );
     }
 
@@ -695,8 +687,10 @@ mod tests {
         assert_eq!(obj.name(), "a");
         assert_eq!(obj.into_json().expect("encodes"), text);
         assert_eq!(
-            head_of_text(r#"{"apiVersion":"v1","data":{"k":"v"},"kind":"A","metadata":{},"z":]"#),
-            Some(json!({"apiVersion": "v1", "kind": "A", "metadata": {}}))
+            read_head(r#"{"apiVersion":"v1","data":{"k":"v"},"kind":"A","metadata":{},"z":]"#).ok(),
+            json!({"apiVersion": "v1", "kind": "A", "metadata": {}})
+                .as_object()
+                .cloned()
         );
         // Until the last head key, the text is checked as it is read.
         assert!(matches!(

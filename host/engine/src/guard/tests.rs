@@ -357,3 +357,111 @@ fn a_step_that_returns_its_input_in_any_order_is_never_refused() {
         assert_eq!(guard.check(&objects, &reversed), Ok(()), "case {case}");
     }
 }
+
+/// What a random step makes of `objects`: most objects unchanged or edited in ways the census
+/// does not read (data, other labels); some renamed, moved, relabelled with ownership values,
+/// dropped or added; now and then the order reversed.
+fn mk_random_step(rng: &mut Rng, objects: &[Value]) -> Vec<Value> {
+    const NAMES: &[&str] = &["a", "b", "c", ""];
+    const NAMESPACES: &[&str] = &["team-a", "kube-system", ""];
+    const OWNERS: &[&str] = &["web", "other", ""];
+    let mut out: Vec<Value> = Vec::new();
+    for o in objects {
+        let mut o = o.clone();
+        match rng.below(40) {
+            0..=19 => {}
+            20..=29 => {
+                o["data"] = json!({"k": rng.below(100)});
+                o["metadata"]["labels"]["team"] = json!("blue");
+            }
+            30..=31 => o["metadata"]["name"] = json!(rng.pick(NAMES)),
+            32..=33 => o["metadata"]["namespace"] = json!(rng.pick(NAMESPACES)),
+            34..=35 => o["metadata"]["labels"]["capstan.dev/name"] = json!(rng.pick(OWNERS)),
+            36 => o["metadata"]["annotations"] = json!({"meta.helm.sh/release-name": "web"}),
+            37 => continue,
+            _ => out.extend(mk_random_objects(rng).into_iter().take(1)),
+        }
+        out.push(o);
+    }
+    if rng.below(10) == 0 {
+        out.reverse();
+    }
+    out
+}
+
+fn identities(objects: &[Value]) -> Vec<Value> {
+    objects.iter().map(identity_of).collect()
+}
+
+fn refs(objects: &[Value]) -> Vec<&Value> {
+    objects.iter().collect()
+}
+
+#[test]
+fn a_chain_judged_step_by_step_gets_the_verdicts_of_a_census_after_every_step() {
+    let guard = mk_guard(GuardPolicy::default());
+    let (mut skipped, mut taken, mut refused) = (0, 0, 0);
+    for case in 0..3000u64 {
+        let mut rng = Rng(case.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut objects = mk_random_objects(&mut rng);
+        let mut known = StepInput::default();
+        for _ in 0..3 {
+            let next = mk_random_step(&mut rng, &objects);
+            let every_step = guard.check(&objects, &next);
+            let (was, is) = (identities(&objects), identities(&next));
+            let judged = guard.check_step(known, &refs(&was), &refs(&is));
+            assert_eq!(
+                judged.as_ref().err(),
+                every_step.as_ref().err(),
+                "case {case}: {objects:?} -> {next:?}"
+            );
+            match judged {
+                Ok(k) => {
+                    if k.0.is_none() {
+                        skipped += 1;
+                    } else {
+                        taken += 1;
+                    }
+                    known = k;
+                    objects = next;
+                }
+                Err(_) => {
+                    refused += 1;
+                    break;
+                }
+            }
+        }
+    }
+    // Every path was exercised: steps judged without a census, with one, and refused.
+    assert!(
+        skipped > 500 && taken > 500 && refused > 500,
+        "{skipped} {taken} {refused}"
+    );
+}
+
+#[test]
+fn a_step_that_keeps_every_identity_takes_no_census() {
+    let guard = mk_guard(GuardPolicy::default());
+    let before = mk_chart();
+    let mut after = before.clone();
+    after[0]["data"] = json!({"k": "v"});
+    after[1]["metadata"]["labels"] = json!({"team": "blue"});
+    let known = guard
+        .check_step(
+            StepInput::default(),
+            &refs(&identities(&before)),
+            &refs(&identities(&after)),
+        )
+        .expect("allowed");
+    assert!(known.0.is_none());
+    // Once identities change, the census of the step's input is taken after all.
+    after[1]["metadata"]["namespace"] = json!("kube-system");
+    let violation = guard
+        .check_step(
+            known,
+            &refs(&identities(&before)),
+            &refs(&identities(&after)),
+        )
+        .expect_err("moved out of the namespace");
+    assert_eq!(violation.rule, Rule::Namespace);
+}
