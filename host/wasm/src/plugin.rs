@@ -6,7 +6,8 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use capstan_sdk::{Context, Diagnostic, ObjectRef, Severity};
+use capstan_sdk::serde::de;
+use capstan_sdk::{Context, Diagnostic, JsonKey, ObjectRef, Severity};
 use serde_json::Value;
 use wasmtime::{Store, Trap};
 
@@ -100,14 +101,89 @@ pub struct TextOutput {
     pub memory_bytes: u64,
 }
 
-/// Checks that `text` is one JSON object, without building it.
+/// Checks that `text` is one JSON object whose top-level keys are all different, without
+/// building it. JSON allows a repeated key, but readers disagree on which value counts (the
+/// first, the last), and a transform's SDK reads an object's head on arrival: an object that
+/// says two things about its `metadata` or `kind` is refused, not guessed at.
 pub fn check_json_object(text: &str) -> std::result::Result<(), String> {
-    serde_json::from_str::<capstan_sdk::serde::de::IgnoredAny>(text)
+    let mut de = serde_json::Deserializer::from_str(text);
+    let top = de::Deserializer::deserialize_any(&mut de, TopLevelKeys)
+        .and_then(|top| de.end().map(|()| top))
         .map_err(|e| format!("is not valid JSON: {e}"))?;
-    if text.trim_start().starts_with('{') {
-        Ok(())
-    } else {
-        Err("is not a JSON object".to_owned())
+    match top {
+        TopLevel::Object { repeated: None } => Ok(()),
+        TopLevel::Object {
+            repeated: Some(key),
+        } => Err(format!(
+            "has the top-level key {key:?} twice (accepted: each key once, as Kubernetes takes it)"
+        )),
+        TopLevel::Other => Err("is not a JSON object".to_owned()),
+    }
+}
+
+/// What [`check_json_object`] finds at the top of a text.
+enum TopLevel {
+    Object { repeated: Option<String> },
+    Other,
+}
+
+/// Reads past a JSON value, noting whether it is an object and its first repeated key.
+struct TopLevelKeys;
+
+impl<'de> de::Visitor<'de> for TopLevelKeys {
+    type Value = TopLevel;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(
+        self,
+        mut access: A,
+    ) -> std::result::Result<TopLevel, A::Error> {
+        let mut keys: Vec<JsonKey<'de>> = Vec::new();
+        let mut repeated = None;
+        while let Some(key) = access.next_key::<JsonKey<'de>>()? {
+            access.next_value::<de::IgnoredAny>()?;
+            if repeated.is_none() && keys.iter().any(|k| k.0 == key.0) {
+                repeated = Some(key.0.into_owned());
+            } else {
+                keys.push(key);
+            }
+        }
+        Ok(TopLevel::Object { repeated })
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(
+        self,
+        mut access: A,
+    ) -> std::result::Result<TopLevel, A::Error> {
+        while access.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(TopLevel::Other)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<TopLevel, E> {
+        Ok(TopLevel::Other)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<TopLevel, E> {
+        Ok(TopLevel::Other)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<TopLevel, E> {
+        Ok(TopLevel::Other)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<TopLevel, E> {
+        Ok(TopLevel::Other)
+    }
+
+    fn visit_str<E>(self, _: &str) -> std::result::Result<TopLevel, E> {
+        Ok(TopLevel::Other)
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<TopLevel, E> {
+        Ok(TopLevel::Other)
     }
 }
 
@@ -630,5 +706,37 @@ fn diagnostic(d: wit::Diagnostic) -> Diagnostic {
             namespace: o.namespace.as_deref().map(guest_text),
         }),
         field: d.field.as_deref().map(guest_text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_json_object;
+
+    #[test]
+    fn returned_text_is_one_json_object_saying_each_top_level_key_once() {
+        assert_eq!(
+            check_json_object(r#" {"a":{"b":1,"b":2},"c":[1]} "#),
+            Ok(())
+        );
+        assert_eq!(
+            check_json_object(r#"{"kind":"A","metadata":{},"spec":1,"metadata":{"name":"x"}}"#),
+            Err(
+                r#"has the top-level key "metadata" twice (accepted: each key once, as Kubernetes takes it)"#
+                    .to_owned()
+            )
+        );
+        // Spelled differently, the same key.
+        assert!(check_json_object(r#"{"kind":"A","k\u0069nd":"B"}"#).is_err());
+        for not_object in ["[1]", "1", "\"a\"", "null", "true"] {
+            assert_eq!(
+                check_json_object(not_object),
+                Err("is not a JSON object".to_owned())
+            );
+        }
+        for bad in ["{", r#"{"a":1} {}"#, r#"{"a":}"#] {
+            let why = check_json_object(bad).expect_err(bad);
+            assert!(why.starts_with("is not valid JSON: "), "{why}");
+        }
     }
 }

@@ -45,7 +45,7 @@ pub use image::{
     split_image,
 };
 pub use metadata::{Metadata, merge_string_map};
-pub use object::Object;
+pub use object::{JsonKey, Object};
 pub use patch::{PatchError, PatchOperation, apply_json_patch, apply_merge_patch};
 pub use pod_template::{
     ContainerKind, ContainerMut, ContainerRef, PodTemplateMut, PodTemplateRef, has_named,

@@ -15,6 +15,7 @@
 //! and the object goes back as the host's text with only `metadata` encoded again in its place:
 //! the body is never parsed or encoded (the same bytes as encoding the whole object).
 
+use std::borrow::Cow;
 use std::ops::{Deref, DerefMut};
 use std::sync::OnceLock;
 
@@ -68,6 +69,35 @@ fn read_head(text: &str) -> Result<Map<String, Value>, ReceiveError> {
     }
 }
 
+/// A JSON object key as a reader that skips most keys wants it: borrowed from the text unless
+/// it has escapes. (The host's readers of objects use it too.)
+#[derive(Debug)]
+pub struct JsonKey<'de>(pub Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for JsonKey<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        de.deserialize_str(JsonKeyVisitor)
+    }
+}
+
+struct JsonKeyVisitor;
+
+impl<'de> Visitor<'de> for JsonKeyVisitor {
+    type Value = JsonKey<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<JsonKey<'de>, E> {
+        Ok(JsonKey(Cow::Borrowed(key)))
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<JsonKey<'de>, E> {
+        Ok(JsonKey(Cow::Owned(key.to_owned())))
+    }
+}
+
 /// Why a received text is not an object.
 #[derive(Debug)]
 pub(crate) enum ReceiveError {
@@ -95,7 +125,7 @@ impl<'de> Visitor<'de> for HeadVisitor<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
-        while let Some(key) = access.next_key::<std::borrow::Cow<'de, str>>()? {
+        while let Some(JsonKey(key)) = access.next_key()? {
             if HEAD_KEYS.contains(&key.as_ref()) && !self.head.contains_key(key.as_ref()) {
                 let value: Value = access.next_value()?;
                 self.head.insert(key.into_owned(), value);

@@ -7,9 +7,9 @@
 //! writer), so that is what is read here too, at every level and however late the repeat
 //! comes: a step cannot show the guard one namespace and have another one applied.
 
-use std::borrow::Cow;
 use std::fmt;
 
+use capstan_sdk::JsonKey;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
@@ -111,7 +111,7 @@ impl<'de> Visitor<'de> for Level {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut kept = Map::new();
-        while let Some(Key(key)) = access.next_key()? {
+        while let Some(JsonKey(key)) = access.next_key()? {
             let value = match self.keep(&key) {
                 Keep::Value => access.next_value::<Value>()?,
                 Keep::Below(below) => {
@@ -160,33 +160,6 @@ impl<'de> Visitor<'de> for Level {
 
     fn visit_unit<E>(self) -> Result<Value, E> {
         Ok(Value::Null)
-    }
-}
-
-/// A map key, borrowed from the text unless it has escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> serde::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        de.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
-        Ok(Key(Cow::Borrowed(key)))
-    }
-
-    fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
-        Ok(Key(Cow::Owned(key.to_owned())))
     }
 }
 
