@@ -989,7 +989,7 @@ mod tests {
             let err = run(text);
             assert!(
                 matches!(&err, Error::BadNativeOutput { message, .. }
-                    if message.contains(r#"object #0 has the top-level key "metadata" twice"#)),
+                    if message.contains(r#"object #0 has the top-level key "metadata" more than once"#)),
                 "{err}"
             );
         }

@@ -97,8 +97,10 @@ mod wasm {
         /// fresh instance whose whole heap goes away with it. A free-list pop is a few
         /// instructions where talc's bins take a few dozen, and talc's allocate/deallocate were
         /// ~10 % of a chain's CPU (issue #12). Small blocks never go back to talc, so memory
-        /// freed in one class is reused only by that class: at most a slab per class plus each
-        /// class's peak, small next to a call's memory limit.
+        /// freed in one class is reused only by that class: a call needs, besides the one slab
+        /// in use, the peak of each class, not the peak of their sum. For a transform's
+        /// objects the two are close (guest memory for 10,000 objects did not change:
+        /// `throughput::every_first_party_plugin_…`).
         pub(super) struct SmallFirst {
             /// Head of each class's free list; a free block holds the next one's address.
             free: [Cell<*mut u8>; CLASSES],

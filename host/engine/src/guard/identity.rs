@@ -23,7 +23,9 @@ pub fn identity_of(object: &Value) -> Value {
 }
 
 /// [`identity_of`] the object `text` holds, reading it once and building only what it keeps;
-/// `null` if `text` is not JSON (a step's text is checked to be a JSON object before).
+/// `null` if it cannot be read. A step's text is checked to be one JSON object before; what
+/// the skipped parts hold is checked when the object is built or written, which fails the
+/// step if it cannot be (numbers out of range, lone surrogates, nesting past 128 levels).
 pub fn identity_of_text(text: &str) -> Value {
     let mut de = serde_json::Deserializer::from_str(text);
     Level::Top.deserialize(&mut de).unwrap_or(Value::Null)
