@@ -106,32 +106,28 @@ pub struct TextOutput {
 /// first, the last), and a transform's SDK reads an object's head on arrival: an object that
 /// says two things about its `metadata` or `kind` is refused, not guessed at.
 pub fn check_json_object(text: &str) -> std::result::Result<(), String> {
+    let not_json = |e: serde_json::Error| format!("is not valid JSON: {e}");
+    if !text.trim_start().starts_with('{') {
+        serde_json::from_str::<de::IgnoredAny>(text).map_err(not_json)?;
+        return Err("is not a JSON object".to_owned());
+    }
     let mut de = serde_json::Deserializer::from_str(text);
-    let top = de::Deserializer::deserialize_any(&mut de, TopLevelKeys)
-        .and_then(|top| de.end().map(|()| top))
-        .map_err(|e| format!("is not valid JSON: {e}"))?;
-    match top {
-        TopLevel::Object { repeated: None } => Ok(()),
-        TopLevel::Object {
-            repeated: Some(key),
-        } => Err(format!(
+    let repeated = de::Deserializer::deserialize_map(&mut de, TopLevelKeys)
+        .and_then(|repeated| de.end().map(|()| repeated))
+        .map_err(not_json)?;
+    match repeated {
+        None => Ok(()),
+        Some(key) => Err(format!(
             "has the top-level key {key:?} more than once (accepted: each key once)"
         )),
-        TopLevel::Other => Err("is not a JSON object".to_owned()),
     }
 }
 
-/// What [`check_json_object`] finds at the top of a text.
-enum TopLevel {
-    Object { repeated: Option<String> },
-    Other,
-}
-
-/// Reads past a JSON value, noting whether it is an object and a key it repeats (the smallest).
+/// Reads past a JSON object, noting a top-level key it repeats (the smallest).
 struct TopLevelKeys;
 
 impl<'de> de::Visitor<'de> for TopLevelKeys {
-    type Value = TopLevel;
+    type Value = Option<String>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
@@ -140,7 +136,7 @@ impl<'de> de::Visitor<'de> for TopLevelKeys {
     fn visit_map<A: de::MapAccess<'de>>(
         self,
         mut access: A,
-    ) -> std::result::Result<TopLevel, A::Error> {
+    ) -> std::result::Result<Option<String>, A::Error> {
         // In one pass while keys come in ascending order (as serde_json and the SDK write
         // them); otherwise sorted once: never a comparison of every key with every other
         // (a guest's object may have millions of keys).
@@ -152,46 +148,13 @@ impl<'de> de::Visitor<'de> for TopLevelKeys {
             keys.push(key);
         }
         if ascending {
-            return Ok(TopLevel::Object { repeated: None });
+            return Ok(None);
         }
         keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let repeated = keys
+        Ok(keys
             .windows(2)
             .find(|pair| pair[0].0 == pair[1].0)
-            .map(|pair| pair[0].0.clone().into_owned());
-        Ok(TopLevel::Object { repeated })
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(
-        self,
-        mut access: A,
-    ) -> std::result::Result<TopLevel, A::Error> {
-        while access.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(TopLevel::Other)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> std::result::Result<TopLevel, E> {
-        Ok(TopLevel::Other)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> std::result::Result<TopLevel, E> {
-        Ok(TopLevel::Other)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> std::result::Result<TopLevel, E> {
-        Ok(TopLevel::Other)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> std::result::Result<TopLevel, E> {
-        Ok(TopLevel::Other)
-    }
-
-    fn visit_str<E>(self, _: &str) -> std::result::Result<TopLevel, E> {
-        Ok(TopLevel::Other)
-    }
-
-    fn visit_unit<E>(self) -> std::result::Result<TopLevel, E> {
-        Ok(TopLevel::Other)
+            .map(|pair| pair[0].0.clone().into_owned()))
     }
 }
 
