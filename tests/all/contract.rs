@@ -152,3 +152,32 @@ fn the_first_failing_part_is_the_error() {
         .expect("runs");
     assert_eq!(out.objects, texts);
 }
+
+#[test]
+fn what_a_caller_reads_of_returned_objects_is_read_of_the_changed_ones_in_parts_and_whole() {
+    let texts = texts(&mk_workloads(1000, &filler_2kb()));
+    let plugin = load("inject-sidecar", limits());
+    let config = config_of("inject-sidecar");
+    let read = |text: &str| (text.len(), text.contains("log-shipper"));
+    let parts = plugin
+        .transform_text_read(&mk_ctx(), &config, &texts, &read)
+        .expect("runs");
+    let whole = plugin
+        .clone()
+        .in_one_call()
+        .transform_text_read(&mk_ctx(), &config, &texts, &read)
+        .expect("runs");
+    assert_eq!(parts.read, whole.read);
+    let expected: Vec<Option<(usize, bool)>> = parts
+        .objects
+        .iter()
+        .zip(&parts.unchanged)
+        .map(|(text, same)| (!same).then(|| read(text)))
+        .collect();
+    assert_eq!(parts.read, expected);
+    // Three in five objects have a pod template and get the sidecar; the rest come back as
+    // they were handed and are not read.
+    let changed = parts.read.iter().flatten().count();
+    assert_eq!(changed, 600);
+    assert!(parts.read.iter().flatten().all(|&(_, sidecar)| sidecar));
+}

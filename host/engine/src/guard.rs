@@ -31,7 +31,7 @@ use foldhash::HashMap;
 
 mod identity;
 
-pub use identity::{identity_of, identity_of_text};
+pub use identity::{Identity, identity_of, identity_of_text};
 
 use serde_json::Value;
 
@@ -766,23 +766,21 @@ impl OutputGuard {
     pub(crate) fn check_step(
         &self,
         input: StepInput,
-        before: &[&Value],
-        after: &[&Value],
+        before: &[Identity],
+        after: &[Identity],
     ) -> Result<StepInput, Violation> {
         // Equal objects count alike; identities ([`identity_of`]) are equal unless identity or
         // ownership changed.
-        if before.len() == after.len()
-            && before
-                .iter()
-                .zip(after)
-                .all(|(a, b)| std::ptr::eq(*a, *b) || a == b)
-        {
+        if before == after {
             return Ok(input);
         }
-        let census = input
-            .0
-            .unwrap_or_else(|| self.census(before.iter().copied()));
-        self.check_census(&census, after)
+        let census = input.0.unwrap_or_else(|| {
+            let before: Vec<Value> = before.iter().map(Identity::to_value).collect();
+            self.census(&before)
+        });
+        let after: Vec<Value> = after.iter().map(Identity::to_value).collect();
+        let after: Vec<&Value> = after.iter().collect();
+        self.check_census(&census, &after)
             .map(|c| StepInput(Some(c)))
     }
 }

@@ -3,14 +3,13 @@
 //! an error and no objects, so a partial stream can never be applied. With an [`OutputGuard`]
 //! every step's output is checked against its input before the next step runs.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use capstan_sdk::{Context, Diagnostic, NativePlugin, TransformError};
 use capstan_wasm::WasmPlugin;
 use serde_json::Value;
 
-use crate::guard::{OutputGuard, StepInput, Violation, identity_of, identity_of_text};
+use crate::guard::{Identity, OutputGuard, StepInput, Violation, identity_of, identity_of_text};
 use crate::par;
 
 /// Objects per thread below which encoding, decoding or writing them stays on one thread.
@@ -379,21 +378,29 @@ impl Pipeline {
             let (next, diags) = match &step.transform {
                 Transform::Wasm(plugin) => {
                     let texts = take_texts(&mut items, keep);
+                    // With a guard, the identity of each changed object is read where the
+                    // object is checked, on the thread that ran its part.
+                    let read = |text: &str| guard.is_some().then(|| identity_of_text(text));
                     let out = plugin
-                        .transform_text(&ctx, &step.config.to_string(), &texts)
+                        .transform_text_read(&ctx, &step.config.to_string(), &texts, &read)
                         .map_err(|source| Error::RunPostRenderer {
                             index,
                             name: step.name.clone(),
                             source: Box::new(source),
                         })?;
+                    drop(texts);
                     let next = out
                         .objects
                         .into_iter()
                         .zip(out.unchanged)
+                        .zip(out.read)
                         .enumerate()
-                        .map(|(i, (text, same))| match items.get_mut(i) {
+                        .map(|(i, ((text, same), read))| match items.get_mut(i) {
                             Some(old) if same => old.keep(text),
-                            _ => Item::from_text(text, index),
+                            _ => Item {
+                                identity: read.flatten(),
+                                ..Item::from_text(text, index)
+                            },
                         })
                         .collect();
                     (next, out.diagnostics)
@@ -427,9 +434,8 @@ impl Pipeline {
             output.timings.push((step.name.clone(), started.elapsed()));
             if let (Some(guard), Some((before, known))) = (&guard, input) {
                 let after = identities(&mut items);
-                let known = guard
-                    .check_step(known, &refs(&before), &refs(&after))
-                    .map_err(|source| Error::GuardOutput {
+                let known = guard.check_step(known, &before, &after).map_err(|source| {
+                    Error::GuardOutput {
                         index,
                         name: step.name.clone(),
                         plugin: match &step.transform {
@@ -437,7 +443,8 @@ impl Pipeline {
                             _ => None,
                         },
                         source: Box::new(source),
-                    })?;
+                    }
+                })?;
                 next_input = Some((after, known));
             }
             output
@@ -468,7 +475,7 @@ impl Pipeline {
 struct Item {
     value: Option<Value>,
     text: Option<String>,
-    identity: Option<Arc<Value>>,
+    identity: Option<Identity>,
     /// The step whose output this text is, while it has no value.
     from_step: Option<usize>,
 }
@@ -556,24 +563,20 @@ fn text_crds(items: &[Item]) -> Vec<Value> {
 /// The identity of every object ([`crate::guard::identity_of`]): all the output guard reads.
 /// Each is worked out once, then kept with its object, and shared with the step's input while
 /// the guard compares the two.
-fn identities(items: &mut [Item]) -> Vec<Arc<Value>> {
+fn identities(items: &mut [Item]) -> Vec<Identity> {
     par::map_mut(items, MIN_OBJECTS_PER_THREAD, |item| {
         if item.identity.is_none() {
-            item.identity = Some(Arc::new(match (&item.value, &item.text) {
+            item.identity = Some(match (&item.value, &item.text) {
                 (Some(value), _) => identity_of(value),
                 (None, Some(text)) => identity_of_text(text),
-                (None, None) => Value::Null,
-            }));
+                (None, None) => Identity::default(),
+            });
         }
     });
     items
         .iter()
         .map(|item| item.identity.clone().unwrap_or_default())
         .collect()
-}
-
-fn refs(identities: &[Arc<Value>]) -> Vec<&Value> {
-    identities.iter().map(|identity| &**identity).collect()
 }
 
 /// Every object's value, building those that only have text.

@@ -89,7 +89,7 @@ pub struct TransformOutput {
 /// and `unchanged[i]` says that output `i` is byte for byte the input object `i` it was handed,
 /// so a caller can keep what it already knows about that object (its parsed value).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct TextOutput {
+pub struct TextOutput<T = ()> {
     /// The new objects, in order, one JSON object each.
     pub objects: Vec<String>,
     /// Per output object: the same bytes as the input object at the same position.
@@ -99,6 +99,9 @@ pub struct TextOutput {
     /// The guest's linear memory at the end of the call, in bytes: its peak, since Wasm memory
     /// never shrinks (what [`crate::Limits::memory_bytes`] caps).
     pub memory_bytes: u64,
+    /// Per output object: what the caller's reader made of it
+    /// ([`WasmPlugin::transform_text_read`]), for every object that is not unchanged.
+    pub read: Vec<Option<T>>,
 }
 
 /// Checks that `text` is one JSON object whose top-level keys are all different, without
@@ -398,6 +401,20 @@ impl WasmPlugin {
         config: &str,
         objects: &[String],
     ) -> Result<TextOutput> {
+        self.transform_text_read(ctx, config, objects, &|_| ())
+    }
+
+    /// [`WasmPlugin::transform_text`], also reading each returned object that is not unchanged
+    /// with `read` once it is checked, on the thread that ran its part (what the caller would
+    /// otherwise read from every changed object after the call, on one thread or with a
+    /// second pass over all of them: the output guard reads identities so).
+    pub fn transform_text_read<T: Send + Sync>(
+        &self,
+        ctx: &Context,
+        config: &str,
+        objects: &[String],
+        read: &(dyn Fn(&str) -> T + Sync),
+    ) -> Result<TextOutput<T>> {
         let input_size = objects.iter().map(|o| o.len() as u64).sum::<u64>() + config.len() as u64;
         self.check_input(input_size)?;
         let plugin = || self.id.clone();
@@ -420,7 +437,7 @@ impl WasmPlugin {
             Vec::new()
         };
         let (output, memory_bytes, returned) = if parts.len() > 1 {
-            self.call_parts(&wit_ctx, config, objects, &parts)?
+            self.call_parts(&wit_ctx, config, objects, &parts, read)?
         } else {
             let (output, memory_bytes) = self.call_transform(&wit_ctx, config, objects)?;
             (output, memory_bytes, None)
@@ -440,19 +457,19 @@ impl WasmPlugin {
                 diagnostics,
             });
         }
-        let returned = returned.unwrap_or_else(|| Returned::of(objects, &output.objects, 0));
+        let returned = returned.unwrap_or_else(|| Returned::of(objects, &output.objects, 0, read));
         if let Some((i, why)) = returned.first_bad {
             return Err(Error::BadOutput {
                 plugin: plugin(),
                 message: format!("object #{i} {why}"),
             });
         }
-        let unchanged = returned.unchanged;
         Ok(TextOutput {
             objects: output.objects,
-            unchanged,
+            unchanged: returned.unchanged,
             diagnostics,
             memory_bytes,
+            read: returned.read,
         })
     }
 
@@ -492,18 +509,20 @@ impl WasmPlugin {
     /// The parts of one call, on the caller's thread and as many extra threads as the runtime
     /// grants, taken in list order; once a part fails no later part starts, and the first
     /// failed part in list order is the error (every part before it has run by then).
-    fn call_parts(
+    fn call_parts<T: Send + Sync>(
         &self,
         wit_ctx: &wit::ReleaseContext,
         config: &str,
         objects: &[String],
         parts: &[Range<usize>],
-    ) -> Result<(wit::TransformOutput, u64, Option<Returned>)> {
+        read: &(dyn Fn(&str) -> T + Sync),
+    ) -> Result<(wit::TransformOutput, u64, Option<Returned<T>>)> {
         let threads = self.runtime.part_threads(parts.len() - 1);
         let next = AtomicUsize::new(0);
         let first_failed = AtomicUsize::new(usize::MAX);
-        type Part = (wit::TransformOutput, u64, Returned);
-        let results: Vec<OnceLock<Result<Part>>> = parts.iter().map(|_| OnceLock::new()).collect();
+        type Part<T> = (wit::TransformOutput, u64, Returned<T>);
+        let results: Vec<OnceLock<Result<Part<T>>>> =
+            parts.iter().map(|_| OnceLock::new()).collect();
         let work = || {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -516,7 +535,7 @@ impl WasmPlugin {
                     .call_transform(wit_ctx, config, &objects[part.clone()])
                     .map(|(out, memory)| {
                         let returned =
-                            Returned::of(&objects[part.clone()], &out.objects, part.start);
+                            Returned::of(&objects[part.clone()], &out.objects, part.start, read);
                         (out, memory, returned)
                     })
                     .map_err(|e| in_part(e, &part));
@@ -550,6 +569,7 @@ impl WasmPlugin {
             }
             if let Some(all) = &mut returned {
                 all.unchanged.extend(part_returned.unchanged);
+                all.read.extend(part_returned.read);
                 all.first_bad = all.first_bad.take().or(part_returned.first_bad);
             }
             joined.objects.extend(out.objects);
@@ -561,26 +581,49 @@ impl WasmPlugin {
 }
 
 /// What a call returned, compared with what it was handed: which objects are byte for byte the
-/// input at the same position, and the first other one that is not one JSON object.
-#[derive(Debug, Default)]
-struct Returned {
+/// input at the same position, the first other one that is not one JSON object, and what the
+/// caller's reader made of the others while none was bad.
+#[derive(Debug)]
+struct Returned<T> {
     unchanged: Vec<bool>,
     /// Its position (counted from `offset`) and what is wrong with it.
     first_bad: Option<(usize, String)>,
+    read: Vec<Option<T>>,
 }
 
-impl Returned {
-    fn of(inputs: &[String], outputs: &[String], offset: usize) -> Returned {
+impl<T> Default for Returned<T> {
+    fn default() -> Self {
+        Returned {
+            unchanged: Vec::new(),
+            first_bad: None,
+            read: Vec::new(),
+        }
+    }
+}
+
+impl<T> Returned<T> {
+    fn of(
+        inputs: &[String],
+        outputs: &[String],
+        offset: usize,
+        read: &(dyn Fn(&str) -> T + Sync),
+    ) -> Returned<T> {
         let mut returned = Returned {
             unchanged: Vec::with_capacity(outputs.len()),
             first_bad: None,
+            read: Vec::with_capacity(outputs.len()),
         };
         for (i, text) in outputs.iter().enumerate() {
             let same = inputs.get(i).is_some_and(|input| input == text);
+            let mut made = None;
             if !same && returned.first_bad.is_none() {
-                returned.first_bad = check_json_object(text).err().map(|why| (offset + i, why));
+                match check_json_object(text) {
+                    Ok(()) => made = Some(read(text)),
+                    Err(why) => returned.first_bad = Some((offset + i, why)),
+                }
             }
             returned.unchanged.push(same);
+            returned.read.push(made);
         }
         returned
     }

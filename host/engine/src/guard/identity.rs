@@ -3,165 +3,393 @@
 //! these is the census of the whole objects, so the engine keeps only this per object between
 //! steps, and reads it from a step's JSON text without building the rest (issue #12).
 //!
+//! An identity is kept as one short compact JSON text, keys in order: comparing two is one
+//! `memcmp` and dropping one is one free, where a `serde_json` map cost two B-tree nodes per
+//! object and a walk to compare. Equal texts are equal identities. Two equal identities that
+//! are written differently (a number given as `1e2` and as `100.0`) compare unequal, which only
+//! makes the guard take a census it could have skipped.
+//!
 //! JSON allows a key twice. What is applied is the last value (serde_json's maps, the YAML
 //! writer), so that is what is read here too, at every level and however late the repeat
 //! comes: a step cannot show the guard one namespace and have another one applied.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use capstan_sdk::JsonKey;
+use serde::Deserialize;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{MetadataField, OWNERSHIP};
 
-/// The identity of an object given as a value: its fields above, each as it is (a value that
-/// is not an object where one is read from becomes `null`; labels and annotations without
-/// ownership keys are left out).
-pub fn identity_of(object: &Value) -> Value {
-    pick(Level::Top, object)
+/// What the guard reads of one object ([`identity_of`]), as compact JSON text with its keys in
+/// order. Cloning shares the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity(Arc<str>);
+
+impl Identity {
+    /// The identity as JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The identity as a value, for a census: an object holding what is read (a value that is
+    /// not an object where one is read from is `null`; labels and annotations without
+    /// ownership keys are left out), or `null` for what is not an object at all.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Identity(Arc::from("null"))
+    }
+}
+
+/// The identity of an object given as a value.
+pub fn identity_of(object: &Value) -> Identity {
+    read(object)
 }
 
 /// [`identity_of`] the object `text` holds, reading it once and building only what it keeps;
 /// `null` if it cannot be read. A step's text is checked to be one JSON object before; what
 /// the skipped parts hold is checked when the object is built or written, which fails the
 /// step if it cannot be (numbers out of range, lone surrogates, nesting past 128 levels).
-pub fn identity_of_text(text: &str) -> Value {
-    let mut de = serde_json::Deserializer::from_str(text);
-    Level::Top.deserialize(&mut de).unwrap_or(Value::Null)
+pub fn identity_of_text(text: &str) -> Identity {
+    read(&mut serde_json::Deserializer::from_str(text))
 }
 
-/// Where in an object a map is read.
-#[derive(Debug, Clone, Copy)]
-enum Level {
-    /// The object itself.
-    Top,
-    /// `metadata`.
-    Metadata,
-    /// `metadata.labels` or `metadata.annotations`.
-    Owners(MetadataField),
-}
-
-/// What is kept of the entry `key` of a map at `level`.
-enum Keep {
-    /// Its value, as it is.
-    Value,
-    /// What is read of its value one level down.
-    Below(Level),
-    /// Nothing.
-    Nothing,
-}
-
-impl Level {
-    fn keep(self, key: &str) -> Keep {
-        match (self, key) {
-            (Level::Top, "apiVersion" | "kind") | (Level::Metadata, "name" | "namespace") => {
-                Keep::Value
-            }
-            (Level::Top, "metadata") => Keep::Below(Level::Metadata),
-            (Level::Metadata, "labels") => Keep::Below(Level::Owners(MetadataField::Label)),
-            (Level::Metadata, "annotations") => {
-                Keep::Below(Level::Owners(MetadataField::Annotation))
-            }
-            (Level::Owners(field), key)
-                if OWNERSHIP.iter().any(|&(f, k)| f == field && k == key) =>
-            {
-                Keep::Value
-            }
-            _ => Keep::Nothing,
-        }
+/// Values and texts are read by the same visitors (`&Value` is a deserializer too), so what is
+/// kept has one home.
+fn read<'de, D: Deserializer<'de>>(de: D) -> Identity {
+    match de.deserialize_any(TopVisitor) {
+        Ok(Some(top)) => top.write(),
+        _ => Identity::default(),
     }
 }
 
-impl Level {
+/// A value read as it is: a string (borrowed from the text when it has no escapes), or any
+/// other value.
+enum AsIs<'a> {
+    Str(Cow<'a, str>),
+    Other(Value),
+}
+
+/// What is read of an object.
+#[derive(Default)]
+struct Top<'a> {
+    api_version: Option<AsIs<'a>>,
+    kind: Option<AsIs<'a>>,
+    metadata: Option<Metadata<'a>>,
+}
+
+/// What is read of `metadata`: `None` when it is not an object.
+type Metadata<'a> = Option<MetadataRead<'a>>;
+
+#[derive(Default)]
+struct MetadataRead<'a> {
+    name: Option<AsIs<'a>>,
+    namespace: Option<AsIs<'a>>,
+    labels: Owners<'a>,
+    annotations: Owners<'a>,
+}
+
+/// The ownership entries of `labels` or `annotations`, in key order, each key once.
+type Owners<'a> = Vec<(&'static str, AsIs<'a>)>;
+
+impl Top<'_> {
+    /// `{"apiVersion":…,"kind":…,"metadata":{"annotations":{…},"labels":{…},"name":…,
+    /// "namespace":…}}`, with what is absent left out: the order and form `serde_json` writes
+    /// the same identity as a value in.
+    fn write(&self) -> Identity {
+        let mut out = Writer(Vec::with_capacity(160));
+        out.open();
+        out.entry("apiVersion", self.api_version.as_ref());
+        out.entry("kind", self.kind.as_ref());
+        match &self.metadata {
+            None => {}
+            Some(None) => {
+                out.key("metadata");
+                out.0.extend_from_slice(b"null");
+            }
+            Some(Some(m)) => {
+                out.key("metadata");
+                out.open();
+                out.owners("annotations", &m.annotations);
+                out.owners("labels", &m.labels);
+                out.entry("name", m.name.as_ref());
+                out.entry("namespace", m.namespace.as_ref());
+                out.close();
+            }
+        }
+        out.close();
+        Identity(Arc::from(
+            String::from_utf8(out.0).expect("serde_json writes UTF-8"),
+        ))
+    }
+}
+
+/// Compact JSON, written into memory.
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn open(&mut self) {
+        self.0.push(b'{');
+    }
+
+    fn close(&mut self) {
+        self.0.push(b'}');
+    }
+
+    fn key(&mut self, key: &str) {
+        if self.0.last() != Some(&b'{') {
+            self.0.push(b',');
+        }
+        self.string(key);
+        self.0.push(b':');
+    }
+
+    fn string(&mut self, s: &str) {
+        serde_json::to_writer(&mut self.0, s).expect("writing to memory");
+    }
+
+    fn value(&mut self, value: &AsIs<'_>) {
+        match value {
+            AsIs::Str(s) => self.string(s),
+            AsIs::Other(v) => serde_json::to_writer(&mut self.0, v).expect("writing to memory"),
+        }
+    }
+
+    fn entry(&mut self, key: &str, value: Option<&AsIs<'_>>) {
+        if let Some(value) = value {
+            self.key(key);
+            self.value(value);
+        }
+    }
+
     /// Labels or annotations without ownership keys are left out: to a census they are the
     /// same as none, and an identity is equal before and after a step that only adds others.
-    fn left_out(self, read: &Value) -> bool {
-        matches!(self, Level::Owners(_)) && read.as_object().is_none_or(Map::is_empty)
-    }
-}
-
-fn pick(level: Level, value: &Value) -> Value {
-    let Some(map) = value.as_object() else {
-        return Value::Null;
-    };
-    let kept = map.iter().filter_map(|(key, value)| match level.keep(key) {
-        Keep::Value => Some((key.clone(), value.clone())),
-        Keep::Below(below) => {
-            Some((key.clone(), pick(below, value))).filter(|(_, v)| !below.left_out(v))
+    fn owners(&mut self, key: &str, owners: &Owners<'_>) {
+        if owners.is_empty() {
+            return;
         }
-        Keep::Nothing => None,
-    });
-    Value::Object(kept.collect())
-}
-
-impl<'de> DeserializeSeed<'de> for Level {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
-        de.deserialize_any(self)
+        self.key(key);
+        self.open();
+        for (k, v) in owners {
+            self.key(k);
+            self.value(v);
+        }
+        self.close();
     }
 }
 
-/// Reads a map at its level; anything else is read past and becomes `null`, as [`pick`] does.
-impl<'de> Visitor<'de> for Level {
-    type Value = Value;
+/// Reads a map whose entries `read` keeps or skips; anything else is read past and gives
+/// `None`.
+macro_rules! not_a_map {
+    () => {
+        fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+            while access.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    };
+}
+
+struct TopVisitor;
+
+impl<'de> Visitor<'de> for TopVisitor {
+    type Value = Option<Top<'de>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut kept = Map::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut top = Top::default();
+        // The last of a repeated key wins, as in serde_json's own maps.
         while let Some(JsonKey(key)) = access.next_key()? {
-            let value = match self.keep(&key) {
-                Keep::Value => access.next_value::<Value>()?,
-                Keep::Below(below) => {
-                    let value = access.next_value_seed(below)?;
-                    if below.left_out(&value) {
-                        kept.remove(key.as_ref());
-                        continue;
-                    }
-                    value
-                }
-                Keep::Nothing => {
+            match key.as_ref() {
+                "apiVersion" => top.api_version = Some(access.next_value_seed(AsIsSeed)?),
+                "kind" => top.kind = Some(access.next_value_seed(AsIsSeed)?),
+                "metadata" => top.metadata = Some(access.next_value_seed(MetadataSeed)?),
+                _ => {
                     access.next_value::<IgnoredAny>()?;
-                    continue;
                 }
-            };
-            // The last of a repeated key wins, as in serde_json's own maps.
-            kept.insert(key.into_owned(), value);
+            }
         }
-        Ok(Value::Object(kept))
+        Ok(Some(top))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        while access.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Value::Null)
+    not_a_map!();
+}
+
+struct MetadataSeed;
+
+impl<'de> DeserializeSeed<'de> for MetadataSeed {
+    type Value = Metadata<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MetadataSeed {
+    type Value = Metadata<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut m = MetadataRead::default();
+        while let Some(JsonKey(key)) = access.next_key()? {
+            match key.as_ref() {
+                "name" => m.name = Some(access.next_value_seed(AsIsSeed)?),
+                "namespace" => m.namespace = Some(access.next_value_seed(AsIsSeed)?),
+                "labels" => {
+                    m.labels = access
+                        .next_value_seed(OwnersSeed(MetadataField::Label))?
+                        .unwrap_or_default();
+                }
+                "annotations" => {
+                    m.annotations = access
+                        .next_value_seed(OwnersSeed(MetadataField::Annotation))?
+                        .unwrap_or_default();
+                }
+                _ => {
+                    access.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(m))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<Value, E> {
-        Ok(Value::Null)
+    not_a_map!();
+}
+
+struct OwnersSeed(MetadataField);
+
+impl<'de> DeserializeSeed<'de> for OwnersSeed {
+    type Value = Option<Owners<'de>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OwnersSeed {
+    type Value = Option<Owners<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut owners = Owners::new();
+        while let Some(JsonKey(key)) = access.next_key()? {
+            let owned = OWNERSHIP
+                .iter()
+                .find(|&&(field, k)| field == self.0 && k == key);
+            match owned {
+                Some(&(_, key)) => {
+                    let value = access.next_value_seed(AsIsSeed)?;
+                    owners.retain(|(k, _)| *k != key);
+                    owners.push((key, value));
+                }
+                None => {
+                    access.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        owners.sort_unstable_by_key(|(key, _)| *key);
+        Ok(Some(owners))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<Value, E> {
-        Ok(Value::Null)
+    not_a_map!();
+}
+
+struct AsIsSeed;
+
+impl<'de> DeserializeSeed<'de> for AsIsSeed {
+    type Value = AsIs<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AsIsSeed {
+    type Value = AsIs<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(AsIs::Str(Cow::Borrowed(s)))
     }
 
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(AsIs::Str(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(AsIs::Str(Cow::Owned(s)))
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(AsIs::Other(Value::Bool(b)))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(AsIs::Other(Value::from(n)))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(AsIs::Other(Value::from(n)))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Self::Value, E> {
+        Ok(AsIs::Other(Value::from(n)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(AsIs::Other(Value::Null))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
+        Value::deserialize(SeqAccessDeserializer::new(access)).map(AsIs::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
+        Value::deserialize(MapAccessDeserializer::new(access)).map(AsIs::Other)
     }
 }
 

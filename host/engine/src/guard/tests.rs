@@ -389,12 +389,8 @@ fn mk_random_step(rng: &mut Rng, objects: &[Value]) -> Vec<Value> {
     out
 }
 
-fn identities(objects: &[Value]) -> Vec<Value> {
+fn identities(objects: &[Value]) -> Vec<Identity> {
     objects.iter().map(identity_of).collect()
-}
-
-fn refs(objects: &[Value]) -> Vec<&Value> {
-    objects.iter().collect()
 }
 
 #[test]
@@ -409,7 +405,7 @@ fn a_chain_judged_step_by_step_gets_the_verdicts_of_a_census_after_every_step() 
             let next = mk_random_step(&mut rng, &objects);
             let every_step = guard.check(&objects, &next);
             let (was, is) = (identities(&objects), identities(&next));
-            let judged = guard.check_step(known, &refs(&was), &refs(&is));
+            let judged = guard.check_step(known, &was, &is);
             assert_eq!(
                 judged.as_ref().err(),
                 every_step.as_ref().err(),
@@ -449,19 +445,15 @@ fn a_step_that_keeps_every_identity_takes_no_census() {
     let known = guard
         .check_step(
             StepInput::default(),
-            &refs(&identities(&before)),
-            &refs(&identities(&after)),
+            &identities(&before),
+            &identities(&after),
         )
         .expect("allowed");
     assert!(known.0.is_none());
     // Once identities change, the census of the step's input is taken after all.
     after[1]["metadata"]["namespace"] = json!("kube-system");
     let violation = guard
-        .check_step(
-            known,
-            &refs(&identities(&before)),
-            &refs(&identities(&after)),
-        )
+        .check_step(known, &identities(&before), &identities(&after))
         .expect_err("moved out of the namespace");
     assert_eq!(violation.rule, Rule::Namespace);
 }

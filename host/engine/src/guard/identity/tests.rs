@@ -1,7 +1,42 @@
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::*;
 use crate::guard::tests::Rng;
+
+/// What an identity holds, read from a value the plain way: the oracle the readers are held to.
+fn pick(level: usize, value: &Value) -> Value {
+    let Some(map) = value.as_object() else {
+        return Value::Null;
+    };
+    let mut kept = Map::new();
+    for (key, value) in map {
+        let below = match (level, key.as_str()) {
+            (0, "apiVersion" | "kind") | (1, "name" | "namespace") => {
+                kept.insert(key.clone(), value.clone());
+                continue;
+            }
+            (0, "metadata") => 1,
+            (1, "labels") => 2,
+            (1, "annotations") => 3,
+            (2 | 3, key)
+                if OWNERSHIP.iter().any(|&(field, k)| {
+                    k == key && (field == MetadataField::Label) == (level == 2)
+                }) =>
+            {
+                kept.insert(key.to_owned(), value.clone());
+                continue;
+            }
+            _ => continue,
+        };
+        let read = pick(below, value);
+        // Labels and annotations without ownership keys are left out.
+        if below >= 2 && read.as_object().is_none_or(Map::is_empty) {
+            continue;
+        }
+        kept.insert(key.clone(), read);
+    }
+    Value::Object(kept)
+}
 
 const SCALARS: &[&str] = &[
     r#""v1""#,
@@ -65,10 +100,21 @@ fn reading_text_keeps_what_reading_the_value_keeps() {
         let mut rng = Rng(case.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let text = mk_text(&mut rng, 0);
         let value: Value = serde_json::from_str(&text).expect("generated JSON");
+        let identity = identity_of_text(&text);
+        assert_eq!(identity, identity_of(&value), "case {case}: {text}");
+        // What the census reads is what the oracle keeps, written as serde_json writes it, so
+        // an identity read from a value and from any text of it compare equal.
+        let expected = pick(0, &value);
+        assert_eq!(identity.to_value(), expected, "case {case}: {text}");
         assert_eq!(
-            identity_of_text(&text),
-            identity_of(&value),
+            identity.as_str(),
+            expected.to_string(),
             "case {case}: {text}"
+        );
+        assert_eq!(
+            identity_of_text(&value.to_string()),
+            identity,
+            "case {case}"
         );
     }
 }
@@ -81,15 +127,21 @@ fn only_identity_and_ownership_are_kept_and_the_last_repeat_wins() {
         "metadata":{"name":"c","namespace":"kube-system","labels":{"capstan.dev/name":"web","capstan.dev/name":"other"}}}"#;
     let expected = json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "c", "namespace": "kube-system", "labels": {"capstan.dev/name": "other"}}});
-    assert_eq!(identity_of_text(text), expected);
+    assert_eq!(identity_of_text(text).to_value(), expected);
+    assert_eq!(
+        identity_of_text(text).as_str(),
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"labels":{"capstan.dev/name":"other"},"name":"c","namespace":"kube-system"}}"#
+    );
     let value: Value = serde_json::from_str(text).expect("JSON");
-    assert_eq!(identity_of(&value), expected);
+    assert_eq!(identity_of(&value).to_value(), expected);
     // Metadata that is not an object has no name: the guard refuses it as it refuses the value.
     assert_eq!(
         identity_of_text(
             r#"{"apiVersion":"v1","kind":"C","metadata":{"name":"c"},"metadata":[1]}"#
-        ),
+        )
+        .to_value(),
         json!({"apiVersion": "v1", "kind": "C", "metadata": null})
     );
-    assert_eq!(identity_of_text("not json"), Value::Null);
+    assert_eq!(identity_of_text("not json").as_str(), "null");
+    assert_eq!(identity_of_text("[1]"), Identity::default());
 }
