@@ -56,6 +56,14 @@ impl Default for Repr {
 pub(crate) const HEAD_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
 
 fn read_head(text: &str) -> Result<Map<String, Value>, ReceiveError> {
+    match read_compact_head(text) {
+        Some(head) => Ok(head),
+        None => read_head_visiting(text),
+    }
+}
+
+/// [`read_head`] by serde_json's reader, for any text.
+fn read_head_visiting(text: &str) -> Result<Map<String, Value>, ReceiveError> {
     let mut head = Map::new();
     let mut de = serde_json::Deserializer::from_str(text);
     let read = de::Deserializer::deserialize_map(&mut de, HeadVisitor { head: &mut head });
@@ -403,7 +411,12 @@ fn split_pointer(pointer: &str) -> Option<(String, &str)> {
         Some(i) => (&body[..i], &body[i..]),
         None => (body, ""),
     };
-    Some((first.replace("~1", "/").replace("~0", "~"), rest))
+    let first = if first.contains('~') {
+        first.replace("~1", "/").replace("~0", "~")
+    } else {
+        first.to_owned()
+    };
+    Some((first, rest))
 }
 
 /// `map[key]` as a map, inserting (or replacing a non-map with) an empty one.
@@ -468,6 +481,50 @@ fn top_level_value(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
         }
     }
     None
+}
+
+/// [`read_head`] of a compact object (the host's text: no whitespace outside strings, no escapes
+/// in keys), finding each head entry by skipping the values before it and parsing only the head's
+/// values. The visitor stops reading once it has the head by returning an error, and serde_json
+/// works out a line and column for every error by scanning the text up to there (issue #12:
+/// set-labels, which reads every head and changes only `metadata` on most objects, is ~5 %
+/// faster per call). `None` for anything else, which the visitor
+/// reads and checks: not compact, an escaped key, a head value that is not JSON, or an object
+/// without all of the head (read to its end).
+fn read_compact_head(text: &str) -> Option<Map<String, Value>> {
+    let b = text.as_bytes();
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    let mut head = Map::new();
+    let mut i = 1;
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = skip_string(b, i)?;
+        let name = &b[i + 1..key_end - 1];
+        if name.contains(&b'\\') || b.get(key_end) != Some(&b':') {
+            return None;
+        }
+        let start = key_end + 1;
+        let end = skip_value(b, start)?;
+        // The first of a repeated key counts, as the visitor reads it.
+        if let Some(key) = HEAD_KEYS.iter().find(|k| k.as_bytes() == name)
+            && !head.contains_key(*key)
+        {
+            // `start..end` is a whole value between ASCII bytes, so on char boundaries.
+            let value: Value = serde_json::from_str(text.get(start..end)?).ok()?;
+            head.insert((*key).to_owned(), value);
+            if head.len() == HEAD_KEYS.len() {
+                return Some(head);
+            }
+        }
+        if b.get(end) != Some(&b',') {
+            return None;
+        }
+        i = end + 1;
+    }
 }
 
 /// Past the string starting at `b[i]` (a `"`).
@@ -621,6 +678,66 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// An object's text with keys in any order, repeated, escaped; values of every kind.
+    fn mk_object_text(seed: &mut u64) -> String {
+        fn next(seed: &mut u64, n: u64) -> u64 {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed % n
+        }
+        const KEYS: &[&str] = &[
+            "apiVersion",
+            "kind",
+            "metadata",
+            "data",
+            "spec",
+            "zz",
+            r#"k\u0069nd"#,
+            "a",
+        ];
+        const VALUES: &[&str] = &[
+            r#""v1""#,
+            r#""Deploy\"ment""#,
+            "3",
+            "-1.5e3",
+            "null",
+            "true",
+            "[]",
+            "{}",
+            r#"{"name":"web","labels":{"a":"b"}}"#,
+            r#"[{"x":[1,{"y":"]}"}]},"}"]"#,
+            r#"{"nested":{"deeper":[1,2,{"z":null}]}}"#,
+        ];
+        let entries: Vec<String> = (0..next(seed, 7))
+            .map(|_| {
+                let key = KEYS[next(seed, KEYS.len() as u64) as usize];
+                let value = VALUES[next(seed, VALUES.len() as u64) as usize];
+                let sep = if next(seed, 10) == 0 { ": " } else { ":" };
+                format!(r#""{key}"{sep}{value}"#)
+            })
+            .collect();
+        format!("{{{}}}", entries.join(","))
+    }
+
+    #[test]
+    fn a_compact_head_is_read_as_the_visitor_reads_it() {
+        let (mut fast, mut total) = (0, 0);
+        for case in 1..20_000u64 {
+            let mut seed = case.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let text = mk_object_text(&mut seed);
+            let visited = read_head_visiting(&text);
+            if let Some(head) = read_compact_head(&text) {
+                fast += 1;
+                assert_eq!(Some(&head), visited.as_ref().ok(), "case {case}: {text}");
+            }
+            total += 1;
+        }
+        // Objects with the whole head and no escaped key before it take the compact path
+        // (363 of these 19,999); the rest fall back to the visitor.
+        assert!(fast > 300, "{fast} of {total}");
+    }
 
     fn mk_obj(v: Value) -> Object {
         Object::from_value(v).expect("test object is a map")
