@@ -154,8 +154,8 @@ impl Object {
         Object(Repr::Parsed(map))
     }
 
-    /// An object received as JSON text: the head is parsed and the whole text checked now, the
-    /// body when it is first needed.
+    /// An object received as JSON text: the head is parsed (and so checked) now, the body when
+    /// it is first needed ([`read_head`]).
     pub(crate) fn received(text: String) -> Result<Self, ReceiveError> {
         let head = read_head(&text)?;
         Ok(Object(Repr::Received {
@@ -488,9 +488,11 @@ fn top_level_value(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
 /// values. The visitor stops reading once it has the head by returning an error, and serde_json
 /// works out a line and column for every error by scanning the text up to there (issue #12:
 /// set-labels, which reads every head and changes only `metadata` on most objects, is ~5 %
-/// faster per call). `None` for anything else, which the visitor
-/// reads and checks: not compact, an escaped key, a head value that is not JSON, or an object
-/// without all of the head (read to its end).
+/// faster per call). `None` for anything else, which the visitor reads and checks: not compact,
+/// an escaped key, a head value that is not JSON, or an object without all of the head (read to
+/// its end). The values skipped on the way are not checked here, as the visitor does not check
+/// what comes after the head: the host sends only text it wrote or checked, and the body is
+/// checked when it is parsed.
 fn read_compact_head(text: &str) -> Option<Map<String, Value>> {
     let b = text.as_bytes();
     if b.first() != Some(&b'{') {
