@@ -181,3 +181,33 @@ fn what_a_caller_reads_of_returned_objects_is_read_of_the_changed_ones_in_parts_
     assert_eq!(changed, 600);
     assert!(parts.read.iter().flatten().all(|&(_, sidecar)| sidecar));
 }
+
+#[test]
+fn the_output_guard_judges_what_a_per_object_plugin_returns_in_parts() {
+    use capstan::postrender::{Pipeline, PostRenderer};
+    use capstan_engine::{GuardPolicy, OutputGuard, Rule};
+
+    // 1,000 objects run as parts; what each part returns is read where it is checked.
+    let texts = texts(&mk_workloads(1000, &filler_2kb()));
+    let guard = || OutputGuard::new("apps", "apps", GuardPolicy::default()).owned_by("rel", "rel");
+    let run = |mode: &str| {
+        let plugin = load("hostile", limits());
+        assert!(plugin.per_object().expect("describe answers"));
+        let config = json!({"mode": mode, "names": []});
+        Pipeline::new(vec![PostRenderer::wasm(plugin, config)])
+            .with_guard(guard())
+            .run_texts_to_stream(&mk_ctx(), texts.clone())
+    };
+    let refused = |mode: &str| {
+        let err = run(mode).expect_err("refused");
+        err.violation()
+            .unwrap_or_else(|| panic!("{mode}: not a guard violation: {err}"))
+            .rule
+    };
+    assert_eq!(refused("escape-namespace"), Rule::Namespace);
+    assert_eq!(refused("disown"), Rule::Ownership);
+    // Every part returns twice what it got: the joined output is compared as one list.
+    assert_eq!(refused("duplicate"), Rule::Duplicate);
+    let (stream, _) = run("fail-on").expect("returned as handed: allowed");
+    assert_eq!(stream.matches("\nkind: ").count(), 1000);
+}

@@ -40,7 +40,8 @@ fn main() {
     let pairs: usize = std::env::var("CAPSTAN_AB_PAIRS")
         .ok()
         .and_then(|p| p.parse().ok())
-        .unwrap_or(30);
+        .unwrap_or(30)
+        .max(1);
     let ctx = Context {
         release_name: "bench".into(),
         release_namespace: "apps".into(),

@@ -407,7 +407,9 @@ impl WasmPlugin {
     /// [`WasmPlugin::transform_text`], also reading each returned object that is not unchanged
     /// with `read` once it is checked, on the thread that ran its part (what the caller would
     /// otherwise read from every changed object after the call, on one thread or with a
-    /// second pass over all of them: the output guard reads identities so).
+    /// second pass over all of them: the output guard reads identities so). `read` may run
+    /// more than once for an object: when a part returns more or fewer objects than it was
+    /// handed, the joined output is compared and read again, as one list.
     pub fn transform_text_read<T: Send + Sync>(
         &self,
         ctx: &Context,

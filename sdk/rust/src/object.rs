@@ -492,7 +492,8 @@ fn top_level_value(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
 /// an escaped key, a head value that is not JSON, or an object without all of the head (read to
 /// its end). The values skipped on the way are not checked here, as the visitor does not check
 /// what comes after the head: the host sends only text it wrote or checked, and the body is
-/// checked when it is parsed.
+/// checked when it is parsed (text the host should not have sent then fails the call there,
+/// as a trap, where the visitor would have reported `BadInput`).
 fn read_compact_head(text: &str) -> Option<Map<String, Value>> {
     let b = text.as_bytes();
     if b.first() != Some(&b'{') {

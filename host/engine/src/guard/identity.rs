@@ -3,11 +3,18 @@
 //! these is the census of the whole objects, so the engine keeps only this per object between
 //! steps, and reads it from a step's JSON text without building the rest (issue #12).
 //!
-//! An identity is kept as one short compact JSON text, keys in order: comparing two is one
-//! `memcmp` and dropping one is one free, where a `serde_json` map cost two B-tree nodes per
-//! object and a walk to compare. Equal texts are equal identities. Two equal identities that
-//! are written differently (a number given as `1e2` and as `100.0`) compare unequal, which only
-//! makes the guard take a census it could have skipped.
+//! An identity holds what a census reads of those fields, and nothing else: a census reads
+//! `apiVersion`, `kind`, the name and the namespace only as strings, and an ownership value as
+//! a string, or as its JSON text when it is not one. So an identity keeps those fields when they
+//! are strings (leaving out any that is not), and each ownership value as a string (a value
+//! that is not one, as its compact JSON text). Every identity is then a shallow object of
+//! strings, which reads back as a value whatever the object held.
+//!
+//! It is kept as one short compact JSON text, keys in order: comparing two is one `memcmp` and
+//! dropping one is one free, where a `serde_json` map cost two B-tree nodes per object and a
+//! walk to compare. Objects with equal identities are alike to a census. Two objects alike to a
+//! census can still have different identities (an empty name and none), which only makes the
+//! guard take a census it could have skipped.
 //!
 //! JSON allows a key twice. What is applied is the last value (serde_json's maps, the YAML
 //! writer), so that is what is read here too, at every level and however late the repeat
@@ -36,10 +43,12 @@ impl Identity {
         &self.0
     }
 
-    /// The identity as a value, for a census: an object holding what is read (a value that is
-    /// not an object where one is read from is `null`; labels and annotations without
-    /// ownership keys are left out), or `null` for what is not an object at all.
+    /// The identity as a value, for a census: an object holding what is read (`metadata` that
+    /// is not an object is `null`; labels and annotations without ownership keys are left out),
+    /// or `null` for what is not an object or could not be read at all (a census counts that
+    /// as an object without identity).
     pub fn to_value(&self) -> Value {
+        // An identity's text is a shallow object of strings that this module wrote.
         serde_json::from_str(&self.0).unwrap_or(Value::Null)
     }
 }
@@ -72,18 +81,14 @@ fn read<'de, D: Deserializer<'de>>(de: D) -> Identity {
     }
 }
 
-/// A value read as it is: a string (borrowed from the text when it has no escapes), or any
-/// other value.
-enum AsIs<'a> {
-    Str(Cow<'a, str>),
-    Other(Value),
-}
+/// A string read from the text (borrowed when it has no escapes).
+type Str<'a> = Cow<'a, str>;
 
 /// What is read of an object.
 #[derive(Default)]
 struct Top<'a> {
-    api_version: Option<AsIs<'a>>,
-    kind: Option<AsIs<'a>>,
+    api_version: Option<Str<'a>>,
+    kind: Option<Str<'a>>,
     metadata: Option<Metadata<'a>>,
 }
 
@@ -92,14 +97,14 @@ type Metadata<'a> = Option<MetadataRead<'a>>;
 
 #[derive(Default)]
 struct MetadataRead<'a> {
-    name: Option<AsIs<'a>>,
-    namespace: Option<AsIs<'a>>,
+    name: Option<Str<'a>>,
+    namespace: Option<Str<'a>>,
     labels: Owners<'a>,
     annotations: Owners<'a>,
 }
 
 /// The ownership entries of `labels` or `annotations`, in key order, each key once.
-type Owners<'a> = Vec<(&'static str, AsIs<'a>)>;
+type Owners<'a> = Vec<(&'static str, Str<'a>)>;
 
 impl Top<'_> {
     /// `{"apiVersion":…,"kind":…,"metadata":{"annotations":{…},"labels":{…},"name":…,
@@ -157,17 +162,10 @@ impl Writer {
         serde_json::to_writer(&mut self.0, s).expect("writing to memory");
     }
 
-    fn value(&mut self, value: &AsIs<'_>) {
-        match value {
-            AsIs::Str(s) => self.string(s),
-            AsIs::Other(v) => serde_json::to_writer(&mut self.0, v).expect("writing to memory"),
-        }
-    }
-
-    fn entry(&mut self, key: &str, value: Option<&AsIs<'_>>) {
+    fn entry(&mut self, key: &str, value: Option<&Str<'_>>) {
         if let Some(value) = value {
             self.key(key);
-            self.value(value);
+            self.string(value);
         }
     }
 
@@ -181,7 +179,7 @@ impl Writer {
         self.open();
         for (k, v) in owners {
             self.key(k);
-            self.value(v);
+            self.string(v);
         }
         self.close();
     }
@@ -236,8 +234,8 @@ impl<'de> Visitor<'de> for TopVisitor {
         // The last of a repeated key wins, as in serde_json's own maps.
         while let Some(JsonKey(key)) = access.next_key()? {
             match key.as_ref() {
-                "apiVersion" => top.api_version = Some(access.next_value_seed(AsIsSeed)?),
-                "kind" => top.kind = Some(access.next_value_seed(AsIsSeed)?),
+                "apiVersion" => top.api_version = access.next_value_seed(StrSeed)?,
+                "kind" => top.kind = access.next_value_seed(StrSeed)?,
                 "metadata" => top.metadata = Some(access.next_value_seed(MetadataSeed)?),
                 _ => {
                     access.next_value::<IgnoredAny>()?;
@@ -271,8 +269,8 @@ impl<'de> Visitor<'de> for MetadataSeed {
         let mut m = MetadataRead::default();
         while let Some(JsonKey(key)) = access.next_key()? {
             match key.as_ref() {
-                "name" => m.name = Some(access.next_value_seed(AsIsSeed)?),
-                "namespace" => m.namespace = Some(access.next_value_seed(AsIsSeed)?),
+                "name" => m.name = access.next_value_seed(StrSeed)?,
+                "namespace" => m.namespace = access.next_value_seed(StrSeed)?,
                 "labels" => {
                     m.labels = access
                         .next_value_seed(OwnersSeed(MetadataField::Label))?
@@ -319,7 +317,7 @@ impl<'de> Visitor<'de> for OwnersSeed {
                 .find(|&&(field, k)| field == self.0 && k == key);
             match owned {
                 Some(&(_, key)) => {
-                    let value = access.next_value_seed(AsIsSeed)?;
+                    let value = access.next_value_seed(OwnerValueSeed)?;
                     owners.retain(|(k, _)| *k != key);
                     owners.push((key, value));
                 }
@@ -335,61 +333,141 @@ impl<'de> Visitor<'de> for OwnersSeed {
     not_a_map!();
 }
 
-struct AsIsSeed;
+/// A field a census reads only as a string: the string, or `None` for any other value.
+struct StrSeed;
 
-impl<'de> DeserializeSeed<'de> for AsIsSeed {
-    type Value = AsIs<'de>;
+impl<'de> DeserializeSeed<'de> for StrSeed {
+    type Value = Option<Str<'de>>;
 
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
         de.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for AsIsSeed {
-    type Value = AsIs<'de>;
+impl<'de> Visitor<'de> for StrSeed {
+    type Value = Option<Str<'de>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
     fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
-        Ok(AsIs::Str(Cow::Borrowed(s)))
+        Ok(Some(Cow::Borrowed(s)))
     }
 
     fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(AsIs::Str(Cow::Owned(s.to_owned())))
+        Ok(Some(Cow::Owned(s.to_owned())))
     }
 
     fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
-        Ok(AsIs::Str(Cow::Owned(s)))
+        Ok(Some(Cow::Owned(s)))
     }
 
-    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
-        Ok(AsIs::Other(Value::Bool(b)))
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        while access.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
     }
 
-    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
-        Ok(AsIs::Other(Value::from(n)))
+    fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        while access.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
     }
 
-    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
-        Ok(AsIs::Other(Value::from(n)))
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
     }
 
-    fn visit_f64<E>(self, n: f64) -> Result<Self::Value, E> {
-        Ok(AsIs::Other(Value::from(n)))
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
     }
 
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(AsIs::Other(Value::Null))
+        Ok(None)
+    }
+}
+
+/// An ownership value as a census compares it: a string as it is, any other value as its
+/// compact JSON text.
+struct OwnerValueSeed;
+
+impl<'de> DeserializeSeed<'de> for OwnerValueSeed {
+    type Value = Str<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        match StrOrValue::deserialize(de)? {
+            StrOrValue::Str(s) => Ok(s),
+            StrOrValue::Other(v) => Ok(Cow::Owned(v.to_string())),
+        }
+    }
+}
+
+/// A string (borrowed when it has no escapes), or any other value.
+enum StrOrValue<'a> {
+    Str(Str<'a>),
+    Other(Value),
+}
+
+impl<'de> Deserialize<'de> for StrOrValue<'de> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        de.deserialize_any(StrOrValueVisitor)
+    }
+}
+
+struct StrOrValueVisitor;
+
+impl<'de> Visitor<'de> for StrOrValueVisitor {
+    type Value = StrOrValue<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(StrOrValue::Str(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(StrOrValue::Str(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(StrOrValue::Str(Cow::Owned(s)))
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(StrOrValue::Other(Value::Bool(b)))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(StrOrValue::Other(Value::from(n)))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(StrOrValue::Other(Value::from(n)))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Self::Value, E> {
+        Ok(StrOrValue::Other(Value::from(n)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(StrOrValue::Other(Value::Null))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
-        Value::deserialize(SeqAccessDeserializer::new(access)).map(AsIs::Other)
+        Value::deserialize(SeqAccessDeserializer::new(access)).map(StrOrValue::Other)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
-        Value::deserialize(MapAccessDeserializer::new(access)).map(AsIs::Other)
+        Value::deserialize(MapAccessDeserializer::new(access)).map(StrOrValue::Other)
     }
 }
 

@@ -436,6 +436,32 @@ fn a_chain_judged_step_by_step_gets_the_verdicts_of_a_census_after_every_step() 
 }
 
 #[test]
+fn a_move_is_refused_whatever_the_moved_object_nests() {
+    // A label value nested past serde_json's 128 levels (values from YAML or kustomize can be):
+    // the identities still read back, so the census sees the object, and its move.
+    let mut deep = json!("web");
+    for _ in 0..200 {
+        deep = json!([deep]);
+    }
+    let mut before = mk_chart();
+    before[1]["metadata"]["labels"] = json!({"capstan.dev/name": deep});
+    let mut after = before.clone();
+    after[1]["metadata"]["namespace"] = json!("kube-system");
+    let violation = mk_guard(GuardPolicy::default())
+        .check_step(
+            StepInput::default(),
+            &identities(&before),
+            &identities(&after),
+        )
+        .expect_err("moved out of the namespace");
+    assert_eq!(violation.rule, Rule::Namespace);
+    assert_eq!(
+        violation,
+        refused(&mk_guard(GuardPolicy::default()), &before, &after)
+    );
+}
+
+#[test]
 fn a_step_that_keeps_every_identity_takes_no_census() {
     let guard = mk_guard(GuardPolicy::default());
     let before = mk_chart();

@@ -4,6 +4,8 @@ use super::*;
 use crate::guard::tests::Rng;
 
 /// What an identity holds, read from a value the plain way: the oracle the readers are held to.
+/// `apiVersion`, `kind`, the name and the namespace only when they are strings; ownership values
+/// as strings, a value that is not one as its JSON text (what a census reads of each).
 fn pick(level: usize, value: &Value) -> Value {
     let Some(map) = value.as_object() else {
         return Value::Null;
@@ -12,7 +14,9 @@ fn pick(level: usize, value: &Value) -> Value {
     for (key, value) in map {
         let below = match (level, key.as_str()) {
             (0, "apiVersion" | "kind") | (1, "name" | "namespace") => {
-                kept.insert(key.clone(), value.clone());
+                if value.is_string() {
+                    kept.insert(key.clone(), value.clone());
+                }
                 continue;
             }
             (0, "metadata") => 1,
@@ -23,7 +27,10 @@ fn pick(level: usize, value: &Value) -> Value {
                     k == key && (field == MetadataField::Label) == (level == 2)
                 }) =>
             {
-                kept.insert(key.to_owned(), value.clone());
+                let text = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_owned);
+                kept.insert(key.to_owned(), Value::String(text));
                 continue;
             }
             _ => continue,
@@ -144,4 +151,24 @@ fn only_identity_and_ownership_are_kept_and_the_last_repeat_wins() {
     );
     assert_eq!(identity_of_text("not json").as_str(), "null");
     assert_eq!(identity_of_text("[1]"), Identity::default());
+}
+
+#[test]
+fn an_identity_reads_back_whatever_the_object_nests() {
+    // A value nested past serde_json's 128 levels (the YAML reader allows more) in an ownership
+    // label and in the name: the identity keeps the label as its JSON text and leaves the name
+    // out, so it reads back as a value, as a census needs.
+    let mut deep = json!("x");
+    for _ in 0..200 {
+        deep = json!([deep]);
+    }
+    let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": deep.clone(), "namespace": "team-a",
+                     "labels": {"capstan.dev/name": deep.clone(), "team": "blue"}}});
+    let identity = identity_of(&object);
+    assert_eq!(
+        identity.to_value(),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"namespace": "team-a", "labels": {"capstan.dev/name": deep.to_string()}}})
+    );
 }
