@@ -50,7 +50,11 @@ const SCALARS: &[&str] = &[
     r#""""#,
     r#""team-a""#,
     r#""kube-system""#,
+    r#""te\u0061m-a""#,
+    r#""a\"b\\c\n\/é""#,
     "5",
+    "100",
+    "100.0",
     "-1.5e3",
     "null",
     "true",
@@ -98,7 +102,9 @@ fn mk_text(rng: &mut Rng, level: usize) -> String {
             format!(r#""{key}":{value}"#)
         })
         .collect();
-    format!("{{{}}}", entries.join(","))
+    // Now and then with whitespace, as text that is not serde_json's own can have.
+    let separator = if rng.below(4) == 0 { " , " } else { "," };
+    format!("{{{}}}", entries.join(separator))
 }
 
 #[test]
