@@ -459,28 +459,47 @@ fn splice_metadata(text: &str, head: &Map<String, Value>) -> Option<serde_json::
 /// what the host sends); found by skipping values, not parsing them. `None` if it is not there
 /// or the text is not compact.
 fn top_level_value(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    top_level_entries(text)
+        .map_while(Result::ok)
+        .find(|(name, _)| *name == key.as_bytes())
+        .map(|(_, value)| value)
+}
+
+/// The entries of `text`, one compact JSON object, in order: each key as written (escapes and
+/// all) and the byte range of its value, found by skipping values, not parsing them. An `Err`
+/// ends them where the text is not that (whitespace outside strings, not an object).
+fn top_level_entries(
+    text: &str,
+) -> impl Iterator<Item = Result<(&[u8], std::ops::Range<usize>), ()>> {
     let b = text.as_bytes();
-    if b.first() != Some(&b'{') {
-        return None;
-    }
-    let mut i = 1;
-    while b.get(i) == Some(&b'"') {
-        let key_end = skip_string(b, i)?;
-        let name = &b[i + 1..key_end - 1];
-        if b.get(key_end) != Some(&b':') {
-            return None;
-        }
-        let start = key_end + 1;
-        let end = skip_value(b, start)?;
-        if name == key.as_bytes() {
-            return Some(start..end);
-        }
-        match b.get(end) {
-            Some(b',') => i = end + 1,
-            _ => return None,
-        }
-    }
-    None
+    // Where the next entry starts (past the end for what is not an object: an `Err`); `None`
+    // once they ended.
+    let mut next = match b {
+        [b'{', b'}', ..] => None,
+        [b'{', ..] => Some(1),
+        _ => Some(usize::MAX),
+    };
+    std::iter::from_fn(move || {
+        let i = next.take()?;
+        let entry = (|| {
+            if b.get(i) != Some(&b'"') {
+                return None;
+            }
+            let key_end = skip_string(b, i)?;
+            if b.get(key_end) != Some(&b':') {
+                return None;
+            }
+            let start = key_end + 1;
+            let end = skip_value(b, start)?;
+            match b.get(end) {
+                Some(b',') => next = Some(end + 1),
+                Some(b'}') => {}
+                _ => return None,
+            }
+            Some((&b[i + 1..key_end - 1], start..end))
+        })();
+        Some(entry.ok_or(()))
+    })
 }
 
 /// [`read_head`] of a compact object (the host's text: no whitespace outside strings, no escapes
@@ -495,39 +514,25 @@ fn top_level_value(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
 /// checked when it is parsed (text the host should not have sent then fails the call there,
 /// as a trap, where the visitor would have reported `BadInput`).
 fn read_compact_head(text: &str) -> Option<Map<String, Value>> {
-    let b = text.as_bytes();
-    if b.first() != Some(&b'{') {
-        return None;
-    }
     let mut head = Map::new();
-    let mut i = 1;
-    loop {
-        if b.get(i) != Some(&b'"') {
+    for entry in top_level_entries(text) {
+        let (name, value) = entry.ok()?;
+        if name.contains(&b'\\') {
             return None;
         }
-        let key_end = skip_string(b, i)?;
-        let name = &b[i + 1..key_end - 1];
-        if name.contains(&b'\\') || b.get(key_end) != Some(&b':') {
-            return None;
-        }
-        let start = key_end + 1;
-        let end = skip_value(b, start)?;
         // The first of a repeated key counts, as the visitor reads it.
         if let Some(key) = HEAD_KEYS.iter().find(|k| k.as_bytes() == name)
             && !head.contains_key(*key)
         {
-            // `start..end` is a whole value between ASCII bytes, so on char boundaries.
-            let value: Value = serde_json::from_str(text.get(start..end)?).ok()?;
+            // A whole value between ASCII bytes, so on char boundaries.
+            let value: Value = serde_json::from_str(text.get(value)?).ok()?;
             head.insert((*key).to_owned(), value);
             if head.len() == HEAD_KEYS.len() {
                 return Some(head);
             }
         }
-        if b.get(end) != Some(&b',') {
-            return None;
-        }
-        i = end + 1;
     }
+    None
 }
 
 /// Past the string starting at `b[i]` (a `"`).

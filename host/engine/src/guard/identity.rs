@@ -26,7 +26,6 @@ use std::sync::Arc;
 
 use capstan_sdk::JsonKey;
 use serde::Deserialize;
-use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -185,9 +184,8 @@ impl Writer {
     }
 }
 
-/// Reads a map whose entries `read` keeps or skips; anything else is read past and gives
-/// `None`.
-macro_rules! not_a_map {
+/// Visitor arms that read past any value but a map or a string and give `None`.
+macro_rules! none_for_the_rest {
     () => {
         fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
             while access.next_element::<IgnoredAny>()?.is_some() {}
@@ -210,11 +208,18 @@ macro_rules! not_a_map {
             Ok(None)
         }
 
-        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
             Ok(None)
         }
+    };
+}
 
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+/// For a visitor that reads a map: anything else is read past and gives `None`.
+macro_rules! not_a_map {
+    () => {
+        none_for_the_rest!();
+
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
             Ok(None)
         }
     };
@@ -368,30 +373,7 @@ impl<'de> Visitor<'de> for StrSeed {
         Ok(None)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-        while access.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    none_for_the_rest!();
 }
 
 /// An ownership value as a census compares it: a string as it is, any other value as its
@@ -402,72 +384,10 @@ impl<'de> DeserializeSeed<'de> for OwnerValueSeed {
     type Value = Str<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
-        match StrOrValue::deserialize(de)? {
-            StrOrValue::Str(s) => Ok(s),
-            StrOrValue::Other(v) => Ok(Cow::Owned(v.to_string())),
-        }
-    }
-}
-
-/// A string (borrowed when it has no escapes), or any other value.
-enum StrOrValue<'a> {
-    Str(Str<'a>),
-    Other(Value),
-}
-
-impl<'de> Deserialize<'de> for StrOrValue<'de> {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        de.deserialize_any(StrOrValueVisitor)
-    }
-}
-
-struct StrOrValueVisitor;
-
-impl<'de> Visitor<'de> for StrOrValueVisitor {
-    type Value = StrOrValue<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
-        Ok(StrOrValue::Str(Cow::Borrowed(s)))
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(StrOrValue::Str(Cow::Owned(s.to_owned())))
-    }
-
-    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
-        Ok(StrOrValue::Str(Cow::Owned(s)))
-    }
-
-    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
-        Ok(StrOrValue::Other(Value::Bool(b)))
-    }
-
-    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
-        Ok(StrOrValue::Other(Value::from(n)))
-    }
-
-    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
-        Ok(StrOrValue::Other(Value::from(n)))
-    }
-
-    fn visit_f64<E>(self, n: f64) -> Result<Self::Value, E> {
-        Ok(StrOrValue::Other(Value::from(n)))
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(StrOrValue::Other(Value::Null))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
-        Value::deserialize(SeqAccessDeserializer::new(access)).map(StrOrValue::Other)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
-        Value::deserialize(MapAccessDeserializer::new(access)).map(StrOrValue::Other)
+        Ok(Cow::Owned(match Value::deserialize(de)? {
+            Value::String(s) => s,
+            other => other.to_string(),
+        }))
     }
 }
 
