@@ -322,6 +322,19 @@ fn breakdown(c: &mut Criterion) {
             }
         })
     });
+    // What the guard pays per changed object: the check keeps the head, the identity is read
+    // from it (one scan of each text where a check and a separate identity read took two).
+    group.bench_function("host-check-and-identity", |b| {
+        b.iter(|| {
+            texts
+                .iter()
+                .map(|t| {
+                    let head = capstan_wasm::check_json_object_head(t).expect("an object");
+                    capstan_engine::guard::identity_of_head(&head)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
     group.bench_function("host-identities", |b| {
         b.iter(|| {
             texts

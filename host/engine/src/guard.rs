@@ -31,7 +31,7 @@ use foldhash::HashMap;
 
 mod identity;
 
-pub use identity::{Identity, identity_of, identity_of_text};
+pub use identity::{Identity, identity_of, identity_of_head, identity_of_text};
 
 use serde_json::Value;
 

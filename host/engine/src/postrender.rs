@@ -9,7 +9,9 @@ use capstan_sdk::{Context, Diagnostic, NativePlugin, TransformError};
 use capstan_wasm::WasmPlugin;
 use serde_json::Value;
 
-use crate::guard::{Identity, OutputGuard, StepInput, Violation, identity_of, identity_of_text};
+use crate::guard::{
+    Identity, OutputGuard, StepInput, Violation, identity_of, identity_of_head, identity_of_text,
+};
 use crate::par;
 
 /// Objects per thread below which encoding, decoding or writing them stays on one thread.
@@ -380,7 +382,9 @@ impl Pipeline {
                     let texts = take_texts(&mut items, keep);
                     // With a guard, the identity of each changed object is read where the
                     // object is checked, on the thread that ran its part.
-                    let read = |text: &str| guard.is_some().then(|| identity_of_text(text));
+                    let read = |head: &capstan_wasm::ObjectHead<'_>| {
+                        guard.is_some().then(|| identity_of_head(head))
+                    };
                     let out = plugin
                         .transform_text_read(&ctx, &step.config.to_string(), &texts, &read)
                         .map_err(|source| Error::RunPostRenderer {

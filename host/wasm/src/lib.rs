@@ -25,7 +25,7 @@ mod sandbox;
 pub use error::{Error, Result};
 pub use limits::Limits;
 pub use plugin::{
-    MAX_DIAGNOSTICS, MAX_GUEST_TEXT, PluginId, TextOutput, TransformOutput, WasmPlugin,
-    check_json_object,
+    MAX_DIAGNOSTICS, MAX_GUEST_TEXT, ObjectHead, PluginId, TextOutput, TransformOutput, WasmPlugin,
+    check_json_object, check_json_object_head,
 };
 pub use runtime::{CacheStats, Runtime, RuntimeBuilder};

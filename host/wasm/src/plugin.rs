@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use capstan_sdk::serde::de;
 use capstan_sdk::{Context, Diagnostic, JsonKey, ObjectRef, Severity};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use wasmtime::{Store, Trap};
 
 use crate::runtime::EPOCH_TICK;
@@ -109,28 +110,49 @@ pub struct TextOutput<T = ()> {
 /// first, the last), and a transform's SDK reads an object's head on arrival: an object that
 /// says two things about its `metadata` or `kind` is refused, not guessed at.
 pub fn check_json_object(text: &str) -> std::result::Result<(), String> {
+    check_json_object_head(text).map(drop)
+}
+
+/// The top-level `apiVersion`, `kind` and `metadata` of an object [`check_json_object_head`]
+/// passed, each as the JSON text of its value (`None` where the key is absent). They are
+/// slices of the checked text: what a caller reads of an object's head (the output guard, its
+/// identity) it reads from them, and the rest of the object is scanned once, by the check.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ObjectHead<'a> {
+    /// The value of `apiVersion`.
+    pub api_version: Option<&'a RawValue>,
+    /// The value of `kind`.
+    pub kind: Option<&'a RawValue>,
+    /// The value of `metadata`.
+    pub metadata: Option<&'a RawValue>,
+}
+
+/// [`check_json_object`], keeping the object's head (issue #12: reading a changed object's
+/// identity with a second scan of the whole text cost as much as the check).
+pub fn check_json_object_head(text: &str) -> std::result::Result<ObjectHead<'_>, String> {
     let not_json = |e: serde_json::Error| format!("is not valid JSON: {e}");
     if !text.trim_start().starts_with('{') {
         serde_json::from_str::<de::IgnoredAny>(text).map_err(not_json)?;
         return Err("is not a JSON object".to_owned());
     }
     let mut de = serde_json::Deserializer::from_str(text);
-    let repeated = de::Deserializer::deserialize_map(&mut de, TopLevelKeys)
-        .and_then(|repeated| de.end().map(|()| repeated))
+    let (repeated, head) = de::Deserializer::deserialize_map(&mut de, TopLevelKeys)
+        .and_then(|read| de.end().map(|()| read))
         .map_err(not_json)?;
     match repeated {
-        None => Ok(()),
+        None => Ok(head),
         Some(key) => Err(format!(
             "has the top-level key {key:?} more than once (accepted: each key once)"
         )),
     }
 }
 
-/// Reads past a JSON object, noting a top-level key it repeats (the smallest).
+/// Reads past a JSON object, noting a top-level key it repeats (the smallest) and keeping the
+/// text of its head's values.
 struct TopLevelKeys;
 
 impl<'de> de::Visitor<'de> for TopLevelKeys {
-    type Value = Option<String>;
+    type Value = (Option<String>, ObjectHead<'de>);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
@@ -139,25 +161,41 @@ impl<'de> de::Visitor<'de> for TopLevelKeys {
     fn visit_map<A: de::MapAccess<'de>>(
         self,
         mut access: A,
-    ) -> std::result::Result<Option<String>, A::Error> {
+    ) -> std::result::Result<Self::Value, A::Error> {
         // In one pass while keys come in ascending order (as serde_json and the SDK write
         // them); otherwise sorted once: never a comparison of every key with every other
         // (a guest's object may have millions of keys).
         let mut keys: Vec<JsonKey<'de>> = Vec::new();
+        let mut head = ObjectHead::default();
         let mut ascending = true;
         while let Some(key) = access.next_key::<JsonKey<'de>>()? {
-            access.next_value::<de::IgnoredAny>()?;
+            // Skipping a value and keeping its text scan it alike (serde_json's `ignore_value`
+            // does both, with the same nesting limit), so keeping the head changes nothing
+            // the check accepts.
+            let slot = match key.0.as_ref() {
+                "apiVersion" => Some(&mut head.api_version),
+                "kind" => Some(&mut head.kind),
+                "metadata" => Some(&mut head.metadata),
+                _ => None,
+            };
+            match slot {
+                Some(slot) => *slot = Some(access.next_value::<&'de RawValue>()?),
+                None => {
+                    access.next_value::<de::IgnoredAny>()?;
+                }
+            }
             ascending = ascending && keys.last().is_none_or(|last| last.0 < key.0);
             keys.push(key);
         }
         if ascending {
-            return Ok(None);
+            return Ok((None, head));
         }
         keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Ok(keys
+        let repeated = keys
             .windows(2)
             .find(|pair| pair[0].0 == pair[1].0)
-            .map(|pair| pair[0].0.clone().into_owned()))
+            .map(|pair| pair[0].0.clone().into_owned());
+        Ok((repeated, head))
     }
 }
 
@@ -405,7 +443,8 @@ impl WasmPlugin {
     }
 
     /// [`WasmPlugin::transform_text`], also reading each returned object that is not unchanged
-    /// with `read` once it is checked, on the thread that ran its part (what the caller would
+    /// with `read` once it is checked, from its head as the check found it ([`ObjectHead`]),
+    /// on the thread that ran its part (what the caller would
     /// otherwise read from every changed object after the call, on one thread or with a
     /// second pass over all of them: the output guard reads identities so). `read` may run
     /// more than once for an object: when a part returns more or fewer objects than it was
@@ -415,7 +454,7 @@ impl WasmPlugin {
         ctx: &Context,
         config: &str,
         objects: &[String],
-        read: &(dyn Fn(&str) -> T + Sync),
+        read: &(dyn Fn(&ObjectHead<'_>) -> T + Sync),
     ) -> Result<TextOutput<T>> {
         let input_size = objects.iter().map(|o| o.len() as u64).sum::<u64>() + config.len() as u64;
         self.check_input(input_size)?;
@@ -517,7 +556,7 @@ impl WasmPlugin {
         config: &str,
         objects: &[String],
         parts: &[Range<usize>],
-        read: &(dyn Fn(&str) -> T + Sync),
+        read: &(dyn Fn(&ObjectHead<'_>) -> T + Sync),
     ) -> Result<(wit::TransformOutput, u64, Option<Returned<T>>)> {
         let threads = self.runtime.part_threads(parts.len() - 1);
         let next = AtomicUsize::new(0);
@@ -608,7 +647,7 @@ impl<T> Returned<T> {
         inputs: &[String],
         outputs: &[String],
         offset: usize,
-        read: &(dyn Fn(&str) -> T + Sync),
+        read: &(dyn Fn(&ObjectHead<'_>) -> T + Sync),
     ) -> Returned<T> {
         let mut returned = Returned {
             unchanged: Vec::with_capacity(outputs.len()),
@@ -619,8 +658,8 @@ impl<T> Returned<T> {
             let same = inputs.get(i).is_some_and(|input| input == text);
             let mut made = None;
             if !same && returned.first_bad.is_none() {
-                match check_json_object(text) {
-                    Ok(()) => made = Some(read(text)),
+                match check_json_object_head(text) {
+                    Ok(head) => made = Some(read(&head)),
                     Err(why) => returned.first_bad = Some((offset + i, why)),
                 }
             }
@@ -727,7 +766,7 @@ fn diagnostic(d: wit::Diagnostic) -> Diagnostic {
 
 #[cfg(test)]
 mod tests {
-    use super::check_json_object;
+    use super::{check_json_object, check_json_object_head};
 
     #[test]
     fn returned_text_is_one_json_object_saying_each_top_level_key_once() {
@@ -767,5 +806,31 @@ mod tests {
             let why = check_json_object(bad).expect_err(bad);
             assert!(why.starts_with("is not valid JSON: "), "{why}");
         }
+    }
+
+    #[test]
+    fn the_check_keeps_the_text_of_the_head_and_refuses_what_it_refused() {
+        let text = r#"{"spec":{"kind":"x"}, "k\u0069nd" : "Pod","metadata":{"name":"a","labels":{"b":"c"}},"z":1}"#;
+        let head = check_json_object_head(text).expect("one object");
+        assert_eq!(head.api_version.map(|v| v.get()), None);
+        assert_eq!(head.kind.map(|v| v.get()), Some(r#""Pod""#));
+        assert_eq!(
+            head.metadata.map(|v| v.get()),
+            Some(r#"{"name":"a","labels":{"b":"c"}}"#)
+        );
+        // Values of any type, nested as deep as they are: skipping a value and keeping its text
+        // are one scan in serde_json, without its nesting limit (what is skipped is checked
+        // when the object is built or written).
+        let head = check_json_object_head(r#"{"apiVersion":[1],"metadata":null}"#).expect("object");
+        assert_eq!(head.api_version.map(|v| v.get()), Some("[1]"));
+        assert_eq!(head.metadata.map(|v| v.get()), Some("null"));
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        for key in ["metadata", "spec"] {
+            let text = format!(r#"{{"{key}":{deep}}}"#);
+            assert_eq!(check_json_object(&text), Ok(()), "{key}");
+            let head = check_json_object_head(&text).expect(key);
+            assert_eq!(head.metadata.is_some(), key == "metadata");
+        }
+        assert!(check_json_object_head(r#"{"metadata":{},"metadata":{}}"#).is_err());
     }
 }

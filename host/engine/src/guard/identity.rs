@@ -71,6 +71,28 @@ pub fn identity_of_text(text: &str) -> Identity {
     read(&mut serde_json::Deserializer::from_str(text))
 }
 
+/// [`identity_of_text`] of an object [`capstan_wasm::check_json_object_head`] passed, read
+/// from the head the check kept: the same identity, without a second scan of the body. Each of
+/// the head's values is read on its own, by the visitors [`identity_of_text`] uses for it; one
+/// that cannot be read makes the identity `null`, as in the whole text.
+pub fn identity_of_head(head: &capstan_wasm::ObjectHead<'_>) -> Identity {
+    fn value<'a, T>(
+        raw: Option<&'a serde_json::value::RawValue>,
+        seed: impl DeserializeSeed<'a, Value = T>,
+    ) -> Result<Option<T>, serde_json::Error> {
+        raw.map(|raw| seed.deserialize(&mut serde_json::Deserializer::from_str(raw.get())))
+            .transpose()
+    }
+    let read = || -> Result<Top<'_>, serde_json::Error> {
+        Ok(Top {
+            api_version: value(head.api_version, StrSeed)?.flatten(),
+            kind: value(head.kind, StrSeed)?.flatten(),
+            metadata: value(head.metadata, MetadataSeed)?,
+        })
+    };
+    read().map_or_else(|_| Identity::default(), |top| top.write())
+}
+
 /// Values and texts are read by the same visitors (`&Value` is a deserializer too), so what is
 /// kept has one home.
 fn read<'de, D: Deserializer<'de>>(de: D) -> Identity {

@@ -133,6 +133,32 @@ fn reading_text_keeps_what_reading_the_value_keeps() {
 }
 
 #[test]
+fn reading_a_checked_head_keeps_what_reading_the_whole_text_keeps() {
+    let mut checked = 0;
+    for case in 0..20_000u64 {
+        let mut rng = Rng(case.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let text = mk_text(&mut rng, 0);
+        match capstan_wasm::check_json_object_head(&text) {
+            Ok(head) => {
+                checked += 1;
+                assert_eq!(
+                    identity_of_head(&head),
+                    identity_of_text(&text),
+                    "case {case}: {text}"
+                );
+            }
+            // Only a repeated top-level key is refused here: every generated text is JSON.
+            Err(why) => assert!(why.contains("more than once"), "case {case}: {why}"),
+        }
+    }
+    // About half the generated texts repeat a top-level key.
+    assert!(
+        checked > 8_000,
+        "{checked} of 20,000 texts passed the check"
+    );
+}
+
+#[test]
 fn only_identity_and_ownership_are_kept_and_the_last_repeat_wins() {
     let text = r#"{"apiVersion":"v1","data":{"k":"v"},"kind":"ConfigMap",
         "metadata":{"name":"c","namespace":"team-a","labels":{"team":"blue","capstan.dev/name":"web"},
