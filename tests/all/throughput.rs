@@ -108,7 +108,7 @@ fn every_first_party_plugin_takes_10000_objects_within_the_default_memory_limit(
     let texts: Vec<String> = objects.iter().map(Value::to_string).collect();
     for (name, config) in plugin_configs() {
         // In one call: the whole stream in one instance is what must fit (per-object plugins
-        // would otherwise run it as parts of ~256 KiB each).
+        // would otherwise run it as parts of ~128 KiB each).
         let plugin = load(name, default_memory()).in_one_call();
         let out = plugin
             .transform_text(&mk_ctx(), &config.to_string(), &texts)
