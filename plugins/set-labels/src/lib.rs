@@ -53,11 +53,13 @@ pub fn transform(ctx: &Context, config: Config, mut objects: Vec<Object>) -> Res
         }
         obj.merge_labels(&config.labels);
         obj.merge_annotations(&config.annotations);
+        // Only the template's metadata: the pod spec is never parsed (see
+        // `pod_template_metadata_mut`).
         if config.pod_templates
-            && let Some(mut template) = pod_template_mut(obj)
+            && let Some(mut metadata) = pod_template_metadata_mut(obj)
         {
-            template.merge_labels(&config.labels);
-            template.merge_annotations(&config.annotations);
+            metadata.merge_labels(&config.labels);
+            metadata.merge_annotations(&config.annotations);
         }
     }
     Ok(Output::new(objects))

@@ -48,8 +48,9 @@ pub use metadata::{Metadata, merge_string_map};
 pub use object::{JsonKey, Object};
 pub use patch::{PatchError, PatchOperation, apply_json_patch, apply_merge_patch};
 pub use pod_template::{
-    ContainerKind, ContainerMut, ContainerRef, PodTemplateMut, PodTemplateRef, has_named,
-    has_pod_template, pod_template, pod_template_mut, pod_templates_mut,
+    ContainerKind, ContainerMut, ContainerRef, PodTemplateMetadataMut, PodTemplateMut,
+    PodTemplateRef, has_named, has_pod_template, pod_template, pod_template_metadata_mut,
+    pod_template_mut, pod_templates_mut,
 };
 pub use selector::{
     Operator, Requirement, Selector, SelectorError, validate_label_key, validate_label_value,
@@ -68,7 +69,7 @@ pub use serde_json;
 pub mod prelude {
     pub use crate::{
         Context, Diagnostic, Error, Metadata, Object, ObjectRef, Output, Result, Severity, Target,
-        pod_template, pod_template_mut,
+        pod_template, pod_template_metadata_mut, pod_template_mut,
     };
     pub use serde::Deserialize;
     pub use serde_json::{Value, json};

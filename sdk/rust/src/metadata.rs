@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use crate::object::ensure_map;
-use crate::{Object, PodTemplateMut};
+use crate::{Object, PodTemplateMetadataMut, PodTemplateMut};
 
 /// Inserts every `(key, value)` into `map` as a string, overwriting existing keys. Returns true if
 /// the map changed.
@@ -81,6 +81,12 @@ impl Metadata for Object {
 impl Metadata for PodTemplateMut<'_> {
     fn metadata_map_mut(&mut self) -> &mut Map<String, Value> {
         self.metadata_mut()
+    }
+}
+
+impl Metadata for PodTemplateMetadataMut<'_> {
+    fn metadata_map_mut(&mut self) -> &mut Map<String, Value> {
+        self
     }
 }
 

@@ -41,9 +41,38 @@ enum Repr {
         /// The whole map, once something read past the head.
         full: OnceLock<Map<String, Value>>,
         /// `metadata` in `head` was handed out mutably before anything read past the head: the
-        /// object goes back as `text` with that one entry re-encoded ([`splice_metadata`]).
+        /// object goes back as `text` with that one entry re-encoded ([`splice`]).
         metadata_changed: bool,
+        /// One map below the top level (a pod template's `metadata`) parsed alone and handed out
+        /// mutably before anything read past the head ([`Object::inner_map_mut`]): the object
+        /// goes back as `text` with that value re-encoded in place, and the body around it is
+        /// never parsed.
+        inner: Option<Box<Inner>>,
     },
+}
+
+/// A map inside a received object's text, parsed alone ([`Object::inner_map_mut`]).
+#[derive(Clone)]
+struct Inner {
+    /// The keys from the object's root to the map.
+    path: Vec<&'static str>,
+    /// Where its value is in the received text.
+    span: std::ops::Range<usize>,
+    map: Map<String, Value>,
+}
+
+/// Puts `inner` at `path` in `root`, where the whole object, once parsed, has it (every level
+/// on the way is a map: the received text had one there).
+fn put_inner(path: &[&'static str], root: &mut Map<String, Value>, inner: Map<String, Value>) {
+    let (last, above) = path.split_last().expect("an inner map is below the root");
+    let mut at = root;
+    for key in above {
+        at = at
+            .get_mut(*key)
+            .and_then(Value::as_object_mut)
+            .expect("the received text has a map at every level above an inner map");
+    }
+    at.insert((*last).to_owned(), Value::Object(inner));
 }
 
 impl Default for Repr {
@@ -163,6 +192,7 @@ impl Object {
             head,
             full: OnceLock::new(),
             metadata_changed: false,
+            inner: None,
         }))
     }
 
@@ -171,15 +201,23 @@ impl Object {
         match self.0 {
             Repr::Received {
                 text,
+                metadata_changed: false,
+                inner: None,
+                ..
+            } => Ok(text),
+            Repr::Received {
+                text,
                 head,
                 full,
-                metadata_changed: true,
-            } => match (full.into_inner(), splice_metadata(&text, &head)) {
-                (None, Some(spliced)) => spliced,
-                (Some(map), _) => serde_json::to_string(&map),
-                (None, None) => serde_json::to_string(&parse_around_head(&text, head)),
+                metadata_changed,
+                inner,
+            } => match full.into_inner() {
+                Some(map) => serde_json::to_string(&map),
+                None => match splice(&text, &head, metadata_changed, inner.as_deref()) {
+                    Some(spliced) => spliced,
+                    None => serde_json::to_string(&whole(&text, head, metadata_changed, inner)),
+                },
             },
-            Repr::Received { text, .. } => Ok(text),
             Repr::Parsed(map) => serde_json::to_string(&map),
         }
     }
@@ -202,10 +240,14 @@ impl Object {
         match self.0 {
             Repr::Parsed(map) => map,
             Repr::Received {
-                text, head, full, ..
+                text,
+                head,
+                full,
+                metadata_changed,
+                inner,
             } => full
                 .into_inner()
-                .unwrap_or_else(|| parse_around_head(&text, head)),
+                .unwrap_or_else(|| whole(&text, head, metadata_changed, inner)),
         }
     }
 
@@ -218,12 +260,17 @@ impl Object {
                 full,
                 head,
                 metadata_changed,
+                inner,
             } => full.get_or_init(|| {
-                if *metadata_changed {
+                let mut map = if *metadata_changed {
                     parse_around_head(text, head.clone())
                 } else {
                     parse(text)
+                };
+                if let Some(inner) = inner {
+                    put_inner(&inner.path, &mut map, inner.map.clone());
                 }
+                map
             }),
         }
     }
@@ -231,12 +278,16 @@ impl Object {
     /// The whole map, to change: from here on the object is the transform's, re-encoded on output.
     fn map_mut(&mut self) -> &mut Map<String, Value> {
         if let Repr::Received {
-            text, head, full, ..
+            text,
+            head,
+            full,
+            metadata_changed,
+            inner,
         } = &mut self.0
         {
-            let map = full
-                .take()
-                .unwrap_or_else(|| parse_around_head(text, std::mem::take(head)));
+            let map = full.take().unwrap_or_else(|| {
+                whole(text, std::mem::take(head), *metadata_changed, inner.take())
+            });
             self.0 = Repr::Parsed(map);
         }
         match &mut self.0 {
@@ -330,6 +381,44 @@ impl Object {
             unreachable!("a received object whose head has a metadata map");
         }
         ensure_map(self.map_mut(), "metadata")
+    }
+
+    /// The map at `path` (keys from the root, at least one), parsed alone from the received
+    /// text, if the object is still as received past its head and the text holds a map there,
+    /// reached through maps that each say their key once and spell every key plainly (compact
+    /// text, as the host sends). `None` otherwise, and the caller takes the whole map
+    /// ([`DerefMut`]). On output only that value is encoded again, in place, so a transform that
+    /// changes only e.g. a pod template's labels never parses or encodes the pod spec (issue
+    /// #12: set-labels spent most of its time on the bodies of workloads). One such map at a
+    /// time: asking for another path first builds the whole object.
+    pub(crate) fn inner_map_mut(
+        &mut self,
+        path: &[&'static str],
+    ) -> Option<&mut Map<String, Value>> {
+        let Repr::Received {
+            text, full, inner, ..
+        } = &mut self.0
+        else {
+            return None;
+        };
+        if full.get().is_some() || path.is_empty() {
+            return None;
+        }
+        if inner.as_ref().is_some_and(|i| i.path != path) {
+            return None;
+        }
+        if inner.is_none() {
+            let span = value_at(text, path)?;
+            let Ok(Value::Object(map)) = serde_json::from_str(text.get(span.clone())?) else {
+                return None;
+            };
+            *inner = Some(Box::new(Inner {
+                path: path.to_vec(),
+                span,
+                map,
+            }));
+        }
+        inner.as_mut().map(|i| &mut i.map)
     }
 
     /// `metadata.labels`, if present.
@@ -436,22 +525,99 @@ pub(crate) fn ensure_map<'a>(
     }
 }
 
-/// `text` with the value of its top-level `metadata` replaced by `head`'s, encoded: the same
-/// bytes as encoding the whole object with that `metadata` when `text` is what `serde_json`
-/// writes (compact, keys sorted), as the host's text is. `None` if `text` has no top-level
-/// `metadata` spelled plainly (then the caller parses and encodes the whole object).
-fn splice_metadata(text: &str, head: &Map<String, Value>) -> Option<serde_json::Result<String>> {
-    let span = top_level_value(text, "metadata")?;
-    let metadata = match serde_json::to_string(head.get("metadata")?) {
-        Ok(m) => m,
-        Err(e) => return Some(Err(e)),
-    };
-    // `span` starts at a `{` and ends after a `}`: both ASCII, so both char boundaries.
-    let mut out = String::with_capacity(text.len() - span.len() + metadata.len());
-    out.push_str(&text[..span.start]);
-    out.push_str(&metadata);
-    out.push_str(&text[span.end..]);
+/// `text` with the value of its top-level `metadata` replaced by `head`'s (if
+/// `metadata_changed`) and the value at the inner map's span replaced by that map, each
+/// encoded: the same bytes as encoding the whole object so changed when `text` is what
+/// `serde_json` writes (compact, keys sorted), as the host's text is. `None` if `text` has no
+/// top-level `metadata` map spelled plainly (then the caller parses and encodes the whole
+/// object).
+fn splice(
+    text: &str,
+    head: &Map<String, Value>,
+    metadata_changed: bool,
+    inner: Option<&Inner>,
+) -> Option<serde_json::Result<String>> {
+    let mut edits: Vec<(std::ops::Range<usize>, &Map<String, Value>)> = Vec::with_capacity(2);
+    if metadata_changed {
+        let metadata = head.get("metadata")?.as_object()?;
+        edits.push((top_level_value(text, "metadata")?, metadata));
+    }
+    if let Some(inner) = inner {
+        edits.push((inner.span.clone(), &inner.map));
+    }
+    edits.sort_by_key(|(span, _)| span.start);
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut at = 0;
+    for (span, map) in edits {
+        if span.start < at {
+            return None; // nested or overlapping: not two separate values
+        }
+        // Each span starts and ends at ASCII bytes (`{`, `}`), so on char boundaries.
+        out.push_str(&text[at..span.start]);
+        match serde_json::to_string(map) {
+            Ok(encoded) => out.push_str(&encoded),
+            Err(e) => return Some(Err(e)),
+        }
+        at = span.end;
+    }
+    out.push_str(&text[at..]);
     Some(Ok(out))
+}
+
+/// The whole object from its received text, with what was changed before it was built.
+fn whole(
+    text: &str,
+    head: Map<String, Value>,
+    metadata_changed: bool,
+    inner: Option<Box<Inner>>,
+) -> Map<String, Value> {
+    let mut map = if metadata_changed {
+        parse_around_head(text, head)
+    } else {
+        parse(text)
+    };
+    if let Some(inner) = inner {
+        let Inner { path, map: m, .. } = *inner;
+        put_inner(&path, &mut map, m);
+    }
+    map
+}
+
+/// The byte range of the value at `path` in `text`, descending through compact objects in
+/// which each key on the way is said once and written plainly (so the value found is the one a
+/// parser keeps, serde_json keeping the last of a repeated key, and the text around it is as
+/// serde_json writes it).
+fn value_at(text: &str, path: &[&str]) -> Option<std::ops::Range<usize>> {
+    let mut range = 0..text.len();
+    for key in path {
+        let object = text.get(range.clone())?;
+        let mut found = None;
+        for entry in top_level_entries(object) {
+            let (name, value) = entry.ok()?;
+            if name.contains(&b'\\') {
+                // A key spelled with escapes may be this one (`t\u0065mplate`): not text
+                // serde_json writes, so the whole object is parsed and encoded instead. Keys
+                // serde_json escapes (quotes, backslashes, control characters) are other keys.
+                let quoted = object.get(value.start - name.len() - 3..value.start - 1)?;
+                if serde_json::from_str::<String>(quoted).ok()? == *key {
+                    return None;
+                }
+                continue;
+            }
+            if name == key.as_bytes() {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(value);
+            }
+        }
+        let value = found?;
+        if object.as_bytes().get(value.start) != Some(&b'{') {
+            return None;
+        }
+        range = range.start + value.start..range.start + value.end;
+    }
+    Some(range)
 }
 
 /// The byte range of the value of top-level key `key` (compared as written, escapes and all) in
@@ -962,5 +1128,187 @@ mod tests {
             obj.into_value(),
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"labels": {"x": "y"}}})
         );
+    }
+
+    /// What set-labels does with `podTemplates: true`.
+    fn label_with_template(obj: &mut Object) {
+        use crate::{Metadata, pod_template_metadata_mut};
+        obj.merge_labels([("team", "a")]);
+        if let Some(mut metadata) = pod_template_metadata_mut(obj) {
+            metadata.merge_labels([("team", "a")]);
+            metadata.merge_annotations([("note", "}\"{")]);
+        }
+    }
+
+    fn has_inner(obj: &Object) -> bool {
+        matches!(&obj.0, Repr::Received { full, inner: Some(_), .. } if full.get().is_none())
+    }
+
+    #[test]
+    fn a_pod_template_metadata_change_is_spliced_without_parsing_the_pod_spec() {
+        let deployment = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "labels": {"app": "web"}},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "m", "image": "a:1",
+                                           "env": [{"name": "X", "value": "]}\"{["}]}]}}}
+        });
+        let cronjob = json!({
+            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
+            "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {
+                "metadata": {"annotations": {"x": "metadata"}}, "spec": {"containers": []}}}}}
+        });
+        for value in [deployment, cronjob] {
+            let mut obj = mk_received(&value.to_string());
+            label_with_template(&mut obj);
+            assert!(
+                has_inner(&obj),
+                "only the template's metadata is parsed: {value}"
+            );
+            let mut expected = Object::from_value(value.clone()).expect("a map");
+            label_with_template(&mut expected);
+            let expected = expected.into_json().expect("encodes");
+            assert_eq!(obj.clone().into_json().expect("encodes"), expected);
+            // Reading past the head afterwards sees the change; changing the pod spec then
+            // keeps it.
+            let path = if value["kind"] == "CronJob" {
+                "/spec/jobTemplate/spec/template"
+            } else {
+                "/spec/template"
+            };
+            assert_eq!(
+                obj.pointer(&format!("{path}/metadata/labels/team")),
+                Some(&json!("a"))
+            );
+            let mut changed = obj.clone();
+            *changed
+                .pointer_mut(&format!("{path}/spec/containers"))
+                .expect("present") = json!([]);
+            let mut want: Value = serde_json::from_str(&expected).expect("JSON");
+            *want
+                .pointer_mut(&format!("{path}/spec/containers"))
+                .expect("present") = json!([]);
+            assert_eq!(changed.into_json().expect("encodes"), want.to_string());
+            assert_eq!(
+                obj.into_value(),
+                serde_json::from_str::<Value>(&expected).expect("JSON")
+            );
+        }
+    }
+
+    #[test]
+    fn a_pod_template_metadata_change_encodes_the_whole_object_where_the_text_is_not_plain() {
+        let texts = [
+            // No template metadata: it is made.
+            r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"template":{"spec":{}}}}"#,
+            // `template` said twice: the last one is the object's.
+            r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"template":{"metadata":{"labels":{"a":"1"}}},"template":{"metadata":{"labels":{"b":"2"}},"spec":{}}}}"#,
+            // An escaped key on the way.
+            r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"t\u0065mplate":{"metadata":{}},"replicas":1}}"#,
+            // Metadata that is not a map; whitespace; a Pod (its own metadata); no template.
+            r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"template":{"metadata":null}}}"#,
+            r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec": {"template":{"metadata":{}}}}"#,
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[]}}"#,
+            r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"replicas":1}}"#,
+            r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":[]}"#,
+        ];
+        for text in texts {
+            let mut obj = mk_received(text);
+            label_with_template(&mut obj);
+            let mut expected =
+                Object::from_value(serde_json::from_str(text).expect("JSON")).expect("a map");
+            label_with_template(&mut expected);
+            assert_eq!(
+                obj.into_json().expect("encodes"),
+                expected.into_json().expect("encodes"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn spliced_pod_template_metadata_encodes_as_the_whole_object_would() {
+        // Random workloads and other objects, as the host writes them (serde_json's compact
+        // text), labelled as set-labels labels them: received and spliced, or parsed whole.
+        fn next(seed: &mut u64, n: u64) -> u64 {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed % n
+        }
+        const KINDS: &[(&str, &str)] = &[
+            ("apps/v1", "Deployment"),
+            ("apps/v1", "StatefulSet"),
+            ("batch/v1", "CronJob"),
+            ("batch/v1", "Job"),
+            ("v1", "Pod"),
+            ("v1", "ConfigMap"),
+        ];
+        const SCALARS: &[&str] = &["1", "\"]}{[\\\"\"", "null", "[{\"a\":{}}]", "{}", "-2.5e-3"];
+        let (mut spliced, mut total) = (0, 0);
+        for case in 1..5_000u64 {
+            let seed = std::cell::Cell::new(case.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let pick = |n: usize| {
+                let mut s = seed.get();
+                let picked = next(&mut s, n as u64) as usize;
+                seed.set(s);
+                picked
+            };
+            let (api_version, kind) = KINDS[pick(KINDS.len())];
+            let extra = || {
+                let mut map = Map::new();
+                for i in 0..pick(4) {
+                    let v: Value =
+                        serde_json::from_str(SCALARS[pick(SCALARS.len())]).expect("JSON");
+                    map.insert(format!("k{i}{}", ["", "}", "\""][pick(3)]), v);
+                }
+                map
+            };
+            let mut template = extra();
+            if pick(4) > 0 {
+                let mut metadata = extra();
+                if pick(2) == 0 {
+                    metadata.insert("labels".into(), json!({"team": "b", "z": "y"}));
+                }
+                template.insert("metadata".into(), Value::Object(metadata));
+            }
+            template.insert(
+                "spec".into(),
+                json!({"containers": [{"name": "m", "x": extra()}]}),
+            );
+            let mut spec = extra();
+            match kind {
+                "CronJob" => {
+                    spec.insert(
+                        "jobTemplate".into(),
+                        json!({"spec": {"template": template}}),
+                    );
+                }
+                "Pod" => spec = template,
+                _ => {
+                    spec.insert("template".into(), Value::Object(template));
+                }
+            }
+            let mut value = json!({"apiVersion": api_version, "kind": kind,
+                                   "metadata": {"name": "o"}, "spec": spec});
+            if let Some(map) = value.as_object_mut() {
+                map.extend(extra());
+            }
+            let text = value.to_string();
+            let mut obj = mk_received(&text);
+            label_with_template(&mut obj);
+            total += 1;
+            spliced += usize::from(has_inner(&obj));
+            let mut expected = Object::from_value(value).expect("a map");
+            label_with_template(&mut expected);
+            assert_eq!(
+                obj.into_json().expect("encodes"),
+                expected.into_json().expect("encodes"),
+                "case {case}: {text}"
+            );
+        }
+        // Most workloads with template metadata take the splice.
+        assert!(spliced > total / 3, "{spliced} of {total} spliced");
     }
 }

@@ -162,6 +162,63 @@ pub fn pod_template_mut(object: &mut Object) -> Option<PodTemplateMut<'_>> {
     })
 }
 
+/// The `metadata` of `object`'s pod template, created if missing, if its kind has a template
+/// and it is present: what [`pod_template_mut`]`(object)?.metadata_mut()` gives, for a
+/// transform that changes only a template's labels or annotations. While the object is as the
+/// host sent it, only that map is parsed, and on output only it is encoded again, in place: the
+/// pod spec, most of a workload, is never parsed or encoded (issue #12).
+pub fn pod_template_metadata_mut(object: &mut Object) -> Option<PodTemplateMetadataMut<'_>> {
+    let (keys, prefix) = template_location(object.group(), object.kind())?;
+    if keys.is_empty() {
+        return Some(PodTemplateMetadataMut {
+            metadata: object.metadata_mut(),
+            prefix,
+        });
+    }
+    let path: Vec<&'static str> = keys.iter().copied().chain(["metadata"]).collect();
+    if object.inner_map_mut(&path).is_some() {
+        return Some(PodTemplateMetadataMut {
+            metadata: object
+                .inner_map_mut(&path)
+                .expect("the inner map was just found"),
+            prefix,
+        });
+    }
+    let template = pod_template_mut(object)?.template;
+    Some(PodTemplateMetadataMut {
+        metadata: ensure_map(template, "metadata"),
+        prefix,
+    })
+}
+
+/// A pod template's `metadata`, mutable ([`pod_template_metadata_mut`]); dereferences to the
+/// map.
+#[derive(Debug)]
+pub struct PodTemplateMetadataMut<'a> {
+    metadata: &'a mut Map<String, Value>,
+    prefix: &'static str,
+}
+
+impl PodTemplateMetadataMut<'_> {
+    /// Its field path (`spec.template.metadata`).
+    pub fn path(&self) -> String {
+        paths(self.prefix).0
+    }
+}
+
+impl std::ops::Deref for PodTemplateMetadataMut<'_> {
+    type Target = Map<String, Value>;
+    fn deref(&self) -> &Self::Target {
+        self.metadata
+    }
+}
+
+impl std::ops::DerefMut for PodTemplateMetadataMut<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.metadata
+    }
+}
+
 /// Every pod template in `objects`, with its object index, for transforms that edit pods.
 pub fn pod_templates_mut(
     objects: &mut [Object],
