@@ -14,6 +14,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use crate::pod_template::received_images;
 use crate::{Object, pod_template_mut};
 
 /// One entry of a kustomize `images` list.
@@ -187,6 +188,28 @@ pub struct ImageChange {
 /// Rewrites the images of every container, init container and ephemeral container of the
 /// object's pod template (objects without one are left alone). Returns what changed.
 pub fn rewrite_object_images(object: &mut Object, overrides: &[ImageOverride]) -> Vec<ImageChange> {
+    // An object as the host sent it: its image strings are found and replaced in its text, and
+    // the rest of the object is never parsed or encoded (issue #12).
+    if let Some((prefix, images)) = received_images(object) {
+        let mut changes = Vec::new();
+        let mut replaced = Vec::new();
+        for found in images {
+            let Some(to) = rewrite_image(overrides, &found.image) else {
+                continue;
+            };
+            let field = format!("{prefix}spec.{}[{}].image", found.kind.field(), found.index);
+            replaced.push((found.span, Value::String(to.clone()).to_string()));
+            changes.push(ImageChange {
+                field,
+                from: found.image,
+                to,
+            });
+        }
+        if !replaced.is_empty() {
+            object.replace_received_values(replaced);
+        }
+        return changes;
+    }
     let mut changes = Vec::new();
     let Some(mut template) = pod_template_mut(object) else {
         return changes;

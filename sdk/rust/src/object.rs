@@ -48,6 +48,9 @@ enum Repr {
         /// goes back as `text` with that value re-encoded in place, and the body around it is
         /// never parsed.
         inner: Option<Box<Inner>>,
+        /// Values below the head replaced before anything read past the head
+        /// ([`Object::replace_received_values`]): their span in `text` and their new JSON text.
+        values: Vec<(std::ops::Range<usize>, String)>,
     },
 }
 
@@ -193,6 +196,7 @@ impl Object {
             full: OnceLock::new(),
             metadata_changed: false,
             inner: None,
+            values: Vec::new(),
         }))
     }
 
@@ -203,19 +207,26 @@ impl Object {
                 text,
                 metadata_changed: false,
                 inner: None,
+                values,
                 ..
-            } => Ok(text),
+            } if values.is_empty() => Ok(text),
             Repr::Received {
                 text,
                 head,
                 full,
                 metadata_changed,
                 inner,
+                values,
             } => match full.into_inner() {
                 Some(map) => serde_json::to_string(&map),
-                None => match splice(&text, &head, metadata_changed, inner.as_deref()) {
+                None => match splice(&text, &head, metadata_changed, inner.as_deref(), &values) {
                     Some(spliced) => spliced,
-                    None => serde_json::to_string(&whole(&text, head, metadata_changed, inner)),
+                    None => serde_json::to_string(&whole(
+                        &text,
+                        metadata_changed.then_some(head),
+                        inner.map(|i| (i.path, i.map)),
+                        &values,
+                    )),
                 },
             },
             Repr::Parsed(map) => serde_json::to_string(&map),
@@ -245,9 +256,15 @@ impl Object {
                 full,
                 metadata_changed,
                 inner,
-            } => full
-                .into_inner()
-                .unwrap_or_else(|| whole(&text, head, metadata_changed, inner)),
+                values,
+            } => full.into_inner().unwrap_or_else(|| {
+                whole(
+                    &text,
+                    metadata_changed.then_some(head),
+                    inner.map(|i| (i.path, i.map)),
+                    &values,
+                )
+            }),
         }
     }
 
@@ -261,16 +278,14 @@ impl Object {
                 head,
                 metadata_changed,
                 inner,
+                values,
             } => full.get_or_init(|| {
-                let mut map = if *metadata_changed {
-                    parse_around_head(text, head.clone())
-                } else {
-                    parse(text)
-                };
-                if let Some(inner) = inner {
-                    put_inner(&inner.path, &mut map, inner.map.clone());
-                }
-                map
+                whole(
+                    text,
+                    metadata_changed.then(|| head.clone()),
+                    inner.as_ref().map(|i| (i.path.clone(), i.map.clone())),
+                    values,
+                )
             }),
         }
     }
@@ -283,10 +298,16 @@ impl Object {
             full,
             metadata_changed,
             inner,
+            values,
         } = &mut self.0
         {
             let map = full.take().unwrap_or_else(|| {
-                whole(text, std::mem::take(head), *metadata_changed, inner.take())
+                whole(
+                    text,
+                    metadata_changed.then(|| std::mem::take(head)),
+                    inner.take().map(|i| (i.path, i.map)),
+                    values,
+                )
             });
             self.0 = Repr::Parsed(map);
         }
@@ -421,6 +442,27 @@ impl Object {
         inner.as_mut().map(|i| &mut i.map)
     }
 
+    /// The received text, while the object is as received past its head (nothing read or
+    /// changed there): where [`Object::replace_received_values`] finds what it replaces.
+    pub(crate) fn received_body(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Received { text, full, .. } if full.get().is_none() => Some(text),
+            _ => None,
+        }
+    }
+
+    /// Replaces values below the head, each given as its span in [`Object::received_body`] and
+    /// its new JSON text, without parsing the object: on output they are put in place, and
+    /// reading past the head parses the text with them in place. The spans must be whole
+    /// values, apart from each other, the head's `metadata` and the inner map (issue #12:
+    /// image-rewrite changes a workload's image strings and nothing else).
+    pub(crate) fn replace_received_values(&mut self, new: Vec<(std::ops::Range<usize>, String)>) {
+        match &mut self.0 {
+            Repr::Received { full, values, .. } if full.get().is_none() => values.extend(new),
+            _ => panic!("values are replaced only in an object as received"),
+        }
+    }
+
     /// `metadata.labels`, if present.
     pub fn labels(&self) -> Option<&Map<String, Value>> {
         self.head().get("metadata")?.get("labels")?.as_object()
@@ -536,75 +578,112 @@ fn splice(
     head: &Map<String, Value>,
     metadata_changed: bool,
     inner: Option<&Inner>,
+    values: &[(std::ops::Range<usize>, String)],
 ) -> Option<serde_json::Result<String>> {
-    let mut edits: Vec<(std::ops::Range<usize>, &Map<String, Value>)> = Vec::with_capacity(2);
+    let encode = |map: &Map<String, Value>| serde_json::to_string(map);
+    let mut edits: Vec<(std::ops::Range<usize>, std::borrow::Cow<'_, str>)> = values
+        .iter()
+        .map(|(span, v)| (span.clone(), v.as_str().into()))
+        .collect();
     if metadata_changed {
         let metadata = head.get("metadata")?.as_object()?;
-        edits.push((top_level_value(text, "metadata")?, metadata));
+        match encode(metadata) {
+            Ok(m) => edits.push((top_level_value(text, "metadata")?, m.into())),
+            Err(e) => return Some(Err(e)),
+        }
     }
     if let Some(inner) = inner {
-        edits.push((inner.span.clone(), &inner.map));
+        match encode(&inner.map) {
+            Ok(m) => edits.push((inner.span.clone(), m.into())),
+            Err(e) => return Some(Err(e)),
+        }
     }
+    replace_spans(text, edits).map(Ok)
+}
+
+/// `text` with each span replaced by its new text; `None` if two spans overlap. Every span
+/// starts and ends at ASCII bytes (a whole JSON value), so on char boundaries.
+fn replace_spans(
+    text: &str,
+    mut edits: Vec<(std::ops::Range<usize>, std::borrow::Cow<'_, str>)>,
+) -> Option<String> {
     edits.sort_by_key(|(span, _)| span.start);
     let mut out = String::with_capacity(text.len() + 64);
     let mut at = 0;
-    for (span, map) in edits {
+    for (span, new) in edits {
         if span.start < at {
-            return None; // nested or overlapping: not two separate values
+            return None; // nested or overlapping: not separate values
         }
-        // Each span starts and ends at ASCII bytes (`{`, `}`), so on char boundaries.
-        out.push_str(&text[at..span.start]);
-        match serde_json::to_string(map) {
-            Ok(encoded) => out.push_str(&encoded),
-            Err(e) => return Some(Err(e)),
-        }
+        out.push_str(text.get(at..span.start)?);
+        out.push_str(&new);
         at = span.end;
     }
-    out.push_str(&text[at..]);
-    Some(Ok(out))
+    out.push_str(text.get(at..)?);
+    Some(out)
 }
 
-/// The whole object from its received text, with what was changed before it was built.
+/// The whole object from its received text, with what was changed before it was built: the
+/// replaced values, the changed head's `metadata` (if given) and the inner map (if any).
 fn whole(
     text: &str,
-    head: Map<String, Value>,
-    metadata_changed: bool,
-    inner: Option<Box<Inner>>,
+    changed_head: Option<Map<String, Value>>,
+    inner: Option<(Vec<&'static str>, Map<String, Value>)>,
+    values: &[(std::ops::Range<usize>, String)],
 ) -> Map<String, Value> {
-    let mut map = if metadata_changed {
-        parse_around_head(text, head)
+    let edited;
+    let text = if values.is_empty() {
+        text
     } else {
-        parse(text)
+        let edits = values
+            .iter()
+            .map(|(span, v)| (span.clone(), v.as_str().into()));
+        edited = replace_spans(text, edits.collect())
+            .expect("replaced values are separate values of the received text");
+        &edited
     };
-    if let Some(inner) = inner {
-        let Inner { path, map: m, .. } = *inner;
+    let mut map = match changed_head {
+        Some(head) => parse_around_head(text, head),
+        None => parse(text),
+    };
+    if let Some((path, m)) = inner {
         put_inner(&path, &mut map, m);
     }
     map
+}
+
+/// Whether the entry `name` (as written, its value at `value` in `object`) has the key `key`;
+/// `None` if it is `key` spelled with escapes (`t\u0065mplate`): not text serde_json writes, so
+/// the caller parses the whole object instead. Keys serde_json escapes (quotes, backslashes,
+/// control characters) are other keys.
+pub(crate) fn key_is(
+    object: &str,
+    name: &[u8],
+    value: &std::ops::Range<usize>,
+    key: &str,
+) -> Option<bool> {
+    if !name.contains(&b'\\') {
+        return Some(name == key.as_bytes());
+    }
+    // The key with its quotes ends just before the `:` that precedes the value.
+    let quoted = object.get(value.start.checked_sub(name.len() + 3)?..value.start - 1)?;
+    match serde_json::from_str::<String>(quoted).ok()? == key {
+        true => None,
+        false => Some(false),
+    }
 }
 
 /// The byte range of the value at `path` in `text`, descending through compact objects in
 /// which each key on the way is said once and written plainly (so the value found is the one a
 /// parser keeps, serde_json keeping the last of a repeated key, and the text around it is as
 /// serde_json writes it).
-fn value_at(text: &str, path: &[&str]) -> Option<std::ops::Range<usize>> {
+pub(crate) fn value_at(text: &str, path: &[&str]) -> Option<std::ops::Range<usize>> {
     let mut range = 0..text.len();
     for key in path {
         let object = text.get(range.clone())?;
         let mut found = None;
         for entry in top_level_entries(object) {
             let (name, value) = entry.ok()?;
-            if name.contains(&b'\\') {
-                // A key spelled with escapes may be this one (`t\u0065mplate`): not text
-                // serde_json writes, so the whole object is parsed and encoded instead. Keys
-                // serde_json escapes (quotes, backslashes, control characters) are other keys.
-                let quoted = object.get(value.start - name.len() - 3..value.start - 1)?;
-                if serde_json::from_str::<String>(quoted).ok()? == *key {
-                    return None;
-                }
-                continue;
-            }
-            if name == key.as_bytes() {
+            if key_is(object, name, &value, key)? {
                 if found.is_some() {
                     return None;
                 }
@@ -634,7 +713,7 @@ fn top_level_value(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
 /// The entries of `text`, one compact JSON object, in order: each key as written (escapes and
 /// all) and the byte range of its value, found by skipping values, not parsing them. An `Err`
 /// ends them where the text is not that (whitespace outside strings, not an object).
-fn top_level_entries(
+pub(crate) fn top_level_entries(
     text: &str,
 ) -> impl Iterator<Item = Result<(&[u8], std::ops::Range<usize>), ()>> {
     let b = text.as_bytes();
@@ -701,20 +780,44 @@ fn read_compact_head(text: &str) -> Option<Map<String, Value>> {
     None
 }
 
-/// Past the string starting at `b[i]` (a `"`).
+/// Past the string starting at `b[i]` (a `"`), eight bytes at a time: the first quote or
+/// backslash in a word is found from its bits, so a short key costs one word and a long value
+/// (a config file in a ConfigMap, an `env` value) one step per eight bytes.
 fn skip_string(b: &[u8], i: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    /// The high bit of the first byte of `w` (in memory order) equal to `c` is set, and no bit
+    /// below it; bits above it may be set too.
+    const fn bytes_equal(w: u64, c: u8) -> u64 {
+        let x = w ^ (ONES * c as u64);
+        x.wrapping_sub(ONES) & !x & (ONES << 7)
+    }
     let mut j = i + 1;
     loop {
+        match b.get(j..j + 8) {
+            Some(chunk) => {
+                let w = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).ok()?);
+                let special = bytes_equal(w, b'"') | bytes_equal(w, b'\\');
+                if special == 0 {
+                    j += 8;
+                    continue;
+                }
+                j += (special.trailing_zeros() / 8) as usize;
+            }
+            None => {
+                while b.get(j).is_some_and(|c| !matches!(c, b'"' | b'\\')) {
+                    j += 1;
+                }
+            }
+        }
         match b.get(j)? {
             b'"' => return Some(j + 1),
-            b'\\' => j += 2,
-            _ => j += 1,
+            _ => j += 2, // a backslash and the character it escapes
         }
     }
 }
 
 /// Past the compact value starting at `b[i]`; `None` at whitespace outside strings.
-fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+pub(crate) fn skip_value(b: &[u8], i: usize) -> Option<usize> {
     let mut depth = 0usize;
     let mut j = i;
     loop {
@@ -1310,5 +1413,123 @@ mod tests {
         }
         // Most workloads with template metadata take the splice.
         assert!(spliced > total / 3, "{spliced} of {total} spliced");
+    }
+
+    #[test]
+    fn image_strings_are_replaced_in_the_received_text_as_in_the_parsed_object() {
+        use crate::{ImageOverride, rewrite_object_images};
+        fn next(seed: &mut u64, n: u64) -> u64 {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed % n
+        }
+        let overrides: Vec<ImageOverride> = serde_json::from_value(json!([
+            {"name": "nginx", "newName": "mirror.example.com/nginx", "newTag": "1.27"},
+            {"name": "app", "newTag": "2"},
+        ]))
+        .expect("overrides");
+        const IMAGES: &[&str] = &[
+            r#""nginx:1.25""#,
+            r#""app""#,
+            r#""other/app:1""#,
+            r#""ngin\u0078:1""#,
+            r#""\"quoted\"""#,
+            "null",
+            "3",
+            "[]",
+        ];
+        const KINDS: &[(&str, &str)] = &[
+            ("apps/v1", "Deployment"),
+            ("batch/v1", "CronJob"),
+            ("v1", "Pod"),
+            ("v1", "Service"),
+        ];
+        let (mut fast, mut total) = (0, 0);
+        for case in 1..5_000u64 {
+            let mut seed = case.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let mut lists = Vec::new();
+            for field in [
+                "containers",
+                "initContainers",
+                "ephemeralContainers",
+                "volumes",
+            ] {
+                if next(&mut seed, 3) == 0 {
+                    continue;
+                }
+                let elements: Vec<String> = (0..next(&mut seed, 4))
+                    .map(|i| match next(&mut seed, 6) {
+                        0 => "\"not a map\"".to_owned(),
+                        1 => format!(r#"{{"name":"c{i}"}}"#),
+                        _ => format!(
+                            r#"{{"env":[{{"name":"image","value":"}}"}}],"image":{},"name":"c{i}"}}"#,
+                            IMAGES[next(&mut seed, IMAGES.len() as u64) as usize]
+                        ),
+                    })
+                    .collect();
+                lists.push(format!(r#""{field}":[{}]"#, elements.join(",")));
+            }
+            let pod_spec = format!("{{{}}}", lists.join(","));
+            let (api_version, kind) = KINDS[next(&mut seed, KINDS.len() as u64) as usize];
+            let template = format!(r#"{{"metadata":{{"labels":{{"a":"b"}}}},"spec":{pod_spec}}}"#);
+            let spec = match kind {
+                "CronJob" => format!(r#"{{"jobTemplate":{{"spec":{{"template":{template}}}}}}}"#),
+                "Pod" => pod_spec,
+                _ => format!(r#"{{"replicas":1,"template":{template}}}"#),
+            };
+            let text = format!(
+                r#"{{"apiVersion":"{api_version}","kind":"{kind}","metadata":{{"name":"o"}},"spec":{spec}}}"#
+            );
+            // What the host sends: serde_json's text of the object.
+            let value: Value = serde_json::from_str(&text).expect("JSON");
+            let text = value.to_string();
+            let labelled = next(&mut seed, 2) == 0;
+            let run = |mut obj: Object| {
+                if labelled {
+                    label_with_template(&mut obj);
+                }
+                let changes = rewrite_object_images(&mut obj, &overrides);
+                (obj, changes)
+            };
+            let (obj, changes) = run(mk_received(&text));
+            total += 1;
+            fast += usize::from(is_as_received(&obj) && !changes.is_empty());
+            let (expected, expected_changes) = run(Object::from_value(value).expect("a map"));
+            assert_eq!(changes, expected_changes, "case {case}: {text}");
+            assert_eq!(
+                obj.clone().into_value(),
+                expected.clone().into_value(),
+                "case {case}"
+            );
+            assert_eq!(
+                obj.into_json().expect("encodes"),
+                expected.into_json().expect("encodes"),
+                "case {case}: {text}"
+            );
+        }
+        assert!(fast > total / 4, "{fast} of {total} replaced in the text");
+    }
+
+    #[test]
+    fn strings_are_skipped_whatever_their_length_and_escapes() {
+        for len in 0..40 {
+            for escape in ["", r#"\""#, r"\\", r"\u0022", r#"\\\""#] {
+                for at in 0..=len {
+                    let mut body = "é".repeat(len / 2) + &"x".repeat(len - len / 2);
+                    let at = body.char_indices().nth(at).map_or(body.len(), |(i, _)| i);
+                    body.insert_str(at, escape);
+                    let text = format!(r#""{body}",1"#);
+                    let end = skip_string(text.as_bytes(), 0).expect("a string");
+                    assert_eq!(&text[end..], ",1", "{text}");
+                    serde_json::from_str::<String>(&text[..end]).expect("one JSON string");
+                }
+            }
+        }
+        assert_eq!(
+            skip_string(br#""abcdefghijklmnop"#, 0),
+            None,
+            "unterminated"
+        );
     }
 }

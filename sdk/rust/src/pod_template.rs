@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::Object;
-use crate::object::ensure_map;
+use crate::object::{ensure_map, key_is, skip_value, top_level_entries, value_at};
 
 /// Where a kind keeps its pod template: the JSON keys from the object root, and the same as a
 /// dotted field path prefix (empty for a bare Pod, whose template is the object itself).
@@ -217,6 +217,101 @@ impl std::ops::DerefMut for PodTemplateMetadataMut<'_> {
     fn deref_mut(&mut self) -> &mut Self::Target {
         self.metadata
     }
+}
+
+/// A container's `image` string as found in a received object's text ([`received_images`]).
+pub(crate) struct ReceivedImage {
+    pub(crate) kind: ContainerKind,
+    pub(crate) index: usize,
+    /// The span of the JSON string in the object's text.
+    pub(crate) span: std::ops::Range<usize>,
+    pub(crate) image: String,
+}
+
+/// The field path prefix of `object`'s pod template and, for each container whose `image` is a
+/// string, in the order of [`PodTemplateMut::containers_mut`], where that string is in the
+/// received text, found by skipping values, without parsing the object (issue #12). `None` where
+/// the object is not as received past its head, has no pod template (or one that is not a
+/// map), or its text is not as the host writes it on the way (a repeated or escaped key, not
+/// compact): then the caller works on the parsed object.
+pub(crate) fn received_images(object: &Object) -> Option<(&'static str, Vec<ReceivedImage>)> {
+    let text = object.received_body()?;
+    let (keys, prefix) = template_location(object.group(), object.kind())?;
+    let path: Vec<&str> = keys.iter().copied().chain(["spec"]).collect();
+    let spec = value_at(text, &path)?;
+    let pod_spec = &text[spec.clone()];
+    let mut lists: [Option<std::ops::Range<usize>>; 3] = [None, None, None];
+    for entry in top_level_entries(pod_spec) {
+        let (name, value) = entry.ok()?;
+        for (slot, kind) in lists.iter_mut().zip(ContainerKind::ALL) {
+            if key_is(pod_spec, name, &value, kind.field())? {
+                if slot.is_some() {
+                    return None;
+                }
+                *slot = Some(value.clone());
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for (list, kind) in lists.into_iter().zip(ContainerKind::ALL) {
+        let Some(list) = list else { continue };
+        let list_text = &pod_spec[list.clone()];
+        if !list_text.starts_with('[') {
+            continue; // not a list: no containers there
+        }
+        // Each element is scanned once: a container's entries end where it does.
+        let lb = list_text.as_bytes();
+        if lb == b"[]" {
+            continue;
+        }
+        let mut i = 1;
+        let mut index = 0;
+        loop {
+            let end = if lb.get(i) == Some(&b'{') {
+                let container = &list_text[i..];
+                let mut image = None;
+                let mut end = i + 2; // `{}`
+                for entry in top_level_entries(container) {
+                    let (name, value) = entry.ok()?;
+                    end = i + value.end + 1;
+                    if key_is(container, name, &value, "image")? {
+                        if image.is_some() {
+                            return None;
+                        }
+                        image = Some(value);
+                    }
+                }
+                if let Some(span) = image
+                    && let quoted = &container[span.clone()]
+                    && quoted.starts_with('"')
+                {
+                    let image = if quoted.contains('\\') {
+                        serde_json::from_str(quoted).ok()?
+                    } else {
+                        quoted[1..quoted.len() - 1].to_owned()
+                    };
+                    let at = spec.start + list.start + i;
+                    found.push(ReceivedImage {
+                        kind,
+                        index,
+                        span: at + span.start..at + span.end,
+                        image,
+                    });
+                }
+                end
+            } else {
+                // Not a map (not a container): skipped.
+                skip_value(lb, i)?
+            };
+            index += 1;
+            match lb.get(end)? {
+                b',' => i = end + 1,
+                b']' if end + 1 == lb.len() => break,
+                _ => return None,
+            }
+        }
+    }
+    Some((prefix, found))
 }
 
 /// Every pod template in `objects`, with its object index, for transforms that edit pods.
