@@ -4,9 +4,9 @@
 //! name keeps its own, so running it twice (or on a chart that already ships the sidecar) changes
 //! nothing.
 
+use capstan_sdk::append_missing_by_name;
 use capstan_sdk::prelude::*;
 use capstan_sdk::serde_json::Map;
-use capstan_sdk::{PodTemplateMut, has_named};
 
 /// Config of `inject-sidecar`.
 #[derive(Debug, Default, Deserialize)]
@@ -61,35 +61,6 @@ pub fn check_config(config: &Config) -> Vec<Diagnostic> {
     diags
 }
 
-/// Appends each entry whose `name` the list does not have yet. Creates the list only if
-/// something is added. Returns how many were added.
-fn add_missing(
-    template: &mut PodTemplateMut<'_>,
-    field: &str,
-    entries: &[Map<String, Value>],
-) -> usize {
-    let missing: Vec<&Map<String, Value>> = {
-        let present = template
-            .as_ref()
-            .spec()
-            .and_then(|s| s.get(field))
-            .and_then(Value::as_array)
-            .map_or(&[][..], Vec::as_slice);
-        entries
-            .iter()
-            .filter(|e| !has_named(present, non_empty_str(e, "name").unwrap_or("")))
-            .collect()
-    };
-    if missing.is_empty() {
-        return 0;
-    }
-    let list = template.list_mut(field);
-    for entry in &missing {
-        list.push(Value::Object((*entry).clone()));
-    }
-    missing.len()
-}
-
 /// Injects the configured container, volumes and init containers into every selected pod
 /// template.
 pub fn transform(ctx: &Context, config: Config, mut objects: Vec<Object>) -> Result<Output> {
@@ -104,26 +75,24 @@ pub fn transform(ctx: &Context, config: Config, mut objects: Vec<Object>) -> Res
             continue;
         }
         let object_ref = obj.object_ref();
-        let Some(mut template) = pod_template_mut(obj) else {
+        let lists = [
+            ("containers", std::slice::from_ref(&container)),
+            ("initContainers", &config.init_containers[..]),
+            ("volumes", &config.volumes[..]),
+        ];
+        let Some((spec_path, added)) = append_missing_by_name(obj, &lists) else {
             continue;
         };
-        let added = add_missing(
-            &mut template,
-            "containers",
-            std::slice::from_ref(&container),
-        );
-        if added == 0 {
+        if added[0] == 0 {
             diagnostics.push(
                 Diagnostic::info(format!(
                     "already has a container named {:?}; left as it is",
                     non_empty_str(&container, "name").unwrap_or("")
                 ))
                 .on_ref(object_ref)
-                .at(format!("{}.containers", template.spec_path())),
+                .at(format!("{spec_path}.containers")),
             );
         }
-        add_missing(&mut template, "initContainers", &config.init_containers);
-        add_missing(&mut template, "volumes", &config.volumes);
     }
     Ok(Output::new(objects).with_diagnostics(diagnostics))
 }

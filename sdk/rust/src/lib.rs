@@ -49,8 +49,8 @@ pub use object::{JsonKey, Object};
 pub use patch::{PatchError, PatchOperation, apply_json_patch, apply_merge_patch};
 pub use pod_template::{
     ContainerKind, ContainerMut, ContainerRef, PodTemplateMetadataMut, PodTemplateMut,
-    PodTemplateRef, has_named, has_pod_template, pod_template, pod_template_metadata_mut,
-    pod_template_mut, pod_templates_mut,
+    PodTemplateRef, append_missing_by_name, has_named, has_pod_template, pod_template,
+    pod_template_metadata_mut, pod_template_mut, pod_templates_mut,
 };
 pub use selector::{
     Operator, Requirement, Selector, SelectorError, validate_label_key, validate_label_value,

@@ -314,6 +314,182 @@ pub(crate) fn received_images(object: &Object) -> Option<(&'static str, Vec<Rece
     Some((prefix, found))
 }
 
+/// Appends to each pod spec list `field` of `object`'s pod template the given entries whose
+/// `name` the list does not have yet ([`has_named`], against the list as it was), in order; a
+/// list is created (or replaced, if it is not a list) only when something is added. Returns the
+/// pod spec's field path (`spec.template.spec`) and how many entries each list got; `None` if
+/// the object has no pod template.
+///
+/// On an object as the host sent it, the lists are found by skipping values and the entries
+/// are put into its text (a new list where its key sorts), so the rest of the object is never
+/// parsed or encoded (issue #12: injecting a sidecar into every workload). Text that is not as
+/// the host writes it on the way (keys repeated, escaped or out of order, not compact) is
+/// parsed instead.
+pub fn append_missing_by_name(
+    object: &mut Object,
+    lists: &[(&str, &[Map<String, Value>])],
+) -> Option<(String, Vec<usize>)> {
+    if let Some(done) = append_in_received_text(object, lists) {
+        return Some(done);
+    }
+    let mut template = pod_template_mut(object)?;
+    let spec_path = template.spec_path();
+    let added = lists
+        .iter()
+        .map(|(field, entries)| {
+            let missing: Vec<&Map<String, Value>> = {
+                let present = template
+                    .as_ref()
+                    .spec()
+                    .and_then(|s| s.get(*field))
+                    .and_then(Value::as_array)
+                    .map_or(&[][..], Vec::as_slice);
+                entries
+                    .iter()
+                    .filter(|e| !has_named(present, entry_name(e)))
+                    .collect()
+            };
+            if !missing.is_empty() {
+                let list = template.list_mut(field);
+                list.extend(missing.iter().map(|e| Value::Object((*e).clone())));
+            }
+            missing.len()
+        })
+        .collect();
+    Some((spec_path, added))
+}
+
+/// The name an entry is matched by: its `name` string, or empty.
+fn entry_name(entry: &Map<String, Value>) -> &str {
+    entry.get("name").and_then(Value::as_str).unwrap_or("")
+}
+
+/// [`append_missing_by_name`] in a received object's text; `None` where it cannot be done so.
+fn append_in_received_text(
+    object: &mut Object,
+    lists: &[(&str, &[Map<String, Value>])],
+) -> Option<(String, Vec<usize>)> {
+    let text = object.received_body()?;
+    let (keys, prefix) = template_location(object.group(), object.kind())?;
+    let path: Vec<&str> = keys.iter().copied().chain(["spec"]).collect();
+    let spec = value_at(text, &path)?;
+    let pod_spec = &text[spec.clone()];
+    // The pod spec's entries, keys plain and ascending: where a new key goes is then known.
+    let mut present: Vec<(&[u8], std::ops::Range<usize>)> = Vec::new();
+    for entry in top_level_entries(pod_spec) {
+        let (name, value) = entry.ok()?;
+        if name.contains(&b'\\') || present.last().is_some_and(|(last, _)| *last >= name) {
+            return None;
+        }
+        present.push((name, value));
+    }
+    let mut added = Vec::with_capacity(lists.len());
+    // (position in the text, key for new lists, text to insert there)
+    let mut inserts: Vec<(usize, &str, String)> = Vec::new();
+    for (field, entries) in lists {
+        let list = present.iter().find(|(name, _)| *name == field.as_bytes());
+        let names = match list {
+            Some((_, value)) => element_names(&pod_spec[value.clone()])?,
+            None => Vec::new(),
+        };
+        let missing: Vec<&Map<String, Value>> = entries
+            .iter()
+            .filter(|e| !names.iter().any(|n| n.as_deref() == Some(entry_name(e))))
+            .collect();
+        added.push(missing.len());
+        if missing.is_empty() {
+            continue;
+        }
+        let mut encoded = String::new();
+        for (i, entry) in missing.iter().enumerate() {
+            if i > 0 {
+                encoded.push(',');
+            }
+            encoded.push_str(&serde_json::to_string(entry).ok()?);
+        }
+        match list {
+            Some((_, value)) => {
+                let close = spec.start + value.end - 1;
+                let comma = if value.len() > 2 { "," } else { "" };
+                inserts.push((close, "", format!("{comma}{encoded}")));
+            }
+            None => {
+                let entry = format!("{}:[{encoded}]", serde_json::to_string(field).ok()?);
+                match present.iter().find(|(name, _)| *name > field.as_bytes()) {
+                    Some((name, value)) => {
+                        let key_start = spec.start + value.start - name.len() - 3;
+                        inserts.push((key_start, field, format!("{entry},")));
+                    }
+                    None => {
+                        let comma = if present.is_empty() { "" } else { "," };
+                        inserts.push((spec.end - 1, field, format!("{comma}{entry}")));
+                    }
+                }
+            }
+        }
+    }
+    // Two new lists at one place go in key order; in an empty pod spec they would need a comma
+    // between them (rare: parsed instead).
+    if present.is_empty() && inserts.len() > 1 {
+        return None;
+    }
+    inserts.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    if !inserts.is_empty() {
+        object.replace_received_values(
+            inserts
+                .into_iter()
+                .map(|(at, _, new)| (at..at, new))
+                .collect(),
+        );
+    }
+    Some((format!("{prefix}spec"), added))
+}
+
+/// The `name` of each element of a compact JSON array (`None` for an element that is not a
+/// map or whose `name` is not a string); `None` if a name is not plain to find (repeated,
+/// escaped key) or the text is not a compact array.
+fn element_names(list: &str) -> Option<Vec<Option<String>>> {
+    let b = list.as_bytes();
+    if b.first() != Some(&b'[') {
+        return None;
+    }
+    let mut names = Vec::new();
+    if b == b"[]" {
+        return Some(names);
+    }
+    let mut i = 1;
+    loop {
+        let end = if b.get(i) == Some(&b'{') {
+            let element = &list[i..];
+            let mut name = None;
+            let mut end = i + 2; // `{}`
+            for entry in top_level_entries(element) {
+                let (key, value) = entry.ok()?;
+                end = i + value.end + 1;
+                if key_is(element, key, &value, "name")? {
+                    if name.is_some() {
+                        return None;
+                    }
+                    name = Some(value);
+                }
+            }
+            names.push(match name.map(|v| &element[v]) {
+                Some(quoted) if quoted.starts_with('"') => Some(serde_json::from_str(quoted).ok()?),
+                _ => None,
+            });
+            end
+        } else {
+            names.push(None);
+            skip_value(b, i)?
+        };
+        match b.get(end)? {
+            b',' => i = end + 1,
+            b']' if end + 1 == b.len() => return Some(names),
+            _ => return None,
+        }
+    }
+}
+
 /// Every pod template in `objects`, with its object index, for transforms that edit pods.
 pub fn pod_templates_mut(
     objects: &mut [Object],
