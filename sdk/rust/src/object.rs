@@ -1636,11 +1636,10 @@ mod tests {
                 expected.clone().into_value(),
                 "case {case}: {text}"
             );
-            if text
-                == serde_json::from_str::<Value>(&text)
-                    .expect("JSON")
-                    .to_string()
-            {
+            let canonical = serde_json::from_str::<Value>(&text)
+                .expect("JSON")
+                .to_string();
+            if text == canonical {
                 assert_eq!(
                     obj.into_json().expect("encodes"),
                     expected.into_json().expect("encodes"),
