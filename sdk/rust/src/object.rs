@@ -443,10 +443,14 @@ impl Object {
     }
 
     /// The received text, while the object is as received past its head (nothing read or
-    /// changed there): where [`Object::replace_received_values`] finds what it replaces.
+    /// changed there, no value replaced yet): where [`Object::replace_received_values`] finds
+    /// what it replaces. Once values are replaced the text is no longer the object's, so a
+    /// later change works on the parsed object.
     pub(crate) fn received_body(&self) -> Option<&str> {
         match &self.0 {
-            Repr::Received { text, full, .. } if full.get().is_none() => Some(text),
+            Repr::Received {
+                text, full, values, ..
+            } if full.get().is_none() && values.is_empty() => Some(text),
             _ => None,
         }
     }
@@ -1649,5 +1653,82 @@ mod tests {
         }
         // A third have no template; many of the rest repeat or escape a key on the way.
         assert!(fast > total / 5, "{fast} of {total} appended in the text");
+    }
+
+    #[test]
+    fn a_second_change_in_the_text_sees_the_first() {
+        use crate::{ImageOverride, append_missing_by_name, rewrite_object_images};
+        // Found in review: the second of two text changes read the text as received.
+        let text = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"template": {"metadata": {"labels": {"a": "b"}},
+                     "spec": {"containers": [{"image": "nginx:1.25", "name": "main"}]}}}})
+        .to_string();
+        let rules = |v: Value| -> Vec<ImageOverride> { serde_json::from_value(v).expect("rules") };
+        let log = json!({"name": "log", "image": "nginx:1"});
+        let log = log.as_object().expect("a map");
+        type Op = Box<dyn Fn(&mut Object) -> String>;
+        let rewrite = |r: Value| -> Op {
+            let r = rules(r);
+            Box::new(move |o: &mut Object| format!("{:?}", rewrite_object_images(o, &r)))
+        };
+        let append = |lists: Vec<(&'static str, Vec<Map<String, Value>>)>| -> Op {
+            Box::new(move |o: &mut Object| {
+                let lists: Vec<(&str, &[Map<String, Value>])> =
+                    lists.iter().map(|(f, e)| (*f, &e[..])).collect();
+                format!("{:?}", append_missing_by_name(o, &lists))
+            })
+        };
+        let sequences: Vec<Vec<Op>> = vec![
+            vec![
+                rewrite(json!([{"name": "nginx", "newName": "mirror/nginx"}])),
+                rewrite(json!([{"name": "nginx", "newName": "mirror/nginx"}])),
+            ],
+            vec![
+                rewrite(json!([{"name": "nginx", "newName": "foo"}])),
+                rewrite(json!([{"name": "foo", "newName": "bar"}])),
+            ],
+            vec![
+                append(vec![("containers", vec![log.clone()])]),
+                rewrite(json!([{"name": "nginx", "newTag": "9"}])),
+            ],
+            vec![
+                append(vec![
+                    ("containers", vec![log.clone()]),
+                    ("volumes", vec![log.clone()]),
+                ]),
+                append(vec![
+                    ("containers", vec![log.clone()]),
+                    ("volumes", vec![log.clone()]),
+                ]),
+            ],
+            vec![append(vec![
+                (
+                    "volumes",
+                    vec![json!({"name": "a"}).as_object().expect("map").clone()],
+                ),
+                (
+                    "volumes",
+                    vec![json!({"name": "b"}).as_object().expect("map").clone()],
+                ),
+            ])],
+        ];
+        for (i, ops) in sequences.iter().enumerate() {
+            let mut received = mk_received(&text);
+            let mut parsed =
+                Object::from_value(serde_json::from_str(&text).expect("JSON")).expect("a map");
+            for op in ops {
+                assert_eq!(op(&mut received), op(&mut parsed), "sequence {i}");
+            }
+            assert_eq!(
+                received.clone().into_value(),
+                parsed.clone().into_value(),
+                "sequence {i}"
+            );
+            assert_eq!(
+                received.into_json().expect("encodes"),
+                parsed.into_json().expect("encodes"),
+                "sequence {i}"
+            );
+        }
     }
 }

@@ -369,6 +369,14 @@ fn append_in_received_text(
     object: &mut Object,
     lists: &[(&str, &[Map<String, Value>])],
 ) -> Option<(String, Vec<usize>)> {
+    // Each list once: a list given twice must see what the first time added.
+    if lists
+        .iter()
+        .enumerate()
+        .any(|(i, (field, _))| lists[..i].iter().any(|(f, _)| f == field))
+    {
+        return None;
+    }
     let text = object.received_body()?;
     let (keys, prefix) = template_location(object.group(), object.kind())?;
     let path: Vec<&str> = keys.iter().copied().chain(["spec"]).collect();
