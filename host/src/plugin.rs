@@ -165,6 +165,10 @@ fn package_of(manifest: &Path) -> Result<(String, String), Error> {
 }
 
 fn cargo() -> std::ffi::OsString {
+    // `main` turns transparent huge pages off for this process and children inherit that;
+    // cargo and the compilers it runs get them back.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(false);
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 

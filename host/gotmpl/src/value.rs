@@ -163,6 +163,16 @@ impl Value {
         }
     }
 
+    /// [`Value::from_bytes`] of borrowed bytes: text is copied once, straight into the
+    /// string's shared buffer (`from_bytes` of a copy copies twice: `.Files` texts of CRDs
+    /// can be megabytes).
+    pub fn from_byte_slice(bytes: &[u8]) -> Value {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Value::string(s),
+            Err(_) => Value::from_bytes(bytes.to_vec()),
+        }
+    }
+
     /// A Go `[]byte` (`.Files.GetBytes`): a `[]uint8` slice that prints as numbers;
     /// `toString` turns it back into a string.
     pub fn byte_slice(bytes: &[u8]) -> Value {

@@ -403,7 +403,7 @@ impl FilesObject {
     /// `string(files[i])`: a Go string of the file's exact bytes.
     fn text(&self, i: usize) -> Value {
         self.texts[i]
-            .get_or_init(|| Value::from_bytes(self.all[i].data.clone()))
+            .get_or_init(|| Value::from_byte_slice(&self.all[i].data))
             .clone()
     }
 
@@ -450,7 +450,7 @@ impl Object for FilesObject {
                 let data = data.strip_suffix(b"\n").unwrap_or(data);
                 Ok(Value::strings_of(
                     data.split(|b| *b == b'\n')
-                        .map(|line| Value::from_bytes(line.to_vec()))
+                        .map(Value::from_byte_slice)
                         .collect(),
                 ))
             }

@@ -534,7 +534,7 @@ pub(super) fn register(r: &mut Reg<'_>) {
         let c = int_arg(a, 0);
         let s = a[1].as_bytes().unwrap_or_default();
         let len = s.len() as i64;
-        let cut = |from: i64, to: i64| Value::from_bytes(s[from as usize..to as usize].to_vec());
+        let cut = |from: i64, to: i64| Value::from_byte_slice(&s[from as usize..to as usize]);
         Ok(if c < 0 && len + c > 0 {
             cut(len + c, len)
         } else if c >= 0 && len > c {
@@ -574,7 +574,7 @@ pub(super) fn register(r: &mut Reg<'_>) {
             }
             (start, end)
         };
-        Ok(Value::from_bytes(s[from as usize..to as usize].to_vec()))
+        Ok(Value::from_byte_slice(&s[from as usize..to as usize]))
     });
     r.f("repeat", &[Ty::Int, Ty::String], |a| {
         let n = int_arg(a, 0);

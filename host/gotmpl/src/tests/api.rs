@@ -373,3 +373,29 @@ fn tpl_of_the_same_text_renders_each_time() {
     )]);
     assert_eq!(set.execute("main", &Value::Nil).expect("renders"), "<x><y>");
 }
+
+#[test]
+fn borrowed_bytes_make_the_same_go_string_as_owned_ones() {
+    let cases: [&[u8]; 5] = [
+        b"",
+        b"plain text\n",
+        "caf\u{e9} \u{2603}".as_bytes(),
+        b"\xff\xfe bin",
+        b"ok \xe2\x98",
+    ];
+    for bytes in cases {
+        let borrowed = Value::from_byte_slice(bytes);
+        let owned = Value::from_bytes(bytes.to_vec());
+        assert_eq!(
+            borrowed.as_bytes(),
+            Some(bytes),
+            "exact bytes kept: {bytes:?}"
+        );
+        assert_eq!(borrowed.as_str(), owned.as_str(), "same text: {bytes:?}");
+        assert_eq!(
+            matches!(borrowed, Value::String(_)),
+            std::str::from_utf8(bytes).is_ok(),
+            "a plain string exactly when the bytes are UTF-8: {bytes:?}"
+        );
+    }
+}
