@@ -261,13 +261,15 @@ fn plugin_configs(
 }
 
 /// The runtime for CLI use, with the default on-disk cache unless disabled.
+/// `CAPSTAN_PERF_MAP=1` writes `/tmp/perf-<pid>.map`, so `perf record` of a `capstan transform`
+/// names the plugins' functions (profiling a plugin; `docs/benchmarks.md`).
 pub fn runtime(cache_dir: Option<&str>) -> anyhow::Result<Runtime> {
     let dir = match cache_dir {
         Some("none") => None,
         Some(dir) => Some(PathBuf::from(dir)),
         None => default_cache_dir(),
     };
-    let builder = Runtime::builder();
+    let builder = Runtime::builder().perf_map(std::env::var_os("CAPSTAN_PERF_MAP").is_some());
     let builder = match dir {
         Some(dir) => builder.cache_dir(dir),
         None => builder,

@@ -680,27 +680,91 @@ pub(crate) fn key_is(
 /// which each key on the way is said once and written plainly (so the value found is the one a
 /// parser keeps, serde_json keeping the last of a repeated key, and the text around it is as
 /// serde_json writes it).
+///
+/// One pass (issue #12): the value of a key on the way is walked by the level below, which
+/// finds where it ends, instead of being skipped first and walked again (a pod spec at
+/// `spec.template.spec` was read four times before its own entries were).
 pub(crate) fn value_at(text: &str, path: &[&str]) -> Option<std::ops::Range<usize>> {
-    let mut range = 0..text.len();
-    for key in path {
-        let object = text.get(range.clone())?;
-        let mut found = None;
-        for entry in top_level_entries(object) {
+    if path.is_empty() {
+        return Some(0..text.len());
+    }
+    let mut skip = |start| {
+        let end = skip_value(text.as_bytes(), start)?;
+        Some((start..end, end))
+    };
+    object_at(text, 0, path, &mut skip).map(|(found, _)| found)
+}
+
+/// The entries of the object at `path` in `text` (found as [`value_at`] finds it), as
+/// [`top_level_entries`] gives them, and the object's byte range: one pass over the text, its
+/// entries read where the walk reaches them (issue #12: a pod spec's lists).
+pub(crate) fn entries_at<'a>(
+    text: &'a str,
+    path: &[&str],
+) -> Option<(std::ops::Range<usize>, Vec<Entry<'a>>)> {
+    let mut entries = |start: usize| {
+        let mut all = Vec::new();
+        let mut end = start + 2; // `{}`
+        for entry in top_level_entries(text.get(start..)?) {
             let (name, value) = entry.ok()?;
-            if key_is(object, name, &value, key)? {
-                if found.is_some() {
-                    return None;
-                }
-                found = Some(value);
-            }
+            end = start + value.end + 1;
+            all.push((name, value));
         }
-        let value = found?;
-        if object.as_bytes().get(value.start) != Some(&b'{') {
+        Some(((start..end, all), end))
+    };
+    object_at(text, 0, path, &mut entries).map(|(found, _)| found)
+}
+
+/// An entry of a compact object: its key as written and the byte range of its value.
+pub(crate) type Entry<'a> = (&'a [u8], std::ops::Range<usize>);
+
+/// In the object starting at `text[start]`, what `last` makes of the value at `path` (from
+/// where that value starts, with where it ends), and where the object ends. Each key on the
+/// way must be said once, plainly, and lead to an object; the entries around it are skipped.
+fn object_at<T>(
+    text: &str,
+    start: usize,
+    path: &[&str],
+    last: &mut impl FnMut(usize) -> Option<(T, usize)>,
+) -> Option<(T, usize)> {
+    let b = text.as_bytes();
+    let (key, rest) = path.split_first()?;
+    if b.get(start) != Some(&b'{') || b.get(start + 1) == Some(&b'}') {
+        return None;
+    }
+    let mut found = None;
+    let mut i = start + 1;
+    loop {
+        if b.get(i) != Some(&b'"') {
             return None;
         }
-        range = range.start + value.start..range.start + value.end;
+        let key_end = skip_string(b, i)?;
+        if b.get(key_end) != Some(&b':') {
+            return None;
+        }
+        let name = &b[i + 1..key_end - 1];
+        let value_start = key_end + 1;
+        // `key_is` reads an escaped key back from before its value's start.
+        let value_end = if key_is(text, name, &(value_start..value_start), key)? {
+            if found.is_some() || b.get(value_start) != Some(&b'{') {
+                return None;
+            }
+            let (value, end) = if rest.is_empty() {
+                last(value_start)?
+            } else {
+                object_at(text, value_start, rest, last)?
+            };
+            found = Some(value);
+            end
+        } else {
+            skip_value(b, value_start)?
+        };
+        match b.get(value_end) {
+            Some(b',') => i = value_end + 1,
+            Some(b'}') => return Some((found?, value_end + 1)),
+            _ => return None,
+        }
     }
-    Some(range)
 }
 
 /// The byte range of the value of top-level key `key` (compared as written, escapes and all) in
@@ -1730,5 +1794,103 @@ mod tests {
                 "sequence {i}"
             );
         }
+    }
+
+    /// The single-pass `value_at` and `entries_at` find what descending level by level (each
+    /// level's entries read from the text the level above skipped) finds, on texts with nested,
+    /// repeated, escaped and missing keys, values of every kind, and whitespace.
+    #[test]
+    fn value_at_in_one_pass_agrees_with_level_by_level() {
+        fn by_levels(text: &str, path: &[&str]) -> Option<std::ops::Range<usize>> {
+            let mut range = 0..text.len();
+            for key in path {
+                let object = text.get(range.clone())?;
+                let mut found = None;
+                for entry in top_level_entries(object) {
+                    let (name, value) = entry.ok()?;
+                    if key_is(object, name, &value, key)? {
+                        if found.is_some() {
+                            return None;
+                        }
+                        found = Some(value);
+                    }
+                }
+                let value = found?;
+                if object.as_bytes().get(value.start) != Some(&b'{') {
+                    return None;
+                }
+                range = range.start + value.start..range.start + value.end;
+            }
+            Some(range)
+        }
+        fn next(seed: &mut u64, n: u64) -> u64 {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed % n
+        }
+        /// An object at `level` of `spec.template.spec`: usually with that level's key (its
+        /// value the next level), among random entries.
+        fn mk(seed: &mut u64, level: usize) -> String {
+            const KEYS: &[&str] = &["spec", "template", "metadata", "a", r#"sp\u0065c"#, "t\"q"];
+            const LEAVES: &[&str] = &[
+                r#""v""#,
+                "3",
+                "null",
+                "[]",
+                "{}",
+                r#"[{"x":"]}"}]"#,
+                " 1",
+                r#""a\"}""#,
+            ];
+            const PATH: &[&str] = &["spec", "template", "spec", "a"];
+            let mut entries: Vec<String> = (0..next(seed, 4))
+                .map(|_| {
+                    let key = KEYS[next(seed, KEYS.len() as u64) as usize];
+                    let value = if level < 4 && next(seed, 3) == 0 {
+                        mk(seed, 4)
+                    } else {
+                        LEAVES[next(seed, LEAVES.len() as u64) as usize].to_owned()
+                    };
+                    format!(r#""{key}":{value}"#)
+                })
+                .collect();
+            if level < PATH.len() && next(seed, 8) != 0 {
+                let at = next(seed, entries.len() as u64 + 1) as usize;
+                entries.insert(at, format!(r#""{}":{}"#, PATH[level], mk(seed, level + 1)));
+            }
+            let close = if next(seed, 60) == 0 { "" } else { "}" };
+            format!("{{{}{close}", entries.join(","))
+        }
+        let paths: &[&[&str]] = &[
+            &[],
+            &["spec"],
+            &["metadata"],
+            &["spec", "template"],
+            &["spec", "template", "spec"],
+            &["spec", "template", "metadata"],
+            &["spec", "template", "spec", "a"],
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15;
+        let mut found = vec![0; paths.len()];
+        for _ in 0..20_000 {
+            let text = mk(&mut seed, 0);
+            for (path, found) in paths.iter().zip(&mut found) {
+                let want = by_levels(&text, path);
+                *found += usize::from(want.is_some());
+                assert_eq!(value_at(&text, path), want, "{path:?} in {text}");
+                if !path.is_empty() {
+                    let want_entries = want.and_then(|range| {
+                        let entries: Option<Vec<_>> = top_level_entries(&text[range.clone()])
+                            .map(Result::ok)
+                            .collect();
+                        Some((range, entries?))
+                    });
+                    assert_eq!(entries_at(&text, path), want_entries, "{path:?} in {text}");
+                }
+            }
+        }
+        // Every path is found in some texts, the deepest too.
+        assert!(found.iter().all(|&n| n >= 50), "paths found: {found:?}");
     }
 }

@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::Object;
-use crate::object::{ensure_map, key_is, skip_value, top_level_entries, value_at};
+use crate::object::{ensure_map, entries_at, key_is, skip_value, top_level_entries};
 
 /// Where a kind keeps its pod template: the JSON keys from the object root, and the same as a
 /// dotted field path prefix (empty for a bare Pod, whose template is the object itself).
@@ -238,11 +238,10 @@ pub(crate) fn received_images(object: &Object) -> Option<(&'static str, Vec<Rece
     let text = object.received_body()?;
     let (keys, prefix) = template_location(object.group(), object.kind())?;
     let path: Vec<&str> = keys.iter().copied().chain(["spec"]).collect();
-    let spec = value_at(text, &path)?;
+    let (spec, entries) = entries_at(text, &path)?;
     let pod_spec = &text[spec.clone()];
     let mut lists: [Option<std::ops::Range<usize>>; 3] = [None, None, None];
-    for entry in top_level_entries(pod_spec) {
-        let (name, value) = entry.ok()?;
+    for (name, value) in entries {
         for (slot, kind) in lists.iter_mut().zip(ContainerKind::ALL) {
             if key_is(pod_spec, name, &value, kind.field())? {
                 if slot.is_some() {
@@ -380,12 +379,11 @@ fn append_in_received_text(
     let text = object.received_body()?;
     let (keys, prefix) = template_location(object.group(), object.kind())?;
     let path: Vec<&str> = keys.iter().copied().chain(["spec"]).collect();
-    let spec = value_at(text, &path)?;
+    let (spec, entries) = entries_at(text, &path)?;
     let pod_spec = &text[spec.clone()];
     // The pod spec's entries, keys plain and ascending: where a new key goes is then known.
     let mut present: Vec<(&[u8], std::ops::Range<usize>)> = Vec::new();
-    for entry in top_level_entries(pod_spec) {
-        let (name, value) = entry.ok()?;
+    for (name, value) in entries {
         if name.contains(&b'\\') || present.last().is_some_and(|(last, _)| *last >= name) {
             return None;
         }
