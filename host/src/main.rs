@@ -19,13 +19,13 @@ fn main() -> std::process::ExitCode {
 /// (`madvise(MADV_HUGEPAGE)`) on the memory it reserves unless built with `no_thp` (it is, for
 /// what is allocated before `main`), and kernels in `always` mode give them unasked; either
 /// way each 2 MiB region the process touches is faulted in whole and zeroed, however little
-/// of it is used: `capstan template` of a chart with ~590 KB of CRDs peaked at 31 MiB instead of 15
-/// and spent a quarter of its CPU in the kernel's `clear_page`. Measured as whole processes
-/// (`docs/benchmarks.md`, session 14): that render −20 % CPU, `capstan --version` −0.4 ms, the
-/// other renders and `capstan transform` of 1,000 and 10,000 objects unchanged. The controller
-/// keeps a heap of many small objects for hours; it gains nothing from 2 MiB pages either, and
-/// its resident memory is what it uses. A refusal (old kernel, seccomp) changes nothing else.
-/// Children inherit the flag: `capstan plugin build` clears it before running cargo.
+/// of it is used: `capstan template` of a chart with ~590 KB of CRDs peaked at 31 MiB instead
+/// of 15 and spent a quarter of its CPU in the kernel's `clear_page`. Measured as whole
+/// processes (`docs/benchmarks.md`, session 14): that render −31 % CPU, `capstan --version`
+/// −0.6 ms, the platform render −3 %, `capstan transform` within ~2 % either way. The
+/// controller keeps a heap of many small objects for hours; it gains nothing from 2 MiB pages
+/// either, and its resident memory is what it uses. A refusal (old kernel, seccomp) changes
+/// nothing else. Children inherit the flag: `capstan plugin build` clears it for cargo.
 fn no_huge_pages() {
     #[cfg(target_os = "linux")]
     let _ = rustix::thread::disable_transparent_huge_pages(true);
