@@ -379,15 +379,13 @@ fn append_in_received_text(
     let text = object.received_body()?;
     let (keys, prefix) = template_location(object.group(), object.kind())?;
     let path: Vec<&str> = keys.iter().copied().chain(["spec"]).collect();
-    let (spec, entries) = entries_at(text, &path)?;
+    let (spec, present) = entries_at(text, &path)?;
     let pod_spec = &text[spec.clone()];
     // The pod spec's entries, keys plain and ascending: where a new key goes is then known.
-    let mut present: Vec<(&[u8], std::ops::Range<usize>)> = Vec::new();
-    for (name, value) in entries {
-        if name.contains(&b'\\') || present.last().is_some_and(|(last, _)| *last >= name) {
-            return None;
-        }
-        present.push((name, value));
+    if present.iter().any(|(name, _)| name.contains(&b'\\'))
+        || present.windows(2).any(|pair| pair[0].0 >= pair[1].0)
+    {
+        return None;
     }
     let mut added = Vec::with_capacity(lists.len());
     // (position in the text, key for new lists, text to insert there)
